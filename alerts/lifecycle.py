@@ -1,0 +1,170 @@
+"""The life of one alert: pending, firing, resolved; revisions; ``for`` and hysteresis.
+
+A rule looks at one subject on one event date and returns a :class:`Finding`: whether the firing
+condition holds (``breached``), whether the clear condition holds (``cleared``), or neither (the
+band between them, where an alert keeps the state it has). :func:`step` turns the previous
+:class:`AlertState` and that finding into the next state and, when something changed that people
+must hear about, an :class:`~alerts.model.AlertEvent`.
+
+Counting is in report days: a finding for a date already counted does not count twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from alerts.model import AlertEvent, AlertStatus, Severity, Subject, SubjectKind
+
+__all__ = ["AlertState", "Finding", "alert_id", "event_time", "step"]
+
+_AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def alert_id(rule: str, subject: Subject) -> str:
+    """Stable fingerprint of a rule and its subject: the same on every replay and every worker."""
+    digest = hashlib.sha256(f"{rule}\x1f{subject.kind.value}\x1f{subject.id}".encode())
+    return f"{rule}-{subject.id.lower()}-{digest.hexdigest()[:10]}"
+
+
+def event_time(date: dt.date) -> str:
+    """RFC 3339 time of a report date: the morning count, taken as 09:00 in Amsterdam.
+
+    Derived from the report date only, never from a clock, so replays give the same timestamps.
+    """
+    moment = dt.datetime.combine(date, dt.time(9, 0), tzinfo=_AMSTERDAM)
+    return moment.isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What a rule sees at one subject on one event date."""
+
+    rule: str
+    subject: Subject
+    breached: bool
+    cleared: bool
+    severity: Severity
+    value: float
+    threshold: float
+    summary: str
+    headroom: float | None = None
+    province: str | None = None
+    municipality_code: str | None = None
+    cap_source: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertState:
+    """Where one alert stands. ``pending`` and ``clearing`` count consecutive report days."""
+
+    alert_id: str
+    rule: str
+    firing: bool = False
+    severity: str | None = None
+    revision: int = 0
+    starts_at: str | None = None
+    pending: int = 0
+    clearing: int = 0
+    last_date: dt.date | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alert_id": self.alert_id,
+            "rule": self.rule,
+            "firing": self.firing,
+            "severity": self.severity,
+            "revision": self.revision,
+            "starts_at": self.starts_at,
+            "pending": self.pending,
+            "clearing": self.clearing,
+            "last_date": self.last_date.isoformat() if self.last_date else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AlertState:
+        last = data.get("last_date")
+        return cls(**{**data, "last_date": dt.date.fromisoformat(last) if last else None})
+
+
+def _event(
+    state: AlertState, finding: Finding, status: AlertStatus, date: dt.date
+) -> AlertEvent:
+    return AlertEvent(
+        alert_id=state.alert_id,
+        rule=finding.rule,
+        status=status,
+        severity=Severity(state.severity or finding.severity),
+        subject=finding.subject,
+        province=finding.province
+        if finding.subject.kind is not SubjectKind.PROVINCE
+        else finding.subject.id,
+        municipality_code=finding.municipality_code,
+        value=finding.value,
+        threshold=finding.threshold,
+        summary=finding.summary,
+        starts_at=state.starts_at or event_time(date),
+        ends_at=event_time(date) if status is AlertStatus.RESOLVED else None,
+        event_date=date,
+        revision=state.revision,
+        headroom=finding.headroom,
+        cap_source=finding.cap_source,
+        labels=dict(finding.labels),
+    )
+
+
+def step(
+    previous: AlertState | None,
+    finding: Finding,
+    date: dt.date,
+    *,
+    for_days: int = 1,
+    clear_days: int = 1,
+) -> tuple[AlertState, AlertEvent | None]:
+    """Advance one alert by one finding for event date ``date``.
+
+    ``for_days``: consecutive report days the condition must hold before the alert fires.
+    ``clear_days``: consecutive report days the clear condition must hold before it resolves.
+    """
+    state = previous or AlertState(alert_id(finding.rule, finding.subject), finding.rule)
+    new_day = state.last_date is None or date > state.last_date
+    if state.last_date is not None and date < state.last_date:
+        return state, None  # an older date never moves an alert back in time
+    state = replace(state, last_date=date)
+
+    if finding.breached:
+        state = replace(state, clearing=0)
+        if state.firing:
+            if finding.severity.value != state.severity:
+                state = replace(state, severity=finding.severity.value, revision=state.revision + 1)
+                return state, _event(state, finding, AlertStatus.FIRING, date)
+            return state, None
+        pending = state.pending + 1 if new_day or state.pending == 0 else state.pending
+        if pending < for_days:
+            return replace(state, pending=pending), None
+        state = replace(
+            state,
+            firing=True,
+            pending=0,
+            severity=finding.severity.value,
+            revision=state.revision + 1,
+            starts_at=event_time(date),
+        )
+        return state, _event(state, finding, AlertStatus.FIRING, date)
+
+    state = replace(state, pending=0)
+    if not state.firing:
+        return replace(state, clearing=0), None
+    if not finding.cleared:
+        return replace(state, clearing=0), None  # in the hysteresis band: hold
+    clearing = state.clearing + 1 if new_day or state.clearing == 0 else state.clearing
+    if clearing < clear_days:
+        return replace(state, clearing=clearing), None
+    state = replace(state, firing=False, clearing=0, revision=state.revision + 1)
+    event = _event(state, finding, AlertStatus.RESOLVED, date)
+    return replace(state, severity=None, starts_at=None), event

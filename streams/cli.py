@@ -1,0 +1,193 @@
+"""The ``opvangwacht`` command line.
+
+    opvangwacht worker                      run the Faust worker
+    opvangwacht kafka start|stop|status     the embedded single-node broker
+    opvangwacht load-locations [PATH]       publish reference locations
+    opvangwacht replay PATH|NAME            publish a scenario in date order
+    opvangwacht demo                        everything above, end to end, with a local webhook sink
+
+Errors end with a sentence that says what to do, and exit code 2 (usage or configuration) or 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from alerts.errors import ConfigError
+
+__all__ = ["main"]
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    from streams.settings import Settings
+
+    return Settings.from_env()
+
+
+def _ensure_broker(quiet: bool = False) -> None:
+    """Start the embedded broker when no external one is configured."""
+    from streams import broker
+
+    settings = _settings()
+    if settings.bootstrap is not None:
+        return
+    status = broker.status()
+    if status.running:
+        return
+    broker.start(progress=None if quiet else (lambda line: print(line, file=sys.stderr)))
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import faust
+
+    from streams.logging import configure_logging, logging_dict_config
+    from streams.settings import load_alerting_config
+    from streams.topics import ensure_topics
+
+    configure_logging(args.log_level.upper())
+    settings = _settings()
+    load_alerting_config(settings.config_path)  # fail here, clearly, not inside Faust
+    _ensure_broker()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(ensure_topics(settings))
+    from streams.app import app
+
+    worker = faust.Worker(
+        app,
+        loop=loop,
+        loglevel=args.log_level.upper(),
+        logging_config=logging_dict_config(args.log_level.upper()),
+        redirect_stdouts=False,
+        quiet=True,
+    )
+    worker.execute_from_commandline()
+    return 0
+
+
+def cmd_kafka(args: argparse.Namespace) -> int:
+    from streams import broker
+
+    if args.action == "start":
+        status = broker.start(progress=lambda line: print(line, file=sys.stderr))
+    elif args.action == "stop":
+        status = broker.stop()
+    else:
+        status = broker.status()
+    state = "running" if status.running else "stopped"
+    pid = f", pid {status.pid}" if status.pid else ""
+    print(f"kafka {status.kafka_version}: {state} on {status.bootstrap}{pid} (state: {status.state_dir})")
+    if status.detail:
+        print(status.detail)
+    return 0 if (status.running or args.action != "status") else 3
+
+
+def cmd_load_locations(args: argparse.Namespace) -> int:
+    from streams.publish import load_locations_file, publish
+    from streams.topics import ensure_topics
+
+    settings = _settings()
+    _ensure_broker()
+    records = load_locations_file(Path(args.path) if args.path else None)
+
+    async def run() -> dict[str, int]:
+        await ensure_topics(settings)
+        return await publish(settings, records)
+
+    counts = asyncio.run(run())
+    print(f"published {counts.get('locations', 0)} locations to {settings.topic('locations')}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from streams.publish import Progress, publish, read_scenario, resolve_scenario, summarise
+    from streams.topics import ensure_topics
+
+    settings = _settings()
+    path = resolve_scenario(args.path)
+    records = read_scenario(path)
+    _ensure_broker()
+    bar = Progress(len(records), f"replay {path.name}")
+
+    async def run() -> dict[str, int]:
+        await ensure_topics(settings)
+        return await publish(
+            settings, records, days_per_second=args.days_per_second, progress=bar.advance
+        )
+
+    counts = asyncio.run(run())
+    print(summarise(counts, bar.close()))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from streams.demo import run_demo
+
+    return run_demo(scenario=args.scenario, keep=args.keep)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="opvangwacht",
+        description="Alerts on Dutch asylum reception capacity, from Kafka reports.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    worker = sub.add_parser("worker", help="run the stream worker (Faust)")
+    worker.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    worker.set_defaults(func=cmd_worker)
+
+    kafka = sub.add_parser("kafka", help="the embedded single-node Kafka broker")
+    kafka.add_argument("action", choices=["start", "stop", "status"])
+    kafka.set_defaults(func=cmd_kafka)
+
+    load = sub.add_parser("load-locations", help="publish reference locations")
+    load.add_argument("path", nargs="?", help="JSON file (default: the bundled locations)")
+    load.set_defaults(func=cmd_load_locations)
+
+    replay = sub.add_parser("replay", help="publish a scenario (JSONL or CSV) in date order")
+    replay.add_argument("path", help="a file, or a bundled scenario name such as ter-apel-demo")
+    replay.add_argument(
+        "--days-per-second",
+        type=float,
+        default=0.0,
+        help="pace the replay by report date (default 0: as fast as possible)",
+    )
+    replay.set_defaults(func=cmd_replay)
+
+    demo = sub.add_parser("demo", help="broker, worker, webhook sink and a scenario, end to end")
+    demo.add_argument("--scenario", default="ter-apel-demo")
+    demo.add_argument("--keep", action="store_true", help="leave the worker running at the end")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        print(f"opvangwacht: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"opvangwacht: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from streams.broker import BrokerError
+
+        if isinstance(exc, BrokerError):
+            print(f"opvangwacht: {exc}", file=sys.stderr)
+            return 1
+        raise
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""``opvangwacht demo``: the whole path on one machine, started and stopped by one command.
+
+Starts the embedded broker (unless OPVANG_KAFKA_BOOTSTRAP names one), a webhook sink on loopback
+and a worker on fresh topics; publishes the reference locations and a bundled scenario; prints what
+the sink received and where the metrics are; stops what it started, also on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+from streams import broker
+from streams.publish import Progress, load_locations_file, publish, read_scenario, resolve_scenario
+from streams.settings import Settings
+from streams.sink import WebhookSink
+from streams.topics import ensure_topics
+
+__all__ = ["run_demo"]
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _wait_healthy(url: str, worker: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError(f"the worker exited with code {worker.returncode}; see its log above")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the worker did not become healthy within {timeout:.0f} s ({url})")
+
+
+async def _delete_topics(settings: Settings) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker_address)
+    await admin.start()
+    try:
+        names = [
+            t
+            for t in await admin.list_topics()
+            if t.startswith(settings.topic_prefix) or t.startswith(settings.app_id)
+        ]
+        if names:
+            await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_demo(*, scenario: str = "ter-apel-demo", keep: bool = False) -> int:
+    base = Settings.from_env()
+    run_id = time.strftime("%Y%m%d%H%M%S")
+    prefix = f"demo-{run_id}."
+    web_port = base.web_port if not _port_in_use(base.web_port) else _free_port()
+    settings = Settings(
+        bootstrap=base.bootstrap,
+        topic_prefix=prefix,
+        web_port=web_port,
+        partitions=base.partitions,
+        data_dir=Path(tempfile.mkdtemp(prefix="opvangwacht-demo-")),
+    )
+    started_broker = False
+    worker: subprocess.Popen[bytes] | None = None
+    sink = WebhookSink().start()
+    try:
+        if settings.bootstrap is None:
+            if not broker.status().running:
+                _say("1/5  starting the embedded Kafka broker (first run downloads it with Maven)")
+                broker.start(progress=lambda line: _say(f"     {line}"))
+                started_broker = True
+            else:
+                _say("1/5  the embedded Kafka broker is already running")
+        else:
+            _say(f"1/5  using the Kafka broker at {settings.bootstrap}")
+
+        config_path = settings.data_dir / "alerting.yml"
+        config_path.write_text(
+            "receivers:\n  - name: demo-sink\n    webhook:\n"
+            f"      url: {sink.url}\n      timeout: 5\n",
+            encoding="utf-8",
+        )
+        _say(f"2/5  starting a worker on topics {prefix}* with a webhook sink at {sink.url}")
+        env = {
+            **os.environ,
+            "OPVANG_TOPIC_PREFIX": prefix,
+            "OPVANG_WEB_PORT": str(web_port),
+            "OPVANG_CONFIG": str(config_path),
+            "OPVANG_DATA_DIR": str(settings.data_dir),
+        }
+        if settings.bootstrap:
+            env["OPVANG_KAFKA_BOOTSTRAP"] = settings.bootstrap
+        asyncio.run(ensure_topics(settings))
+        log_path = settings.data_dir / "worker.log"
+        log_file = log_path.open("wb")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        health = f"http://127.0.0.1:{web_port}/health"
+
+        _say("3/5  publishing the reference locations")
+        asyncio.run(publish(settings, load_locations_file()))
+        _wait_healthy(health, worker, timeout=90)
+
+        path = resolve_scenario(scenario)
+        records = read_scenario(path)
+        _say(f"4/5  replaying {path.name}: {len(records)} reports, one day every 0.3 s")
+        bar = Progress(len(records), "     replay")
+        asyncio.run(publish(settings, records, days_per_second=3.0, progress=bar.advance))
+        bar.close()
+
+        _say("5/5  waiting for the webhook sink to hear about it")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            statuses = [(d.body.get("rule"), d.body.get("status")) for d in sink.deliveries]
+            if ("cap_exceeded", "resolved") in statuses:
+                break
+            sink.wait_for(len(sink.deliveries) + 1, timeout=1.0)
+        _say("")
+        if not sink.deliveries:
+            _say(f"The sink received nothing. Worker log: {log_path}")
+            return 1
+        _say("The webhook sink received:")
+        for delivery in sink.deliveries:
+            body = delivery.body
+            _say(
+                f"  {body['event_date']}  {body['status']:<8} {body['severity']:<8} "
+                f"{body['rule']:<13} {body['summary']}"
+            )
+        _say("")
+        metrics_url = f"http://127.0.0.1:{web_port}/metrics"
+        _say(f"Metrics: {metrics_url}    Health: {health}")
+        try:
+            with urllib.request.urlopen(metrics_url, timeout=5) as response:
+                text = response.read().decode()
+            for line in text.splitlines():
+                if line.startswith(("opvang_location_occupancy{location_id=\"ter-apel\"",
+                                    "opvang_national_free_places ")):
+                    _say(f"  {line}")
+        except (urllib.error.URLError, OSError):
+            pass
+        if keep:
+            _say(f"Worker left running (pid {worker.pid}); stop it with: kill {worker.pid}")
+            worker = None
+            return 0
+        return 0
+    except KeyboardInterrupt:
+        _say("\ninterrupted: stopping what the demo started")
+        return 130
+    finally:
+        if worker is not None and worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+        sink.stop()
+        if not keep:
+            try:
+                asyncio.run(_delete_topics(settings))
+            except Exception:  # the broker may already be gone; topics are then gone too
+                pass
+        if started_broker and not keep:
+            broker.stop()
+            _say("stopped the embedded broker")
+
+
+def _port_in_use(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+if __name__ == "__main__":
+
+    sys.exit(run_demo())

@@ -1,0 +1,82 @@
+"""The locations every worker needs: the compacted locations topic, read whole and then tailed.
+
+Each worker reads all of ``opvang.locations`` itself (a hand-made global table) with a plain
+consumer that belongs to no group, so a report is never judged against a partial list. Report
+agents wait for :attr:`LocationRegistry.ready`, set once the topic has been read to its end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from alerts.errors import InvalidReport
+from alerts.model import Location
+from streams.records import location_to_domain
+
+__all__ = ["LocationRegistry"]
+
+log = structlog.get_logger(__name__)
+
+DeadLetterSink = Callable[[str, int, int, bytes | None, InvalidReport, bytes | None], Awaitable[None]]
+
+
+class LocationRegistry:
+    def __init__(self) -> None:
+        self._locations: dict[str, Location] = {}
+        self.ready = asyncio.Event()
+
+    def get(self, location_id: str) -> Location | None:
+        return self._locations.get(location_id)
+
+    def all(self) -> list[Location]:
+        return list(self._locations.values())
+
+    def __len__(self) -> int:
+        return len(self._locations)
+
+    def apply(self, key: bytes | None, value: bytes | None) -> Location | None:
+        """Apply one record of the locations topic. A tombstone (no value) removes the key."""
+        if value is None:
+            if key is not None:
+                self._locations.pop(key.decode("utf-8", "replace"), None)
+            return None
+        location = location_to_domain(value)
+        self._locations[location.location_id] = location
+        return location
+
+    async def follow(
+        self, bootstrap: str, topic: str, dead_letter: DeadLetterSink, *, poll_ms: int = 200
+    ) -> None:
+        """Read ``topic`` from the beginning; set ``ready`` at its end; keep following it."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+        )
+        await consumer.start()
+        try:
+            partitions = [
+                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})
+            ]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            end = await consumer.end_offsets(partitions)
+            while True:
+                batches = await consumer.getmany(timeout_ms=poll_ms)
+                for tp, messages in batches.items():
+                    for message in messages:
+                        try:
+                            self.apply(message.key, message.value)
+                        except InvalidReport as exc:
+                            await dead_letter(
+                                tp.topic, tp.partition, message.offset, message.key, exc, message.value
+                            )
+                if not self.ready.is_set():
+                    positions = {tp: await consumer.position(tp) for tp in partitions}
+                    if all(positions[tp] >= end[tp] for tp in partitions):
+                        self.ready.set()
+                        log.info("locations loaded", count=len(self._locations), topic=topic)
+        finally:
+            await consumer.stop()

@@ -1,0 +1,92 @@
+"""Process settings, read once from the environment (the only place that reads it)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from alerts.config import AlertingConfig
+from alerts.errors import ConfigError
+
+__all__ = ["DEFAULT_BOOTSTRAP", "Settings", "load_alerting_config"]
+
+DEFAULT_BOOTSTRAP = "localhost:9092"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a worker needs to know about its surroundings.
+
+    ``bootstrap`` is None when OPVANG_KAFKA_BOOTSTRAP is unset: the embedded broker on
+    localhost:9092 is meant.
+    """
+
+    bootstrap: str | None = None
+    topic_prefix: str = "opvang."
+    web_port: int = 6066
+    web_host: str = "127.0.0.1"
+    config_path: Path | None = None
+    api_token: str | None = None
+    partitions: int = 4
+    data_dir: Path = Path("/tmp/opvangwacht-worker")
+
+    @property
+    def broker_address(self) -> str:
+        return self.bootstrap or DEFAULT_BOOTSTRAP
+
+    @property
+    def app_id(self) -> str:
+        """Faust application id (consumer group, changelog topic names), derived from the prefix
+        so that two prefixes on one broker never share state."""
+        slug = re.sub(r"[^a-z0-9]+", "-", self.topic_prefix.lower()).strip("-") or "default"
+        return f"opvangwacht-{slug}"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        port_text = env.get("OPVANG_WEB_PORT", "6066")
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ConfigError(f"OPVANG_WEB_PORT must be a port number, got {port_text!r}")
+        partitions_text = env.get("OPVANG_PARTITIONS", "4")
+        if not partitions_text.isdigit() or int(partitions_text) < 1:
+            raise ConfigError(f"OPVANG_PARTITIONS must be a whole number >= 1: {partitions_text!r}")
+        config = env.get("OPVANG_CONFIG")
+        prefix = env.get("OPVANG_TOPIC_PREFIX", "opvang.")
+        if not re.fullmatch(r"[A-Za-z0-9._-]*", prefix):
+            raise ConfigError(f"OPVANG_TOPIC_PREFIX may hold letters, digits, '.', '_', '-' only")
+        default_data = Path(env.get("TMPDIR", "/tmp")) / f"opvangwacht-{os.getuid()}"
+        return cls(
+            bootstrap=env.get("OPVANG_KAFKA_BOOTSTRAP") or None,
+            topic_prefix=prefix,
+            web_port=int(port_text),
+            web_host=env.get("OPVANG_WEB_HOST", "127.0.0.1"),
+            config_path=Path(config) if config else None,
+            api_token=env.get("OPVANG_API_TOKEN") or None,
+            partitions=int(partitions_text),
+            data_dir=Path(env.get("OPVANG_DATA_DIR", str(default_data))),
+        )
+
+
+def load_alerting_config(path: Path | None) -> AlertingConfig:
+    """Read the YAML file (None: built-in defaults, no receivers). Errors name the file."""
+    if path is None:
+        return AlertingConfig()
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (OPVANG_CONFIG points at it)") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        return AlertingConfig.from_mapping(raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

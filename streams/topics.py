@@ -1,0 +1,79 @@
+"""Topic names and their creation with explicit partition counts.
+
+The worker calls :func:`ensure_topics` before Faust starts, so no topic is ever auto-created with
+broker defaults. Input topics share one partition count so that a location's occupancy and intake
+reports meet in the same partition (co-partitioned by ``location_id``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from streams.settings import Settings
+
+__all__ = ["TopicSpec", "ensure_topics", "topic_specs"]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    compacted: bool = False
+    retention_ms: int | None = None
+
+    def to_new_topic(self) -> NewTopic:
+        configs: dict[str, str] = {}
+        if self.compacted:
+            configs["cleanup.policy"] = "compact"
+        if self.retention_ms is not None:
+            configs["retention.ms"] = str(self.retention_ms)
+        return NewTopic(self.name, self.partitions, 1, topic_configs=configs)
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    n = settings.partitions
+    t = settings.topic
+    return [
+        # Reference data: small, read whole by every worker, one partition keeps it ordered.
+        TopicSpec(t("locations"), 1, compacted=True),
+        TopicSpec(t("occupancy"), n),
+        TopicSpec(t("intake"), n),
+        TopicSpec(t("alerts"), n),
+        TopicSpec(t("deadletter"), 1),
+        TopicSpec(t("notifications.dead"), 1),
+        # Internal repartition topics: location contributions by province, province totals to NL.
+        TopicSpec(t("internal.province-contributions"), n),
+        TopicSpec(t("internal.national-contributions"), 1),
+    ]
+
+
+async def ensure_topics(settings: Settings, *, timeout: float = 30.0) -> list[str]:
+    """Create every missing topic; returns the names created. Existing topics are left alone."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.broker_address, request_timeout_ms=int(timeout * 1000)
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [s for s in topic_specs(settings) if s.name not in existing]
+        if missing:
+            try:
+                await admin.create_topics([s.to_new_topic() for s in missing])
+            except TopicAlreadyExistsError:
+                pass  # another worker won the race
+        # Wait until metadata shows them, so producers right after us never auto-create.
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            names = set(await admin.list_topics())
+            if all(s.name in names for s in missing):
+                break
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("topics were not created in time")
+            await asyncio.sleep(0.2)
+        return [s.name for s in missing]
+    finally:
+        await admin.close()
