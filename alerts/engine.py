@@ -30,9 +30,9 @@ from alerts.model import AlertEvent, IntakeReport, Location, OccupancyReport
 
 __all__ = [
     "LOCATION_RULES",
+    "AggregateRecord",
     "LocationRecord",
     "Outcome",
-    "AggregateRecord",
     "on_contribution",
     "on_intake",
     "on_occupancy",

@@ -92,9 +92,7 @@ class AlertState:
         return cls(**{**data, "last_date": dt.date.fromisoformat(last) if last else None})
 
 
-def _event(
-    state: AlertState, finding: Finding, status: AlertStatus, date: dt.date
-) -> AlertEvent:
+def _event(state: AlertState, finding: Finding, status: AlertStatus, date: dt.date) -> AlertEvent:
     return AlertEvent(
         alert_id=state.alert_id,
         rule=finding.rule,

@@ -19,5 +19,8 @@ def _personen(count: float) -> str:
 def cap_exceeded_summary(name: str, occupancy: int, cap: int, *, firing: bool) -> str:
     if firing:
         over = occupancy - cap
-        return f"{name}: {_personen(occupancy)}, {nl_int(over)} boven de afgesproken grens van {nl_int(cap)}"
+        grens = nl_int(cap)
+        return (
+            f"{name}: {_personen(occupancy)}, {nl_int(over)} boven de afgesproken grens van {grens}"
+        )
     return f"{name}: weer binnen de grens, {_personen(occupancy)} (grens {nl_int(cap)})"

@@ -12,7 +12,9 @@ from alerts.render import cap_exceeded_summary
 __all__ = ["cap_exceeded"]
 
 
-def cap_exceeded(location: Location, state: LocationState, settings: RuleSettings) -> Finding | None:
+def cap_exceeded(
+    location: Location, state: LocationState, settings: RuleSettings
+) -> Finding | None:
     """Occupancy above the agreed or legal maximum (Ter Apel: 2,000). Clears at or below the cap."""
     if location.cap is None or state.latest_date is None:
         return None

@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alerts.errors import ConfigError
+
+if TYPE_CHECKING:  # imported lazily at run time: `opvangwacht --help` stays fast
+    from streams.settings import Settings
 
 __all__ = ["main"]
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> Settings:
     from streams.settings import Settings
 
     return Settings.from_env()
@@ -73,6 +76,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_kafka(args: argparse.Namespace) -> int:
     from streams import broker
 
+    external = _settings().bootstrap
+    if external is not None and args.action != "status":
+        print(
+            f"OPVANG_KAFKA_BOOTSTRAP is set ({external}): the embedded broker is not used, "
+            "so there is nothing to start or stop. Unset it to use the embedded broker."
+        )
+        return 0
+
     if args.action == "start":
         status = broker.start(progress=lambda line: print(line, file=sys.stderr))
     elif args.action == "stop":
@@ -81,7 +92,8 @@ def cmd_kafka(args: argparse.Namespace) -> int:
         status = broker.status()
     state = "running" if status.running else "stopped"
     pid = f", pid {status.pid}" if status.pid else ""
-    print(f"kafka {status.kafka_version}: {state} on {status.bootstrap}{pid} (state: {status.state_dir})")
+    where = f"{status.bootstrap}{pid}"
+    print(f"kafka {status.kafka_version}: {state} on {where} (state: {status.state_dir})")
     if status.detail:
         print(status.detail)
     return 0 if (status.running or args.action != "status") else 3

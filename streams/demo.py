@@ -8,7 +8,8 @@ the sink received and where the metrics are; stops what it started, also on Ctrl
 from __future__ import annotations
 
 import asyncio
-
+import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -38,12 +39,14 @@ def _wait_healthy(url: str, worker: subprocess.Popen[bytes], timeout: float) -> 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if worker.poll() is not None:
-            raise RuntimeError(f"the worker exited with code {worker.returncode}; see its log above")
+            raise RuntimeError(
+                f"the worker exited with code {worker.returncode}; see its log above"
+            )
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return
-        except (urllib.error.URLError, OSError):
+        except (urllib.error.URLError, OSError, ValueError):
             pass
         time.sleep(0.5)
     raise RuntimeError(f"the worker did not become healthy within {timeout:.0f} s ({url})")
@@ -127,8 +130,14 @@ def run_demo(*, scenario: str = "ter-apel-demo", keep: bool = False) -> int:
         health = f"http://127.0.0.1:{web_port}/health"
 
         _say("3/5  publishing the reference locations")
-        asyncio.run(publish(settings, load_locations_file()))
-        _wait_healthy(health, worker, timeout=90)
+        locations = load_locations_file()
+        asyncio.run(publish(settings, locations))
+        try:
+            _wait_healthy(health, worker, timeout=90, locations=len(locations))
+        except RuntimeError as exc:
+            _say(f"{exc}. Last lines of {log_path}:")
+            _say("\n".join(log_path.read_text(errors="replace").splitlines()[-15:]))
+            return 1
 
         path = resolve_scenario(scenario)
         records = read_scenario(path)
@@ -162,8 +171,12 @@ def run_demo(*, scenario: str = "ter-apel-demo", keep: bool = False) -> int:
             with urllib.request.urlopen(metrics_url, timeout=5) as response:
                 text = response.read().decode()
             for line in text.splitlines():
-                if line.startswith(("opvang_location_occupancy{location_id=\"ter-apel\"",
-                                    "opvang_national_free_places ")):
+                if line.startswith(
+                    (
+                        'opvang_location_occupancy{location_id="ter-apel"',
+                        "opvang_national_free_places ",
+                    )
+                ):
                     _say(f"  {line}")
         except (urllib.error.URLError, OSError):
             pass
@@ -184,10 +197,9 @@ def run_demo(*, scenario: str = "ter-apel-demo", keep: bool = False) -> int:
                 os.killpg(worker.pid, signal.SIGKILL)
         sink.stop()
         if not keep:
-            try:
+            # The broker may already be gone; its topics are then gone too.
+            with contextlib.suppress(Exception):
                 asyncio.run(_delete_topics(settings))
-            except Exception:  # the broker may already be gone; topics are then gone too
-                pass
         if started_broker and not keep:
             broker.stop()
             _say("stopped the embedded broker")
@@ -201,5 +213,4 @@ def _port_in_use(port: int) -> bool:
 
 
 if __name__ == "__main__":
-
     sys.exit(run_demo())

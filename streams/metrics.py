@@ -86,7 +86,9 @@ class StateCollector(Collector):
         view = self._read()
         labels = ["location_id", "kind", "province"]
         occupancy = GaugeMetricFamily(
-            "opvang_location_occupancy", "Persons who stayed the night (newest report).", labels=labels
+            "opvang_location_occupancy",
+            "Persons who stayed the night (newest report).",
+            labels=labels,
         )
         capacity = GaugeMetricFamily(
             "opvang_location_capacity", "Usable beds (newest report or registered).", labels=labels
@@ -95,7 +97,9 @@ class StateCollector(Collector):
             "opvang_location_cap", "Agreed or legal maximum occupancy.", labels=labels
         )
         free = GaugeMetricFamily(
-            "opvang_location_free_places", "Capacity minus occupancy; negative when over.", labels=labels
+            "opvang_location_free_places",
+            "Capacity minus occupancy; negative when over.",
+            labels=labels,
         )
         report_date = GaugeMetricFamily(
             "opvang_location_report_date_seconds",
@@ -103,7 +107,9 @@ class StateCollector(Collector):
             labels=labels,
         )
         firing = GaugeMetricFamily(
-            "opvang_alerts_firing", "Alerts firing now, by rule and severity.", labels=["rule", "severity"]
+            "opvang_alerts_firing",
+            "Alerts firing now, by rule and severity.",
+            labels=["rule", "severity"],
         )
         firing_counts: dict[tuple[str, str], int] = {}
         for location, record in view.locations:
@@ -126,10 +132,16 @@ class StateCollector(Collector):
             firing.add_metric([rule, severity], count)
         yield from (occupancy, capacity, cap, free, report_date, firing)
 
-        p_occ = GaugeMetricFamily("opvang_province_occupancy", "Persons in asylum reception.", labels=["province"])
-        p_cap = GaugeMetricFamily("opvang_province_capacity", "Asylum reception beds.", labels=["province"])
+        p_occ = GaugeMetricFamily(
+            "opvang_province_occupancy", "Persons in asylum reception.", labels=["province"]
+        )
+        p_cap = GaugeMetricFamily(
+            "opvang_province_capacity", "Asylum reception beds.", labels=["province"]
+        )
         p_free = GaugeMetricFamily(
-            "opvang_province_free_places", "Free asylum places; negative = short.", labels=["province"]
+            "opvang_province_free_places",
+            "Free asylum places; negative = short.",
+            labels=["province"],
         )
         for code, totals in sorted(view.provinces.items()):
             p_occ.add_metric([code], totals.occupancy)

@@ -80,7 +80,9 @@ def _date(obj: Mapping[str, Any], name: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise InvalidReport("schema", f"{name!r} must be an ISO date (YYYY-MM-DD), got {text!r}")
+        raise InvalidReport(
+            "schema", f"{name!r} must be an ISO date (YYYY-MM-DD), got {text!r}"
+        ) from None
 
 
 def _location_id(obj: Mapping[str, Any]) -> str:
@@ -112,7 +114,9 @@ def location_to_domain(raw: bytes | None) -> Location:
         raise InvalidReport("schema", f"'kind' must be one of {', '.join(LOCATION_KINDS)}")
     municipality = _str(obj, "municipality_code")
     if not _MUNICIPALITY.fullmatch(municipality):
-        raise InvalidReport("schema", f"'municipality_code' must be GM + 4 digits: {municipality!r}")
+        raise InvalidReport(
+            "schema", f"'municipality_code' must be GM + 4 digits: {municipality!r}"
+        )
     province = _str(obj, "province")
     if province not in PROVINCES:
         raise InvalidReport("schema", f"'province' must be one of {' '.join(PROVINCES)}")

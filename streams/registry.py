@@ -21,7 +21,9 @@ __all__ = ["LocationRegistry"]
 
 log = structlog.get_logger(__name__)
 
-DeadLetterSink = Callable[[str, int, int, bytes | None, InvalidReport, bytes | None], Awaitable[None]]
+DeadLetterSink = Callable[
+    [str, int, int, bytes | None, InvalidReport, bytes | None], Awaitable[None]
+]
 
 
 class LocationRegistry:
@@ -58,7 +60,8 @@ class LocationRegistry:
         await consumer.start()
         try:
             partitions = [
-                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})
+                TopicPartition(topic, p)
+                for p in sorted(consumer.partitions_for_topic(topic) or {0})
             ]
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
@@ -71,7 +74,12 @@ class LocationRegistry:
                             self.apply(message.key, message.value)
                         except InvalidReport as exc:
                             await dead_letter(
-                                tp.topic, tp.partition, message.offset, message.key, exc, message.value
+                                tp.topic,
+                                tp.partition,
+                                message.offset,
+                                message.key,
+                                exc,
+                                message.value,
                             )
                 if not self.ready.is_set():
                     positions = {tp: await consumer.position(tp) for tp in partitions}

@@ -62,7 +62,7 @@ class Settings:
         config = env.get("OPVANG_CONFIG")
         prefix = env.get("OPVANG_TOPIC_PREFIX", "opvang.")
         if not re.fullmatch(r"[A-Za-z0-9._-]*", prefix):
-            raise ConfigError(f"OPVANG_TOPIC_PREFIX may hold letters, digits, '.', '_', '-' only")
+            raise ConfigError("OPVANG_TOPIC_PREFIX may hold letters, digits, '.', '_', '-' only")
         default_data = Path(env.get("TMPDIR", "/tmp")) / f"opvangwacht-{os.getuid()}"
         return cls(
             bootstrap=env.get("OPVANG_KAFKA_BOOTSTRAP") or None,

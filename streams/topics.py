@@ -8,6 +8,7 @@ reports meet in the same partition (co-partitioned by ``location_id``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -61,10 +62,9 @@ async def ensure_topics(settings: Settings, *, timeout: float = 30.0) -> list[st
         existing = set(await admin.list_topics())
         missing = [s for s in topic_specs(settings) if s.name not in existing]
         if missing:
-            try:
+            # Another worker may win the race to create them; that is fine.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics([s.to_new_topic() for s in missing])
-            except TopicAlreadyExistsError:
-                pass  # another worker won the race
         # Wait until metadata shows them, so producers right after us never auto-create.
         deadline = asyncio.get_running_loop().time() + timeout
         while True:

@@ -78,11 +78,13 @@ class WebhookNotifier:
                 self._url, content=body, headers=headers, timeout=self._timeout
             )
         except httpx.TimeoutException:
-            raise DeliveryError(self.name, f"timed out posting to {target}", recoverable=True)
+            raise DeliveryError(
+                self.name, f"timed out posting to {target}", recoverable=True
+            ) from None
         except httpx.TransportError as exc:
             raise DeliveryError(
                 self.name, f"could not reach {target} ({type(exc).__name__})", recoverable=True
-            )
+            ) from None
         latency = time.perf_counter() - started
         code = response.status_code
         if 200 <= code < 300:

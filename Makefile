@@ -1,0 +1,60 @@
+# opvangwacht: the two commands a newcomer needs are `make demo` and `make test`.
+# Everything runs from a virtualenv in .venv with the project installed from its built wheel.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+SOURCES := pyproject.toml $(shell find alerts streams -type f -not -path '*/__pycache__/*' 2>/dev/null)
+
+.PHONY: help install demo test lint typecheck unit integration bench kafka-start kafka-stop clean
+
+help:
+	@echo "make demo     start a local Kafka, a worker and a webhook sink; replay Ter Apel, August 2022"
+	@echo "make test     lint, type checks and the whole test suite (starts the local Kafka if needed)"
+	@echo "make bench    throughput, latency and memory of the worker on the local Kafka"
+
+$(VENV)/.created:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip build
+	@touch $@
+
+# The wheel is rebuilt and reinstalled whenever a source file changes.
+$(VENV)/.installed: $(VENV)/.created $(SOURCES)
+	rm -rf dist
+	$(PY) -m build --wheel --outdir dist . >/dev/null
+	$(PY) -m pip install --quiet --force-reinstall --no-deps dist/*.whl
+	$(PY) -m pip install --quiet "$$(ls dist/*.whl)[dev]"
+	@touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/opvangwacht demo
+
+lint: install
+	$(VENV)/bin/ruff check alerts streams tests bench
+	$(VENV)/bin/ruff format --check alerts streams tests bench
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+test: lint typecheck
+	$(VENV)/bin/pytest -p no:cacheprovider
+
+unit: install
+	$(VENV)/bin/pytest -p no:cacheprovider tests/unit tests/agents tests/test_architecture.py
+
+integration: install
+	$(VENV)/bin/pytest -p no:cacheprovider -m integration
+
+bench: install
+	$(PY) -m bench.run
+
+kafka-start: install
+	$(VENV)/bin/opvangwacht kafka start
+
+kafka-stop: install
+	$(VENV)/bin/opvangwacht kafka stop
+
+clean:
+	rm -rf $(VENV) dist build *.egg-info .mypy_cache .ruff_cache

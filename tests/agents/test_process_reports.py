@@ -1,0 +1,109 @@
+"""Agent tests: the real Faust agents driven through ``test_context()``, no broker.
+
+The topics the agents write to are replaced by recording fakes; the location table is the real
+Faust table (memory store).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from alerts.model import Location
+from streams import app as worker
+
+TER_APEL = Location(
+    "ter-apel", "Ter Apel", "registration_centre", "GM1950", "GR", 2000, 2000, "afspraak"
+)
+
+
+class RecordingTopic:
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes | None, dict[str, Any]]] = []
+
+    async def __call__(
+        self, key: bytes | None = None, value: bytes | None = None, **_: Any
+    ) -> None:
+        assert value is not None
+        self.sent.append((key, json.loads(value)))
+
+
+@pytest.fixture
+def topics(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, RecordingTopic]]:
+    worker.app.finalize()
+    worker.app.flow_control.resume()
+    worker.registry._locations.clear()
+    worker.registry._locations[TER_APEL.location_id] = TER_APEL
+    worker.registry.ready.set()
+    store = worker.location_table.data  # the memory store itself: no changelog writes
+    for key in list(store.keys()):
+        del store[key]
+    fakes = {
+        "alerts": RecordingTopic(),
+        "province": RecordingTopic(),
+        "deadletter": RecordingTopic(),
+    }
+    monkeypatch.setattr(worker.alerts_topic, "send", fakes["alerts"])
+    monkeypatch.setattr(worker.province_topic, "send", fakes["province"])
+    monkeypatch.setattr(worker.deadletter_topic, "send", fakes["deadletter"])
+    yield fakes
+
+
+def occupancy(event_id: str, date: str, count: int, location: str = "ter-apel") -> bytes:
+    body = {"event_id": event_id, "location_id": location, "date": date, "occupancy": count}
+    return json.dumps(body).encode()
+
+
+async def test_cap_exceeded_fires_and_resolves(topics: dict[str, RecordingTopic]) -> None:
+    async with worker.process_reports.test_context() as agent:
+        for n, (date, count) in enumerate(
+            [("2022-08-18", 1960), ("2022-08-19", 2040), ("2022-08-20", 2380), ("2022-08-21", 1990)]
+        ):
+            await agent.put(occupancy(f"e{n}", date, count), key=b"ter-apel")
+
+    alerts = [value for _, value in topics["alerts"].sent]
+    assert [(a["status"], a["event_date"], a["value"], a["revision"]) for a in alerts] == [
+        ("firing", "2022-08-19", 2040, 1),
+        ("resolved", "2022-08-21", 1990, 2),
+    ]
+    assert alerts[0]["alert_id"] == alerts[1]["alert_id"]
+    assert (
+        alerts[0]["summary"] == "Ter Apel: 2.040 personen, 40 boven de afgesproken grens van 2.000"
+    )
+    # Every applied report moves the province picture; keyed by province for repartitioning.
+    assert [key for key, _ in topics["province"].sent] == [b"GR"] * 4
+    assert topics["province"].sent[-1][1]["occupancy"] == 1990
+    stored = worker.location_table["ter-apel"]
+    assert stored["state"]["occupancy"] == 1990
+
+
+async def test_bad_input_goes_to_dead_letter_and_the_agent_goes_on(
+    topics: dict[str, RecordingTopic],
+) -> None:
+    async with worker.process_reports.test_context() as agent:
+        await agent.put(b"{not json", key=b"ter-apel")
+        await agent.put(occupancy("u1", "2022-08-19", 10, location="nergens"), key=b"nergens")
+        await agent.put(
+            json.dumps(
+                {"event_id": "n", "location_id": "ter-apel", "date": "2022-08-19", "occupancy": -5}
+            ).encode(),
+            key=b"ter-apel",
+        )
+        await agent.put(occupancy("ok", "2022-08-19", 2100), key=b"ter-apel")
+
+    reasons = [value["reason"] for _, value in topics["deadletter"].sent]
+    assert reasons == ["invalid_json", "unknown_location", "out_of_range"]
+    assert topics["deadletter"].sent[0][1]["payload"] == "{not json"
+    assert [a["status"] for _, a in topics["alerts"].sent] == ["firing"]
+
+
+async def test_a_repeated_event_id_changes_nothing(topics: dict[str, RecordingTopic]) -> None:
+    async with worker.process_reports.test_context() as agent:
+        await agent.put(occupancy("same", "2022-08-19", 2100), key=b"ter-apel")
+        await agent.put(occupancy("same", "2022-08-19", 2100), key=b"ter-apel")
+        await agent.put(occupancy("same", "2022-08-19", 2100), key=b"ter-apel")
+    assert len(topics["alerts"].sent) == 1
+    assert len(topics["province"].sent) == 1

@@ -1,0 +1,198 @@
+"""End to end on the real broker: plain producer -> real worker subprocess -> topics and webhook.
+
+One worker for the module; the tests run in order and build on each other's input, as a day of
+reports would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from e2e_support import (
+    HookServer,
+    WorkerProcess,
+    metric_value,
+    produce,
+    read_topic,
+)
+
+pytestmark = pytest.mark.integration
+
+LOCATIONS = [
+    {
+        "location_id": "ter-apel",
+        "name": "Ter Apel",
+        "kind": "registration_centre",
+        "municipality_code": "GM1950",
+        "province": "GR",
+        "capacity": 2000,
+        "cap": 2000,
+        "cap_source": "afspraak met Westerwolde",
+    },
+    {
+        "location_id": "budel",
+        "name": "Budel",
+        "kind": "registration_centre",
+        "municipality_code": "GM1706",
+        "province": "NB",
+        "capacity": 1500,
+        "cap": None,
+    },
+]
+
+
+def occupancy(event_id: str, location: str, date: str, count: int) -> bytes:
+    return json.dumps(
+        {"event_id": event_id, "location_id": location, "date": date, "occupancy": count}
+    ).encode()
+
+
+# Ter Apel goes over the cap on the 19th, a malformed message arrives, and the next valid report
+# (still over) is processed; back under on the 21st.
+REPORTS: list[tuple[str, str, bytes]] = [
+    ("occupancy", "ter-apel", occupancy("r1", "ter-apel", "2022-08-18", 1960)),
+    ("occupancy", "budel", occupancy("r2", "budel", "2022-08-18", 1400)),
+    ("occupancy", "ter-apel", occupancy("r3", "ter-apel", "2022-08-19", 2380)),
+    ("occupancy", "ter-apel", b'{"event_id": "broken", "location_id": "ter-apel", "date": '),
+    ("occupancy", "ter-apel", occupancy("r4", "ter-apel", "2022-08-20", 2150)),
+    ("occupancy", "ter-apel", occupancy("r5", "ter-apel", "2022-08-21", 1990)),
+]
+
+
+@pytest.fixture(scope="module")
+def hook() -> Iterator[HookServer]:
+    server = HookServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def worker(
+    kafka_bootstrap: str, hook: HookServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcess]:
+    import uuid
+
+    prefix = f"e2e-{uuid.uuid4().hex[:8]}."
+    config = f"receivers:\n  - name: ops\n    webhook:\n      url: {hook.url}\n"
+    process = WorkerProcess(
+        bootstrap=kafka_bootstrap,
+        prefix=prefix,
+        workdir=Path(tmp_path_factory.mktemp("worker")),
+        config=config,
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+def t(worker: WorkerProcess, name: str) -> str:
+    return f"{worker.prefix}{name}"
+
+
+async def test_locations_are_loaded(kafka_bootstrap: str, worker: WorkerProcess) -> None:
+    await produce(
+        kafka_bootstrap,
+        [
+            (t(worker, "locations"), loc["location_id"], json.dumps(loc).encode())
+            for loc in LOCATIONS
+        ],
+    )
+    body = worker.wait_health(lambda b: b.get("locations") == 2, timeout=30)
+    assert body["status"] == "ok"
+
+
+async def test_cap_exceeded_fires_and_resolves_on_the_alerts_topic(
+    kafka_bootstrap: str, worker: WorkerProcess
+) -> None:
+    await produce(
+        kafka_bootstrap, [(t(worker, topic), key, value) for topic, key, value in REPORTS]
+    )
+    alerts = await read_topic(kafka_bootstrap, t(worker, "alerts"), expect=2, timeout=60, settle=2)
+    assert [(a["rule"], a["status"], a["event_date"]) for a in alerts] == [
+        ("cap_exceeded", "firing", "2022-08-19"),
+        ("cap_exceeded", "resolved", "2022-08-21"),
+    ]
+    firing, resolved = alerts
+    assert firing["alert_id"] == resolved["alert_id"]
+    assert (firing["revision"], resolved["revision"]) == (1, 2)
+    assert firing["severity"] == "critical"
+    assert firing["subject"] == {"kind": "location", "id": "ter-apel"}
+    assert (firing["province"], firing["municipality_code"]) == ("GR", "GM1950")
+    assert (firing["value"], firing["threshold"]) == (2380, 2000)
+    assert firing["summary"] == "Ter Apel: 2.380 personen, 380 boven de afgesproken grens van 2.000"
+    assert firing["starts_at"] == "2022-08-19T09:00:00+02:00"
+    assert firing["ends_at"] is None
+    assert resolved["value"] == 1990
+    assert resolved["ends_at"] == "2022-08-21T09:00:00+02:00"
+
+
+async def test_malformed_event_is_dead_lettered_and_the_next_one_processed(
+    kafka_bootstrap: str, worker: WorkerProcess
+) -> None:
+    letters = await read_topic(kafka_bootstrap, t(worker, "deadletter"), expect=1, timeout=30)
+    assert len(letters) == 1
+    letter = letters[0]
+    assert letter["reason"] == "invalid_json"
+    assert letter["source_topic"] == t(worker, "occupancy")
+    assert letter["key"] == "ter-apel"
+    assert letter["payload"].startswith('{"event_id": "broken"')
+    assert isinstance(letter["offset"], int)
+    # r4 came after the broken message and was applied: the province saw 2,150 at some point,
+    # and Ter Apel's current count is the last report's.
+    text = worker.metrics()
+    assert metric_value(text, "opvang_location_occupancy", {"location_id": "ter-apel"}) == 1990
+    assert metric_value(text, "opvang_events_total", {"outcome": "applied"}) == 5
+    assert metric_value(text, "opvang_events_total", {"outcome": "dead_letter:invalid_json"}) == 1
+
+
+async def test_webhook_received_both_changes(worker: WorkerProcess, hook: HookServer) -> None:
+    import time
+
+    deadline = time.monotonic() + 30
+    while len(hook.received) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [(r.body["status"], r.body["revision"]) for r in hook.received] == [
+        ("firing", 1),
+        ("resolved", 2),
+    ]
+    assert hook.received[0].headers["content-type"] == "application/json"
+    assert hook.received[0].headers["opvang-delivery-id"] == (
+        f"{hook.received[0].body['alert_id']}:1"
+    )
+    assert hook.received[0].body["summary"].startswith("Ter Apel: 2.380 personen")
+
+
+async def test_replaying_the_same_input_yields_no_new_alerts(
+    kafka_bootstrap: str, worker: WorkerProcess, hook: HookServer
+) -> None:
+    await produce(
+        kafka_bootstrap, [(t(worker, topic), key, value) for topic, key, value in REPORTS]
+    )
+    # Wait until the worker has seen all five valid reports again, as duplicates.
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if metric_value(worker.metrics(), "opvang_events_total", {"outcome": "duplicate"}) >= 5:
+            break
+        time.sleep(0.3)
+    text = worker.metrics()
+    assert metric_value(text, "opvang_events_total", {"outcome": "duplicate"}) == 5
+    alerts = await read_topic(kafka_bootstrap, t(worker, "alerts"), expect=3, timeout=5)
+    assert len(alerts) == 2, alerts
+    time.sleep(1)
+    assert len(hook.received) == 2
+
+
+async def test_metrics_show_the_capacity_picture(worker: WorkerProcess) -> None:
+    text = worker.metrics()
+    assert metric_value(text, "opvang_location_capacity", {"location_id": "ter-apel"}) == 2000
+    assert metric_value(text, "opvang_location_cap", {"location_id": "ter-apel"}) == 2000
+    assert metric_value(text, "opvang_province_free_places", {"province": "GR"}) == 10
+    assert metric_value(text, "opvang_province_free_places", {"province": "NB"}) == 100
+    assert metric_value(text, "opvang_national_free_places") == 110
+    assert metric_value(text, "opvang_alerts_firing") == 0

@@ -1,0 +1,45 @@
+"""The tests exercise the installed wheel, not the source tree, and the wheel carries its data."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_packages_are_imported_from_the_installed_wheel() -> None:
+    import alerts
+    import streams
+
+    for module in (alerts, streams):
+        path = Path(module.__file__ or "").resolve()
+        assert ROOT not in path.parents, f"{module.__name__} imported from the work tree: {path}"
+
+
+def test_the_wheel_ships_data_files_and_the_console_script(tmp_path: Path) -> None:
+    files = {str(f) for f in importlib.metadata.files("opvangwacht") or []}
+    for expected in (
+        "streams/kafka/pom.xml",
+        "streams/kafka/log4j2.xml",
+        "streams/data/locations.json",
+        "streams/data/provinces.json",
+        "streams/data/scenarios/ter-apel-demo.jsonl",
+        "alerts/py.typed",
+    ):
+        assert expected in files, expected
+    scripts = importlib.metadata.entry_points(group="console_scripts")
+    assert any(ep.name == "opvangwacht" and ep.value == "streams.cli:main" for ep in scripts)
+    # The command works from a directory that has no source tree in it.
+    result = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    for command in ("worker", "kafka", "replay", "demo", "load-locations"):
+        assert command in result.stdout
