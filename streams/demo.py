@@ -35,16 +35,18 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def _wait_healthy(url: str, worker: subprocess.Popen[bytes], timeout: float) -> None:
+def _wait_healthy(
+    url: str, worker: subprocess.Popen[bytes], timeout: float, *, locations: int
+) -> None:
+    """Until /health says ok and the worker knows all ``locations`` (so no report races them)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if worker.poll() is not None:
-            raise RuntimeError(
-                f"the worker exited with code {worker.returncode}; see its log above"
-            )
+            raise RuntimeError(f"the worker exited with code {worker.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
+                body = json.loads(response.read())
+                if response.status == 200 and body.get("locations", 0) >= locations:
                     return
         except (urllib.error.URLError, OSError, ValueError):
             pass
