@@ -173,15 +173,15 @@ def run_demo(*, scenario: str = "ter-apel-demo", keep: bool = False) -> int:
             with urllib.request.urlopen(metrics_url, timeout=5) as response:
                 text = response.read().decode()
             for line in text.splitlines():
-                if line.startswith(
-                    (
-                        'opvang_location_occupancy{location_id="ter-apel"',
-                        "opvang_national_free_places ",
-                    )
-                ):
+                ter_apel = 'location_id="ter-apel"' in line and line.startswith(
+                    ("opvang_location_occupancy", "opvang_location_free_places")
+                )
+                if ter_apel or line.startswith("opvang_national_free_places "):
                     _say(f"  {line}")
         except (urllib.error.URLError, OSError):
             pass
+        if not keep:
+            _say("The demo stops the worker now; `opvangwacht demo --keep` leaves it running.")
         if keep:
             _say(f"Worker left running (pid {worker.pid}); stop it with: kill {worker.pid}")
             worker = None

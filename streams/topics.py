@@ -65,14 +65,23 @@ async def ensure_topics(settings: Settings, *, timeout: float = 30.0) -> list[st
             # Another worker may win the race to create them; that is fine.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics([s.to_new_topic() for s in missing])
-        # Wait until metadata shows them, so producers right after us never auto-create.
+        # Wait until every new partition has a leader, so the first produce right after us
+        # neither auto-creates a topic nor bounces off a partition that is still being set up.
         deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            names = set(await admin.list_topics())
-            if all(s.name in names for s in missing):
+        pending = [s.name for s in missing]
+        while pending:
+            described = await admin.describe_topics(pending)
+            pending = [
+                d["topic"]
+                for d in described
+                if d.get("error_code", 0) != 0
+                or not d.get("partitions")
+                or any(p.get("leader", -1) < 0 for p in d["partitions"])
+            ]
+            if not pending:
                 break
             if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError("topics were not created in time")
+                raise TimeoutError(f"topics without a leader after {timeout} s: {pending}")
             await asyncio.sleep(0.2)
         return [s.name for s in missing]
     finally:
