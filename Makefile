@@ -4,6 +4,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
+LINT_PATHS := alerts streams tests $(wildcard bench)
 SOURCES := pyproject.toml $(shell find alerts streams -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
 .PHONY: help install demo test lint typecheck unit integration bench kafka-start kafka-stop clean
@@ -32,8 +33,8 @@ demo: install
 	$(VENV)/bin/opvangwacht demo
 
 lint: install
-	$(VENV)/bin/ruff check alerts streams tests bench
-	$(VENV)/bin/ruff format --check alerts streams tests bench
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 
 typecheck: install
 	$(VENV)/bin/mypy
