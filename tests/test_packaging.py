@@ -16,7 +16,9 @@ def test_packages_are_imported_from_the_installed_wheel() -> None:
 
     for module in (alerts, streams):
         path = Path(module.__file__ or "").resolve()
-        assert ROOT not in path.parents, f"{module.__name__} imported from the work tree: {path}"
+        source = ROOT / module.__name__
+        assert not path.is_relative_to(source), f"{module.__name__} came from the work tree: {path}"
+        assert "site-packages" in path.parts, path
 
 
 def test_the_wheel_ships_data_files_and_the_console_script(tmp_path: Path) -> None:
