@@ -8,13 +8,22 @@ the offending key, so a typo never silently switches an alert off.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from alerts.errors import ConfigError
+from alerts.penalties import DEFAULT_SCHEMES, PenaltyScheme
 
-__all__ = ["RULE_IDS", "AlertingConfig", "ReceiverConfig", "RuleSettings"]
+__all__ = [
+    "RULE_IDS",
+    "AlertingConfig",
+    "ReceiverConfig",
+    "RuleSettings",
+    "SpreidingTargets",
+    "TargetCycle",
+]
 
 RULE_IDS: Final = (
     "cap_exceeded",
@@ -28,6 +37,7 @@ RULE_IDS: Final = (
     "spreiding_shortfall",
     "report_missing",
     "implausible_report",
+    "penalty_accrued",
 )
 
 
@@ -44,6 +54,24 @@ class RuleSettings:
 
 _DEFAULT_RULES: Final[Mapping[str, RuleSettings]] = {
     "cap_exceeded": RuleSettings(),
+    "cap_near": RuleSettings(params={"ratio": 0.95, "clear_ratio": 0.92, "min_places": 15}),
+    # An explicit all-clear: two reports in a row with nobody outside.
+    "slept_outside": RuleSettings(clear_days=2),
+    "without_bed": RuleSettings(),
+    "outside_risk": RuleSettings(),
+    "breach_forecast": RuleSettings(
+        params={"warning_days": 7, "critical_days": 2, "clear_days": 10, "min_places": 15}
+    ),
+    "region_capacity_low": RuleSettings(
+        params={"warning_ratio": 0.02, "clear_ratio": 0.03, "min_places": 15}
+    ),
+    "national_shortage": RuleSettings(),
+    "spreiding_shortfall": RuleSettings(),
+    "report_missing": RuleSettings(params={"warning_days": 1, "critical_days": 2}),
+    "implausible_report": RuleSettings(
+        params={"max_ratio": 1.5, "max_change": 0.5, "min_places": 50}
+    ),
+    "penalty_accrued": RuleSettings(params={"info_ratio": 0.8}),
 }
 
 
@@ -59,22 +87,107 @@ class ReceiverConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TargetCycle:
+    """One round of Spreidingswet targets: places each province must provide, from a date."""
+
+    name: str
+    in_force: dt.date
+    targets: Mapping[str, int]
+    assumed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SpreidingTargets:
+    cycles: tuple[TargetCycle, ...] = ()
+
+    def for_date(self, date: dt.date, pinned: str | None = None) -> TargetCycle | None:
+        """The pinned cycle, else the newest one in force on ``date``."""
+        if pinned is not None:
+            return next((c for c in self.cycles if c.name == pinned), None)
+        in_force = [c for c in self.cycles if c.in_force <= date]
+        return max(in_force, key=lambda c: c.in_force) if in_force else None
+
+
+@dataclass(frozen=True, slots=True)
 class AlertingConfig:
     rules: Mapping[str, RuleSettings] = field(default_factory=lambda: dict(_DEFAULT_RULES))
     receivers: tuple[ReceiverConfig, ...] = ()
+    penalties: tuple[PenaltyScheme, ...] = DEFAULT_SCHEMES
+    #: Report days a province or the nation waits for a late location before it closes a day.
+    lateness_days: int = 2
+    spreiding_cycle: str | None = None
+    targets: SpreidingTargets = SpreidingTargets()
 
     def rule(self, rule_id: str) -> RuleSettings:
         return self.rules.get(rule_id, RuleSettings())
+
+    def param(self, rule_id: str, name: str) -> float:
+        return float(self.rule(rule_id).params[name])
+
+    def with_targets(self, targets: SpreidingTargets) -> AlertingConfig:
+        if self.spreiding_cycle is not None and not any(
+            c.name == self.spreiding_cycle for c in targets.cycles
+        ):
+            known = ", ".join(c.name for c in targets.cycles)
+            raise ConfigError(f"spreiding.cycle: unknown cycle {self.spreiding_cycle!r} ({known})")
+        return replace(self, targets=targets)
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any] | None) -> AlertingConfig:
         raw = raw or {}
         if not isinstance(raw, Mapping):
             raise ConfigError("the alerting configuration must be a mapping at the top level")
-        unknown = set(raw) - {"rules", "receivers"}
+        unknown = set(raw) - {"rules", "receivers", "penalties", "aggregation", "spreiding"}
         if unknown:
             raise ConfigError(f"unknown top-level key(s): {', '.join(sorted(unknown))}")
-        return cls(rules=_parse_rules(raw.get("rules") or {}), receivers=_parse_receivers(raw))
+        aggregation = raw.get("aggregation") or {}
+        spreiding = raw.get("spreiding") or {}
+        if not isinstance(aggregation, Mapping) or not isinstance(spreiding, Mapping):
+            raise ConfigError("aggregation and spreiding must be mappings")
+        cycle = spreiding.get("cycle")
+        if cycle is not None and not isinstance(cycle, str):
+            raise ConfigError("spreiding.cycle must be the name of a target cycle")
+        return cls(
+            rules=_parse_rules(raw.get("rules") or {}),
+            receivers=_parse_receivers(raw),
+            penalties=_parse_penalties(raw.get("penalties")),
+            lateness_days=_int(
+                "aggregation.lateness_days", aggregation.get("lateness_days", 2), minimum=0
+            ),
+            spreiding_cycle=cycle,
+        )
+
+
+def _parse_penalties(raw: Any) -> tuple[PenaltyScheme, ...]:
+    if raw is None:
+        return DEFAULT_SCHEMES
+    if not isinstance(raw, list):
+        raise ConfigError("penalties must be a list of schemes")
+    schemes = []
+    for index, item in enumerate(raw):
+        where = f"penalties[{index}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{where} must be a mapping")
+        try:
+            first = item["first_night"]
+            first_night = first if isinstance(first, dt.date) else dt.date.fromisoformat(first)
+            schemes.append(
+                PenaltyScheme(
+                    name=str(item["name"]),
+                    location_id=str(item["location_id"]),
+                    amount_per_night=_int(
+                        f"{where}.amount_per_night", item["amount_per_night"], minimum=0
+                    ),
+                    first_night=first_night,
+                    maximum=_int(f"{where}.maximum", item["maximum"], minimum=0),
+                    source=str(item.get("source", "")),
+                )
+            )
+        except KeyError as exc:
+            raise ConfigError(f"{where}: missing {exc.args[0]!r}") from None
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}.first_night must be a date (YYYY-MM-DD)") from None
+    return tuple(schemes)
 
 
 def _int(where: str, value: Any, *, minimum: int) -> int:
@@ -98,6 +211,9 @@ def _parse_rules(raw: Any) -> dict[str, RuleSettings]:
         for key, value in body.items():
             if key in ("enabled", "for", "clear_for"):
                 continue
+            if key not in params:
+                known = ", ".join(["enabled", "for", "clear_for", *sorted(params)])
+                raise ConfigError(f"rules.{rule_id}.{key}: unknown setting (known: {known})")
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ConfigError(f"rules.{rule_id}.{key} must be a number, got {value!r}")
             params[key] = float(value)

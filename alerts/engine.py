@@ -1,49 +1,105 @@
-"""The decision path for one report: apply it, evaluate the rules, advance the alerts.
+"""The decision path: apply a report, evaluate the rules, advance the alerts.
 
-These functions are what the Faust agents call. They take the location, the stored record and the
-report, and return an :class:`Outcome`: the record to store, what happened to the report, the alert
-events to publish, and the location's new contribution to its province (only when its current
-figures changed). Event time is the report date; nothing here looks at a clock.
+These functions are what the Faust agents call. They take the stored record and the new input, and
+return the record to store plus what must be published. Event time is the report date throughout;
+nothing here looks at a clock, so a replay of the same input gives the same output.
+
+**Locations.** Rules that read one report (``REPORT_RULES``) run when the morning count arrives.
+Rules that also need the intake history (``FLOW_RULES``) run for day D once both the morning count
+of D and the intake of D-1 are in, whichever comes second (at once for a location that sends no
+intake). That join makes the outcome independent of the order in which the two topics are read.
+
+**Provinces and the nation.** An aggregate keeps each member's latest few contributions and
+*closes* days in order: day D closes when every member that was reporting has a final figure for D,
+or when the newest member is ``lateness_days`` past D (a late member then keeps its last known
+figures and gets ``report_missing``). Rules run on a closed day only, so they never see a
+half-updated picture and do not flap while a day's reports come in.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
 
 from alerts import rules
 from alerts.capacity import (
     Applied,
     Contribution,
     LocationState,
+    MemberStatus,
     Totals,
     apply_intake,
     apply_occupancy,
     contribution,
+    has_intake,
     sum_contributions,
 )
-from alerts.config import AlertingConfig, RuleSettings
+from alerts.config import AlertingConfig
 from alerts.lifecycle import AlertState, Finding, step
-from alerts.model import AlertEvent, IntakeReport, Location, OccupancyReport
+from alerts.model import NATIONAL, AlertEvent, IntakeReport, Location, OccupancyReport, Subject
+from alerts.penalties import PenaltyTally, accrue
 
 __all__ = [
-    "LOCATION_RULES",
+    "INHIBITIONS",
+    "AggregateOutcome",
     "AggregateRecord",
     "LocationRecord",
     "Outcome",
+    "close_days",
+    "national_rules",
     "on_contribution",
     "on_intake",
     "on_occupancy",
+    "province_rules",
+    "province_share",
 ]
 
-LocationRule = Callable[[Location, LocationState, RuleSettings], Finding | None]
-
-#: Location rules in evaluation order.
-LOCATION_RULES: Mapping[str, LocationRule] = {
-    "cap_exceeded": rules.cap_exceeded,
+#: Built-in inhibition: while the key's alert fires, the value's alert does not change.
+INHIBITIONS: Final[Mapping[str, str]] = {
+    "cap_near": "cap_exceeded",
+    "outside_risk": "slept_outside",
 }
+
+#: Contributions kept per member of an aggregate (enough for the lateness window).
+MEMBER_HISTORY: Final = 5
+
+
+def _advance(
+    alerts: dict[str, AlertState],
+    key: str,
+    finding: Finding | None,
+    date: dt.date,
+    config: AlertingConfig,
+    events: list[AlertEvent],
+) -> None:
+    """Step one alert (stored under ``key``) with one finding, honouring inhibition."""
+    if finding is None:
+        return
+    settings = config.rule(finding.rule)
+    if not settings.enabled:
+        return
+    inhibitor = INHIBITIONS.get(finding.rule)
+    if inhibitor is not None:
+        other = alerts.get(_key(inhibitor, finding.subject, key))
+        if other is not None and other.firing:
+            return
+    state, event = step(
+        alerts.get(key), finding, date, for_days=settings.for_days, clear_days=settings.clear_days
+    )
+    alerts[key] = state
+    if event is not None:
+        events.append(event)
+
+
+def _key(rule: str, subject: Subject, like: str) -> str:
+    """Alert keys are the rule id in a subject's own record, ``rule:id`` where a record holds
+    alerts about several subjects (report_missing in a province)."""
+    return f"{rule}:{subject.id}" if ":" in like else rule
+
+
+# ---------------------------------------------------------------- locations
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +108,9 @@ class LocationRecord:
 
     state: LocationState
     alerts: Mapping[str, AlertState] = field(default_factory=dict)
+    penalties: Mapping[str, PenaltyTally] = field(default_factory=dict)
+    #: The newest date for which the flow rules have run.
+    flows_evaluated: dt.date | None = None
 
     @classmethod
     def new(cls, location_id: str) -> LocationRecord:
@@ -60,14 +119,19 @@ class LocationRecord:
     def to_dict(self) -> dict[str, Any]:
         return {
             "state": self.state.to_dict(),
-            "alerts": {rule: a.to_dict() for rule, a in self.alerts.items()},
+            "alerts": {key: a.to_dict() for key, a in self.alerts.items()},
+            "penalties": {key: p.to_dict() for key, p in self.penalties.items()},
+            "flows_evaluated": self.flows_evaluated.isoformat() if self.flows_evaluated else None,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LocationRecord:
+        evaluated = data.get("flows_evaluated")
         return cls(
             LocationState.from_dict(data["state"]),
-            {rule: AlertState.from_dict(a) for rule, a in data.get("alerts", {}).items()},
+            {key: AlertState.from_dict(a) for key, a in data.get("alerts", {}).items()},
+            {key: PenaltyTally.from_dict(p) for key, p in data.get("penalties", {}).items()},
+            dt.date.fromisoformat(evaluated) if evaluated else None,
         )
 
 
@@ -79,29 +143,31 @@ class Outcome:
     contribution: Contribution | None = None
 
 
-def _evaluate(
-    location: Location, record: LocationRecord, date: dt.date, config: AlertingConfig
-) -> tuple[dict[str, AlertState], list[AlertEvent]]:
-    alerts = dict(record.alerts)
-    events: list[AlertEvent] = []
-    for rule_id, rule in LOCATION_RULES.items():
-        settings = config.rule(rule_id)
-        if not settings.enabled:
-            continue
-        finding = rule(location, record.state, settings)
-        if finding is None:
-            continue
-        new_state, event = step(
-            alerts.get(rule_id),
-            finding,
-            date,
-            for_days=settings.for_days,
-            clear_days=settings.clear_days,
-        )
-        alerts[rule_id] = new_state
-        if event is not None:
-            events.append(event)
-    return alerts, events
+def _flows_ready(state: LocationState) -> bool:
+    """Day D (the newest) can run its flow rules: the intake of D-1 is in, or none ever comes."""
+    if state.latest_date is None:
+        return False
+    if not has_intake(state):
+        return True
+    before = state.day(state.latest_date - dt.timedelta(days=1))
+    return before is not None and before.intake_event is not None
+
+
+def _run_flow_rules(
+    location: Location,
+    record: LocationRecord,
+    alerts: dict[str, AlertState],
+    config: AlertingConfig,
+    events: list[AlertEvent],
+) -> dt.date | None:
+    date = record.state.latest_date
+    if date is None or not _flows_ready(record.state):
+        return record.flows_evaluated
+    if record.flows_evaluated is not None and record.flows_evaluated >= date:
+        return record.flows_evaluated
+    for rule_id, rule in rules.FLOW_RULES.items():
+        _advance(alerts, rule_id, rule(location, record.state, config), date, config, events)
+    return date
 
 
 def on_occupancy(
@@ -109,50 +175,246 @@ def on_occupancy(
 ) -> Outcome:
     state, applied = apply_occupancy(record.state, report)
     if applied is not Applied.APPLIED:
-        return Outcome(LocationRecord(state, record.alerts), applied)
-    updated = LocationRecord(state, record.alerts)
-    alerts, events = _evaluate(location, updated, report.date, config)
-    return Outcome(
-        LocationRecord(state, alerts), applied, tuple(events), contribution(location, state)
+        return Outcome(replace(record, state=state), applied)
+    date = report.date
+    penalties = accrue(
+        record.penalties,
+        config.penalties,
+        location_id=location.location_id,
+        date=date,
+        over_cap=location.cap is not None and state.occupancy > location.cap,
     )
+    updated = replace(record, state=state, penalties=penalties)
+    alerts = dict(record.alerts)
+    events: list[AlertEvent] = []
+    for rule_id, rule in rules.REPORT_RULES.items():
+        _advance(alerts, rule_id, rule(location, state, config), date, config, events)
+    _advance(
+        alerts,
+        "penalty_accrued",
+        rules.penalty_accrued(location, state, config, penalties),
+        date,
+        config,
+        events,
+    )
+    flows_evaluated = _run_flow_rules(location, updated, alerts, config, events)
+    final = replace(updated, alerts=alerts, flows_evaluated=flows_evaluated)
+    return Outcome(final, applied, tuple(events), contribution(location, state))
 
 
 def on_intake(
     location: Location, record: LocationRecord, report: IntakeReport, config: AlertingConfig
 ) -> Outcome:
+    """Store a day's flow. When it completes the newest day (the intake of the day before the
+    newest morning count), the flow rules run for that day and the contribution is final."""
     state, applied = apply_intake(record.state, report)
-    return Outcome(LocationRecord(state, record.alerts), applied)
+    if applied is Applied.DUPLICATE:
+        return Outcome(record, applied)
+    updated = replace(record, state=state)
+    if state.latest_date is None:
+        return Outcome(updated, applied)
+    alerts = dict(record.alerts)
+    events: list[AlertEvent] = []
+    flows_evaluated = _run_flow_rules(location, updated, alerts, config, events)
+    final = replace(updated, alerts=alerts, flows_evaluated=flows_evaluated)
+    # The flow figures of the newest day changed only when this intake falls in its window.
+    in_window = report.date < state.latest_date
+    return Outcome(
+        final, applied, tuple(events), contribution(location, state) if in_window else None
+    )
+
+
+# ---------------------------------------------------------------- provinces and the nation
 
 
 @dataclass(frozen=True, slots=True)
 class AggregateRecord:
-    """An aggregate's members and their latest contributions.
-
-    A province holds its locations (member id = location_id); the nation holds its provinces
-    (member id = province code, and ``<code>:ukrainian`` for the Ukrainian reception there).
-    """
+    """A province (members: its locations) or the nation (members: the provinces, and
+    ``<code>:ukrainian`` for Ukrainian reception there). Each member keeps its last few
+    contributions by date; ``closed`` is the newest day whose rules have run."""
 
     subject_id: str
-    members: Mapping[str, Contribution] = field(default_factory=dict)
+    members: Mapping[str, tuple[Contribution, ...]] = field(default_factory=dict)
+    closed: dt.date | None = None
+    alerts: Mapping[str, AlertState] = field(default_factory=dict)
+
+    def latest(self) -> list[Contribution]:
+        return [history[-1] for history in self.members.values() if history]
+
+    def as_of(self, date: dt.date) -> list[Contribution]:
+        """Each member's newest contribution dated on or before ``date``."""
+        found = []
+        for history in self.members.values():
+            for item in reversed(history):
+                if item.date <= date:
+                    found.append(item)
+                    break
+        return found
 
     def totals(self, *, asylum: bool = True) -> Totals:
-        return sum_contributions(self.members.values(), asylum=asylum)
+        return sum_contributions(self.latest(), asylum=asylum)
+
+    @property
+    def watermark(self) -> dt.date | None:
+        return max((h[-1].date for h in self.members.values() if h), default=None)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "subject_id": self.subject_id,
-            "members": {k: c.to_dict() for k, c in self.members.items()},
+            "members": {k: [c.to_dict() for c in h] for k, h in self.members.items()},
+            "closed": self.closed.isoformat() if self.closed else None,
+            "alerts": {key: a.to_dict() for key, a in self.alerts.items()},
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AggregateRecord:
-        members = {k: Contribution.from_dict(c) for k, c in data.get("members", {}).items()}
-        return cls(data["subject_id"], members)
+        members = {
+            k: tuple(Contribution.from_dict(c) for c in h)
+            for k, h in data.get("members", {}).items()
+        }
+        closed = data.get("closed")
+        return cls(
+            data["subject_id"],
+            members,
+            dt.date.fromisoformat(closed) if closed else None,
+            {key: AlertState.from_dict(a) for key, a in data.get("alerts", {}).items()},
+        )
 
 
 def on_contribution(record: AggregateRecord, item: Contribution) -> AggregateRecord:
-    """Replace one member's contribution, unless what is stored is newer."""
-    current = record.members.get(item.location_id)
-    if current is not None and current.date > item.date:
-        return record
-    return AggregateRecord(record.subject_id, {**record.members, item.location_id: item})
+    """Store one member's contribution: it replaces the one of the same date, and the history
+    keeps the newest MEMBER_HISTORY dates."""
+    history = [c for c in record.members.get(item.location_id, ()) if c.date != item.date]
+    if history and item.date < history[0].date and len(history) >= MEMBER_HISTORY:
+        return record  # older than anything kept: nothing can use it
+    history.append(item)
+    history.sort(key=lambda c: c.date)
+    kept = tuple(history[-MEMBER_HISTORY:])
+    return replace(record, members={**record.members, item.location_id: kept})
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateOutcome:
+    record: AggregateRecord
+    events: tuple[AlertEvent, ...]
+    #: (date, totals of the asylum reception, totals of the Ukrainian reception) per closed day.
+    closed_days: tuple[tuple[dt.date, Totals, Totals], ...]
+
+
+AggregateRules = Callable[
+    [AggregateRecord, dt.date, Totals, AlertingConfig], Iterable[tuple[str, Finding | None]]
+]
+
+
+def _ready(record: AggregateRecord, date: dt.date, lateness: int) -> bool:
+    watermark = record.watermark
+    if watermark is None or date > watermark:
+        return False
+    if (watermark - date).days >= lateness:
+        return True
+    horizon = date - dt.timedelta(days=lateness + 1)
+    for history in record.members.values():
+        newest = history[-1]
+        if newest.date < horizon:
+            continue  # silent for longer than the lateness window: does not hold the day
+        done = any(c.date >= date and c.final for c in history)
+        if not done:
+            return False
+    return True
+
+
+def close_days(
+    record: AggregateRecord, config: AlertingConfig, evaluate: AggregateRules
+) -> AggregateOutcome:
+    """Close every day that is ready, in order, running ``evaluate`` for each."""
+    watermark = record.watermark
+    if watermark is None:
+        return AggregateOutcome(record, (), ())
+    first = min(h[0].date for h in record.members.values() if h)
+    date = first if record.closed is None else record.closed + dt.timedelta(days=1)
+    alerts = dict(record.alerts)
+    events: list[AlertEvent] = []
+    closed: list[tuple[dt.date, Totals, Totals]] = []
+    closed_date = record.closed
+    while date <= watermark and _ready(record, date, config.lateness_days):
+        snapshot = record.as_of(date)
+        asylum = sum_contributions(snapshot, asylum=True)
+        ukrainian = sum_contributions(snapshot, asylum=False)
+        for key, finding in evaluate(record, date, asylum, config):
+            _advance(alerts, key, finding, date, config, events)
+        closed.append((date, asylum, ukrainian))
+        closed_date = date
+        date += dt.timedelta(days=1)
+    return AggregateOutcome(
+        replace(record, closed=closed_date, alerts=alerts), tuple(events), tuple(closed)
+    )
+
+
+def province_rules(
+    record: AggregateRecord, date: dt.date, totals: Totals, config: AlertingConfig
+) -> Iterable[tuple[str, Finding | None]]:
+    code = record.subject_id
+    yield "region_capacity_low", rules.region_capacity_low(code, totals, config)
+    yield (
+        "breach_forecast",
+        rules.breach_forecast_aggregate(rules.province_subject(code), totals, config),
+    )
+    cycle = config.targets.for_date(date, config.spreiding_cycle)
+    yield "spreiding_shortfall", rules.spreiding_shortfall(code, totals, cycle)
+
+
+def province_share(
+    record: AggregateRecord, date: dt.date, totals: Totals, *, asylum: bool
+) -> Contribution:
+    """What a province passes to the nation for a closed day, with its locations' freshness."""
+    code = record.subject_id
+    members = tuple(
+        MemberStatus(c.location_id, c.name, c.municipality_code, c.date)
+        for c in sorted(record.as_of(date), key=lambda c: c.location_id)
+        if c.active and c.asylum == asylum
+    )
+    flows = totals.flows
+    return Contribution(
+        location_id=code if asylum else f"{code}:ukrainian",
+        province=code,
+        date=date,
+        occupancy=totals.occupancy,
+        capacity=totals.capacity,
+        without_bed=totals.without_bed,
+        slept_outside=totals.slept_outside,
+        asylum=asylum,
+        locations=totals.locations,
+        arrivals_7d=flows.arrivals,
+        transfers_out_7d=flows.transfers_out,
+        departures_7d=flows.departures,
+        flow_days=flows.days,
+        members=members,
+    )
+
+
+def national_rules(
+    record: AggregateRecord, date: dt.date, totals: Totals, config: AlertingConfig
+) -> Iterable[tuple[str, Finding | None]]:
+    yield "national_shortage", rules.national_shortage(totals, config)
+    yield "breach_forecast", rules.breach_forecast_aggregate(NATIONAL, totals, config)
+    # How fresh every location is. A province that closed this day knows exactly who reported
+    # it. One that has not closed it yet is waiting for a late member and says nothing about its
+    # locations, unless it has been silent past the lateness window (then all of them are late).
+    for province in record.as_of(date):
+        behind = (date - province.date).days
+        if 0 < behind <= config.lateness_days:
+            continue
+        for member in province.members:
+            member_as_contribution = Contribution(
+                location_id=member.location_id,
+                province=province.province,
+                date=member.date,
+                occupancy=0,
+                capacity=0,
+                name=member.name,
+                municipality_code=member.municipality_code,
+            )
+            yield (
+                f"report_missing:{member.location_id}",
+                rules.report_missing(member_as_contribution, date, config),
+            )

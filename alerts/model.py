@@ -13,7 +13,9 @@ from typing import Any, Final
 
 __all__ = [
     "LOCATION_KINDS",
+    "NATIONAL",
     "PROVINCES",
+    "PROVINCE_NAMES",
     "AlertEvent",
     "AlertStatus",
     "IntakeReport",
@@ -26,6 +28,21 @@ __all__ = [
 
 #: Province codes as used in the contract, north to south.
 PROVINCES: Final = ("GR", "FR", "DR", "OV", "FL", "GL", "UT", "NH", "ZH", "ZE", "NB", "LB")
+
+PROVINCE_NAMES: Final = {
+    "GR": "Groningen",
+    "FR": "Friesland",  # GSM-7 has no â: texts must fit an SMS
+    "DR": "Drenthe",
+    "OV": "Overijssel",
+    "FL": "Flevoland",
+    "GL": "Gelderland",
+    "UT": "Utrecht",
+    "NH": "Noord-Holland",
+    "ZH": "Zuid-Holland",
+    "ZE": "Zeeland",
+    "NB": "Noord-Brabant",
+    "LB": "Limburg",
+}
 
 LOCATION_KINDS: Final = (
     "registration_centre",

@@ -1,8 +1,30 @@
-"""Dutch texts for people: numbers as a Dutch reader writes them, one-line summaries per rule."""
+"""Dutch texts for people: numbers and dates as a Dutch reader writes them, one line per alert.
+
+Every summary fits one SMS segment (160 GSM-7 characters) for names up to 40 characters; the tests
+render each rule and measure it.
+"""
 
 from __future__ import annotations
 
-__all__ = ["cap_exceeded_summary", "nl_int"]
+import datetime as dt
+from typing import Final
+
+__all__ = ["nl_date", "nl_euro", "nl_int", "nl_pct", "personen"]
+
+_MONTHS: Final = (
+    "jan",
+    "feb",
+    "mrt",
+    "apr",
+    "mei",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "okt",
+    "nov",
+    "dec",
+)
 
 
 def nl_int(value: float) -> str:
@@ -12,15 +34,26 @@ def nl_int(value: float) -> str:
     return sign + f"{abs(number):,}".replace(",", ".")
 
 
-def _personen(count: float) -> str:
+def nl_pct(ratio: float) -> str:
+    """``0.953`` -> ``"95%"``; one decimal (with a comma) under 10 %."""
+    pct = ratio * 100
+    if abs(pct) < 10 and round(pct) != pct:
+        return f"{pct:.1f}".replace(".", ",") + "%"
+    return f"{round(pct)}%"
+
+
+def nl_euro(amount: float) -> str:
+    return f"€ {nl_int(amount)}"
+
+
+def nl_date(date: dt.date) -> str:
+    """``2022-08-24`` -> ``"24 aug"``."""
+    return f"{date.day} {_MONTHS[date.month - 1]}"
+
+
+def personen(count: float) -> str:
     return f"{nl_int(count)} {'persoon' if round(count) == 1 else 'personen'}"
 
 
-def cap_exceeded_summary(name: str, occupancy: int, cap: int, *, firing: bool) -> str:
-    if firing:
-        over = occupancy - cap
-        grens = nl_int(cap)
-        return (
-            f"{name}: {_personen(occupancy)}, {nl_int(over)} boven de afgesproken grens van {grens}"
-        )
-    return f"{name}: weer binnen de grens, {_personen(occupancy)} (grens {nl_int(cap)})"
+def dagen(count: float) -> str:
+    return f"{nl_int(count)} {'dag' if round(count) == 1 else 'dagen'}"

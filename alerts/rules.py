@@ -1,35 +1,565 @@
-"""Rules: each looks at one subject on one event date and returns a Finding (or None when it has
-nothing to say, e.g. a location without a cap). Thresholds come from :mod:`alerts.config`."""
+"""The rules. Each looks at one subject on one event date and returns a
+:class:`~alerts.lifecycle.Finding`, or None when it has nothing to say (no cap, no flow data, a
+location too small for a percentage rule). Thresholds come from the config (``alerts.config``).
+
+Location rules read one report (``REPORT_RULES``) or a report plus the intake history
+(``FLOW_RULES``); aggregate rules read a province's or the nation's totals for a closed day.
+"""
 
 from __future__ import annotations
 
-from alerts.capacity import LocationState
-from alerts.config import RuleSettings
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+
+from alerts.capacity import (
+    Contribution,
+    LocationState,
+    Totals,
+    days_until_full,
+    expected_next_day,
+    flows_as_of,
+)
+from alerts.config import AlertingConfig, TargetCycle
 from alerts.lifecycle import Finding
-from alerts.model import Location, Severity
-from alerts.render import cap_exceeded_summary
+from alerts.model import NATIONAL, PROVINCE_NAMES, Location, Severity, Subject, SubjectKind
+from alerts.penalties import PenaltyTally
+from alerts.render import dagen, nl_date, nl_euro, nl_int, nl_pct, personen
 
-__all__ = ["cap_exceeded"]
+__all__ = [
+    "FLOW_RULES",
+    "REPORT_RULES",
+    "breach_forecast_aggregate",
+    "national_shortage",
+    "region_capacity_low",
+    "report_missing",
+    "spreiding_shortfall",
+]
+
+LocationRule = Callable[[Location, LocationState, AlertingConfig], Finding | None]
 
 
-def cap_exceeded(
-    location: Location, state: LocationState, settings: RuleSettings
-) -> Finding | None:
-    """Occupancy above the agreed or legal maximum (Ter Apel: 2,000). Clears at or below the cap."""
-    if location.cap is None or state.latest_date is None:
-        return None
-    breached = state.occupancy > location.cap
+def _finding(
+    rule: str,
+    location: Location,
+    *,
+    breached: bool,
+    cleared: bool,
+    severity: Severity,
+    value: float,
+    threshold: float,
+    summary: str,
+    headroom: float | None = None,
+) -> Finding:
     return Finding(
-        rule="cap_exceeded",
+        rule=rule,
         subject=location.subject,
         breached=breached,
-        cleared=state.occupancy <= location.cap,
-        severity=Severity.CRITICAL,
-        value=state.occupancy,
-        threshold=location.cap,
-        headroom=location.cap - state.occupancy,
-        summary=cap_exceeded_summary(location.name, state.occupancy, location.cap, firing=breached),
+        cleared=cleared,
+        severity=severity,
+        value=value,
+        threshold=threshold,
+        summary=summary,
+        headroom=headroom,
         province=location.province,
         municipality_code=location.municipality_code,
         cap_source=location.cap_source,
+    )
+
+
+# ---------------------------------------------------------------- one report
+
+
+def cap_exceeded(
+    location: Location, state: LocationState, config: AlertingConfig
+) -> Finding | None:
+    """Occupancy above the agreed or legal maximum (Ter Apel: 2,000). Clears at or below it."""
+    if location.cap is None or state.latest_date is None:
+        return None
+    occupancy, cap = state.occupancy, location.cap
+    breached = occupancy > cap
+    summary = (
+        f"{location.name}: {personen(occupancy)}, {nl_int(occupancy - cap)} boven de "
+        f"afgesproken grens van {nl_int(cap)}"
+        if breached
+        else f"{location.name}: weer binnen de grens, {personen(occupancy)} (grens {nl_int(cap)})"
+    )
+    return _finding(
+        "cap_exceeded",
+        location,
+        breached=breached,
+        cleared=occupancy <= cap,
+        severity=Severity.CRITICAL,
+        value=occupancy,
+        threshold=cap,
+        headroom=cap - occupancy,
+        summary=summary,
+    )
+
+
+def cap_near(location: Location, state: LocationState, config: AlertingConfig) -> Finding | None:
+    """Occupancy at or above 95 % of the cap (of the capacity where there is no cap)."""
+    if state.latest_date is None:
+        return None
+    params = config.rule("cap_near").params
+    limit = location.cap if location.cap is not None else state.capacity(location)
+    if limit < params["min_places"]:
+        return None
+    occupancy = state.occupancy
+    ratio = occupancy / limit
+    word = "grens" if location.cap is not None else "capaciteit"
+    breached = ratio >= params["ratio"]
+    summary = (
+        f"{location.name}: {personen(occupancy)}, {nl_pct(ratio)} van de {word} van "
+        f"{nl_int(limit)}; nog {nl_int(max(0, limit - occupancy))} plaatsen"
+        if breached
+        else f"{location.name}: weer onder {nl_pct(params['clear_ratio'])} van de {word} "
+        f"({nl_int(occupancy)} van {nl_int(limit)})"
+    )
+    return _finding(
+        "cap_near",
+        location,
+        breached=breached,
+        cleared=ratio < params["clear_ratio"],
+        severity=Severity.WARNING,
+        value=occupancy,
+        threshold=params["ratio"] * limit,
+        headroom=limit - occupancy,
+        summary=summary,
+    )
+
+
+def slept_outside(
+    location: Location, state: LocationState, config: AlertingConfig
+) -> Finding | None:
+    """Anyone who slept outdoors at or near the location. Resolves after an explicit all-clear
+    (``clear_for`` reports in a row with zero; two by default)."""
+    if state.latest_date is None:
+        return None
+    count = state.slept_outside
+    summary = (
+        f"{location.name}: {personen(count)} sliepen buiten, nacht voor "
+        f"{nl_date(state.latest_date)}"
+        if count > 0
+        else f"{location.name}: niemand meer buiten geslapen (t/m {nl_date(state.latest_date)})"
+    )
+    return _finding(
+        "slept_outside",
+        location,
+        breached=count > 0,
+        cleared=count == 0,
+        severity=Severity.CRITICAL,
+        value=count,
+        threshold=0,
+        summary=summary,
+    )
+
+
+def without_bed(location: Location, state: LocationState, config: AlertingConfig) -> Finding | None:
+    """People inside without a regular bed: chairs, a sports hall, tents."""
+    if state.latest_date is None:
+        return None
+    count = state.without_bed
+    summary = (
+        f"{location.name}: {personen(count)} zonder bed (stoel, sporthal of tent)"
+        if count > 0
+        else f"{location.name}: iedereen heeft weer een bed"
+    )
+    return _finding(
+        "without_bed",
+        location,
+        breached=count > 0,
+        cleared=count == 0,
+        severity=Severity.WARNING,
+        value=count,
+        threshold=0,
+        summary=summary,
+    )
+
+
+def implausible_report(
+    location: Location, state: LocationState, config: AlertingConfig
+) -> Finding | None:
+    """A count that is probably a typo: over 1.5 x capacity, or a jump of more than half in a day
+    at a location of more than 50 places. Informational: the report is still used."""
+    date = state.latest_date
+    if date is None:
+        return None
+    params = config.rule("implausible_report").params
+    capacity = state.capacity(location)
+    occupancy = state.occupancy
+    previous = next(
+        (d.occupancy for d in reversed(state.days) if d.date < date and d.occupancy is not None),
+        None,
+    )
+    too_many = capacity > 0 and occupancy > params["max_ratio"] * capacity
+    jump = (
+        capacity > params["min_places"]
+        and previous is not None
+        and previous > 0
+        and abs(occupancy - previous) / previous > params["max_change"]
+    )
+    if too_many:
+        summary = (
+            f"{location.name}: cijfer van {nl_date(date)} lijkt onjuist: "
+            f"{personen(occupancy)} bij {nl_int(capacity)} plaatsen"
+        )
+    elif jump:
+        summary = (
+            f"{location.name}: cijfer van {nl_date(date)} lijkt onjuist: van "
+            f"{nl_int(previous or 0)} naar {personen(occupancy)} in 1 dag"
+        )
+    else:
+        summary = f"{location.name}: cijfers weer plausibel ({nl_date(date)})"
+    return _finding(
+        "implausible_report",
+        location,
+        breached=too_many or jump,
+        cleared=not (too_many or jump),
+        severity=Severity.INFO,
+        value=occupancy,
+        threshold=params["max_ratio"] * capacity if too_many or not jump else previous or 0,
+        summary=summary,
+    )
+
+
+def penalty_accrued(
+    location: Location,
+    state: LocationState,
+    config: AlertingConfig,
+    tallies: Mapping[str, PenaltyTally],
+) -> Finding | None:
+    """The fine counter of the scheme in force: info at 80 % of its maximum, warning at 100 %."""
+    date = state.latest_date
+    if date is None:
+        return None
+    schemes = [
+        s
+        for s in config.penalties
+        if s.location_id == location.location_id and s.first_night <= date
+    ]
+    if not schemes:
+        return None
+    scheme = max(schemes, key=lambda s: s.first_night)
+    tally = tallies.get(scheme.name, PenaltyTally(scheme.name))
+    ratio = tally.accrued / scheme.maximum if scheme.maximum else 0.0
+    info_ratio = config.rule("penalty_accrued").params["info_ratio"]
+    reached = tally.accrued >= scheme.maximum
+    if reached:
+        summary = (
+            f"{location.name}: maximale dwangsom van {nl_euro(scheme.maximum)} bereikt "
+            f"({tally.nights} nachten boven de grens)"
+        )
+    else:
+        summary = (
+            f"{location.name}: dwangsom {nl_euro(tally.accrued)} van max. "
+            f"{nl_euro(scheme.maximum)} ({tally.nights} nachten boven de grens)"
+        )
+    return _finding(
+        "penalty_accrued",
+        location,
+        breached=ratio >= info_ratio,
+        cleared=ratio < info_ratio,
+        severity=Severity.WARNING if reached else Severity.INFO,
+        value=tally.accrued,
+        threshold=scheme.maximum if reached else info_ratio * scheme.maximum,
+        headroom=scheme.maximum - tally.accrued,
+        summary=summary,
+    )
+
+
+# ---------------------------------------------------------------- a report plus intake history
+
+
+def outside_risk(
+    location: Location, state: LocationState, config: AlertingConfig
+) -> Finding | None:
+    """At a registration centre: today's expected arrivals exceed the free places plus today's
+    expected transfers out, or yesterday ended with arrivals that had no bed (``unplaced``).
+
+    Expected figures: the same weekday over the last four weeks, else the mean of the last seven
+    reported days.
+    """
+    date = state.latest_date
+    if location.kind != "registration_centre" or date is None:
+        return None
+    arrivals = expected_next_day(state.days, date, "arrivals")
+    transfers = expected_next_day(state.days, date, "transfers_out") or 0.0
+    yesterday = state.day(date - dt.timedelta(days=1))
+    unplaced = yesterday.unplaced if yesterday and yesterday.intake_event else 0
+    if arrivals is None and not unplaced:
+        return None
+    free = state.free_places(location)
+    room = max(0, free) + transfers
+    too_many = arrivals is not None and arrivals > room
+    if unplaced > 0:
+        summary = (
+            f"{location.name}: {personen(unplaced)} zonder bed aan het eind van "
+            f"{nl_date(date - dt.timedelta(days=1))}; risico op buiten slapen"
+        )
+    elif too_many:
+        summary = (
+            f"{location.name}: ~{nl_int(arrivals or 0)} aankomsten verwacht, "
+            f"{nl_int(max(0, free))} vrij en ~{nl_int(transfers)} doorplaatsingen: "
+            "risico op buiten slapen"
+        )
+    else:
+        summary = f"{location.name}: geen acuut risico meer op buiten slapen"
+    breached = too_many or unplaced > 0
+    return _finding(
+        "outside_risk",
+        location,
+        breached=breached,
+        cleared=not breached,
+        severity=Severity.CRITICAL,
+        value=unplaced if unplaced > 0 and not too_many else (arrivals or 0.0),
+        threshold=0 if unplaced > 0 and not too_many else room,
+        headroom=room - (arrivals or 0.0),
+        summary=summary,
+    )
+
+
+def _forecast(
+    name: str, free: int, capacity: int, per_day: float | None, config: AlertingConfig
+) -> tuple[bool, bool, Severity, float, float, str] | None:
+    params = config.rule("breach_forecast").params
+    if capacity < params["min_places"] or per_day is None:
+        return None
+    remaining = days_until_full(free, per_day)
+    breached = remaining is not None and remaining <= params["warning_days"]
+    critical = remaining is not None and remaining <= params["critical_days"]
+    if remaining is not None and breached:
+        if remaining <= 0:
+            summary = f"{name}: vol, en er komen netto {nl_int(per_day)} per dag bij"
+        else:
+            summary = (
+                f"{name}: vol over ~{dagen(max(1, remaining))} ({nl_int(free)} vrij, "
+                f"netto +{nl_int(per_day)} per dag)"
+            )
+    else:
+        summary = f"{name}: geen volloop verwacht binnen {dagen(params['clear_days'])}"
+    threshold = params["critical_days"] if critical else params["warning_days"]
+    return (
+        breached,
+        remaining is None or remaining > params["clear_days"],
+        Severity.CRITICAL if critical else Severity.WARNING,
+        remaining if remaining is not None else -1.0,
+        threshold,
+        summary,
+    )
+
+
+def breach_forecast(
+    location: Location, state: LocationState, config: AlertingConfig
+) -> Finding | None:
+    """Days until full (free places / net daily inflow over 7 days) at most 7 (warning) or 2
+    (critical); clears when not filling or more than 10 days away."""
+    date = state.latest_date
+    if date is None:
+        return None
+    flows = flows_as_of(state.days, date)
+    result = _forecast(
+        location.name,
+        state.free_places(location),
+        state.capacity(location),
+        flows.net_inflow_per_day,
+        config,
+    )
+    if result is None:
+        return None
+    breached, cleared, severity, value, threshold, summary = result
+    return _finding(
+        "breach_forecast",
+        location,
+        breached=breached,
+        cleared=cleared,
+        severity=severity,
+        value=value,
+        threshold=threshold,
+        summary=summary,
+    )
+
+
+REPORT_RULES: Mapping[str, LocationRule] = {
+    "cap_exceeded": cap_exceeded,
+    "cap_near": cap_near,
+    "slept_outside": slept_outside,
+    "without_bed": without_bed,
+    "implausible_report": implausible_report,
+}
+
+FLOW_RULES: Mapping[str, LocationRule] = {
+    "outside_risk": outside_risk,
+    "breach_forecast": breach_forecast,
+}
+
+
+# ---------------------------------------------------------------- provinces and the nation
+
+
+def _aggregate(
+    rule: str,
+    subject: Subject,
+    *,
+    breached: bool,
+    cleared: bool,
+    severity: Severity,
+    value: float,
+    threshold: float,
+    summary: str,
+    headroom: float | None = None,
+) -> Finding:
+    return Finding(
+        rule=rule,
+        subject=subject,
+        breached=breached,
+        cleared=cleared,
+        severity=severity,
+        value=value,
+        threshold=threshold,
+        summary=summary,
+        headroom=headroom,
+        province=subject.id if subject.kind is SubjectKind.PROVINCE else None,
+    )
+
+
+def province_subject(code: str) -> Subject:
+    return Subject(SubjectKind.PROVINCE, code)
+
+
+def region_capacity_low(code: str, totals: Totals, config: AlertingConfig) -> Finding | None:
+    """A province's free places under 2 % of its capacity (warning) or below zero (critical)."""
+    params = config.rule("region_capacity_low").params
+    if totals.capacity < params["min_places"]:
+        return None
+    name = f"Provincie {PROVINCE_NAMES.get(code, code)}"
+    free, capacity = totals.free_places, totals.capacity
+    breached = free < params["warning_ratio"] * capacity
+    critical = free < 0
+    if critical:
+        summary = (
+            f"{name}: {nl_int(-free)} opvangplaatsen tekort ({personen(totals.occupancy)}, "
+            f"{nl_int(capacity)} plaatsen)"
+        )
+    elif breached:
+        share = nl_pct(free / capacity)
+        summary = f"{name}: nog {nl_int(free)} vrije plaatsen ({share} van {nl_int(capacity)})"
+    else:
+        summary = f"{name}: weer {nl_int(free)} vrije plaatsen ({nl_pct(free / capacity)})"
+    return _aggregate(
+        "region_capacity_low",
+        province_subject(code),
+        breached=breached,
+        cleared=free >= params["clear_ratio"] * capacity,
+        severity=Severity.CRITICAL if critical else Severity.WARNING,
+        value=free,
+        threshold=0 if critical else params["warning_ratio"] * capacity,
+        headroom=free,
+        summary=summary,
+    )
+
+
+def breach_forecast_aggregate(
+    subject: Subject, totals: Totals, config: AlertingConfig
+) -> Finding | None:
+    name = (
+        "Nederland"
+        if subject.kind is SubjectKind.NATIONAL
+        else f"Provincie {PROVINCE_NAMES.get(subject.id, subject.id)}"
+    )
+    result = _forecast(
+        name, totals.free_places, totals.capacity, totals.flows.net_inflow_per_day, config
+    )
+    if result is None:
+        return None
+    breached, cleared, severity, value, threshold, summary = result
+    return _aggregate(
+        "breach_forecast",
+        subject,
+        breached=breached,
+        cleared=cleared,
+        severity=severity,
+        value=value,
+        threshold=threshold,
+        summary=summary,
+    )
+
+
+def spreiding_shortfall(code: str, totals: Totals, cycle: TargetCycle | None) -> Finding | None:
+    """Realised asylum places in a province below its Spreidingswet target. Informational."""
+    if cycle is None or code not in cycle.targets:
+        return None
+    target = cycle.targets[code]
+    realised = totals.capacity
+    name = f"Provincie {PROVINCE_NAMES.get(code, code)}"
+    short = realised < target
+    summary = (
+        f"{name}: {nl_int(realised)} plaatsen, {nl_int(target - realised)} onder het "
+        f"Spreidingswet-doel van {nl_int(target)}"
+        if short
+        else f"{name}: Spreidingswet-doel van {nl_int(target)} gehaald "
+        f"({nl_int(realised)} plaatsen)"
+    )
+    finding = _aggregate(
+        "spreiding_shortfall",
+        province_subject(code),
+        breached=short,
+        cleared=not short,
+        severity=Severity.INFO,
+        value=realised,
+        threshold=target,
+        headroom=realised - target,
+        summary=summary,
+    )
+    return replace(finding, labels={"target_cycle": cycle.name})
+
+
+def national_shortage(totals: Totals, config: AlertingConfig) -> Finding | None:
+    """National free places below zero; the value is the number of places short."""
+    if totals.capacity <= 0:
+        return None
+    free = totals.free_places
+    summary = (
+        f"Nederland: {nl_int(-free)} opvangplaatsen tekort ({personen(totals.occupancy)}, "
+        f"{nl_int(totals.capacity)} plaatsen)"
+        if free < 0
+        else f"Nederland: geen tekort meer, {nl_int(free)} plaatsen vrij"
+    )
+    return _aggregate(
+        "national_shortage",
+        NATIONAL,
+        breached=free < 0,
+        cleared=free >= 0,
+        severity=Severity.CRITICAL,
+        value=max(0, -free),
+        threshold=0,
+        headroom=free,
+        summary=summary,
+    )
+
+
+def report_missing(member: Contribution, date: dt.date, config: AlertingConfig) -> Finding:
+    """A location without a morning count for ``date`` while the others reported it: one day late
+    is a warning, two days critical. Missing data keeps the last known figures."""
+    params = config.rule("report_missing").params
+    late = (date - member.date).days
+    name = member.name or member.location_id
+    summary = (
+        f"{name}: geen bezettingscijfer sinds {nl_date(member.date)} ({dagen(late)} te laat)"
+        if late >= params["warning_days"]
+        else f"{name}: bezettingscijfers komen weer binnen"
+    )
+    return Finding(
+        rule="report_missing",
+        subject=Subject(SubjectKind.LOCATION, member.location_id),
+        breached=late >= params["warning_days"],
+        cleared=late <= 0,
+        severity=Severity.CRITICAL if late >= params["critical_days"] else Severity.WARNING,
+        value=late,
+        threshold=params["critical_days"]
+        if late >= params["critical_days"]
+        else params["warning_days"],
+        summary=summary,
+        province=member.province,
+        municipality_code=member.municipality_code,
     )

@@ -30,7 +30,7 @@ from aiohttp import web as aiohttp_web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from alerts import engine
-from alerts.capacity import Applied, Contribution, Totals
+from alerts.capacity import Applied, Contribution
 from alerts.errors import InvalidReport
 from alerts.model import AlertEvent, IntakeReport, OccupancyReport
 from alerts.notify import DeliveryError, Notifier, WebhookNotifier
@@ -196,47 +196,41 @@ async def process_reports(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
 
 @app.agent(province_topic, concurrency=1)
 async def aggregate_provinces(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-    async for value in stream:
-        item = Contribution.from_dict(json.loads(value))
+    async for event in stream.events():
+        item = Contribution.from_dict(json.loads(event.value))
         stored = province_table.get(item.province)
         record = (
             engine.AggregateRecord.from_dict(stored)
             if stored
             else engine.AggregateRecord(item.province)
         )
-        updated = engine.on_contribution(record, item)
-        if updated is not record:
-            province_table[item.province] = updated.to_dict()
-            for asylum, member in ((True, item.province), (False, f"{item.province}:ukrainian")):
-                totals = updated.totals(asylum=asylum)
-                if totals.date is None:
+        outcome = engine.close_days(
+            engine.on_contribution(record, item), config, engine.province_rules
+        )
+        province_table[item.province] = outcome.record.to_dict()
+        await publish_alerts(outcome.events, event.message.timestamp)
+        for date, asylum, ukrainian in outcome.closed_days:
+            for totals, is_asylum in ((asylum, True), (ukrainian, False)):
+                if totals.locations == 0 and not is_asylum:
                     continue
-                share = Contribution(
-                    location_id=member,
-                    province=item.province,
-                    date=totals.date,
-                    occupancy=totals.occupancy,
-                    capacity=totals.capacity,
-                    without_bed=totals.without_bed,
-                    slept_outside=totals.slept_outside,
-                    asylum=asylum,
-                    locations=totals.locations,
-                )
+                share = engine.province_share(outcome.record, date, totals, asylum=is_asylum)
                 await national_topic.send(key=b"NL", value=encode(share.to_dict()))
         yield None
 
 
 @app.agent(national_topic, concurrency=1)
 async def aggregate_nation(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-    async for value in stream:
-        item = Contribution.from_dict(json.loads(value))
+    async for event in stream.events():
+        item = Contribution.from_dict(json.loads(event.value))
         stored = national_table.get("NL")
         record = (
             engine.AggregateRecord.from_dict(stored) if stored else engine.AggregateRecord("NL")
         )
-        updated = engine.on_contribution(record, item)
-        if updated is not record:
-            national_table["NL"] = updated.to_dict()
+        outcome = engine.close_days(
+            engine.on_contribution(record, item), config, engine.national_rules
+        )
+        national_table["NL"] = outcome.record.to_dict()
+        await publish_alerts(outcome.events, event.message.timestamp)
         yield None
 
 
@@ -317,15 +311,14 @@ def _state_view() -> StateView:
         location = registry.get(location_id)
         if location is not None and stored:
             locations.append((location, engine.LocationRecord.from_dict(stored)))
-    provinces: dict[str, Totals] = {}
-    for code, stored in list(province_table.items()):
-        if stored:
-            provinces[code] = engine.AggregateRecord.from_dict(stored).totals()
+    provinces = {
+        code: engine.AggregateRecord.from_dict(stored)
+        for code, stored in list(province_table.items())
+        if stored
+    }
     national_stored = national_table.get("NL")
-    national = (
-        engine.AggregateRecord.from_dict(national_stored).totals() if national_stored else None
-    )
-    return StateView(locations, provinces, national)
+    national = engine.AggregateRecord.from_dict(national_stored) if national_stored else None
+    return StateView(locations, provinces, national, config)
 
 
 prometheus_registry.register(StateCollector(_state_view))
@@ -356,8 +349,8 @@ async def api_national(web: faust.web.View, request: faust.web.Request) -> faust
     view = _state_view()
     return web.json(
         {
-            "asylum": view.national.to_dict() if view.national else None,
-            "provinces": {code: t.to_dict() for code, t in sorted(view.provinces.items())},
+            "asylum": view.national.totals().to_dict() if view.national else None,
+            "provinces": {code: r.totals().to_dict() for code, r in sorted(view.provinces.items())},
         }
     )
 

@@ -7,6 +7,7 @@ what the worker decides on, also right after a restart.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -14,9 +15,13 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from alerts.capacity import Totals
-from alerts.engine import LocationRecord
+from alerts.capacity import Totals, contribution, days_until_full
+from alerts.config import AlertingConfig
+from alerts.engine import AggregateRecord, LocationRecord
+from alerts.lifecycle import AlertState
 from alerts.model import Location
+
+_EPOCH = dt.date(1970, 1, 1)
 
 __all__ = ["PipelineMetrics", "StateCollector", "StateView"]
 
@@ -71,8 +76,13 @@ class StateView:
     """What the collector reads; the app builds it from its tables on each scrape."""
 
     locations: list[tuple[Location, LocationRecord]]
-    provinces: dict[str, Totals]
-    national: Totals | None
+    provinces: dict[str, AggregateRecord]
+    national: AggregateRecord | None
+    config: AlertingConfig
+
+
+def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, labels=labels or [])
 
 
 class StateCollector(Collector):
@@ -84,78 +94,220 @@ class StateCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         view = self._read()
+        yield from self._locations(view)
+        yield from self._aggregates(view)
+        yield from self._alerts(view)
+
+    def _locations(self, view: StateView) -> Iterator[Metric]:
         labels = ["location_id", "kind", "province"]
-        occupancy = GaugeMetricFamily(
-            "opvang_location_occupancy",
-            "Persons who stayed the night (newest report).",
-            labels=labels,
+        g = {
+            "occupancy": _gauge(
+                "opvang_location_occupancy", "Persons who stayed the night (newest report).", labels
+            ),
+            "capacity": _gauge(
+                "opvang_location_capacity", "Usable beds (newest report or registered).", labels
+            ),
+            "cap": _gauge("opvang_location_cap", "Agreed or legal maximum occupancy.", labels),
+            "free": _gauge(
+                "opvang_location_free_places",
+                "Capacity minus occupancy; negative when over.",
+                labels,
+            ),
+            "utilisation": _gauge(
+                "opvang_location_utilisation_ratio", "Occupancy divided by capacity.", labels
+            ),
+            "without_bed": _gauge(
+                "opvang_location_without_bed", "Persons inside without a regular bed.", labels
+            ),
+            "outside": _gauge(
+                "opvang_location_slept_outside", "Persons who slept outdoors last night.", labels
+            ),
+            "arrivals": _gauge(
+                "opvang_location_arrivals_7d", "Arrivals over the 7 days before the report.", labels
+            ),
+            "outflow": _gauge(
+                "opvang_location_outflow_7d",
+                "Transfers out plus departures over the 7 days before the report.",
+                labels,
+            ),
+            "days": _gauge(
+                "opvang_location_days_until_full",
+                "Free places / net daily inflow; absent when not filling up.",
+                labels,
+            ),
+            "date": _gauge(
+                "opvang_location_report_date_seconds",
+                "Event date of the newest occupancy report, as a Unix time (midnight UTC).",
+                labels,
+            ),
+        }
+        penalty_labels = ["location_id", "scheme"]
+        accrued = _gauge(
+            "opvang_penalty_accrued_euros",
+            "Court fine accrued for nights above the cap.",
+            penalty_labels,
         )
-        capacity = GaugeMetricFamily(
-            "opvang_location_capacity", "Usable beds (newest report or registered).", labels=labels
+        nights = _gauge(
+            "opvang_penalty_nights",
+            "Nights above the cap counted by a fine scheme.",
+            penalty_labels,
         )
-        cap = GaugeMetricFamily(
-            "opvang_location_cap", "Agreed or legal maximum occupancy.", labels=labels
+        maximum = _gauge(
+            "opvang_penalty_maximum_euros", "The maximum total of a fine scheme.", penalty_labels
         )
-        free = GaugeMetricFamily(
-            "opvang_location_free_places",
-            "Capacity minus occupancy; negative when over.",
-            labels=labels,
-        )
-        report_date = GaugeMetricFamily(
-            "opvang_location_report_date_seconds",
-            "Event date of the newest occupancy report, as a Unix time (midnight UTC).",
-            labels=labels,
-        )
-        firing = GaugeMetricFamily(
-            "opvang_alerts_firing",
-            "Alerts firing now, by rule and severity.",
-            labels=["rule", "severity"],
-        )
-        firing_counts: dict[tuple[str, str], int] = {}
+        schemes = {s.name: s for s in view.config.penalties}
         for location, record in view.locations:
-            state = record.state
-            for alert in record.alerts.values():
-                if alert.firing and alert.severity:
-                    key = (alert.rule, alert.severity)
-                    firing_counts[key] = firing_counts.get(key, 0) + 1
-            if state.latest_date is None:
+            for tally in record.penalties.values():
+                scheme = schemes.get(tally.scheme)
+                accrued.add_metric([location.location_id, tally.scheme], tally.accrued)
+                nights.add_metric([location.location_id, tally.scheme], tally.nights)
+                if scheme is not None:
+                    maximum.add_metric([location.location_id, tally.scheme], scheme.maximum)
+            share = contribution(location, record.state)
+            if share is None:
                 continue
             values = [location.location_id, location.kind, location.province]
-            occupancy.add_metric(values, state.occupancy)
-            capacity.add_metric(values, state.capacity(location))
-            free.add_metric(values, state.free_places(location))
+            g["occupancy"].add_metric(values, share.occupancy)
+            g["capacity"].add_metric(values, share.capacity)
+            g["free"].add_metric(values, share.capacity - share.occupancy)
+            if share.capacity:
+                g["utilisation"].add_metric(values, share.occupancy / share.capacity)
             if location.cap is not None:
-                cap.add_metric(values, location.cap)
-            midnight = state.latest_date.toordinal() - 719163  # days since 1970-01-01
-            report_date.add_metric(values, midnight * 86400)
-        for (rule, severity), count in sorted(firing_counts.items()):
-            firing.add_metric([rule, severity], count)
-        yield from (occupancy, capacity, cap, free, report_date, firing)
+                g["cap"].add_metric(values, location.cap)
+            g["without_bed"].add_metric(values, share.without_bed)
+            g["outside"].add_metric(values, share.slept_outside)
+            flows = share.flows
+            if flows.days:
+                g["arrivals"].add_metric(values, flows.arrivals)
+                g["outflow"].add_metric(values, flows.transfers_out + flows.departures)
+            remaining = days_until_full(share.capacity - share.occupancy, flows.net_inflow_per_day)
+            if remaining is not None:
+                g["days"].add_metric(values, remaining)
+            g["date"].add_metric(values, (share.date - _EPOCH).days * 86400)
+        yield from g.values()
+        yield from (accrued, nights, maximum)
 
-        p_occ = GaugeMetricFamily(
-            "opvang_province_occupancy", "Persons in asylum reception.", labels=["province"]
-        )
-        p_cap = GaugeMetricFamily(
-            "opvang_province_capacity", "Asylum reception beds.", labels=["province"]
-        )
-        p_free = GaugeMetricFamily(
-            "opvang_province_free_places",
-            "Free asylum places; negative = short.",
-            labels=["province"],
-        )
-        for code, totals in sorted(view.provinces.items()):
-            p_occ.add_metric([code], totals.occupancy)
-            p_cap.add_metric([code], totals.capacity)
-            p_free.add_metric([code], totals.free_places)
-        yield from (p_occ, p_cap, p_free)
+    def _aggregates(self, view: StateView) -> Iterator[Metric]:
+        p = {
+            "occupancy": _gauge(
+                "opvang_province_occupancy", "Persons in asylum reception.", ["province"]
+            ),
+            "capacity": _gauge("opvang_province_capacity", "Asylum reception beds.", ["province"]),
+            "free": _gauge(
+                "opvang_province_free_places", "Free asylum places; negative = short.", ["province"]
+            ),
+            "utilisation": _gauge(
+                "opvang_province_utilisation_ratio", "Occupancy / capacity.", ["province"]
+            ),
+            "without_bed": _gauge(
+                "opvang_province_without_bed", "Persons without a regular bed.", ["province"]
+            ),
+            "outside": _gauge(
+                "opvang_province_slept_outside", "Persons who slept outdoors.", ["province"]
+            ),
+            "arrivals": _gauge(
+                "opvang_province_arrivals_7d", "Arrivals over 7 days.", ["province"]
+            ),
+            "outflow": _gauge(
+                "opvang_province_outflow_7d",
+                "Transfers out and departures over 7 days.",
+                ["province"],
+            ),
+            "days": _gauge(
+                "opvang_province_days_until_full", "Free places / net daily inflow.", ["province"]
+            ),
+            "target": _gauge(
+                "opvang_province_spreiding_target_places",
+                "Spreidingswet target in force (realised = opvang_province_capacity).",
+                ["province", "cycle"],
+            ),
+            "ukr_occupancy": _gauge(
+                "opvang_province_ukrainian_occupancy",
+                "Persons in Ukrainian reception.",
+                ["province"],
+            ),
+            "ukr_capacity": _gauge(
+                "opvang_province_ukrainian_capacity", "Ukrainian reception beds.", ["province"]
+            ),
+            "closed": _gauge(
+                "opvang_province_closed_date_seconds",
+                "Newest day whose province rules have run (Unix time, midnight UTC).",
+                ["province"],
+            ),
+        }
+        for code, record in sorted(view.provinces.items()):
+            totals = record.totals()
+            self._fill(p, [code], totals)
+            ukrainian = record.totals(asylum=False)
+            if ukrainian.locations:
+                p["ukr_occupancy"].add_metric([code], ukrainian.occupancy)
+                p["ukr_capacity"].add_metric([code], ukrainian.capacity)
+            if totals.date is not None:
+                cycle = view.config.targets.for_date(totals.date, view.config.spreiding_cycle)
+                if cycle is not None and code in cycle.targets:
+                    p["target"].add_metric([code, cycle.name], cycle.targets[code])
+            if record.closed is not None:
+                p["closed"].add_metric([code], (record.closed - _EPOCH).days * 86400)
+        yield from p.values()
 
-        n_occ = GaugeMetricFamily("opvang_national_occupancy", "Persons in asylum reception, NL.")
-        n_cap = GaugeMetricFamily("opvang_national_capacity", "Asylum reception beds, NL.")
-        n_free = GaugeMetricFamily(
-            "opvang_national_free_places", "Free asylum places in NL; negative = places short."
-        )
+        n = {
+            "occupancy": _gauge("opvang_national_occupancy", "Persons in asylum reception, NL."),
+            "capacity": _gauge("opvang_national_capacity", "Asylum reception beds, NL."),
+            "free": _gauge(
+                "opvang_national_free_places", "Free asylum places in NL; negative = places short."
+            ),
+            "utilisation": _gauge("opvang_national_utilisation_ratio", "Occupancy / capacity, NL."),
+            "without_bed": _gauge("opvang_national_without_bed", "Persons without a regular bed."),
+            "outside": _gauge("opvang_national_slept_outside", "Persons who slept outdoors."),
+            "arrivals": _gauge("opvang_national_arrivals_7d", "Arrivals over 7 days, NL."),
+            "outflow": _gauge("opvang_national_outflow_7d", "Outflow over 7 days, NL."),
+            "days": _gauge("opvang_national_days_until_full", "Free places / net daily inflow."),
+            "short": _gauge("opvang_national_shortage_places", "Places short nationally (>= 0)."),
+            "ukr_occupancy": _gauge(
+                "opvang_national_ukrainian_occupancy", "Persons in Ukrainian reception, NL."
+            ),
+            "ukr_capacity": _gauge("opvang_national_ukrainian_capacity", "Ukrainian beds, NL."),
+        }
         if view.national is not None:
-            n_occ.add_metric([], view.national.occupancy)
-            n_cap.add_metric([], view.national.capacity)
-            n_free.add_metric([], view.national.free_places)
-        yield from (n_occ, n_cap, n_free)
+            totals = view.national.totals()
+            self._fill(n, [], totals)
+            n["short"].add_metric([], max(0, -totals.free_places))
+            ukrainian = view.national.totals(asylum=False)
+            n["ukr_occupancy"].add_metric([], ukrainian.occupancy)
+            n["ukr_capacity"].add_metric([], ukrainian.capacity)
+        yield from n.values()
+
+    @staticmethod
+    def _fill(g: dict[str, GaugeMetricFamily], labels: list[str], totals: Totals) -> None:
+        if totals.date is None:
+            return
+        g["occupancy"].add_metric(labels, totals.occupancy)
+        g["capacity"].add_metric(labels, totals.capacity)
+        g["free"].add_metric(labels, totals.free_places)
+        if totals.utilisation is not None:
+            g["utilisation"].add_metric(labels, totals.utilisation)
+        g["without_bed"].add_metric(labels, totals.without_bed)
+        g["outside"].add_metric(labels, totals.slept_outside)
+        if totals.flows.days:
+            g["arrivals"].add_metric(labels, totals.flows.arrivals)
+            g["outflow"].add_metric(labels, totals.flows.transfers_out + totals.flows.departures)
+        if totals.days_until_full is not None:
+            g["days"].add_metric(labels, totals.days_until_full)
+
+    def _alerts(self, view: StateView) -> Iterator[Metric]:
+        firing = _gauge(
+            "opvang_alerts_firing", "Alerts firing now, by rule and severity.", ["rule", "severity"]
+        )
+        counts: dict[tuple[str, str], int] = {}
+        records: list[Iterable[AlertState]] = [r.alerts.values() for _, r in view.locations]
+        records += [r.alerts.values() for r in view.provinces.values()]
+        if view.national is not None:
+            records.append(view.national.alerts.values())
+        for alerts in records:
+            for alert in alerts:
+                if alert.firing and alert.severity:
+                    key = (alert.rule, alert.severity)
+                    counts[key] = counts.get(key, 0) + 1
+        for (rule, severity), count in sorted(counts.items()):
+            firing.add_metric([rule, severity], count)
+        yield firing

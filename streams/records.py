@@ -31,7 +31,8 @@ __all__ = [
 MAX_COUNT: Final = 1_000_000
 
 _LOCATION_ID = re.compile(r"[a-z0-9-]{1,64}")
-_MUNICIPALITY = re.compile(r"GM\d{4}")
+_MUNICIPALITY = re.compile(r"GM[0-9]{4}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def encode(value: Mapping[str, Any]) -> bytes:
@@ -42,9 +43,13 @@ def decode_object(raw: bytes | None) -> dict[str, Any]:
     if raw is None:
         raise InvalidReport("invalid_json", "the message has no value")
     try:
-        value = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidReport("invalid_json", f"not UTF-8 JSON: {exc}") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidReport("invalid_json", f"not UTF-8: {exc}") from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidReport("invalid_json", f"not JSON: {exc}") from None
     if not isinstance(value, dict):
         raise InvalidReport("schema", f"expected a JSON object, got {type(value).__name__}")
     return value
@@ -78,6 +83,8 @@ def _count(obj: Mapping[str, Any], name: str, *, required: bool = False) -> int 
 def _date(obj: Mapping[str, Any], name: str) -> dt.date:
     text = _str(obj, name)
     try:
+        if not _ISO_DATE.fullmatch(text):
+            raise ValueError(text)
         return dt.date.fromisoformat(text)
     except ValueError:
         raise InvalidReport(

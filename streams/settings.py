@@ -78,8 +78,10 @@ class Settings:
 
 def load_alerting_config(path: Path | None) -> AlertingConfig:
     """Read the YAML file (None: built-in defaults, no receivers). Errors name the file."""
+    from streams.reference import load_targets
+
     if path is None:
-        return AlertingConfig()
+        return AlertingConfig().with_targets(load_targets())
     try:
         raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -87,6 +89,6 @@ def load_alerting_config(path: Path | None) -> AlertingConfig:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     try:
-        return AlertingConfig.from_mapping(raw)
+        return AlertingConfig.from_mapping(raw).with_targets(load_targets())
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None

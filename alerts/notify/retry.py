@@ -25,7 +25,9 @@ class RetryPolicy:
         floor (we never come back sooner than asked), still capped by ``max_delay`` times four so a
         silly header cannot park a notification for days here.
         """
-        step = min(self.max_delay, self.initial_delay * self.multiplier ** (attempt - 1))
+        # The exponent is bounded first: a huge attempt number must not overflow the float.
+        exponent = min(attempt - 1, 64)
+        step = min(self.max_delay, self.initial_delay * self.multiplier**exponent)
         wait = rng.uniform(step / 2, step)
         if retry_after is not None:
             wait = max(wait, min(retry_after, self.max_delay * 4))

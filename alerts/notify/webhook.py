@@ -36,11 +36,12 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 
 def _safe_target(url: str) -> str:
-    """scheme://host[:port]/path: no credentials, no query string (tokens live there)."""
+    """scheme://host[:port] only: credentials, path and query may all carry a secret (Slack-style
+    webhook URLs keep theirs in the path)."""
     parts = urlsplit(url)
     host = parts.hostname or "?"
     port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+    return f"{parts.scheme}://{host}{port}"
 
 
 class WebhookNotifier:

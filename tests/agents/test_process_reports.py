@@ -64,7 +64,7 @@ async def test_cap_exceeded_fires_and_resolves(topics: dict[str, RecordingTopic]
         ):
             await agent.put(occupancy(f"e{n}", date, count), key=b"ter-apel")
 
-    alerts = [value for _, value in topics["alerts"].sent]
+    alerts = [value for _, value in topics["alerts"].sent if value["rule"] == "cap_exceeded"]
     assert [(a["status"], a["event_date"], a["value"], a["revision"]) for a in alerts] == [
         ("firing", "2022-08-19", 2040, 1),
         ("resolved", "2022-08-21", 1990, 2),
@@ -97,7 +97,9 @@ async def test_bad_input_goes_to_dead_letter_and_the_agent_goes_on(
     reasons = [value["reason"] for _, value in topics["deadletter"].sent]
     assert reasons == ["invalid_json", "unknown_location", "out_of_range"]
     assert topics["deadletter"].sent[0][1]["payload"] == "{not json"
-    assert [a["status"] for _, a in topics["alerts"].sent] == ["firing"]
+    assert [(a["rule"], a["status"]) for _, a in topics["alerts"].sent] == [
+        ("cap_exceeded", "firing")
+    ]
 
 
 async def test_a_repeated_event_id_changes_nothing(topics: dict[str, RecordingTopic]) -> None:
@@ -105,5 +107,5 @@ async def test_a_repeated_event_id_changes_nothing(topics: dict[str, RecordingTo
         await agent.put(occupancy("same", "2022-08-19", 2100), key=b"ter-apel")
         await agent.put(occupancy("same", "2022-08-19", 2100), key=b"ter-apel")
         await agent.put(occupancy("same", "2022-08-19", 2100), key=b"ter-apel")
-    assert len(topics["alerts"].sent) == 1
+    assert [a["rule"] for _, a in topics["alerts"].sent] == ["cap_exceeded"]
     assert len(topics["province"].sent) == 1
