@@ -72,6 +72,8 @@ class AlertState:
     pending: int = 0
     clearing: int = 0
     last_date: dt.date | None = None
+    #: The last event published for this alert (as on the alerts topic), for the read API.
+    last_event: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +86,7 @@ class AlertState:
             "pending": self.pending,
             "clearing": self.clearing,
             "last_date": self.last_date.isoformat() if self.last_date else None,
+            "last_event": dict(self.last_event) if self.last_event is not None else None,
         }
 
     @classmethod
@@ -140,7 +143,7 @@ def step(
         if state.firing:
             if finding.severity.value != state.severity:
                 state = replace(state, severity=finding.severity.value, revision=state.revision + 1)
-                return state, _event(state, finding, AlertStatus.FIRING, date)
+                return _remember(state, _event(state, finding, AlertStatus.FIRING, date))
             return state, None
         pending = state.pending + 1 if new_day or state.pending == 0 else state.pending
         if pending < for_days:
@@ -153,7 +156,7 @@ def step(
             revision=state.revision + 1,
             starts_at=event_time(date),
         )
-        return state, _event(state, finding, AlertStatus.FIRING, date)
+        return _remember(state, _event(state, finding, AlertStatus.FIRING, date))
 
     state = replace(state, pending=0)
     if not state.firing:
@@ -165,4 +168,8 @@ def step(
         return replace(state, clearing=clearing), None
     state = replace(state, firing=False, clearing=0, revision=state.revision + 1)
     event = _event(state, finding, AlertStatus.RESOLVED, date)
-    return replace(state, severity=None, starts_at=None), event
+    return _remember(replace(state, severity=None, starts_at=None), event)
+
+
+def _remember(state: AlertState, event: AlertEvent) -> tuple[AlertState, AlertEvent]:
+    return replace(state, last_event=event.to_dict()), event

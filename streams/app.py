@@ -35,6 +35,7 @@ from alerts.errors import InvalidReport
 from alerts.model import AlertEvent, IntakeReport, OccupancyReport
 from alerts.notify import DeliveryError, Notifier, WebhookNotifier
 from alerts.notify.retry import RetryPolicy
+from streams import api
 from streams.logging import logging_dict_config
 from streams.metrics import PipelineMetrics, StateCollector, StateView
 from streams.records import (
@@ -344,35 +345,42 @@ async def metrics_page(web: faust.web.View, request: faust.web.Request) -> faust
     return cast(faust.web.Response, response)
 
 
+def _json(web: faust.web.View, body: Any) -> faust.web.Response:
+    if body is None:
+        return web.json({"error": "not found"}, status=404)
+    return web.json(body)
+
+
 @app.page("/api/national")
 async def api_national(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-    view = _state_view()
-    return web.json(
-        {
-            "asylum": view.national.totals().to_dict() if view.national else None,
-            "provinces": {code: r.totals().to_dict() for code, r in sorted(view.provinces.items())},
-        }
-    )
+    return _json(web, api.national_document(_state_view()))
+
+
+@app.page("/api/provinces")
+async def api_provinces(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+    return _json(web, api.provinces_list(_state_view()))
+
+
+@app.page("/api/provinces/{code}")
+async def api_province(
+    web: faust.web.View, request: faust.web.Request, code: str
+) -> faust.web.Response:
+    return _json(web, api.province_detail(_state_view(), code))
 
 
 @app.page("/api/locations")
 async def api_locations(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-    rows = []
-    for location, record in _state_view().locations:
-        state = record.state
-        rows.append(
-            {
-                "location_id": location.location_id,
-                "name": location.name,
-                "kind": location.kind,
-                "province": location.province,
-                "municipality_code": location.municipality_code,
-                "date": state.latest_date.isoformat() if state.latest_date else None,
-                "occupancy": state.occupancy,
-                "capacity": state.capacity(location),
-                "free_places": state.free_places(location),
-                "cap": location.cap,
-                "alerts": sorted(a.alert_id for a in record.alerts.values() if a.firing),
-            }
-        )
-    return web.json({"locations": sorted(rows, key=lambda r: str(r["location_id"]))})
+    return _json(web, api.locations_list(_state_view()))
+
+
+@app.page("/api/locations/{location_id}")
+async def api_location(
+    web: faust.web.View, request: faust.web.Request, location_id: str
+) -> faust.web.Response:
+    return _json(web, api.location_detail(_state_view(), location_id))
+
+
+@app.page("/api/alerts")
+async def api_alerts(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+    filters = {key: str(request.query.get(key, "")) for key in ("severity", "rule", "province")}
+    return _json(web, api.active_alerts(_state_view(), filters))
