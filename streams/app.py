@@ -21,6 +21,7 @@ import json
 import random
 import time
 from collections.abc import AsyncIterator
+from importlib import resources
 from typing import Any, cast
 
 import faust
@@ -323,6 +324,15 @@ def _state_view() -> StateView:
 
 
 prometheus_registry.register(StateCollector(_state_view))
+
+
+@app.page("/")
+async def status_page(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+    """The operations centre's page: plain HTML and script, no build step, no external assets."""
+    return web.html(_STATUS_PAGE)
+
+
+_STATUS_PAGE = (resources.files("streams") / "web" / "index.html").read_text(encoding="utf-8")
 
 
 @app.page("/health")

@@ -29,6 +29,7 @@ def test_the_wheel_ships_data_files_and_the_console_script(tmp_path: Path) -> No
         "streams/data/locations.json",
         "streams/data/provinces.json",
         "streams/data/scenarios/ter-apel-demo.jsonl",
+        "streams/web/index.html",
         "alerts/py.typed",
     ):
         assert expected in files, expected
