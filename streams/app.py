@@ -28,6 +28,7 @@ import faust
 import httpx
 import structlog
 from aiohttp import web as aiohttp_web
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from alerts import engine
@@ -91,6 +92,9 @@ national_table = app.Table("national-state", default=None, partitions=1)
 registry = LocationRegistry()
 prometheus_registry = CollectorRegistry()
 metrics = PipelineMetrics.create(prometheus_registry)
+# Faust's own sensors (messages, events, table operations, sends, offsets, rebalances) in the same
+# registry, named opvang_faust_*: consumer lag = end offset - committed offset per partition.
+app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(prometheus_registry, "opvang_faust"))
 
 
 # ---------------------------------------------------------------- helpers (the edge's plumbing)
