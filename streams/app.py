@@ -71,6 +71,9 @@ app = faust.App(
     stream_wait_empty=False,
     logging_config=logging_dict_config(),
     producer_acks=-1,
+    # Faust's own table and router browsers would publish raw table contents: not ours to show.
+    web_router_enabled=False,
+    web_tables_enabled=False,
     table_key_serializer="json",
     table_value_serializer="json",
 )
