@@ -39,8 +39,10 @@ __all__ = [
     "sum_contributions",
 ]
 
-#: How many days of daily records a location keeps: four weeks of weekdays plus a margin.
-HISTORY_DAYS: Final = 35
+#: How many days of daily records a location keeps: the rules look back at most four weeks and a
+#: day; two more weeks leave room for one topic being read ahead of the other, so a late-read day
+#: still finds the same history it would have found in date order.
+HISTORY_DAYS: Final = 42
 
 
 # ---------------------------------------------------------------- flows and forecasts
@@ -201,6 +203,21 @@ class LocationState:
 
     def free_places(self, location: Location) -> int:
         return self.capacity(location) - self.occupancy
+
+    def as_of(self, date: dt.date) -> LocationState:
+        """The state as the morning count of ``date`` left it (for rules that catch up on older
+        days): that day's figures and the history up to it."""
+        day = self.day(date)
+        if day is None or day.occupancy is None:
+            raise ValueError(f"no morning count for {date}")
+        return replace(
+            self,
+            latest_date=date,
+            occupancy=day.occupancy,
+            without_bed=day.without_bed,
+            slept_outside=day.slept_outside,
+            days=tuple(d for d in self.days if d.date <= date),
+        )
 
     def day(self, date: dt.date) -> DayRecord | None:
         for record in self.days:

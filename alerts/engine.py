@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from alerts import rules
 from alerts.capacity import (
+    FLOW_WINDOW,
     Applied,
     Contribution,
     LocationState,
@@ -33,7 +34,6 @@ from alerts.capacity import (
     apply_intake,
     apply_occupancy,
     contribution,
-    has_intake,
     sum_contributions,
 )
 from alerts.config import AlertingConfig
@@ -62,8 +62,9 @@ INHIBITIONS: Final[Mapping[str, str]] = {
     "outside_risk": "slept_outside",
 }
 
-#: Contributions kept per member of an aggregate (enough for the lateness window).
-MEMBER_HISTORY: Final = 5
+#: Contributions kept per member of an aggregate at the most: the open days plus the newest closed
+#: one. Bounded so that a member whose days never close cannot grow a record without end.
+MEMBER_HISTORY: Final = 45
 
 
 def _advance(
@@ -83,7 +84,7 @@ def _advance(
     inhibitor = INHIBITIONS.get(finding.rule)
     if inhibitor is not None:
         other = alerts.get(_key(inhibitor, finding.subject, key))
-        if other is not None and other.firing:
+        if other is not None and other.firing_on(date):
             return
     state, event = step(
         alerts.get(key), finding, date, for_days=settings.for_days, clear_days=settings.clear_days
@@ -109,8 +110,10 @@ class LocationRecord:
     state: LocationState
     alerts: Mapping[str, AlertState] = field(default_factory=dict)
     penalties: Mapping[str, PenaltyTally] = field(default_factory=dict)
-    #: The newest date for which the flow rules have run.
+    #: The newest date for which the flow rules have run, and for which the intake of the day
+    #: itself has been checked for arrivals left without a bed.
     flows_evaluated: dt.date | None = None
+    tonight_evaluated: dt.date | None = None
 
     @classmethod
     def new(cls, location_id: str) -> LocationRecord:
@@ -122,16 +125,21 @@ class LocationRecord:
             "alerts": {key: a.to_dict() for key, a in self.alerts.items()},
             "penalties": {key: p.to_dict() for key, p in self.penalties.items()},
             "flows_evaluated": self.flows_evaluated.isoformat() if self.flows_evaluated else None,
+            "tonight_evaluated": (
+                self.tonight_evaluated.isoformat() if self.tonight_evaluated else None
+            ),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LocationRecord:
         evaluated = data.get("flows_evaluated")
+        tonight = data.get("tonight_evaluated")
         return cls(
             LocationState.from_dict(data["state"]),
             {key: AlertState.from_dict(a) for key, a in data.get("alerts", {}).items()},
             {key: PenaltyTally.from_dict(p) for key, p in data.get("penalties", {}).items()},
             dt.date.fromisoformat(evaluated) if evaluated else None,
+            dt.date.fromisoformat(tonight) if tonight else None,
         )
 
 
@@ -140,34 +148,61 @@ class Outcome:
     record: LocationRecord
     applied: Applied
     events: tuple[AlertEvent, ...] = ()
-    contribution: Contribution | None = None
+    #: New or changed contributions of this location to its province, one per affected date.
+    contributions: tuple[Contribution, ...] = ()
 
 
-def _flows_ready(state: LocationState) -> bool:
-    """Day D (the newest) can run its flow rules: the intake of D-1 is in, or none ever comes."""
-    if state.latest_date is None:
-        return False
-    if not has_intake(state):
-        return True
-    before = state.day(state.latest_date - dt.timedelta(days=1))
-    return before is not None and before.intake_event is not None
+def _has_intake(state: LocationState, date: dt.date) -> bool:
+    day = state.day(date)
+    return day is not None and day.intake_event is not None
 
 
-def _run_flow_rules(
+def _catch_up_flows(
     location: Location,
     record: LocationRecord,
     alerts: dict[str, AlertState],
     config: AlertingConfig,
     events: list[AlertEvent],
-) -> dt.date | None:
-    date = record.state.latest_date
-    if date is None or not _flows_ready(record.state):
-        return record.flows_evaluated
-    if record.flows_evaluated is not None and record.flows_evaluated >= date:
-        return record.flows_evaluated
-    for rule_id, rule in rules.FLOW_RULES.items():
-        _advance(alerts, rule_id, rule(location, record.state, config), date, config, events)
-    return date
+) -> LocationRecord:
+    """Run the flow rules for every morning count that has become ready, oldest first.
+
+    Day D is ready when the intake of D-1 is in. A day whose previous intake is missing while a
+    later day is ready is passed over: intake reports of one location arrive in date order, so
+    that intake is not coming. After day D's forecast, the intake of D itself (arrivals left
+    without a bed tonight) can raise ``outside_risk`` for D.
+    """
+    state = record.state
+    latest = state.latest_date
+    if latest is None:
+        return record
+    evaluated, tonight = record.flows_evaluated, record.tonight_evaluated
+    if evaluated is not None and tonight != evaluated and _has_intake(state, evaluated):
+        view = state.as_of(evaluated)
+        found = rules.outside_risk_tonight(location, view, config)
+        _advance(alerts, "outside_risk", found, evaluated, config, events)
+        tonight = evaluated
+    pending = sorted(
+        d.date
+        for d in state.days
+        if d.occupancy is not None and (evaluated is None or d.date > evaluated)
+    )
+    for index, date in enumerate(pending):
+        if not _has_intake(state, date - dt.timedelta(days=1)):
+            later_ready = any(
+                _has_intake(state, later - dt.timedelta(days=1)) for later in pending[index + 1 :]
+            )
+            if later_ready:
+                continue  # that intake is not coming; missing data holds the last known state
+            break
+        view = state.as_of(date)
+        for rule_id, rule in rules.FLOW_RULES.items():
+            _advance(alerts, rule_id, rule(location, view, config), date, config, events)
+        evaluated = date
+        if _has_intake(state, date):
+            found = rules.outside_risk_tonight(location, view, config)
+            _advance(alerts, "outside_risk", found, date, config, events)
+            tonight = date
+    return replace(record, alerts=alerts, flows_evaluated=evaluated, tonight_evaluated=tonight)
 
 
 def on_occupancy(
@@ -197,9 +232,9 @@ def on_occupancy(
         config,
         events,
     )
-    flows_evaluated = _run_flow_rules(location, updated, alerts, config, events)
-    final = replace(updated, alerts=alerts, flows_evaluated=flows_evaluated)
-    return Outcome(final, applied, tuple(events), contribution(location, state))
+    final = _catch_up_flows(location, updated, alerts, config, events)
+    share = contribution(location, state)
+    return Outcome(final, applied, tuple(events), (share,) if share else ())
 
 
 def on_intake(
@@ -213,15 +248,19 @@ def on_intake(
     updated = replace(record, state=state)
     if state.latest_date is None:
         return Outcome(updated, applied)
-    alerts = dict(record.alerts)
     events: list[AlertEvent] = []
-    flows_evaluated = _run_flow_rules(location, updated, alerts, config, events)
-    final = replace(updated, alerts=alerts, flows_evaluated=flows_evaluated)
-    # The flow figures of the newest day changed only when this intake falls in its window.
-    in_window = report.date < state.latest_date
-    return Outcome(
-        final, applied, tuple(events), contribution(location, state) if in_window else None
-    )
+    final = _catch_up_flows(location, updated, dict(record.alerts), config, events)
+    # The flow figures of every morning count in this intake's window changed (and the day right
+    # after it may now be final): send those days again, so a province never closes a day on
+    # figures that a late-read intake would have changed.
+    window_end = report.date + dt.timedelta(days=FLOW_WINDOW)
+    affected = [
+        share
+        for d in state.days
+        if report.date < d.date <= window_end and d.occupancy is not None
+        if (share := contribution(location, state.as_of(d.date))) is not None
+    ]
+    return Outcome(final, applied, tuple(events), tuple(affected))
 
 
 # ---------------------------------------------------------------- provinces and the nation
@@ -256,7 +295,8 @@ class AggregateRecord:
 
     @property
     def watermark(self) -> dt.date | None:
-        return max((h[-1].date for h in self.members.values() if h), default=None)
+        """The newest date any member has a final figure for."""
+        return max((c.date for h in self.members.values() for c in h if c.final), default=None)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -282,13 +322,21 @@ class AggregateRecord:
 
 
 def on_contribution(record: AggregateRecord, item: Contribution) -> AggregateRecord:
-    """Store one member's contribution: it replaces the one of the same date, and the history
-    keeps the newest MEMBER_HISTORY dates."""
+    """Store one member's contribution: it replaces the one of the same date. A member keeps every
+    contribution for days not closed yet, and the newest one of the closed days (the figures a
+    late member is held at)."""
+    if record.closed is not None and item.date <= record.closed:
+        kept_closed = [
+            c for c in record.members.get(item.location_id, ()) if c.date <= record.closed
+        ]
+        if kept_closed and kept_closed[-1].date > item.date:
+            return record  # a closed day, older than what the member is held at: no use
     history = [c for c in record.members.get(item.location_id, ()) if c.date != item.date]
-    if history and item.date < history[0].date and len(history) >= MEMBER_HISTORY:
-        return record  # older than anything kept: nothing can use it
     history.append(item)
     history.sort(key=lambda c: c.date)
+    if record.closed is not None:
+        closed = [c for c in history if c.date <= record.closed]
+        history = closed[-1:] + [c for c in history if c.date > record.closed]
     kept = tuple(history[-MEMBER_HISTORY:])
     return replace(record, members={**record.members, item.location_id: kept})
 
@@ -312,6 +360,10 @@ def _ready(record: AggregateRecord, date: dt.date, lateness: int) -> bool:
         return False
     if (watermark - date).days >= lateness:
         return True
+    if record.closed is None:
+        # The very first day: members not heard from yet are unknown, so nobody can say the day
+        # is complete. Wait the lateness window instead of judging a partial picture.
+        return False
     horizon = date - dt.timedelta(days=lateness + 1)
     for history in record.members.values():
         newest = history[-1]
@@ -345,9 +397,20 @@ def close_days(
         closed.append((date, asylum, ukrainian))
         closed_date = date
         date += dt.timedelta(days=1)
+    members = record.members
+    if closed and closed_date is not None:
+        members = {key: _prune(history, closed_date) for key, history in members.items()}
     return AggregateOutcome(
-        replace(record, closed=closed_date, alerts=alerts), tuple(events), tuple(closed)
+        replace(record, members=members, closed=closed_date, alerts=alerts),
+        tuple(events),
+        tuple(closed),
     )
+
+
+def _prune(history: tuple[Contribution, ...], closed: dt.date) -> tuple[Contribution, ...]:
+    """Drop contributions of closed days but the newest: nothing will read them again."""
+    done = [c for c in history if c.date <= closed]
+    return tuple(done[-1:] + [c for c in history if c.date > closed])
 
 
 def province_rules(

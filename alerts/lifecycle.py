@@ -24,6 +24,9 @@ __all__ = ["AlertState", "Finding", "alert_id", "event_time", "step"]
 
 _AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
+#: Firing periods an alert remembers for inhibition in event time.
+EPISODES = 4
+
 
 def alert_id(rule: str, subject: Subject) -> str:
     """Stable fingerprint of a rule and its subject: the same on every replay and every worker."""
@@ -74,6 +77,12 @@ class AlertState:
     last_date: dt.date | None = None
     #: The last event published for this alert (as on the alerts topic), for the read API.
     last_event: Mapping[str, Any] | None = None
+    #: Recent firing periods as (first date, date it resolved or None), oldest first: inhibition
+    #: asks whether the alert fired *on a given date*, not whether it fires now.
+    episodes: tuple[tuple[dt.date, dt.date | None], ...] = ()
+
+    def firing_on(self, date: dt.date) -> bool:
+        return any(start <= date and (end is None or date < end) for start, end in self.episodes)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,12 +96,26 @@ class AlertState:
             "clearing": self.clearing,
             "last_date": self.last_date.isoformat() if self.last_date else None,
             "last_event": dict(self.last_event) if self.last_event is not None else None,
+            "episodes": [
+                [start.isoformat(), end.isoformat() if end else None]
+                for start, end in self.episodes
+            ],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AlertState:
         last = data.get("last_date")
-        return cls(**{**data, "last_date": dt.date.fromisoformat(last) if last else None})
+        episodes = tuple(
+            (dt.date.fromisoformat(start), dt.date.fromisoformat(end) if end else None)
+            for start, end in data.get("episodes", ())
+        )
+        return cls(
+            **{
+                **data,
+                "last_date": dt.date.fromisoformat(last) if last else None,
+                "episodes": episodes,
+            }
+        )
 
 
 def _event(state: AlertState, finding: Finding, status: AlertStatus, date: dt.date) -> AlertEvent:
@@ -155,6 +178,7 @@ def step(
             severity=finding.severity.value,
             revision=state.revision + 1,
             starts_at=event_time(date),
+            episodes=(*state.episodes[-(EPISODES - 1) :], (date, None)),
         )
         return _remember(state, _event(state, finding, AlertStatus.FIRING, date))
 
@@ -162,11 +186,21 @@ def step(
     if not state.firing:
         return replace(state, clearing=0), None
     if not finding.cleared:
-        return replace(state, clearing=0), None  # in the hysteresis band: hold
+        # In the hysteresis band the alert holds, but it may step down a severity: a province
+        # back above zero free places is no longer critical, though not yet clear.
+        state = replace(state, clearing=0)
+        current = Severity(state.severity) if state.severity else finding.severity
+        if finding.severity.rank < current.rank:
+            state = replace(state, severity=finding.severity.value, revision=state.revision + 1)
+            return _remember(state, _event(state, finding, AlertStatus.FIRING, date))
+        return state, None
     clearing = state.clearing + 1 if new_day or state.clearing == 0 else state.clearing
     if clearing < clear_days:
         return replace(state, clearing=clearing), None
-    state = replace(state, firing=False, clearing=0, revision=state.revision + 1)
+    episodes = state.episodes
+    if episodes and episodes[-1][1] is None:
+        episodes = (*episodes[:-1], (episodes[-1][0], date))
+    state = replace(state, firing=False, clearing=0, revision=state.revision + 1, episodes=episodes)
     event = _event(state, finding, AlertStatus.RESOLVED, date)
     return _remember(replace(state, severity=None, starts_at=None), event)
 

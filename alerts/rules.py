@@ -328,20 +328,24 @@ def _forecast(
     remaining = days_until_full(free, per_day)
     breached = remaining is not None and remaining <= params["warning_days"]
     critical = remaining is not None and remaining <= params["critical_days"]
-    if remaining is not None and breached:
-        if remaining <= 0:
-            summary = f"{name}: vol, en er komen netto {nl_int(per_day)} per dag bij"
-        else:
-            summary = (
-                f"{name}: vol over ~{dagen(max(1, remaining))} ({nl_int(free)} vrij, "
-                f"netto +{nl_int(per_day)} per dag)"
-            )
-    else:
+    # Full and no longer filling is not "clear": hold until there are free places again, so a full,
+    # flat place does not flip between firing and resolved with every small change in flow.
+    cleared = free > 0 and (remaining is None or remaining > params["clear_days"])
+    if cleared:
         summary = f"{name}: geen volloop verwacht binnen {dagen(params['clear_days'])}"
+    elif remaining is None:
+        summary = f"{name}: vol; er komen netto niet meer mensen bij"
+    elif remaining <= 0:
+        summary = f"{name}: vol, en er komen netto {nl_int(per_day)} per dag bij"
+    else:
+        summary = (
+            f"{name}: vol over ~{dagen(max(1, remaining))} ({nl_int(free)} vrij, "
+            f"netto +{nl_int(per_day)} per dag)"
+        )
     threshold = params["critical_days"] if critical else params["warning_days"]
     return (
         breached,
-        remaining is None or remaining > params["clear_days"],
+        cleared,
         Severity.CRITICAL if critical else Severity.WARNING,
         remaining if remaining is not None else -1.0,
         threshold,
@@ -377,6 +381,35 @@ def breach_forecast(
         value=value,
         threshold=threshold,
         summary=summary,
+    )
+
+
+def outside_risk_tonight(
+    location: Location, state: LocationState, config: AlertingConfig
+) -> Finding | None:
+    """The second half of ``outside_risk``: the intake report of the newest day says arrivals were
+    left without a bed at the end of it. Can only raise the alert (the morning count decides when
+    it clears), so it never undoes what the forecast found for the same day."""
+    date = state.latest_date
+    if location.kind != "registration_centre" or date is None:
+        return None
+    today = state.day(date)
+    if today is None or today.intake_event is None or today.unplaced <= 0:
+        return None
+    free = state.free_places(location)
+    return _finding(
+        "outside_risk",
+        location,
+        breached=True,
+        cleared=False,
+        severity=Severity.CRITICAL,
+        value=today.unplaced,
+        threshold=0,
+        headroom=-today.unplaced,
+        summary=(
+            f"{location.name}: {personen(today.unplaced)} zonder bed aan het eind van "
+            f"{nl_date(date)} ({nl_int(max(0, free))} vrij); risico op buiten slapen"
+        ),
     )
 
 
@@ -436,12 +469,13 @@ def region_capacity_low(code: str, totals: Totals, config: AlertingConfig) -> Fi
     free, capacity = totals.free_places, totals.capacity
     breached = free < params["warning_ratio"] * capacity
     critical = free < 0
+    cleared = free >= params["clear_ratio"] * capacity
     if critical:
         summary = (
             f"{name}: {nl_int(-free)} opvangplaatsen tekort ({personen(totals.occupancy)}, "
             f"{nl_int(capacity)} plaatsen)"
         )
-    elif breached:
+    elif not cleared:
         share = nl_pct(free / capacity)
         summary = f"{name}: nog {nl_int(free)} vrije plaatsen ({share} van {nl_int(capacity)})"
     else:
@@ -450,7 +484,7 @@ def region_capacity_low(code: str, totals: Totals, config: AlertingConfig) -> Fi
         "region_capacity_low",
         province_subject(code),
         breached=breached,
-        cleared=free >= params["clear_ratio"] * capacity,
+        cleared=cleared,
         severity=Severity.CRITICAL if critical else Severity.WARNING,
         value=free,
         threshold=0 if critical else params["warning_ratio"] * capacity,

@@ -138,16 +138,16 @@ def province_detail(view: StateView, code: str) -> dict[str, Any] | None:
 
 
 def national_document(view: StateView) -> dict[str, Any]:
+    """The country from the newest figures; ``closed`` is the newest day the national rules
+    have judged."""
+    totals = view.national_totals()
     record = view.national
-    if record is None:
-        return {"asylum": None, "ukrainian": None, "closed": None, "shortage": None, "alerts": []}
-    totals = record.totals()
     return {
-        "asylum": _totals(totals),
-        "ukrainian": _totals(record.totals(asylum=False)),
-        "shortage": max(0, -totals.free_places),
-        "closed": record.closed.isoformat() if record.closed else None,
-        "alerts": [_alert(a) for a in record.alerts.values() if a.firing],
+        "asylum": _totals(totals) if totals.date else None,
+        "ukrainian": _totals(view.national_totals(asylum=False)) if totals.date else None,
+        "shortage": max(0, -totals.free_places) if totals.date else None,
+        "closed": record.closed.isoformat() if record and record.closed else None,
+        "alerts": [_alert(a) for a in record.alerts.values() if a.firing] if record else [],
     }
 
 

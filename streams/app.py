@@ -196,9 +196,9 @@ async def process_reports(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
             if outcome.applied is not Applied.DUPLICATE:
                 location_table[report.location_id] = outcome.record.to_dict()
             await publish_alerts(outcome.events, message.timestamp)
-            if outcome.contribution is not None:
+            for share in outcome.contributions:
                 await province_topic.send(
-                    key=location.province.encode(), value=encode(outcome.contribution.to_dict())
+                    key=location.province.encode(), value=encode(share.to_dict())
                 )
         yield None
 

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from alerts.capacity import Totals, contribution, days_until_full
+from alerts.capacity import Totals, contribution, days_until_full, sum_contributions
 from alerts.config import AlertingConfig
 from alerts.engine import AggregateRecord, LocationRecord
 from alerts.lifecycle import AlertState
@@ -79,6 +79,13 @@ class StateView:
     provinces: dict[str, AggregateRecord]
     national: AggregateRecord | None
     config: AlertingConfig
+
+    def national_totals(self, *, asylum: bool = True) -> Totals:
+        """The country from every location's newest figures (what people see). The national
+        rules run on closed days (``national``), which can lag behind these by a day or two."""
+        return sum_contributions(
+            (c for record in self.provinces.values() for c in record.latest()), asylum=asylum
+        )
 
 
 def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:
@@ -268,11 +275,11 @@ class StateCollector(Collector):
             ),
             "ukr_capacity": _gauge("opvang_national_ukrainian_capacity", "Ukrainian beds, NL."),
         }
-        if view.national is not None:
-            totals = view.national.totals()
+        totals = view.national_totals()
+        if totals.date is not None:
             self._fill(n, [], totals)
             n["short"].add_metric([], max(0, -totals.free_places))
-            ukrainian = view.national.totals(asylum=False)
+            ukrainian = view.national_totals(asylum=False)
             n["ukr_occupancy"].add_metric([], ukrainian.occupancy)
             n["ukr_capacity"].add_metric([], ukrainian.capacity)
         yield from n.values()

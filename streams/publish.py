@@ -53,7 +53,7 @@ def bundled_path(*parts: str) -> Path:
     return Path(str(resources.files("streams").joinpath("data", *parts)))
 
 
-BUNDLED_SCENARIOS: Final = ("ter-apel-demo",)
+BUNDLED_SCENARIOS: Final = ("ter-apel-demo", "ter-apel-2022-08", "shortage-2026")
 
 
 def resolve_scenario(name_or_path: str) -> Path:

@@ -29,6 +29,8 @@ def test_the_wheel_ships_data_files_and_the_console_script(tmp_path: Path) -> No
         "streams/data/locations.json",
         "streams/data/provinces.json",
         "streams/data/scenarios/ter-apel-demo.jsonl",
+        "streams/data/scenarios/ter-apel-2022-08.jsonl",
+        "streams/data/scenarios/shortage-2026.jsonl",
         "streams/web/index.html",
         "alerts/py.typed",
     ):

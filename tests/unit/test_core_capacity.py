@@ -264,10 +264,10 @@ def test_history_is_bounded_to_history_days() -> None:
         occ(f"e{i}", first + dt.timedelta(days=i), 1000 + i) for i in range(HISTORY_DAYS + 5)
     ]
     state, _ = run(*reports)
-    assert HISTORY_DAYS == 35
-    assert len(state.days) == 35
-    # 40 reports from 1 Jan: newest 9 Feb, oldest kept 6 Jan (newest - 34 days)
-    assert state.days[-1].date == D(2024, 2, 9)
+    assert HISTORY_DAYS == 42
+    assert len(state.days) == 42
+    # 47 reports from 1 Jan: newest 16 Feb, oldest kept 6 Jan (newest - 41 days)
+    assert state.days[-1].date == D(2024, 2, 16)
     assert state.days[0].date == D(2024, 1, 6)
     assert state.day(D(2024, 1, 5)) is None
 

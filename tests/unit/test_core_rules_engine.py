@@ -182,8 +182,8 @@ def test_outcome_carries_the_new_contribution() -> None:
     record = LocationRecord.new("ter-apel")
     report = OccupancyReport("a", "ter-apel", D(2024, 7, 2), 2380, without_bed=60)
     outcome = on_occupancy(TER_APEL, record, report, DEFAULTS)
-    got = outcome.contribution
-    assert got is not None
+    assert len(outcome.contributions) == 1
+    got = outcome.contributions[0]
     assert (got.location_id, got.province, got.date) == ("ter-apel", "GR", D(2024, 7, 2))
     assert (got.occupancy, got.capacity, got.without_bed, got.active) == (2380, 2000, 60, True)
     assert outcome.record.state.occupancy == 2380
@@ -197,7 +197,7 @@ def test_duplicate_report_yields_no_events() -> None:
     again = on_occupancy(TER_APEL, first.record, report, DEFAULTS)
     assert again.applied is Applied.DUPLICATE
     assert again.events == ()
-    assert again.contribution is None
+    assert again.contributions == ()
     assert again.record == first.record
 
 
@@ -207,7 +207,7 @@ def test_correction_yields_no_events_and_no_contribution() -> None:
     outcome = on_occupancy(TER_APEL, record, late, DEFAULTS)
     assert outcome.applied is Applied.CORRECTION
     assert outcome.events == ()
-    assert outcome.contribution is None
+    assert outcome.contributions == ()
     assert outcome.record.alerts == record.alerts
     assert outcome.record.state.occupancy == 2380
 

@@ -1,0 +1,1 @@
+"""Benchmarks for the opvangwacht worker (run with ``python -m bench.run``)."""

@@ -1,0 +1,1191 @@
+"""End-to-end benchmark of the opvangwacht worker against a real Kafka broker.
+
+    python -m bench.run                 # ~50,000 reports, 20 s latency phase
+    python -m bench.run --quick         # 10,000 reports, 5 s latency phase
+    python -m bench.run --events 200000 --profile
+
+What it does, on a fresh, unique topic prefix (all its topics, and the worker's changelog topics,
+are deleted at the end):
+
+1. publishes synthetic reference locations and N occupancy reports with a plain aiokafka producer,
+   before any worker runs (backlog mode);
+2. baseline: reads those N messages back with a plain aiokafka consumer and json-decodes them;
+3. starts the real worker (``opvangwacht worker``) and measures events/s through it, from outside,
+   by polling ``opvang_events_total`` on its /metrics endpoint;
+4. with the worker caught up, produces 100 reports/s that each flip the ``cap_exceeded`` alert and
+   measures event-to-alert latency from Kafka timestamps (alert message minus the report);
+5. reads the worker's peak RSS (VmHWM);
+6. prints a results table with the goals and writes ``bench/results/latest.json``.
+
+Exit code: 0 when the run completed (whether or not the goals were met), 1 when the run itself
+failed, 2 for usage errors or an unreachable broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS_DIR = REPO / "bench" / "results"
+
+GOAL_EVENTS_PER_S = 10_000.0
+GOAL_P99_MS = 250.0
+GOAL_RSS_MB = 250.0  # decimal megabytes (10^6 bytes), the stricter reading
+
+PROVINCES = ("GR", "FR", "DR", "OV", "FL", "GL", "UT", "NH", "ZH", "ZE", "NB", "LB")
+# kind -> (weight, capacity range)
+KINDS: dict[str, tuple[int, tuple[int, int]]] = {
+    "regular": (55, (150, 900)),
+    "emergency": (12, (50, 400)),
+    "crisis": (8, (40, 300)),
+    "ukrainian": (15, (20, 500)),
+    "night_shelter": (3, (20, 200)),
+    "waiting_room": (4, (50, 300)),
+    "registration_centre": (3, (300, 1500)),
+}
+CAPPED_ID = "bench-ter-apel"
+CAP = 2000
+
+_T0 = time.monotonic()
+
+
+def say(text: str) -> None:
+    """Progress on stderr, with the time since the benchmark started."""
+    print(f"[{time.monotonic() - _T0:7.1f}s] {text}", file=sys.stderr, flush=True)
+
+
+class RunFailed(Exception):
+    """The benchmark could not complete (not: a goal was missed)."""
+
+
+# ---------------------------------------------------------------- synthetic data
+
+
+@dataclass
+class Dataset:
+    locations: list[dict[str, Any]]
+    reports: list[tuple[str, dict[str, Any]]]  # (key, value) in publishing (date) order
+    last_date: dict[str, dt.date] = field(default_factory=dict)
+    last_occupancy: dict[str, int] = field(default_factory=dict)
+    capped: list[str] = field(default_factory=list)
+    over_cap_reports: int = 0
+
+
+def make_dataset(n_events: int, n_locations: int, n_capped: int, seed: int) -> Dataset:
+    rng = random.Random(seed)
+    kinds = list(KINDS)
+    weights = [KINDS[k][0] for k in kinds]
+    locations: list[dict[str, Any]] = []
+    capped: list[str] = []
+    for i in range(n_locations):
+        province = PROVINCES[i % len(PROVINCES)]
+        if i < n_capped:
+            location_id = CAPPED_ID if i == 0 else f"bench-capped-{i:03d}"
+            loc = {
+                "location_id": location_id,
+                "name": "Ter Apel (bench)" if i == 0 else f"Capped location {i}",
+                "kind": "registration_centre",
+                "municipality_code": "GM1950" if i == 0 else f"GM{1000 + i:04d}",
+                "province": "GR" if i == 0 else province,
+                "capacity": CAP,
+                "cap": CAP,
+                "cap_source": "bench: synthetic cap",
+            }
+            capped.append(location_id)
+        else:
+            kind = rng.choices(kinds, weights)[0]
+            low, high = KINDS[kind][1]
+            loc = {
+                "location_id": f"bench-{province.lower()}-{i:04d}",
+                "name": f"Locatie {i} ({province})",
+                "kind": kind,
+                "municipality_code": f"GM{(i * 37) % 9000 + 1000:04d}",
+                "province": province,
+                "capacity": rng.randint(low, high) // 10 * 10,
+                "cap": None,
+            }
+        locations.append(loc)
+
+    days = math.ceil(n_events / max(n_locations, 1))
+    start = dt.date(2024, 1, 1)
+    occupancy = {
+        loc["location_id"]: (
+            CAP - 100 if loc.get("cap") else int(loc["capacity"] * rng.uniform(0.6, 0.95))
+        )
+        for loc in locations
+    }
+    reports: list[tuple[str, dict[str, Any]]] = []
+    data = Dataset(locations, reports, capped=capped)
+    for d in range(days):
+        date = start + dt.timedelta(days=d)
+        iso = date.isoformat()
+        for loc in locations:
+            if len(reports) >= n_events:
+                break
+            lid = loc["location_id"]
+            capacity = int(loc["capacity"])
+            if loc.get("cap"):
+                # A random walk around the cap: crosses it now and then, both ways.
+                occ = min(max(occupancy[lid] + rng.randint(-60, 60), CAP - 300), CAP + 300)
+            else:
+                step = max(1, capacity // 30)
+                occ = min(max(occupancy[lid] + rng.randint(-step, step), 0), int(capacity * 1.1))
+            occupancy[lid] = occ
+            value: dict[str, Any] = {
+                "event_id": f"{lid}:{iso}:occ",
+                "location_id": lid,
+                "date": iso,
+                "occupancy": occ,
+                "without_bed": max(0, occ - capacity),
+                "slept_outside": rng.randint(0, 40) if loc.get("cap") and occ > CAP else 0,
+                "reported_at": f"{iso}T0{rng.randint(6, 9)}:{rng.randint(0, 59):02d}:00+01:00",
+            }
+            if loc.get("cap") and occ > CAP:
+                data.over_cap_reports += 1
+            reports.append((lid, value))
+            data.last_date[lid] = date
+            data.last_occupancy[lid] = occ
+    return data
+
+
+# ---------------------------------------------------------------- kafka helpers
+
+
+async def check_broker(bootstrap: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    try:
+        await asyncio.wait_for(admin.start(), 15)
+    except Exception as exc:
+        raise RunFailed(
+            f"no Kafka broker answers on {bootstrap} ({type(exc).__name__}: {exc}); start one "
+            "(`opvangwacht kafka start`) or set OPVANG_KAFKA_BOOTSTRAP"
+        ) from None
+    await admin.close()
+
+
+async def create_topics(bootstrap: str, prefix: str, partitions: int) -> list[str]:
+    from streams.settings import Settings
+    from streams.topics import ensure_topics
+
+    settings = Settings(bootstrap=bootstrap, topic_prefix=prefix, partitions=partitions)
+    return await ensure_topics(settings)
+
+
+async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    from aiokafka.admin import NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+
+
+async def delete_topics(bootstrap: str, prefix: str, app_id: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
+    await admin.start()
+    try:
+        names = [
+            t
+            for t in await admin.list_topics()
+            if t.startswith(prefix) or t.startswith(app_id + "-")
+        ]
+        if names:
+            await admin.delete_topics(names)
+        return sorted(names)
+    finally:
+        await admin.close()
+
+
+async def produce_backlog(bootstrap: str, prefix: str, data: Dataset) -> float:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=20,
+        max_batch_size=256 * 1024,
+    )
+    await producer.start()
+    try:
+        futures = []
+        for loc in data.locations:
+            futures.append(
+                await producer.send(
+                    f"{prefix}locations", key=loc["location_id"].encode(), value=_encode(loc)
+                )
+            )
+        await asyncio.gather(*futures)
+        futures.clear()
+        topic = f"{prefix}occupancy"
+        total = len(data.reports)
+        started = time.monotonic()
+        last_report = started
+        for i, (key, value) in enumerate(data.reports, start=1):
+            futures.append(await producer.send(topic, key=key.encode(), value=_encode(value)))
+            if len(futures) >= 2000:
+                await asyncio.gather(*futures)
+                futures.clear()
+            if time.monotonic() - last_report >= 2.0:
+                last_report = time.monotonic()
+                say(f"  produced {i:,}/{total:,}")
+        await asyncio.gather(*futures)
+        return time.monotonic() - started
+    finally:
+        await producer.stop()
+
+
+def _encode(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+async def baseline_consume(
+    bootstrap: str, topic: str, partitions: int, expected: int
+) -> dict[str, Any]:
+    """A plain consumer (no group) reads the topic from the start and json-decodes every value."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        count = 0
+        decoded_bytes = 0
+        t_start = time.monotonic()
+        t_first: float | None = None
+        deadline = t_start + max(60.0, expected / 1000)
+        while count < expected:
+            if time.monotonic() > deadline:
+                raise RunFailed(f"baseline consumer read only {count}/{expected} messages")
+            batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for messages in batches.values():
+                for message in messages:
+                    if t_first is None:
+                        t_first = time.monotonic()
+                    json.loads(message.value)
+                    decoded_bytes += len(message.value)
+                    count += 1
+        t_end = time.monotonic()
+        assert t_first is not None
+        return {
+            "events": count,
+            "seconds_first_to_last": t_end - t_first,
+            "seconds_incl_first_fetch": t_end - t_start,
+            "events_per_s": count / (t_end - t_first) if t_end > t_first else float("inf"),
+            "mean_value_bytes": decoded_bytes / max(count, 1),
+        }
+    finally:
+        await consumer.stop()
+
+
+async def group_lag(bootstrap: str, group: str, topics: dict[str, int]) -> int:
+    """Messages in ``topics`` not yet committed by consumer group ``group``."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        tps = [TopicPartition(t, p) for t, n in topics.items() for p in range(n)]
+        ends = await consumer.end_offsets(tps) if tps else {}
+        lag = 0
+        for tp, end in ends.items():
+            meta = committed.get(tp)
+            done = meta.offset if meta is not None and meta.offset >= 0 else 0
+            lag += max(0, end - done)
+        return lag
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+# ---------------------------------------------------------------- the worker process
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def worker_command() -> list[str]:
+    script = Path(sys.executable).parent / "opvangwacht"
+    if script.exists():
+        return [str(script), "worker"]
+    found = shutil.which("opvangwacht")
+    if found:
+        return [found, "worker"]
+    return [sys.executable, "-m", "streams.cli", "worker"]
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmHWM/VmRSS in bytes from /proc/<pid>/status."""
+    out: dict[str, int] = {}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            name, _, rest = line.partition(":")
+            if name in ("VmHWM", "VmRSS"):
+                out[name] = int(rest.split()[0]) * 1024
+    return out
+
+
+def proc_cpu_seconds(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+
+def machine_busy() -> tuple[int, int]:
+    """(busy, total) jiffies over all CPUs from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return sum(values) - idle, sum(values)
+
+
+class Worker:
+    def __init__(self, bootstrap: str, prefix: str, partitions: int, log_path: Path, level: str):
+        self.port = free_port()
+        self.data_dir = Path(tempfile.mkdtemp(prefix="opvang-bench-"))
+        self.log_path = log_path
+        env = dict(os.environ)
+        env.pop("OPVANG_CONFIG", None)  # built-in rule defaults: cap_exceeded, for 1, clear 1
+        env.update(
+            OPVANG_KAFKA_BOOTSTRAP=bootstrap,
+            OPVANG_TOPIC_PREFIX=prefix,
+            OPVANG_WEB_PORT=str(self.port),
+            OPVANG_DATA_DIR=str(self.data_dir),
+            OPVANG_PARTITIONS=str(partitions),
+            PYTHONUNBUFFERED="1",
+        )
+        self._log = log_path.open("wb")
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(
+            [*worker_command(), "--log-level", level],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=str(REPO),
+            start_new_session=True,
+        )
+        self.pid = self.proc.pid
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_tail(self, lines: int = 25) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                say("  worker did not stop within 30 s of SIGTERM; killing it")
+                self.proc.kill()
+                self.proc.wait(10)
+        self._log.close()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        return self.proc.returncode
+
+
+def run_ceiling(bootstrap: str, prefix: str, partitions: int, events: int, mode: str) -> dict:
+    """Run bench/faust_ceiling.py to completion; its topics start with ``prefix``."""
+    data_dir = tempfile.mkdtemp(prefix="opvang-bench-ceiling-")
+    env = dict(os.environ)
+    env.update(
+        BENCH_BOOTSTRAP=bootstrap,
+        BENCH_TOPIC=f"{prefix}occupancy",
+        BENCH_EVENTS=str(events),
+        BENCH_APP_ID=f"{prefix}ceiling-{mode}",
+        BENCH_MODE=mode,
+        BENCH_PARTITIONS=str(partitions),
+        BENCH_DATA_DIR=data_dir,
+        PYTHONUNBUFFERED="1",
+    )
+    script = Path(__file__).resolve().parent / "faust_ceiling.py"
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=str(REPO),
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=max(180.0, events / 200))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise RunFailed(
+            f"the Faust ceiling run ({mode}) did not finish:\n{err.decode()[-2000:]}"
+        ) from None
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    for line in reversed(out.decode(errors="replace").splitlines()):
+        if "{" in line and line.rstrip().endswith("}"):  # Faust may prefix terminal escapes
+            result = json.loads(line[line.index("{") :])
+            result["wall_s_incl_startup"] = time.monotonic() - started
+            return result
+    raise RunFailed(f"the Faust ceiling run ({mode}) printed no result:\n{err.decode()[-2000:]}")
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+_EVENTS_LINE = re.compile(r"^opvang_events_total\{([^}]*)\}\s+(\S+)", re.M)
+
+
+def events_total(metrics_text: str) -> tuple[int, dict[str, int]]:
+    by_outcome: Counter[str] = Counter()
+    for labels, value in _EVENTS_LINE.findall(metrics_text):
+        outcome = re.search(r'outcome="([^"]*)"', labels)
+        by_outcome[outcome.group(1) if outcome else "?"] += int(float(value))
+    return sum(by_outcome.values()), dict(by_outcome)
+
+
+async def scrape(worker: Worker) -> tuple[int, dict[str, int], float]:
+    t = time.monotonic()
+    status, body = await asyncio.to_thread(http_get, worker.base_url + "/metrics")
+    elapsed = time.monotonic() - t
+    if status != 200:
+        raise RunFailed(f"/metrics answered {status}")
+    total, outcomes = events_total(body.decode())
+    return total, outcomes, elapsed
+
+
+async def wait_healthy(worker: Worker, timeout: float) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not worker.alive():
+            raise RunFailed(
+                f"the worker exited with code {worker.proc.returncode}:\n{worker.log_tail()}"
+            )
+        with contextlib.suppress(OSError, urllib.error.URLError):
+            status, _ = await asyncio.to_thread(http_get, worker.base_url + "/health", 2.0)
+            if status == 200:
+                return time.monotonic() - worker.started_at
+        await asyncio.sleep(0.1)
+    raise RunFailed(f"the worker was not healthy within {timeout:.0f} s:\n{worker.log_tail()}")
+
+
+async def measure_throughput(worker: Worker, expected: int, poll_s: float) -> dict[str, Any]:
+    """Poll opvang_events_total until it reaches ``expected``."""
+    timeline: list[tuple[float, int]] = []
+    scrape_times: list[float] = []
+    t_first: float | None = None
+    c_first = 0
+    cpu_first: float | None = None
+    busy_first: tuple[int, int] | None = None
+    last_change = time.monotonic()
+    last_total = -1
+    last_print = 0.0
+    outcomes: dict[str, int] = {}
+    while True:
+        if not worker.alive():
+            raise RunFailed(
+                f"the worker died (code {worker.proc.returncode}):\n{worker.log_tail()}"
+            )
+        total, outcomes, took = await scrape(worker)
+        now = time.monotonic()
+        scrape_times.append(took)
+        timeline.append((round(now - worker.started_at, 3), total))
+        if total != last_total:
+            last_change = now
+            last_total = total
+        if t_first is None and total > 0:
+            t_first, c_first = now, total
+            cpu_first = proc_cpu_seconds(worker.pid)
+            busy_first = machine_busy()
+            say(f"  worker consumed its first events {now - worker.started_at:.1f} s after start")
+        if total >= expected:
+            break
+        if now - last_change > 90:
+            raise RunFailed(
+                f"the worker processed nothing for 90 s (at {total:,}/{expected:,}):\n"
+                f"{worker.log_tail()}"
+            )
+        if t_first is not None and now - last_print >= 2.0:
+            last_print = now
+            rate = (total - c_first) / (now - t_first) if now > t_first else 0.0
+            say(f"  worker: {total:,}/{expected:,} events ({rate:,.0f}/s so far)")
+        await asyncio.sleep(poll_s)
+    cpu_end = proc_cpu_seconds(worker.pid)
+    busy_end = machine_busy()
+    assert t_first is not None
+    # Rate from the first poll that saw events to the moment the count reached ``expected``,
+    # interpolated between the last two polls (so the poll interval does not bias the figure).
+    t_end = time.monotonic()
+    if len(timeline) >= 2 and timeline[-2][1] < expected <= timeline[-1][1]:
+        (ta, ca), (tb, cb) = timeline[-2], timeline[-1]
+        t_end = worker.started_at + ta + (tb - ta) * (expected - ca) / max(1, cb - ca)
+    t_end = max(t_end, t_first)
+    seconds = t_end - t_first
+    rate = (expected - c_first) / seconds if seconds > 0 else float("inf")
+    cpu = (
+        (cpu_end - cpu_first) / seconds
+        if cpu_end is not None and cpu_first is not None and seconds > 0
+        else None
+    )
+    machine = None
+    if busy_first is not None:
+        machine = (busy_end[0] - busy_first[0]) / max(1, busy_end[1] - busy_first[1])
+    return {
+        "events": expected,
+        "events_at_first_poll": c_first,
+        "seconds_first_to_last": seconds,
+        "events_per_s": rate,
+        "first_event_after_start_s": t_first - worker.started_at,
+        "worker_cpu_cores_used": cpu,
+        "machine_cpu_busy_fraction": machine,
+        "outcomes": outcomes,
+        "poll_interval_s": poll_s,
+        "scrape_ms_median_during": sorted(scrape_times)[len(scrape_times) // 2] * 1000,
+        "timeline": timeline,
+        "t_first_monotonic": t_first,
+    }
+
+
+# ---------------------------------------------------------------- latency
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+async def measure_latency(
+    bootstrap: str, prefix: str, partitions: int, data: Dataset, rate: float, seconds: float
+) -> dict[str, Any]:
+    alerts_topic = f"{prefix}alerts"
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=10,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    await consumer.start()
+    await producer.start()
+    received: dict[tuple[str, str], tuple[int, float, dict[str, Any]]] = {}
+    stray = 0
+
+    async def collect() -> None:
+        nonlocal stray
+        while True:
+            batches = await consumer.getmany(timeout_ms=100)
+            now = time.time()
+            for messages in batches.values():
+                for message in messages:
+                    alert = json.loads(message.value)
+                    subject = alert.get("subject") or {}
+                    key = (str(subject.get("id")), str(alert.get("event_date")))
+                    if alert.get("rule") == "cap_exceeded" and key not in received:
+                        received[key] = (message.timestamp, now, alert)
+                    else:
+                        stray += 1
+
+    try:
+        tps = [TopicPartition(alerts_topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_end(*tps)
+        for tp in tps:  # resolve the positions now, before anything is produced
+            await consumer.position(tp)
+        collector = asyncio.create_task(collect())
+
+        total = int(rate * seconds)
+        firing = {lid: data.last_occupancy[lid] > CAP for lid in data.capped}
+        next_date = {lid: data.last_date[lid] + dt.timedelta(days=1) for lid in data.capped}
+        sent: dict[tuple[str, str], int] = {}
+        futures = []
+        start = time.monotonic()
+        last_print = start
+        for i in range(total):
+            target = start + i / rate
+            delay = target - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            lid = data.capped[i % len(data.capped)]
+            date = next_date[lid].isoformat()
+            next_date[lid] += dt.timedelta(days=1)
+            firing[lid] = not firing[lid]
+            occ = CAP + 37 if firing[lid] else CAP - 37
+            value = {
+                "event_id": f"{lid}:{date}:latency",
+                "location_id": lid,
+                "date": date,
+                "occupancy": occ,
+                "without_bed": 0,
+                "slept_outside": 0,
+            }
+            ts = int(time.time() * 1000)
+            fut = await producer.send(
+                f"{prefix}occupancy", key=lid.encode(), value=_encode(value), timestamp_ms=ts
+            )
+            futures.append((lid, date, ts, fut))
+            if time.monotonic() - last_print >= 2.0:
+                last_print = time.monotonic()
+                say(f"  sent {i + 1:,}/{total:,} reports, {len(received):,} alerts back")
+        send_seconds = time.monotonic() - start
+        for lid, date, ts, fut in futures:
+            meta = await fut
+            stamp = meta.timestamp if meta.timestamp not in (None, -1) else ts
+            sent[(lid, date)] = stamp
+        deadline = time.monotonic() + 60  # a slow worker still gets to answer
+        while time.monotonic() < deadline and not all(k in received for k in sent):
+            await asyncio.sleep(0.1)
+        collector.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await collector
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+    kafka_ms: list[float] = []
+    observed_ms: list[float] = []
+    for key, report_ts in sent.items():
+        if key in received:
+            alert_ts, seen_at, _ = received[key]
+            kafka_ms.append(float(alert_ts - report_ts))
+            observed_ms.append(seen_at * 1000 - report_ts)
+    missing = len(sent) - len(kafka_ms)
+    # Median latency per second of sending: a rising series means the worker falls behind.
+    per_second: list[float] = []
+    ordered = list(sent.items())
+    step = max(1, int(rate))
+    for i in range(0, len(ordered), step):
+        chunk = [float(received[k][0] - ts) for k, ts in ordered[i : i + step] if k in received]
+        if chunk:
+            per_second.append(percentile(chunk, 50))
+    return {
+        "reports_sent": len(sent),
+        "target_rate_per_s": rate,
+        "achieved_rate_per_s": len(sent) / send_seconds if send_seconds > 0 else None,
+        "alerts_matched": len(kafka_ms),
+        "alerts_missing": missing,
+        "other_alert_messages": stray,
+        "capped_locations": list(data.capped),
+        "p50_ms": percentile(kafka_ms, 50),
+        "p90_ms": percentile(kafka_ms, 90),
+        "p99_ms": percentile(kafka_ms, 99),
+        "max_ms": max(kafka_ms) if kafka_ms else float("nan"),
+        "min_ms": min(kafka_ms) if kafka_ms else float("nan"),
+        "p50_ms_by_second_of_sending": per_second,
+        "observed_by_consumer_p50_ms": percentile(observed_ms, 50),
+        "observed_by_consumer_p99_ms": percentile(observed_ms, 99),
+    }
+
+
+# ---------------------------------------------------------------- profiling (optional)
+
+
+def start_profiler(pid: int, out: Path, rate: int) -> subprocess.Popen[bytes] | None:
+    exe = Path(sys.executable).parent / "py-spy"
+    py_spy = str(exe) if exe.exists() else shutil.which("py-spy")
+    if not py_spy:
+        say("  --profile: py-spy not found (pip install py-spy); running without it")
+        return None
+    return subprocess.Popen(
+        [
+            py_spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            str(rate),
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--nonblocking",
+            "--threads",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def stop_profiler(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+def summarise_profile(path: Path, top: int = 25) -> dict[str, Any]:
+    """Self and inclusive sample shares per function from py-spy's collapsed ("raw") stacks."""
+    self_samples: Counter[str] = Counter()
+    incl_samples: Counter[str] = Counter()
+    threads: Counter[str] = Counter()
+    total = 0
+    if not path.exists():
+        return {}
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")]
+        thread = next((f for f in frames if f.startswith("thread ")), "thread ?")
+        frames = [f for f in frames if not f.startswith("process ") and not f.startswith("thread ")]
+        if not frames:
+            continue
+        total += count
+        # The main thread runs the event loop (agents, web); Faust's consumer runs in its own.
+        threads[
+            "consumer thread"
+            if any("WorkerThread.run" in f for f in frames)
+            else "main thread"
+            if "BaseEventLoop" in stack
+            else thread
+        ] += count
+        self_samples[frames[-1]] += count
+        for f in set(frames):
+            incl_samples[f] += count
+
+    def short(frame: str) -> str:
+        return frame.replace(str(REPO) + "/", "").replace(
+            str(Path(sys.executable).parent.parent) + "/lib/python3.11/site-packages/", ""
+        )
+
+    if not total:
+        return {"samples": 0}
+    return {
+        "samples": total,
+        "threads": {t: round(100 * c / total, 1) for t, c in threads.most_common(5)},
+        "self": [(short(f), round(100 * c / total, 1)) for f, c in self_samples.most_common(top)],
+        "inclusive": [
+            (short(f), round(100 * c / total, 1)) for f, c in incl_samples.most_common(top * 2)
+        ],
+    }
+
+
+# ---------------------------------------------------------------- report
+
+
+def verdict(ok: bool) -> str:
+    return "MET" if ok else "NOT MET"
+
+
+def render_table(results: dict[str, Any]) -> str:
+    t = results["throughput"]
+    b = results["baseline"]
+    lat = results["latency"]
+    mem = results["memory"]
+    rows = [
+        (
+            "worker throughput (backlog)",
+            f"{t['events_per_s']:,.0f} events/s",
+            f">= {GOAL_EVENTS_PER_S:,.0f} events/s",
+            verdict(results["goals"]["throughput"]),
+        ),
+        ("  baseline: plain consumer + json", f"{b['events_per_s']:,.0f} events/s", "", ""),
+        ("  worker / baseline", f"{t['events_per_s'] / b['events_per_s']:.1%}", "", ""),
+        *(
+            (f"  minimal Faust agent ({mode})", f"{c['events_per_s']:,.0f} events/s", "", "")
+            for mode, c in results.get("faust_ceiling", {}).items()
+        ),
+        (
+            "  all agents drained (end to end)",
+            f"{results['drain']['pipeline_events_per_s']:,.0f} reports/s"
+            if results["drain"].get("pipeline_events_per_s")
+            and not results["drain"]["remaining_lag"]
+            else "not drained",
+            "",
+            "",
+        ),
+        (
+            "  worker CPU while catching up",
+            f"{t['worker_cpu_cores_used']:.2f} cores" if t.get("worker_cpu_cores_used") else "n/a",
+            "",
+            "",
+        ),
+        ("event-to-alert latency p50", f"{lat['p50_ms']:.0f} ms", "", ""),
+        (
+            "event-to-alert latency p99",
+            f"{lat['p99_ms']:.0f} ms",
+            f"<= {GOAL_P99_MS:.0f} ms",
+            verdict(results["goals"]["latency_p99"]),
+        ),
+        ("event-to-alert latency max", f"{lat['max_ms']:.0f} ms", "", ""),
+        (
+            "  alerts matched / reports sent",
+            f"{lat['alerts_matched']}/{lat['reports_sent']}",
+            "",
+            "",
+        ),
+        (
+            "worker peak RSS (VmHWM)",
+            f"{mem['peak_rss_mb']:.0f} MB",
+            f"<= {GOAL_RSS_MB:.0f} MB",
+            verdict(results["goals"]["peak_rss"]),
+        ),
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    head = ("measure", "figure", "goal", "")
+    widths = [max(w, len(h)) for w, h in zip(widths, head, strict=True)]
+    line = "  ".join("-" * w for w in widths)
+    out = [
+        f"opvangwacht benchmark {results['run_id']} - {results['events']:,} reports, "
+        f"{results['locations']} locations, {results['partitions']} partitions",
+        line,
+        "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)),
+        line,
+    ]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    out.append(line)
+    m = results["machine"]
+    out.append(
+        f"machine: {m['nproc']} CPUs, {m['mem_gib']:.0f} GiB, Python {m['python']}, "
+        f"{m['platform']}; broker {results['bootstrap']}"
+    )
+    return "\n".join(out)
+
+
+def machine_info() -> dict[str, Any]:
+    mem_kib = 0
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kib = int(line.split()[1])
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {
+        "nproc": os.cpu_count(),
+        "mem_gib": mem_kib / 1024 / 1024,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg_at_start": load,
+    }
+
+
+def code_version() -> dict[str, Any]:
+    """Which code was measured: the commit, files changed since, and a hash of the sources."""
+    import hashlib
+
+    out: dict[str, Any] = {}
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out["commit"] = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--", "streams", "alerts"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        ).stdout
+        out["uncommitted_source_files"] = len(status.splitlines())
+    digest = hashlib.sha256()
+    for path in sorted([*REPO.glob("streams/**/*.py"), *REPO.glob("alerts/**/*.py")]):
+        digest.update(str(path.relative_to(REPO)).encode())
+        digest.update(path.read_bytes())
+    out["sources_sha256"] = digest.hexdigest()[:16]
+    return out
+
+
+def package_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {}
+    for name in ("faust-streaming", "aiokafka", "opvangwacht"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[name] = metadata.version(name)
+    return out
+
+
+# ---------------------------------------------------------------- main
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    bootstrap = os.environ.get("OPVANG_KAFKA_BOOTSTRAP") or "localhost:9092"
+    partitions = args.partitions or int(os.environ.get("OPVANG_PARTITIONS", "4"))
+    run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{random.randrange(16**4):04x}"
+    prefix = f"bench-{run_id}."
+    from streams.settings import Settings
+
+    app_id = Settings(topic_prefix=prefix).app_id
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = RESULTS_DIR / f"worker-{run_id}.log"
+
+    results: dict[str, Any] = {
+        "run_id": run_id,
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "bootstrap": bootstrap,
+        "topic_prefix": prefix,
+        "events": args.events,
+        "locations": args.locations,
+        "partitions": partitions,
+        "machine": machine_info(),
+        "versions": package_versions(),
+        "code": code_version(),
+        "worker_log": str(log_path.relative_to(REPO)),
+    }
+
+    say(f"run {run_id}: broker {bootstrap}, prefix {prefix!r}, {partitions} partitions")
+    await check_broker(bootstrap)
+    worker: Worker | None = None
+    profiler: subprocess.Popen[bytes] | None = None
+    try:
+        data = make_dataset(args.events, args.locations, args.capped, args.seed)
+        say(
+            f"1/5 publishing {len(data.locations)} locations and {len(data.reports):,} occupancy "
+            f"reports ({len(data.reports) // len(data.locations)} days; "
+            f"{data.over_cap_reports} over the cap)"
+        )
+        await create_topics(bootstrap, prefix, partitions)
+        produce_s = await produce_backlog(bootstrap, prefix, data)
+        results["produce"] = {
+            "seconds": produce_s,
+            "events_per_s": len(data.reports) / produce_s if produce_s else None,
+        }
+        say(f"  published in {produce_s:.1f} s ({len(data.reports) / produce_s:,.0f}/s)")
+
+        say("2/5 baseline: plain aiokafka consumer, read + json.loads")
+        results["baseline"] = await baseline_consume(
+            bootstrap, f"{prefix}occupancy", partitions, len(data.reports)
+        )
+        say(f"  baseline {results['baseline']['events_per_s']:,.0f} events/s")
+
+        if not args.no_ceiling:
+            results["faust_ceiling"] = {}
+            for mode in ("read", "io"):
+                say(f"2b/5 Faust ceiling ({mode}): a minimal Faust agent over the same topic")
+                await create_topic(bootstrap, f"{prefix}ceiling-{mode}-sink", partitions)
+                ceiling = await asyncio.to_thread(
+                    run_ceiling, bootstrap, prefix, partitions, len(data.reports), mode
+                )
+                results["faust_ceiling"][mode] = ceiling
+                say(f"  Faust ceiling ({mode}): {ceiling['events_per_s']:,.0f} events/s")
+
+        say(f"3/5 starting the worker ({' '.join(worker_command())}), web port pending")
+        worker = Worker(bootstrap, prefix, partitions, log_path, args.worker_log_level)
+        say(f"  worker pid {worker.pid}, web port {worker.port}, log {log_path}")
+        if args.profile:
+            prof_path = RESULTS_DIR / f"profile-{run_id}.txt"
+            profiler = start_profiler(worker.pid, prof_path, args.profile_rate)
+        ready_s = await wait_healthy(worker, timeout=120)
+        say(f"  worker healthy after {ready_s:.1f} s; measuring throughput")
+        results["worker_ready_s"] = ready_s
+        results["throughput"] = await measure_throughput(worker, len(data.reports), args.poll)
+        tp = results["throughput"]
+        say(
+            f"  worker: {tp['events']:,} events in {tp['seconds_first_to_last']:.2f} s = "
+            f"{tp['events_per_s']:,.0f} events/s"
+        )
+        # Let the province/national agents finish their share of the backlog before timing alerts.
+        say("  waiting for the aggregate agents to drain the internal topics")
+        drain_start = time.monotonic()
+        drain_timeout = max(180.0, args.events / 200)
+        lag_topics = {
+            f"{prefix}occupancy": partitions,
+            f"{prefix}internal.province-contributions": partitions,
+            f"{prefix}internal.national-contributions": 1,
+            f"{prefix}alerts": partitions,
+        }
+        lag = -1
+        last_print = 0.0
+        while time.monotonic() - drain_start < drain_timeout:
+            lag = await group_lag(bootstrap, app_id, lag_topics)
+            if lag == 0:
+                break
+            if time.monotonic() - last_print >= 3:
+                last_print = time.monotonic()
+                say(f"  messages not yet committed by the worker's agents: {lag:,}")
+            await asyncio.sleep(0.5)
+        drained_at = time.monotonic()
+        whole = drained_at - tp["t_first_monotonic"]
+        results["drain"] = {
+            "seconds_after_reports_done": drained_at - drain_start,
+            "seconds_first_event_to_drained": whole,
+            "pipeline_events_per_s": len(data.reports) / whole if whole > 0 else None,
+            "remaining_lag": lag,
+            "note": "committed offsets; Faust commits every ~2.8 s, so this is an upper bound",
+        }
+        if lag != 0:
+            say(f"  the internal topics did not drain within {drain_timeout:.0f} s (lag {lag:,})")
+        else:
+            say(
+                f"  all agents drained {whole:.1f} s after the first event "
+                f"(~{results['drain']['pipeline_events_per_s']:,.0f} reports/s end to end)"
+            )
+        if profiler is not None:
+            stop_profiler(profiler)
+            profiler = None
+            results["profile"] = {
+                "file": str(prof_path.relative_to(REPO)),
+                "covers": "worker start, backlog, and draining the internal topics",
+                **summarise_profile(prof_path),
+            }
+        # Scrape cost on a caught-up worker (the poller above competes with the worker for CPU).
+        scrape_ms = []
+        for _ in range(5):
+            _, _, took = await scrape(worker)
+            scrape_ms.append(took * 1000)
+        results["metrics_scrape_ms_idle"] = sorted(scrape_ms)[2]
+
+        say(f"4/5 latency: {args.rate:.0f} flipping reports/s for {args.latency_seconds:.0f} s")
+        results["latency"] = await measure_latency(
+            bootstrap, prefix, partitions, data, args.rate, args.latency_seconds
+        )
+        lat = results["latency"]
+        say(
+            f"  {lat['alerts_matched']}/{lat['reports_sent']} alerts; p50 {lat['p50_ms']:.0f} ms, "
+            f"p99 {lat['p99_ms']:.0f} ms, max {lat['max_ms']:.0f} ms"
+        )
+        if lat["alerts_matched"] == 0:
+            raise RunFailed(f"no alert came back from the worker:\n{worker.log_tail()}")
+
+        say("5/5 memory")
+        status = proc_status(worker.pid)
+        if "VmHWM" not in status:
+            raise RunFailed("could not read the worker's /proc status")
+        results["memory"] = {
+            "peak_rss_bytes": status["VmHWM"],
+            "peak_rss_mb": status["VmHWM"] / 1e6,
+            "peak_rss_mib": status["VmHWM"] / 2**20,
+            "rss_at_end_mb": status.get("VmRSS", 0) / 1e6,
+        }
+        _, outcomes, _ = await scrape(worker)
+        results["final_outcomes"] = outcomes
+    finally:
+        stop_profiler(profiler)
+        if worker is not None:
+            say("stopping the worker")
+            code = await asyncio.to_thread(worker.stop)
+            results["worker_exit_code"] = code
+        if args.keep:
+            say(f"--keep: leaving topics with prefix {prefix!r} and {app_id!r}-*")
+        else:
+            with contextlib.suppress(Exception):
+                deleted = await delete_topics(bootstrap, prefix, app_id)
+                say(f"deleted {len(deleted)} topics")
+                results["deleted_topics"] = deleted
+
+    results["goals"] = {
+        "throughput": results["throughput"]["events_per_s"] >= GOAL_EVENTS_PER_S,
+        "latency_p99": results["latency"]["p99_ms"] <= GOAL_P99_MS
+        and results["latency"]["alerts_missing"] == 0,
+        "peak_rss": results["memory"]["peak_rss_mb"] <= GOAL_RSS_MB,
+    }
+    results["goal_values"] = {
+        "events_per_s_min": GOAL_EVENTS_PER_S,
+        "p99_ms_max": GOAL_P99_MS,
+        "peak_rss_mb_max": GOAL_RSS_MB,
+    }
+    results["ratio_worker_to_baseline"] = (
+        results["throughput"]["events_per_s"] / results["baseline"]["events_per_s"]
+    )
+    return results
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    p.add_argument(
+        "--events",
+        type=int,
+        default=None,
+        help="occupancy reports in the backlog (default 50,000; 10,000 with --quick)",
+    )
+    p.add_argument("--quick", action="store_true", help="10,000 reports and a 5 s latency phase")
+    p.add_argument("--locations", type=int, default=400)
+    p.add_argument("--capped", type=int, default=1, help="locations with a cap (latency phase)")
+    p.add_argument("--partitions", type=int, default=None, help="default: OPVANG_PARTITIONS or 4")
+    p.add_argument("--rate", type=float, default=100.0, help="reports/s in the latency phase")
+    p.add_argument(
+        "--latency-seconds", type=float, default=None, help="default 20 (5 with --quick)"
+    )
+    p.add_argument("--poll", type=float, default=1.0, help="seconds between /metrics polls")
+    p.add_argument("--seed", type=int, default=2000)
+    p.add_argument("--worker-log-level", default="info", choices=["debug", "info", "warning"])
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the worker with py-spy during the backlog phase",
+    )
+    p.add_argument("--profile-rate", type=int, default=200)
+    p.add_argument("--keep", action="store_true", help="do not delete the run's topics")
+    p.add_argument(
+        "--no-ceiling", action="store_true", help="skip the minimal-Faust-agent comparison runs"
+    )
+    p.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
+    args = p.parse_args(argv)
+    if args.events is None:
+        args.events = 10_000 if args.quick else 50_000
+    if args.latency_seconds is None:
+        args.latency_seconds = 5.0 if args.quick else 20.0
+    if args.events < 1 or args.locations < 1 or not 1 <= args.capped <= args.locations:
+        p.error("--events and --locations must be >= 1, and 1 <= --capped <= --locations")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if str(REPO) not in sys.path:  # `python bench/run.py` from anywhere
+        sys.path.insert(0, str(REPO))
+    try:
+        results = asyncio.run(run(args))
+    except RunFailed as exc:
+        say(f"benchmark failed: {exc}")
+        return 2 if "no Kafka broker" in str(exc) else 1
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+    print(render_table(results))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(results, indent=2, default=str)
+    args.output.write_text(text + "\n")
+    (RESULTS_DIR / f"run-{results['run_id']}.json").write_text(text + "\n")
+    say(f"results written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

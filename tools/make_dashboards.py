@@ -1,0 +1,1274 @@
+#!/usr/bin/env python3
+"""Write opvangwacht's Grafana dashboards to deploy/grafana/dashboards/ as JSON.
+
+    python tools/make_dashboards.py           # regenerate every dashboard in place
+    python tools/make_dashboards.py --check   # exit 1 when a file on disk differs; write nothing
+
+Standard library only and deterministic: the same code always writes the same bytes. The JSON is
+what Grafana 11 saves (``schemaVersion`` 39); every panel and every query names the provisioned
+Prometheus datasource by uid (``DATASOURCE_UID``, see deploy/grafana/provisioning/datasources/).
+
+The dashboards answer "where is it tight, and since when": stat panels for the figure now, time
+series and state timelines for how it got there, thresholds in colour on both. The capacity
+gauges carry the newest *report*; the time axis is when Prometheus saw it (scrape time).
+
+The integration test (tests/integration/test_observability.py) runs every query below through a
+real Prometheus scraping a real worker, so a misspelled metric fails there, not at 3 a.m.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "deploy" / "grafana" / "dashboards"
+
+SCHEMA_VERSION = 39  # Grafana 11.0; newer 11.x and 12.x migrate it on load
+DATASOURCE_UID = "opvang-prometheus"
+DATASOURCE = {"type": "prometheus", "uid": DATASOURCE_UID}
+TAGS = ["opvangwacht"]
+#: The job name in deploy/prometheus/prometheus.yml.
+JOB = "opvangwacht"
+
+Json = dict[str, Any]
+
+PROVINCE_NAMES = {
+    "GR": "Groningen",
+    "FR": "Friesland",
+    "DR": "Drenthe",
+    "OV": "Overijssel",
+    "FL": "Flevoland",
+    "GL": "Gelderland",
+    "UT": "Utrecht",
+    "NH": "Noord-Holland",
+    "ZH": "Zuid-Holland",
+    "ZE": "Zeeland",
+    "NB": "Noord-Brabant",
+    "LB": "Limburg",
+}
+
+# ------------------------------------------------------------------ colours and thresholds
+
+
+def steps(base: str, *more: tuple[float, str]) -> Json:
+    """Absolute thresholds: ``base`` below the first value, then each (value, colour)."""
+    return {
+        "mode": "absolute",
+        "steps": [{"color": base, "value": None}]
+        + [{"color": colour, "value": value} for value, colour in more],
+    }
+
+
+#: Free places: short is red, nearly full orange.
+FREE_PLACES = steps("red", (0, "orange"), (100, "green"))
+NATIONAL_FREE_PLACES = steps("red", (0, "orange"), (1000, "green"))
+#: Free places as a share of capacity; the region_capacity_low levels (0 %, 2 %, 3 %).
+FREE_RATIO = steps("red", (0, "orange"), (0.02, "yellow"), (0.03, "green"))
+#: Occupancy over capacity or cap; cap_near fires at 95 %.
+UTILISATION = steps("green", (0.92, "yellow"), (0.95, "orange"), (1.0001, "red"))
+#: breach_forecast: critical at 2 days, warning at 7.
+DAYS_UNTIL_FULL = steps("red", (2, "orange"), (7, "yellow"), (10, "green"))
+ANY_IS_BAD = steps("green", (1, "red"))
+ANY_IS_A_WARNING = steps("green", (1, "orange"))
+SHORT_IS_RED = steps("green", (1, "red"))
+TER_APEL_CAP = 2000
+TER_APEL_OCCUPANCY = steps("green", (TER_APEL_CAP * 0.95, "orange"), (TER_APEL_CAP + 1, "red"))
+ROOM_TO_CAP = steps("red", (0, "orange"), (100, "green"))
+TARGET_REALISED = steps("red", (0.9, "orange"), (1.0, "green"))
+NEUTRAL = steps("blue")
+
+# ------------------------------------------------------------------ panels
+
+
+@dataclass
+class Query:
+    expr: str
+    legend: str = ""
+    instant: bool = False
+    table: bool = False
+
+
+def _targets(queries: Sequence[Query]) -> list[Json]:
+    out = []
+    for index, q in enumerate(queries):
+        target: Json = {
+            "datasource": DATASOURCE,
+            "refId": chr(ord("A") + index),
+            "expr": q.expr,
+            "editorMode": "code",
+            "range": not q.instant,
+            "instant": q.instant,
+        }
+        if q.legend:
+            target["legendFormat"] = q.legend
+        if q.table:
+            target["format"] = "table"
+        out.append(target)
+    return out
+
+
+@dataclass
+class Panel:
+    """One visualisation; ``build`` turns it into Grafana's JSON at its place in the grid."""
+
+    kind: str
+    title: str
+    description: str
+    queries: list[Query]
+    w: int = 6
+    h: int = 5
+    unit: str = "short"
+    thresholds: Json = field(default_factory=lambda: NEUTRAL)
+    decimals: int | None = None
+    no_value: str | None = None
+    mappings: list[Json] = field(default_factory=list)
+    options: Json = field(default_factory=dict)
+    custom: Json = field(default_factory=dict)
+    color: Json | None = None
+    overrides: list[Json] = field(default_factory=list)
+    transformations: list[Json] = field(default_factory=list)
+    min: float | None = None
+    max: float | None = None
+
+    def build(self, panel_id: int, x: int, y: int) -> Json:
+        defaults: Json = {
+            "unit": self.unit,
+            "thresholds": self.thresholds,
+            "mappings": self.mappings,
+            "color": self.color or {"mode": "thresholds"},
+        }
+        if self.custom:
+            defaults["custom"] = self.custom
+        if self.decimals is not None:
+            defaults["decimals"] = self.decimals
+        if self.no_value is not None:
+            defaults["noValue"] = self.no_value
+        if self.min is not None:
+            defaults["min"] = self.min
+        if self.max is not None:
+            defaults["max"] = self.max
+        panel: Json = {
+            "id": panel_id,
+            "type": self.kind,
+            "title": self.title,
+            "description": self.description,
+            "gridPos": {"h": self.h, "w": self.w, "x": x, "y": y},
+            "datasource": DATASOURCE,
+            "targets": _targets(self.queries),
+            "fieldConfig": {"defaults": defaults, "overrides": self.overrides},
+            "options": self.options,
+        }
+        if self.transformations:
+            panel["transformations"] = self.transformations
+        return panel
+
+
+@dataclass
+class Row:
+    title: str
+
+
+def stat(
+    title: str,
+    description: str,
+    expr: str,
+    *,
+    unit: str = "short",
+    thresholds: Json = NEUTRAL,
+    legend: str = "",
+    w: int = 4,
+    h: int = 5,
+    no_value: str | None = None,
+    decimals: int | None = 0,
+    mappings: list[Json] | None = None,
+    graph: bool = True,
+) -> Panel:
+    return Panel(
+        "stat",
+        title,
+        description,
+        [Query(expr, legend)],
+        w=w,
+        h=h,
+        unit=unit,
+        thresholds=thresholds,
+        no_value=no_value,
+        decimals=decimals,
+        mappings=mappings or [],
+        options={
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            "colorMode": "background",
+            "graphMode": "area" if graph else "none",
+            "justifyMode": "auto",
+            "orientation": "auto",
+            "textMode": "value_and_name" if legend else "value",
+            "wideLayout": True,
+            "showPercentChange": False,
+        },
+    )
+
+
+def timeseries(
+    title: str,
+    description: str,
+    queries: list[Query],
+    *,
+    unit: str = "short",
+    thresholds: Json = NEUTRAL,
+    threshold_style: str = "off",
+    w: int = 12,
+    h: int = 8,
+    stack: bool = False,
+    fill: int = 10,
+    draw: str = "line",
+    decimals: int | None = None,
+    overrides: list[Json] | None = None,
+    min: float | None = None,
+) -> Panel:
+    return Panel(
+        "timeseries",
+        title,
+        description,
+        queries,
+        w=w,
+        h=h,
+        unit=unit,
+        thresholds=thresholds,
+        decimals=decimals,
+        color={"mode": "palette-classic"},
+        overrides=overrides or [],
+        min=min,
+        custom={
+            "drawStyle": draw,
+            "lineWidth": 2,
+            "lineInterpolation": "stepAfter",
+            "fillOpacity": fill,
+            "showPoints": "never",
+            "spanNulls": True,
+            "axisSoftMin": 0 if min is None else min,
+            "stacking": {"mode": "normal" if stack else "none", "group": "A"},
+            "thresholdsStyle": {"mode": threshold_style},
+        },
+        options={
+            "legend": {
+                "displayMode": "table",
+                "placement": "bottom",
+                "calcs": ["lastNotNull", "min", "max"],
+                "showLegend": True,
+            },
+            "tooltip": {"mode": "multi", "sort": "desc"},
+        },
+    )
+
+
+def state_timeline(
+    title: str,
+    description: str,
+    query: Query,
+    *,
+    unit: str,
+    thresholds: Json,
+    w: int = 24,
+    h: int = 8,
+    mappings: list[Json] | None = None,
+) -> Panel:
+    return Panel(
+        "state-timeline",
+        title,
+        description,
+        [query],
+        w=w,
+        h=h,
+        unit=unit,
+        thresholds=thresholds,
+        mappings=mappings or [],
+        custom={"fillOpacity": 85, "lineWidth": 0},
+        options={
+            "mergeValues": True,
+            "showValue": "never",
+            "alignValue": "left",
+            "rowHeight": 0.85,
+            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+            "tooltip": {"mode": "single", "sort": "none"},
+        },
+    )
+
+
+def bar_gauge(
+    title: str,
+    description: str,
+    query: Query,
+    *,
+    unit: str,
+    thresholds: Json,
+    w: int = 12,
+    h: int = 8,
+    min: float | None = 0,
+    max: float | None = None,
+) -> Panel:
+    return Panel(
+        "bargauge",
+        title,
+        description,
+        [query],
+        w=w,
+        h=h,
+        unit=unit,
+        thresholds=thresholds,
+        min=min,
+        max=max,
+        options={
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            "orientation": "horizontal",
+            "displayMode": "gradient",
+            "valueMode": "color",
+            "showUnfilled": True,
+            "namePlacement": "left",
+            "sizing": "auto",
+            "minVizHeight": 16,
+            "minVizWidth": 8,
+            "maxVizHeight": 300,
+        },
+    )
+
+
+@dataclass
+class Column:
+    """One column of a table panel: an instant query, its header and how to colour it."""
+
+    header: str
+    expr: str
+    unit: str = "short"
+    thresholds: Json | None = None
+    decimals: int | None = 0
+
+
+def table(
+    title: str,
+    description: str,
+    key: str,
+    key_header: str,
+    columns: list[Column],
+    *,
+    w: int = 24,
+    h: int = 8,
+    sort_by: str | None = None,
+    descending: bool = False,
+    key_mappings: list[Json] | None = None,
+) -> Panel:
+    """Rows keyed by the label ``key``; one instant query per column, merged on ``key``.
+
+    Each column is summed by ``key`` so every frame has the same labels and the merge lines
+    them up into one row per key.
+    """
+    queries = [Query(f"sum by ({key}) ({c.expr})", instant=True, table=True) for c in columns]
+    rename = {key: key_header}
+    index = {key: 0}
+    for i, column in enumerate(columns):
+        ref = f"Value #{chr(ord('A') + i)}"
+        rename[ref] = column.header
+        index[ref] = i + 1
+    overrides: list[Json] = []
+    for column in columns:
+        props: list[Json] = [{"id": "unit", "value": column.unit}]
+        if column.decimals is not None:
+            props.append({"id": "decimals", "value": column.decimals})
+        if column.thresholds is not None:
+            props += [
+                {"id": "thresholds", "value": column.thresholds},
+                {"id": "custom.cellOptions", "value": {"type": "color-background"}},
+            ]
+        overrides.append(
+            {"matcher": {"id": "byName", "options": column.header}, "properties": props}
+        )
+    if key_mappings:
+        overrides.append(
+            {
+                "matcher": {"id": "byName", "options": key_header},
+                "properties": [{"id": "mappings", "value": key_mappings}],
+            }
+        )
+    excluded = {"Time": True}
+    return Panel(
+        "table",
+        title,
+        description,
+        queries,
+        w=w,
+        h=h,
+        thresholds=NEUTRAL,
+        color={"mode": "thresholds"},
+        custom={"align": "auto", "cellOptions": {"type": "auto"}, "inspect": False},
+        overrides=overrides,
+        transformations=[
+            {"id": "merge", "options": {}},
+            {
+                "id": "organize",
+                "options": {
+                    "excludeByName": excluded,
+                    "renameByName": rename,
+                    "indexByName": index,
+                },
+            },
+        ],
+        options={
+            "showHeader": True,
+            "cellHeight": "sm",
+            "footer": {"show": False, "reducer": ["sum"], "fields": "", "countRows": False},
+            "sortBy": [{"displayName": sort_by, "desc": descending}] if sort_by else [],
+        },
+    )
+
+
+def value_text(mapping: dict[str, str]) -> list[Json]:
+    """Value mappings that show a text for a value (a province code, 0/1)."""
+    return [
+        {
+            "type": "value",
+            "options": {
+                value: {"text": text, "index": i} for i, (value, text) in enumerate(mapping.items())
+            },
+        }
+    ]
+
+
+PROVINCE_MAPPINGS = value_text(PROVINCE_NAMES)
+
+# ------------------------------------------------------------------ dashboards
+
+
+@dataclass
+class Dashboard:
+    uid: str
+    file: str
+    title: str
+    description: str
+    items: list[Panel | Row]
+    variables: list[Json] = field(default_factory=list)
+    time_from: str = "now-7d"
+
+    def build(self) -> Json:
+        return {
+            "id": None,
+            "uid": self.uid,
+            "title": self.title,
+            "description": self.description,
+            "tags": TAGS,
+            "timezone": "browser",
+            "editable": True,
+            "graphTooltip": 1,
+            "fiscalYearStartMonth": 0,
+            "liveNow": False,
+            "refresh": "1m",
+            "schemaVersion": SCHEMA_VERSION,
+            "version": 1,
+            "time": {"from": self.time_from, "to": "now"},
+            "timepicker": {},
+            "weekStart": "monday",
+            "annotations": {
+                "list": [
+                    {
+                        "builtIn": 1,
+                        "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+                        "enable": True,
+                        "hide": True,
+                        "iconColor": "rgba(0, 211, 255, 1)",
+                        "name": "Annotations & Alerts",
+                        "type": "dashboard",
+                    }
+                ]
+            },
+            "links": [
+                {
+                    "type": "dashboards",
+                    "tags": TAGS,
+                    "asDropdown": False,
+                    "includeVars": False,
+                    "keepTime": True,
+                    "targetBlank": False,
+                    "title": "opvangwacht",
+                    "icon": "external link",
+                    "tooltip": "",
+                    "url": "",
+                },
+            ],
+            "templating": {"list": self.variables},
+            "panels": list(self._layout()),
+        }
+
+    def _layout(self) -> Iterator[Json]:
+        x = y = row_height = 0
+        panel_id = 0
+        for item in self.items:
+            panel_id += 1
+            if isinstance(item, Row):
+                if x:
+                    y += row_height
+                x = row_height = 0
+                yield {
+                    "id": panel_id,
+                    "type": "row",
+                    "title": item.title,
+                    "collapsed": False,
+                    "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
+                    "panels": [],
+                }
+                y += 1
+                continue
+            if x + item.w > 24:
+                x, y, row_height = 0, y + row_height, 0
+            yield item.build(panel_id, x, y)
+            x += item.w
+            row_height = max(row_height, item.h)
+
+
+def province_variable() -> Json:
+    definition = "label_values(opvang_province_capacity, province)"
+    return {
+        "name": "province",
+        "label": "Provincie",
+        "type": "query",
+        "datasource": DATASOURCE,
+        "definition": definition,
+        "query": {"qryType": 1, "query": definition, "refId": "PrometheusVariableQueryEditor"},
+        "refresh": 2,
+        "includeAll": True,
+        "multi": True,
+        "sort": 1,
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+        "options": [],
+        "hide": 0,
+        "regex": "",
+        "skipUrlSync": False,
+    }
+
+
+def national() -> Dashboard:
+    return Dashboard(
+        "opvang-national",
+        "national.json",
+        "Opvangwacht · Landelijk overzicht",
+        "Vrije plaatsen en tekort in de asielopvang van heel Nederland, en waar het krap is.",
+        [
+            Row("Nu"),
+            stat(
+                "Vrije plaatsen",
+                "Capaciteit min bezetting over alle actieve asielopvanglocaties (Oekraïense "
+                "opvang apart). Negatief = plaatsen tekort.",
+                "opvang_national_free_places",
+                thresholds=NATIONAL_FREE_PLACES,
+            ),
+            stat(
+                "Tekort",
+                "Plaatsen tekort in heel Nederland (0 als er plaats is). De regel "
+                "national_shortage vuurt zodra dit boven 0 komt.",
+                "opvang_national_shortage_places",
+                thresholds=SHORT_IS_RED,
+            ),
+            stat(
+                "Bezettingsgraad",
+                "Bezetting gedeeld door capaciteit. Oranje vanaf 95 %, rood boven 100 %.",
+                "opvang_national_utilisation_ratio",
+                unit="percentunit",
+                thresholds=UTILISATION,
+                decimals=1,
+            ),
+            stat(
+                "Dagen tot vol",
+                "Vrije plaatsen gedeeld door de netto instroom per dag (7 dagen). Leeg als de "
+                "opvang niet voller wordt.",
+                "opvang_national_days_until_full",
+                thresholds=DAYS_UNTIL_FULL,
+                no_value="loopt niet vol",
+                decimals=1,
+            ),
+            stat(
+                "Sliepen buiten",
+                "Mensen die afgelopen nacht buiten sliepen, volgens de ochtendtelling.",
+                "opvang_national_slept_outside",
+                thresholds=ANY_IS_BAD,
+            ),
+            stat(
+                "Zonder bed",
+                "Mensen binnen zonder regulier bed (stoel, vloer, wachtruimte).",
+                "opvang_national_without_bed",
+                thresholds=ANY_IS_A_WARNING,
+            ),
+            Row("Verloop"),
+            timeseries(
+                "Vrije plaatsen en tekort",
+                "Landelijk vrije plaatsen (onder de rode lijn = tekort) en het tekort zelf.",
+                [
+                    Query("opvang_national_free_places", "vrije plaatsen"),
+                    Query("opvang_national_shortage_places", "tekort"),
+                ],
+                thresholds=steps("red", (0, "transparent")),
+                threshold_style="line+area",
+                min=None,
+                overrides=[
+                    {
+                        "matcher": {"id": "byName", "options": "tekort"},
+                        "properties": [
+                            {"id": "color", "value": {"mode": "fixed", "fixedColor": "red"}}
+                        ],
+                    }
+                ],
+            ),
+            timeseries(
+                "Bezetting tegen capaciteit",
+                "Mensen in de asielopvang en het aantal bruikbare bedden.",
+                [
+                    Query("opvang_national_occupancy", "bezetting"),
+                    Query("opvang_national_capacity", "capaciteit"),
+                ],
+            ),
+            timeseries(
+                "Instroom en uitstroom (7 dagen)",
+                "Aankomsten tegen doorplaatsingen plus vertrek, opgeteld over de 7 dagen vóór "
+                "de nieuwste ochtendtelling.",
+                [
+                    Query("opvang_national_arrivals_7d", "instroom"),
+                    Query("opvang_national_outflow_7d", "uitstroom"),
+                ],
+            ),
+            timeseries(
+                "Oekraïense opvang",
+                "Gemeentelijke opvang van ontheemden uit Oekraïne; telt niet mee in de "
+                "asielcijfers hierboven.",
+                [
+                    Query("opvang_national_ukrainian_occupancy", "bezetting"),
+                    Query("opvang_national_ukrainian_capacity", "capaciteit"),
+                ],
+            ),
+            Row("Waar is het krap, en sinds wanneer"),
+            state_timeline(
+                "Ruimte per provincie door de tijd",
+                "Vrije plaatsen als deel van de capaciteit. Rood: tekort; oranje: minder dan "
+                "2 % vrij; geel: minder dan 3 %. Waar de balk van kleur verandert, begon het.",
+                Query("opvang_province_free_places / opvang_province_capacity", "{{province}}"),
+                unit="percentunit",
+                thresholds=FREE_RATIO,
+            ),
+            bar_gauge(
+                "Krapste locaties nu",
+                "De tien locaties met de minste vrije plaatsen (negatief = overvol).",
+                Query("bottomk(10, opvang_location_free_places)", "{{location_id}} ({{province}})"),
+                unit="short",
+                thresholds=FREE_PLACES,
+                min=None,
+            ),
+            timeseries(
+                "Vrije plaatsen per provincie",
+                "Onder de rode lijn heeft de provincie plaatsen tekort.",
+                [Query("opvang_province_free_places", "{{province}}")],
+                thresholds=steps("red", (0, "transparent")),
+                threshold_style="line",
+                min=None,
+            ),
+        ],
+    )
+
+
+TER_APEL = 'location_id="ter-apel"'
+CENTRES = 'kind="registration_centre"'
+
+
+def registration_centres() -> Dashboard:
+    return Dashboard(
+        "opvang-registration-centres",
+        "registration-centres.json",
+        "Opvangwacht · Aanmeldcentra en Ter Apel",
+        "Ter Apel tegen de afgesproken grens van 2.000, wie er buiten of zonder bed slaapt, en "
+        "de dwangsom die oploopt.",
+        [
+            Row("Ter Apel nu"),
+            stat(
+                "Bezetting Ter Apel",
+                "Nieuwste ochtendtelling. Oranje vanaf 95 % van de grens van 2.000, rood erboven.",
+                f"opvang_location_occupancy{{{TER_APEL}}}",
+                thresholds=TER_APEL_OCCUPANCY,
+            ),
+            stat(
+                "Ruimte tot de grens",
+                "Afgesproken maximum min bezetting; negatief = zoveel mensen boven de grens.",
+                f"opvang_location_cap{{{TER_APEL}}} - opvang_location_occupancy{{{TER_APEL}}}",
+                thresholds=ROOM_TO_CAP,
+            ),
+            stat(
+                "Sliepen buiten",
+                "Mensen die afgelopen nacht buiten het aanmeldcentrum sliepen.",
+                f"opvang_location_slept_outside{{{TER_APEL}}}",
+                thresholds=ANY_IS_BAD,
+            ),
+            stat(
+                "Zonder bed",
+                "Mensen binnen zonder regulier bed.",
+                f"opvang_location_without_bed{{{TER_APEL}}}",
+                thresholds=ANY_IS_A_WARNING,
+            ),
+            stat(
+                "Dwangsom opgelopen",
+                "Opgelopen dwangsom over de regelingen (uitspraken) van Ter Apel, per nacht "
+                "boven de grens. Een ondergrens: dagaanwezigen ziet de ochtendtelling niet.",
+                f"sum(opvang_penalty_accrued_euros{{{TER_APEL}}})",
+                unit="currencyEUR",
+                thresholds=ANY_IS_A_WARNING,
+                no_value="€ 0",
+            ),
+            stat(
+                "Dagen tot vol",
+                "Vrije plaatsen gedeeld door de netto instroom per dag; 0 = vol of overvol.",
+                f"opvang_location_days_until_full{{{TER_APEL}}}",
+                thresholds=DAYS_UNTIL_FULL,
+                no_value="loopt niet vol",
+                decimals=1,
+            ),
+            Row("Ter Apel door de tijd"),
+            timeseries(
+                "Bezetting tegen de grens van 2.000",
+                "Rood gebied: boven de afgesproken grens.",
+                [
+                    Query(f"opvang_location_occupancy{{{TER_APEL}}}", "bezetting"),
+                    Query(f"opvang_location_cap{{{TER_APEL}}}", "grens"),
+                    Query(f"opvang_location_capacity{{{TER_APEL}}}", "bedden"),
+                ],
+                thresholds=steps("transparent", (TER_APEL_CAP, "red")),
+                threshold_style="line+area",
+                overrides=[
+                    {
+                        "matcher": {"id": "byName", "options": "grens"},
+                        "properties": [
+                            {"id": "color", "value": {"mode": "fixed", "fixedColor": "red"}},
+                            {"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}},
+                        ],
+                    }
+                ],
+            ),
+            timeseries(
+                "Buiten en zonder bed",
+                "Per aanmeldcentrum: mensen die buiten sliepen en mensen zonder bed.",
+                [
+                    Query(
+                        f"opvang_location_slept_outside{{{CENTRES}}}", "buiten · {{location_id}}"
+                    ),
+                    Query(
+                        f"opvang_location_without_bed{{{CENTRES}}}", "zonder bed · {{location_id}}"
+                    ),
+                ],
+                thresholds=steps("transparent", (1, "red")),
+                threshold_style="off",
+            ),
+            timeseries(
+                "Opgelopen dwangsom",
+                "Per regeling; het maximum van de regeling als stippellijn.",
+                [
+                    Query("opvang_penalty_accrued_euros", "{{scheme}}"),
+                    Query("opvang_penalty_maximum_euros", "maximum {{scheme}}"),
+                ],
+                unit="currencyEUR",
+                overrides=[
+                    {
+                        "matcher": {"id": "byRegexp", "options": "maximum .*"},
+                        "properties": [
+                            {"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}},
+                            {"id": "custom.fillOpacity", "value": 0},
+                        ],
+                    }
+                ],
+            ),
+            timeseries(
+                "Instroom en uitstroom aanmeldcentra (7 dagen)",
+                "Aankomsten tegen doorplaatsingen plus vertrek per aanmeldcentrum.",
+                [
+                    Query(
+                        f"opvang_location_arrivals_7d{{{CENTRES}}}", "instroom · {{location_id}}"
+                    ),
+                    Query(
+                        f"opvang_location_outflow_7d{{{CENTRES}}}", "uitstroom · {{location_id}}"
+                    ),
+                ],
+            ),
+            Row("Alle aanmeldcentra"),
+            state_timeline(
+                "Bezettingsgraad door de tijd",
+                "Bezetting tegen de capaciteit. Oranje vanaf 95 %, rood erboven: waar de kleur "
+                "omslaat, begon de krapte.",
+                Query(f"opvang_location_utilisation_ratio{{{CENTRES}}}", "{{location_id}}"),
+                unit="percentunit",
+                thresholds=UTILISATION,
+                h=6,
+            ),
+            table(
+                "Aanmeldcentra nu",
+                "Nieuwste ochtendtelling per aanmeldcentrum.",
+                "location_id",
+                "Locatie",
+                [
+                    Column("Bezetting", f"opvang_location_occupancy{{{CENTRES}}}"),
+                    Column("Bedden", f"opvang_location_capacity{{{CENTRES}}}"),
+                    Column(
+                        "Vrije plaatsen",
+                        f"opvang_location_free_places{{{CENTRES}}}",
+                        thresholds=FREE_PLACES,
+                    ),
+                    Column(
+                        "Bezettingsgraad",
+                        f"opvang_location_utilisation_ratio{{{CENTRES}}}",
+                        unit="percentunit",
+                        thresholds=UTILISATION,
+                        decimals=1,
+                    ),
+                    Column(
+                        "Buiten",
+                        f"opvang_location_slept_outside{{{CENTRES}}}",
+                        thresholds=ANY_IS_BAD,
+                    ),
+                    Column(
+                        "Zonder bed",
+                        f"opvang_location_without_bed{{{CENTRES}}}",
+                        thresholds=ANY_IS_A_WARNING,
+                    ),
+                    Column("Instroom 7d", f"opvang_location_arrivals_7d{{{CENTRES}}}"),
+                ],
+                sort_by="Vrije plaatsen",
+                h=7,
+            ),
+        ],
+    )
+
+
+P = 'province=~"$province"'
+
+
+def provinces() -> Dashboard:
+    return Dashboard(
+        "opvang-provinces",
+        "provinces.json",
+        "Opvangwacht · Provincies en Spreidingswet",
+        "Vrije plaatsen per provincie, en hoeveel plaatsen elke provincie heeft gerealiseerd "
+        "tegen haar Spreidingswet-opgave.",
+        [
+            Row("Spreidingswet"),
+            bar_gauge(
+                "Gerealiseerd van de opgave",
+                "Asielopvangplaatsen (capaciteit) gedeeld door de Spreidingswet-opgave die op de "
+                "rapportdatum geldt. Onder 100 % vuurt spreiding_shortfall.",
+                Query(
+                    f"sum by (province) (opvang_province_capacity{{{P}}})"
+                    f" / sum by (province) (opvang_province_spreiding_target_places{{{P}}})",
+                    "{{province}}",
+                ),
+                unit="percentunit",
+                thresholds=TARGET_REALISED,
+                max=1.2,
+            ),
+            table(
+                "Opgave per provincie",
+                "Gerealiseerd (capaciteit), opgave, tekort op de opgave, en de vrije plaatsen.",
+                "province",
+                "Provincie",
+                [
+                    Column("Gerealiseerd", f"opvang_province_capacity{{{P}}}"),
+                    Column(
+                        "Opgave",
+                        f"sum by (province) (opvang_province_spreiding_target_places{{{P}}})",
+                    ),
+                    Column(
+                        "Tekort op opgave",
+                        f"clamp_min(sum by (province) "
+                        f"(opvang_province_spreiding_target_places{{{P}}})"
+                        f" - sum by (province) (opvang_province_capacity{{{P}}}), 0)",
+                        thresholds=steps("green", (1, "orange")),
+                    ),
+                    Column(
+                        "Vrije plaatsen",
+                        f"opvang_province_free_places{{{P}}}",
+                        thresholds=FREE_PLACES,
+                    ),
+                    Column(
+                        "Bezettingsgraad",
+                        f"opvang_province_utilisation_ratio{{{P}}}",
+                        unit="percentunit",
+                        thresholds=UTILISATION,
+                        decimals=1,
+                    ),
+                ],
+                sort_by="Tekort op opgave",
+                descending=True,
+                key_mappings=PROVINCE_MAPPINGS,
+                w=12,
+            ),
+            Row("Ruimte"),
+            state_timeline(
+                "Ruimte door de tijd",
+                "Vrije plaatsen als deel van de capaciteit. Rood: tekort; oranje: minder dan "
+                "2 % vrij (region_capacity_low); geel: minder dan 3 %.",
+                Query(f"opvang_province_free_places{{{P}}} / opvang_province_capacity{{{P}}}"),
+                unit="percentunit",
+                thresholds=FREE_RATIO,
+            ),
+            timeseries(
+                "Vrije plaatsen",
+                "Onder de rode lijn heeft de provincie plaatsen tekort.",
+                [Query(f"opvang_province_free_places{{{P}}}", "{{province}}")],
+                thresholds=steps("red", (0, "transparent")),
+                threshold_style="line",
+                min=None,
+            ),
+            timeseries(
+                "Dagen tot vol",
+                "Vrije plaatsen gedeeld door de netto instroom per dag; alleen provincies die "
+                "voller worden. Onder 7 dagen waarschuwt breach_forecast, onder 2 kritiek.",
+                [Query(f"opvang_province_days_until_full{{{P}}}", "{{province}}")],
+                thresholds=DAYS_UNTIL_FULL,
+                threshold_style="line",
+                decimals=1,
+            ),
+            timeseries(
+                "Buiten en zonder bed",
+                "Per provincie, uit de ochtendtellingen.",
+                [
+                    Query(f"opvang_province_slept_outside{{{P}}}", "buiten · {{province}}"),
+                    Query(f"opvang_province_without_bed{{{P}}}", "zonder bed · {{province}}"),
+                ],
+            ),
+            timeseries(
+                "Instroom en uitstroom (7 dagen)",
+                "Aankomsten tegen doorplaatsingen plus vertrek per provincie.",
+                [
+                    Query(f"opvang_province_arrivals_7d{{{P}}}", "instroom · {{province}}"),
+                    Query(f"opvang_province_outflow_7d{{{P}}}", "uitstroom · {{province}}"),
+                ],
+            ),
+        ],
+        variables=[province_variable()],
+    )
+
+
+def alerts() -> Dashboard:
+    return Dashboard(
+        "opvang-alerts",
+        "alerts.json",
+        "Opvangwacht · Meldingen en notificaties",
+        "Welke opvangmeldingen nu vuren, sinds wanneer, en of de notificaties aankomen.",
+        [
+            Row("Meldingen nu"),
+            stat(
+                "Kritiek",
+                "Meldingen met ernst critical die nu vuren.",
+                'sum(opvang_alerts_firing{severity="critical"})',
+                thresholds=ANY_IS_BAD,
+                no_value="0",
+            ),
+            stat(
+                "Waarschuwing",
+                "Meldingen met ernst warning die nu vuren.",
+                'sum(opvang_alerts_firing{severity="warning"})',
+                thresholds=ANY_IS_A_WARNING,
+                no_value="0",
+            ),
+            stat(
+                "Informatie",
+                "Meldingen met ernst info die nu vuren.",
+                'sum(opvang_alerts_firing{severity="info"})',
+                thresholds=steps("green", (1, "blue")),
+                no_value="0",
+            ),
+            stat(
+                "Notificaties mislukt",
+                "Notificaties die na alle pogingen niet afgeleverd zijn, in de gekozen periode. "
+                "Ze staan op opvang.notifications.dead.",
+                'sum(increase(opvang_notifications_total{outcome="failed"}[$__range]))',
+                thresholds=ANY_IS_BAD,
+                no_value="0",
+            ),
+            stat(
+                "Notificaties afgeleverd",
+                "Afgeleverde notificaties in de gekozen periode.",
+                'sum(increase(opvang_notifications_total{outcome="delivered"}[$__range]))',
+                thresholds=NEUTRAL,
+                no_value="0",
+                w=8,
+            ),
+            Row("Sinds wanneer"),
+            state_timeline(
+                "Vurende meldingen per regel",
+                "Per regel en ernst: hoeveel meldingen vuren. Waar de balk begint, begon het.",
+                Query("sum by (rule, severity) (opvang_alerts_firing)", "{{rule}} ({{severity}})"),
+                unit="short",
+                thresholds=steps("transparent", (1, "red")),
+                h=9,
+            ),
+            bar_gauge(
+                "Vurend per regel",
+                "Aantal vurende meldingen per regel en ernst, nu.",
+                Query(
+                    "sort_desc(sum by (rule, severity) (opvang_alerts_firing))",
+                    "{{rule}} ({{severity}})",
+                ),
+                unit="short",
+                thresholds=steps("blue", (1, "orange"), (5, "red")),
+                w=8,
+                h=9,
+            ),
+            timeseries(
+                "Meldingswijzigingen",
+                "Gepubliceerde meldingen (vuren en opgelost) per regel, per minuut.",
+                [
+                    Query(
+                        "sum by (rule, status) (rate(opvang_alert_events_total[$__rate_interval]))"
+                        " * 60",
+                        "{{rule}} {{status}}",
+                    )
+                ],
+                unit="short",
+                stack=True,
+                draw="bars",
+                w=16,
+                h=9,
+            ),
+            Row("Notificaties"),
+            timeseries(
+                "Notificaties per ontvanger",
+                "Afgeleverd en mislukt per kanaal en ontvanger, per minuut.",
+                [
+                    Query(
+                        "sum by (channel, receiver, outcome)"
+                        " (rate(opvang_notifications_total[$__rate_interval])) * 60",
+                        "{{receiver}} ({{channel}}) {{outcome}}",
+                    )
+                ],
+                overrides=[
+                    {
+                        "matcher": {"id": "byRegexp", "options": ".* failed"},
+                        "properties": [
+                            {"id": "color", "value": {"mode": "fixed", "fixedColor": "red"}}
+                        ],
+                    }
+                ],
+            ),
+            timeseries(
+                "Afleverpogingen",
+                "Pogingen per resultaat: ok, retry (wordt opnieuw geprobeerd), error (opgegeven).",
+                [
+                    Query(
+                        "sum by (receiver, result)"
+                        " (rate(opvang_notification_attempts_total[$__rate_interval])) * 60",
+                        "{{receiver}} {{result}}",
+                    )
+                ],
+            ),
+            table(
+                "Notificaties sinds de start van de worker",
+                "Tellers per ontvanger en uitkomst sinds de worker startte.",
+                "receiver",
+                "Ontvanger",
+                [
+                    Column(
+                        "Afgeleverd",
+                        'sum by (receiver) (opvang_notifications_total{outcome="delivered"})',
+                    ),
+                    Column(
+                        "Mislukt",
+                        'sum by (receiver) (opvang_notifications_total{outcome="failed"})',
+                        thresholds=ANY_IS_BAD,
+                    ),
+                    Column(
+                        "Pogingen",
+                        "sum by (receiver) (opvang_notification_attempts_total)",
+                    ),
+                ],
+                h=6,
+            ),
+        ],
+        time_from="now-24h",
+    )
+
+
+LATENCY = "sum by (le) (rate(opvang_event_to_alert_seconds_bucket[$__rate_interval]))"
+
+
+def pipeline() -> Dashboard:
+    return Dashboard(
+        "opvang-pipeline",
+        "pipeline.json",
+        "Opvangwacht · Pijplijn",
+        "Werkt de alarmering zelf: draait de worker, komen er rapporten binnen, wat wordt "
+        "afgekeurd, en hoe snel volgt een melding op een rapport.",
+        [
+            Row("Gezondheid"),
+            stat(
+                "Worker",
+                "Kan Prometheus de worker bereiken (up).",
+                f'min(up{{job="{JOB}"}})',
+                thresholds=steps("red", (1, "green")),
+                mappings=value_text({"0": "onbereikbaar", "1": "bereikbaar"}),
+                no_value="onbekend",
+                graph=False,
+            ),
+            stat(
+                "Nieuwste rapportdatum",
+                "De nieuwste datum van een ochtendtelling over alle locaties.",
+                "max(opvang_location_report_date_seconds) * 1000",
+                unit="dateTimeAsIsoNoDateIfToday",
+                graph=False,
+                decimals=None,
+            ),
+            stat(
+                "Rapporten verwerkt",
+                "Bezettings- en instroomrapporten toegepast in de gekozen periode.",
+                'sum(increase(opvang_events_total{outcome="applied"}[$__range]))',
+                no_value="0",
+            ),
+            stat(
+                "Afgekeurd (dead letter)",
+                "Berichten naar opvang.deadletter in de gekozen periode: een rapport dat niet "
+                "meetelt. Reden en origineel staan op het topic.",
+                'sum(increase(opvang_events_total{outcome=~"dead_letter:.*"}[$__range]))',
+                thresholds=ANY_IS_A_WARNING,
+                no_value="0",
+            ),
+            stat(
+                "Rapport → melding p95",
+                "95e percentiel van de tijd van het Kafka-tijdstip van een rapport tot de melding "
+                "die het veroorzaakte.",
+                f"histogram_quantile(0.95, {LATENCY})",
+                unit="s",
+                thresholds=steps("green", (5, "orange"), (30, "red")),
+                decimals=2,
+                no_value="geen meldingen",
+            ),
+            stat(
+                "Scrape-duur",
+                "Hoe lang Prometheus over /metrics van de worker doet.",
+                f'max(scrape_duration_seconds{{job="{JOB}"}})',
+                unit="s",
+                thresholds=steps("green", (1, "orange"), (5, "red")),
+                decimals=3,
+            ),
+            Row("Doorstroom"),
+            timeseries(
+                "Berichten per uitkomst",
+                "Verwerkte berichten per seconde: applied, duplicate, correction, "
+                "dead_letter:<reden>.",
+                [
+                    Query(
+                        "sum by (outcome) (rate(opvang_events_total[$__rate_interval]))",
+                        "{{outcome}}",
+                    )
+                ],
+                unit="reqps",
+                stack=True,
+                overrides=[
+                    {
+                        "matcher": {"id": "byRegexp", "options": "dead_letter.*"},
+                        "properties": [
+                            {"id": "color", "value": {"mode": "fixed", "fixedColor": "red"}}
+                        ],
+                    }
+                ],
+            ),
+            timeseries(
+                "Dead letters per reden",
+                "Afgekeurde berichten per topic en reden (invalid_json, schema, out_of_range, "
+                "unknown_location), per minuut.",
+                [
+                    Query(
+                        "sum by (topic, outcome)"
+                        ' (rate(opvang_events_total{outcome=~"dead_letter:.*"}[$__rate_interval]))'
+                        " * 60",
+                        "{{topic}} {{outcome}}",
+                    )
+                ],
+                draw="bars",
+                stack=True,
+            ),
+            timeseries(
+                "Rapport → melding (kwantielen)",
+                "Tijd van het Kafka-tijdstip van een rapport tot de melding die het veroorzaakte.",
+                [
+                    Query(f"histogram_quantile(0.5, {LATENCY})", "p50"),
+                    Query(f"histogram_quantile(0.95, {LATENCY})", "p95"),
+                    Query(f"histogram_quantile(0.99, {LATENCY})", "p99"),
+                ],
+                unit="s",
+                thresholds=steps("transparent", (5, "orange"), (30, "red")),
+                threshold_style="line",
+            ),
+            table(
+                "Achterstand per locatie",
+                "Hoeveel dagen de nieuwste ochtendtelling van een locatie achterloopt op de "
+                "nieuwste van alle locaties (report_missing vuurt vanaf 1 dag).",
+                "location_id",
+                "Locatie",
+                [
+                    Column(
+                        "Dagen achter",
+                        "(scalar(max(opvang_location_report_date_seconds))"
+                        " - opvang_location_report_date_seconds) / 86400",
+                        thresholds=steps("green", (1, "orange"), (2, "red")),
+                    ),
+                    Column(
+                        "Rapportdatum",
+                        "opvang_location_report_date_seconds * 1000",
+                        unit="dateTimeAsIso",
+                        decimals=None,
+                    ),
+                ],
+                sort_by="Dagen achter",
+                descending=True,
+                w=12,
+            ),
+        ],
+        time_from="now-24h",
+    )
+
+
+DASHBOARDS = (national, registration_centres, provinces, alerts, pipeline)
+
+
+def render(dashboard: Dashboard) -> str:
+    return json.dumps(dashboard.build(), indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if a file on disk differs; write nothing"
+    )
+    parser.add_argument("--out", type=Path, default=OUT, help="directory (default: %(default)s)")
+    args = parser.parse_args(argv)
+    stale = []
+    expected = set()
+    for make in DASHBOARDS:
+        dashboard = make()
+        path = args.out / dashboard.file
+        expected.add(dashboard.file)
+        text = render(dashboard)
+        if args.check:
+            current = path.read_text(encoding="utf-8") if path.exists() else None
+            if current != text:
+                stale.append(path)
+        else:
+            args.out.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    extra = sorted(p for p in args.out.glob("*.json") if p.name not in expected)
+    if args.check:
+        for path in stale:
+            print(f"{path} is out of date: run python tools/make_dashboards.py", file=sys.stderr)
+        for path in extra:
+            print(f"{path} is not generated by this script: remove it", file=sys.stderr)
+        return 1 if stale or extra else 0
+    for path in extra:
+        path.unlink()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
