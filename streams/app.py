@@ -37,7 +37,7 @@ from alerts.errors import InvalidReport
 from alerts.model import AlertEvent, IntakeReport, OccupancyReport
 from alerts.notify import DeliveryError, Notifier, WebhookNotifier
 from alerts.notify.retry import RetryPolicy
-from streams import api
+from streams import api, codecs
 from streams.logging import logging_dict_config
 from streams.metrics import PipelineMetrics, StateCollector, StateView
 from streams.records import (
@@ -88,9 +88,20 @@ province_topic = app.topic(
 )
 national_topic = app.topic(settings.topic("internal.national-contributions"), partitions=1, **_raw)
 
+codecs.register()
 location_table = app.Table("location-state", default=None, partitions=settings.partitions)
 province_table = app.Table("province-state", default=None, partitions=settings.partitions)
 national_table = app.Table("national-state", default=None, partitions=1)
+# Values are the core's records themselves; the codecs turn them into JSON for the changelog.
+for _table, _codec, _kind in (
+    (location_table, codecs.LOCATION_RECORD, engine.LocationRecord),
+    (province_table, codecs.AGGREGATE_RECORD, engine.AggregateRecord),
+    (national_table, codecs.AGGREGATE_RECORD, engine.AggregateRecord),
+):
+    # Writes to the changelog go through the codec; on recovery Faust reads the changelog back
+    # as plain JSON, and ``_to_value`` turns it into the record again.
+    _table.value_serializer = _codec  # type: ignore[attr-defined]
+    _table._to_value = codecs.from_changelog(_kind)  # type: ignore[attr-defined]
 
 registry = LocationRegistry()
 prometheus_registry = CollectorRegistry()
@@ -143,12 +154,8 @@ async def publish_alerts(events: tuple[AlertEvent, ...], source_timestamp: float
 
 
 def _location_record(location_id: str) -> engine.LocationRecord:
-    stored = location_table.get(location_id)
-    return (
-        engine.LocationRecord.from_dict(stored)
-        if stored
-        else engine.LocationRecord.new(location_id)
-    )
+    stored: engine.LocationRecord | None = location_table.get(location_id)
+    return stored if stored is not None else engine.LocationRecord.new(location_id)
 
 
 # ---------------------------------------------------------------- agents
@@ -194,7 +201,7 @@ async def process_reports(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
                 outcome = engine.on_intake(location, record, report, config)
             metrics.events.labels(topic, outcome.applied.value).inc()
             if outcome.applied is not Applied.DUPLICATE:
-                location_table[report.location_id] = outcome.record.to_dict()
+                location_table[report.location_id] = outcome.record
             await publish_alerts(outcome.events, message.timestamp)
             for share in outcome.contributions:
                 await province_topic.send(
@@ -207,16 +214,12 @@ async def process_reports(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
 async def aggregate_provinces(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
     async for event in stream.events():
         item = Contribution.from_dict(json.loads(event.value))
-        stored = province_table.get(item.province)
-        record = (
-            engine.AggregateRecord.from_dict(stored)
-            if stored
-            else engine.AggregateRecord(item.province)
-        )
+        stored: engine.AggregateRecord | None = province_table.get(item.province)
+        record = stored if stored is not None else engine.AggregateRecord(item.province)
         outcome = engine.close_days(
             engine.on_contribution(record, item), config, engine.province_rules
         )
-        province_table[item.province] = outcome.record.to_dict()
+        province_table[item.province] = outcome.record
         await publish_alerts(outcome.events, event.message.timestamp)
         for date, asylum, ukrainian in outcome.closed_days:
             for totals, is_asylum in ((asylum, True), (ukrainian, False)):
@@ -231,14 +234,12 @@ async def aggregate_provinces(stream: faust.StreamT[bytes]) -> AsyncIterator[Non
 async def aggregate_nation(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
     async for event in stream.events():
         item = Contribution.from_dict(json.loads(event.value))
-        stored = national_table.get("NL")
-        record = (
-            engine.AggregateRecord.from_dict(stored) if stored else engine.AggregateRecord("NL")
-        )
+        stored: engine.AggregateRecord | None = national_table.get("NL")
+        record = stored if stored is not None else engine.AggregateRecord("NL")
         outcome = engine.close_days(
             engine.on_contribution(record, item), config, engine.national_rules
         )
-        national_table["NL"] = outcome.record.to_dict()
+        national_table["NL"] = outcome.record
         await publish_alerts(outcome.events, event.message.timestamp)
         yield None
 
@@ -318,16 +319,10 @@ def _state_view() -> StateView:
     locations = []
     for location_id, stored in list(location_table.items()):
         location = registry.get(location_id)
-        if location is not None and stored:
-            locations.append((location, engine.LocationRecord.from_dict(stored)))
-    provinces = {
-        code: engine.AggregateRecord.from_dict(stored)
-        for code, stored in list(province_table.items())
-        if stored
-    }
-    national_stored = national_table.get("NL")
-    national = engine.AggregateRecord.from_dict(national_stored) if national_stored else None
-    return StateView(locations, provinces, national, config)
+        if location is not None and stored is not None:
+            locations.append((location, stored))
+    provinces = {code: stored for code, stored in list(province_table.items()) if stored}
+    return StateView(locations, provinces, national_table.get("NL"), config)
 
 
 prometheus_registry.register(StateCollector(_state_view))

@@ -77,7 +77,7 @@ async def test_cap_exceeded_fires_and_resolves(topics: dict[str, RecordingTopic]
     assert [key for key, _ in topics["province"].sent] == [b"GR"] * 4
     assert topics["province"].sent[-1][1]["occupancy"] == 1990
     stored = worker.location_table["ter-apel"]
-    assert stored["state"]["occupancy"] == 1990
+    assert stored.state.occupancy == 1990
 
 
 async def test_bad_input_goes_to_dead_letter_and_the_agent_goes_on(

@@ -281,6 +281,17 @@ def test_spreiding_shortfall_follows_the_cycle_in_force(
         )
 
 
+@pytest.mark.parametrize(
+    ("capacity", "short"), [(2716, True), (2717, False), (2718, False), (0, True)]
+)
+def test_spreiding_shortfall_boundary(capacity: int, short: bool) -> None:
+    found = rules.spreiding_shortfall("GR", Totals(0, capacity), FIRST)
+    assert found is not None
+    assert (found.breached, found.cleared) == (short, not short)
+    assert (found.value, found.threshold, found.headroom) == (capacity, 2717, capacity - 2717)
+    assert found.severity.value == "info"
+
+
 def test_spreiding_shortfall_silent_without_a_target() -> None:
     config = DEFAULTS.with_targets(SpreidingTargets((replace(FIRST, in_force=day(5)),)))
     pipe = Pipe(seeded("GR", loc("a", 0, 10, 20)), province_rules, config)

@@ -110,7 +110,7 @@ def member(date: dt.date) -> Contribution:
     return Contribution("x", "NH", date, 0, 0, name=NAME, municipality_code="GM0363")
 
 
-TERMS = {"penalty": {"ter-apel-2024-10": PenaltyTally("ter-apel-2024-10", 99, 4_950_000)}}
+NEAR_MAX = {"ter-apel-2024-10": PenaltyTally("ter-apel-2024-10", 99, 4_950_000)}
 CYCLE = TargetCycle("eerste", D(2024, 2, 1), {"ZH": 19776, "NH": 16290})
 
 
@@ -155,6 +155,13 @@ CASES: dict[str, Callable[[], Finding | None]] = {
     "breach_forecast resolved": lambda: rules.breach_forecast(
         location(), state(*week(10), count(1000)), DEFAULTS
     ),
+    # in the band an alert holds, but it may step down a severity with this text
+    "breach_forecast band (full, no longer filling)": lambda: rules.breach_forecast(
+        location(), state(*week(0), count(12500)), DEFAULTS
+    ),
+    "region_capacity_low band": lambda: rules.region_capacity_low(
+        "NH", totals(97500, 99999), DEFAULTS
+    ),
     "breach_forecast province firing": lambda: rules.breach_forecast_aggregate(
         rules.province_subject("NH"), totals(98765, 99999, 1111), DEFAULTS
     ),
@@ -198,7 +205,7 @@ CASES: dict[str, Callable[[], Finding | None]] = {
         location(), state(count(1234)), DEFAULTS
     ),
     "penalty_accrued info": lambda: rules.penalty_accrued(
-        ter_apel_named(), state(count(2380, D(2025, 2, 19))), DEFAULTS, TERMS["penalty"]
+        ter_apel_named(), state(count(2380, D(2025, 2, 19))), DEFAULTS, NEAR_MAX
     ),
     "penalty_accrued warning": lambda: rules.penalty_accrued(
         ter_apel_named(),
@@ -215,11 +222,14 @@ CASES: dict[str, Callable[[], Finding | None]] = {
 def test_every_rule_is_rendered_both_ways() -> None:
     from alerts.config import RULE_IDS
 
-    covered = {label.split()[0] for label in CASES}
-    assert covered == set(RULE_IDS)
-    for rule in RULE_IDS:
-        assert any(label.startswith(rule) and "resolved" in label for label in CASES), rule
-        assert any(label.startswith(rule) and "resolved" not in label for label in CASES), rule
+    kinds: dict[str, set[str]] = {}
+    for label in CASES:
+        rule, *rest = label.split()
+        kind = "resolved" if "resolved" in rest else "band" if "band" in rest else "firing"
+        kinds.setdefault(rule, set()).add(kind)
+    assert set(kinds) == set(RULE_IDS)
+    for rule, seen in kinds.items():
+        assert {"firing", "resolved"} <= seen, rule
 
 
 @pytest.mark.parametrize("label", sorted(CASES))
@@ -227,8 +237,11 @@ def test_summary_fits_one_sms(label: str) -> None:
     found = CASES[label]()
     assert found is not None
     assert found.rule == label.split()[0]
-    firing = "resolved" not in label
-    assert found.breached is firing and found.cleared is not firing
+    if " band" in label:
+        assert not found.breached and not found.cleared
+    else:
+        firing = "resolved" not in label
+        assert found.breached is firing and found.cleared is not firing
     assert gsm_units(found.summary) <= 160, found.summary
     if found.subject.kind.value == "location":
         assert NAME in found.summary
@@ -246,10 +259,6 @@ def test_every_province_name_is_gsm(code: str) -> None:
 
 TER_APEL = Location("ter-apel", "Ter Apel", "registration_centre", "GM1950", "GR", 2000, cap=2000)
 MONDAY = D(2024, 8, 26)
-
-
-def ter_apel(*reports: OccupancyReport | IntakeReport) -> LocationState:
-    return state(*reports)
 
 
 @pytest.mark.parametrize(
