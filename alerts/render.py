@@ -7,9 +7,10 @@ render each rule and measure it.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Final
 
-__all__ = ["nl_date", "nl_euro", "nl_int", "nl_pct", "personen"]
+__all__ = ["dagen", "nachten", "nl_date", "nl_euro", "nl_int", "nl_pct", "personen", "plaatsen"]
 
 _MONTHS: Final = (
     "jan",
@@ -35,11 +36,15 @@ def nl_int(value: float) -> str:
 
 
 def nl_pct(ratio: float) -> str:
-    """``0.953`` -> ``"95%"``; one decimal (with a comma) under 10 %."""
-    pct = ratio * 100
-    if abs(pct) < 10 and round(pct) != pct:
-        return f"{pct:.1f}".replace(".", ",") + "%"
-    return f"{round(pct)}%"
+    """``0.953`` -> ``"95%"``; one decimal (with a comma) under 10 %. Cut off, never rounded up,
+    so a figure just under a threshold never reads as the threshold itself (1,99 % is "1,9%")."""
+    pct = round(ratio * 100, 6)  # 0.95 * 100 is 94.99999999999999 in floating point
+    if abs(pct) < 10:
+        tenths = math.trunc(round(pct * 10, 6))
+        whole, frac = divmod(abs(tenths), 10)
+        sign = "-" if tenths < 0 else ""
+        return f"{sign}{whole},{frac}%" if frac else f"{sign}{whole}%"
+    return f"{math.trunc(pct)}%"
 
 
 def nl_euro(amount: float) -> str:
@@ -57,3 +62,11 @@ def personen(count: float) -> str:
 
 def dagen(count: float) -> str:
     return f"{nl_int(count)} {'dag' if round(count) == 1 else 'dagen'}"
+
+
+def plaatsen(count: float) -> str:
+    return f"{nl_int(count)} {'plaats' if round(count) == 1 else 'plaatsen'}"
+
+
+def nachten(count: float) -> str:
+    return f"{nl_int(count)} {'nacht' if round(count) == 1 else 'nachten'}"

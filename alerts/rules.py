@@ -24,7 +24,7 @@ from alerts.config import AlertingConfig, TargetCycle
 from alerts.lifecycle import Finding
 from alerts.model import NATIONAL, PROVINCE_NAMES, Location, Severity, Subject, SubjectKind
 from alerts.penalties import PenaltyTally
-from alerts.render import dagen, nl_date, nl_euro, nl_int, nl_pct, personen
+from alerts.render import dagen, nachten, nl_date, nl_euro, nl_int, nl_pct, personen, plaatsen
 
 __all__ = [
     "FLOW_RULES",
@@ -111,7 +111,7 @@ def cap_near(location: Location, state: LocationState, config: AlertingConfig) -
     breached = ratio >= params["ratio"]
     summary = (
         f"{location.name}: {personen(occupancy)}, {nl_pct(ratio)} van de {word} van "
-        f"{nl_int(limit)}; nog {nl_int(max(0, limit - occupancy))} plaatsen"
+        f"{nl_int(limit)}; nog {plaatsen(max(0, limit - occupancy))}"
         if breached
         else f"{location.name}: weer onder {nl_pct(params['clear_ratio'])} van de {word} "
         f"({nl_int(occupancy)} van {nl_int(limit)})"
@@ -138,7 +138,8 @@ def slept_outside(
         return None
     count = state.slept_outside
     summary = (
-        f"{location.name}: {personen(count)} sliepen buiten, nacht voor "
+        f"{location.name}: {personen(count)} {'sliep' if count == 1 else 'sliepen'} buiten, "
+        "nacht voor "
         f"{nl_date(state.latest_date)}"
         if count > 0
         else f"{location.name}: niemand meer buiten geslapen (t/m {nl_date(state.latest_date)})"
@@ -248,12 +249,12 @@ def penalty_accrued(
     if reached:
         summary = (
             f"{location.name}: maximale dwangsom van {nl_euro(scheme.maximum)} bereikt "
-            f"({tally.nights} nachten boven de grens)"
+            f"({nachten(tally.nights)} boven de grens)"
         )
     else:
         summary = (
             f"{location.name}: dwangsom {nl_euro(tally.accrued)} van max. "
-            f"{nl_euro(scheme.maximum)} ({tally.nights} nachten boven de grens)"
+            f"{nl_euro(scheme.maximum)} ({nachten(tally.nights)} boven de grens)"
         )
     return _finding(
         "penalty_accrued",

@@ -210,7 +210,7 @@ def test_region_capacity_low_events() -> None:
     firing, resolved, critical, lower = pipe.events
     assert (firing.threshold, firing.revision, firing.province) == (200, 1, "GR")
     assert firing.subject.kind is SubjectKind.PROVINCE
-    assert firing.summary == "Provincie Groningen: nog 199 vrije plaatsen (2,0% van 10.000)"
+    assert firing.summary == "Provincie Groningen: nog 199 vrije plaatsen (1,9% van 10.000)"
     assert resolved.summary == "Provincie Groningen: weer 300 vrije plaatsen (3%)"
     assert (critical.threshold, critical.revision) == (0, 3)
     assert critical.summary == (
