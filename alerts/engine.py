@@ -86,8 +86,11 @@ def _advance(
         other = alerts.get(_key(inhibitor, finding.subject, key))
         if other is not None and other.firing_on(date):
             return
+    previous = alerts.get(key)
+    if previous is None and not finding.breached:
+        return  # nothing fires and nothing is pending: no state worth storing
     state, event = step(
-        alerts.get(key), finding, date, for_days=settings.for_days, clear_days=settings.clear_days
+        previous, finding, date, for_days=settings.for_days, clear_days=settings.clear_days
     )
     alerts[key] = state
     if event is not None:
