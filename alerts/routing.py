@@ -1,0 +1,422 @@
+"""Who hears about an alert, and when: routes, audiences, silences, inhibition, quiet hours and
+SMS budgets. Pure decisions; the delivery agent acts on them.
+
+The shape follows Alertmanager where it fits: a tree of routes with matchers and ``continue``;
+silences with matchers and a time window; inhibition rules with source and target matchers and
+labels that must be equal. On top of that, audiences by geography (a mayor's receiver names its
+municipality and hears about the locations in it, and optionally about its province), quiet hours
+per receiver in Europe/Amsterdam, and a budget of text messages per recipient.
+
+Every function takes ``now`` as an argument; none reads a clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from alerts.errors import ConfigError
+from alerts.model import AlertEvent, AlertStatus, Severity
+
+__all__ = [
+    "ALWAYS_THROUGH",
+    "Action",
+    "Audience",
+    "Budget",
+    "Decision",
+    "InhibitRule",
+    "Matcher",
+    "QuietHours",
+    "Route",
+    "RoutingConfig",
+    "Silence",
+    "alert_labels",
+    "decide",
+    "parse_matchers",
+    "parse_routing",
+    "parse_silence",
+]
+
+_AMSTERDAM: Final = ZoneInfo("Europe/Amsterdam")
+
+#: Rules whose messages go through quiet hours and SMS budgets: people may be sleeping outside.
+ALWAYS_THROUGH: Final = frozenset({"slept_outside", "outside_risk", "cap_exceeded"})
+
+
+def alert_labels(event: AlertEvent) -> dict[str, str]:
+    """The labels routes, silences and inhibition rules match on."""
+    labels = {
+        "rule": event.rule,
+        "alertname": event.rule,
+        "severity": event.severity.value,
+        "status": event.status.value,
+        "subject_kind": event.subject.kind.value,
+        "subject_id": event.subject.id,
+        "province": event.province or "",
+        "municipality_code": event.municipality_code or "",
+    }
+    if event.subject.kind.value == "location":
+        labels["location_id"] = event.subject.id
+    return {**labels, **dict(event.labels)}
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """``label = value``, ``label != value``, ``label =~ regex`` or ``label !~ regex``."""
+
+    label: str
+    value: str
+    regex: bool = False
+    negate: bool = False
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        actual = labels.get(self.label, "")
+        hit = re.fullmatch(self.value, actual) is not None if self.regex else actual == self.value
+        return hit != self.negate
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "value": self.value,
+            "regex": self.regex,
+            "negate": self.negate,
+        }
+
+
+_MATCHER = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*\"?(.*?)\"?\s*")
+
+
+def parse_matchers(raw: Any, where: str) -> tuple[Matcher, ...]:
+    """A mapping ``{label: value}`` (equality) or a list of strings like ``severity=~"warn.*"``."""
+    if raw is None:
+        return ()
+    if isinstance(raw, Mapping):
+        return tuple(Matcher(str(k), str(v)) for k, v in raw.items())
+    if isinstance(raw, list):
+        matchers = []
+        for item in raw:
+            found = _MATCHER.fullmatch(str(item))
+            if not found:
+                raise ConfigError(f"{where}: cannot read matcher {item!r} (label=value)")
+            label, op, value = found.groups()
+            if "~" in op:
+                try:
+                    re.compile(value)
+                except re.error as exc:
+                    raise ConfigError(f"{where}: bad regular expression {value!r}: {exc}") from None
+            matchers.append(Matcher(label, value, regex="~" in op, negate=op.startswith("!")))
+        return tuple(matchers)
+    raise ConfigError(f"{where}: matchers must be a mapping or a list of 'label=value' strings")
+
+
+def _all(matchers: Iterable[Matcher], labels: Mapping[str, str]) -> bool:
+    return all(m.matches(labels) for m in matchers)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    receiver: str | None = None
+    matchers: tuple[Matcher, ...] = ()
+    continue_: bool = False
+    routes: tuple[Route, ...] = ()
+
+    def receivers_for(self, labels: Mapping[str, str], inherited: str | None = None) -> list[str]:
+        """Alertmanager's walk: the deepest matching routes; ``continue`` lets siblings match too.
+        A route without its own receiver uses its parent's."""
+        receiver = self.receiver or inherited
+        found: list[str] = []
+        for child in self.routes:
+            if not _all(child.matchers, labels):
+                continue
+            found.extend(child.receivers_for(labels, receiver))
+            if not child.continue_:
+                break
+        if not found and receiver is not None:
+            found.append(receiver)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    silence_id: str
+    matchers: tuple[Matcher, ...]
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    author: str
+    comment: str
+
+    def active(self, now: dt.datetime) -> bool:
+        return self.starts_at <= now < self.ends_at
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "silence_id": self.silence_id,
+            "matchers": [m.to_dict() for m in self.matchers],
+            "starts_at": self.starts_at.isoformat(),
+            "ends_at": self.ends_at.isoformat(),
+            "author": self.author,
+            "comment": self.comment,
+        }
+
+
+def _moment(value: Any, where: str) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        moment = value
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigError(f"{where}: not an RFC 3339 time: {value!r}") from None
+    if moment.tzinfo is None:
+        raise ConfigError(f"{where}: the time needs a zone offset, e.g. 2026-11-27T22:00:00+01:00")
+    return moment
+
+
+def parse_silence(raw: Mapping[str, Any], silence_id: str, where: str = "silence") -> Silence:
+    for key in ("matchers", "starts_at", "ends_at", "author", "comment"):
+        if key not in raw:
+            raise ConfigError(f"{where}: missing {key!r}")
+    matchers = parse_matchers(raw["matchers"], f"{where}.matchers")
+    if not matchers:
+        raise ConfigError(f"{where}: a silence needs at least one matcher")
+    starts, ends = _moment(raw["starts_at"], where), _moment(raw["ends_at"], where)
+    if ends <= starts:
+        raise ConfigError(f"{where}: ends_at must be after starts_at")
+    author, comment = str(raw["author"]).strip(), str(raw["comment"]).strip()
+    if not author or not comment:
+        raise ConfigError(f"{where}: say who silences this and why (author, comment)")
+    return Silence(silence_id, matchers, starts, ends, author, comment)
+
+
+@dataclass(frozen=True, slots=True)
+class InhibitRule:
+    """While an alert matching ``source`` fires, alerts matching ``target`` with the same values
+    for the ``equal`` labels are not sent."""
+
+    source: tuple[Matcher, ...]
+    target: tuple[Matcher, ...]
+    equal: tuple[str, ...] = ()
+
+    def inhibits(self, labels: Mapping[str, str], firing: Iterable[Mapping[str, str]]) -> bool:
+        if not _all(self.target, labels):
+            return False
+        return any(
+            _all(self.source, other)
+            and all(other.get(name, "") == labels.get(name, "") for name in self.equal)
+            and other.get("alertname") != labels.get("alertname")
+            for other in firing
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """A receiver that hears about a place: its municipality's locations, and optionally the
+    province they are in."""
+
+    receiver: str
+    municipality_code: str | None = None
+    province: str | None = None
+
+    def includes(self, labels: Mapping[str, str]) -> bool:
+        if self.municipality_code and labels.get("municipality_code") == self.municipality_code:
+            return True
+        return bool(
+            self.province
+            and labels.get("subject_kind") == "province"
+            and labels.get("province") == self.province
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """Local (Europe/Amsterdam) hours in which non-urgent messages wait for the morning digest."""
+
+    start: dt.time
+    end: dt.time
+
+    def covers(self, now: dt.datetime) -> bool:
+        local = now.astimezone(_AMSTERDAM).time()
+        if self.start <= self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+    def next_end(self, now: dt.datetime) -> dt.datetime:
+        """When the digest goes out: the end of these quiet hours."""
+        local = now.astimezone(_AMSTERDAM)
+        end = dt.datetime.combine(local.date(), self.end, tzinfo=_AMSTERDAM)
+        if end <= local:
+            end += dt.timedelta(days=1)
+        return end
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    per_hour: int = 3
+    per_day: int = 10
+
+    def exceeded(self, sent: Sequence[dt.datetime], now: dt.datetime) -> bool:
+        hour = sum(1 for t in sent if now - dt.timedelta(hours=1) < t <= now)
+        day = sum(1 for t in sent if now - dt.timedelta(days=1) < t <= now)
+        return hour >= self.per_hour or day >= self.per_day
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingConfig:
+    route: Route = Route()
+    audiences: tuple[Audience, ...] = ()
+    silences: tuple[Silence, ...] = ()
+    inhibit_rules: tuple[InhibitRule, ...] = ()
+    quiet_hours: Mapping[str, QuietHours] = field(default_factory=dict)
+    #: Budgets of the receivers that send text messages.
+    budgets: Mapping[str, Budget] = field(default_factory=dict)
+
+
+class Action(StrEnum):
+    SEND = "send"
+    HOLD = "hold"  # quiet hours: goes out in the morning digest
+    OVER_BUDGET = "over_budget"  # SMS budget spent: goes out in the next digest
+    SILENCED = "silenced"
+    INHIBITED = "inhibited"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    receiver: str
+    action: Action
+    reason: str = ""
+    #: For HOLD: when the digest with this message goes out.
+    release_at: dt.datetime | None = None
+
+
+def decide(
+    event: AlertEvent,
+    config: RoutingConfig,
+    now: dt.datetime,
+    *,
+    firing: Iterable[Mapping[str, str]] = (),
+    sent: Mapping[str, Sequence[dt.datetime]] | None = None,
+    extra_silences: Iterable[Silence] = (),
+) -> list[Decision]:
+    """What to do about ``event`` for every receiver it concerns, in a stable order.
+
+    ``firing``: labels of the other alerts firing now (for inhibition). ``sent``: when each
+    budgeted receiver last sent text messages. ``extra_silences``: silences made through the API.
+    """
+    labels = alert_labels(event)
+    names: list[str] = []
+    for name in config.route.receivers_for(labels):
+        if name not in names:
+            names.append(name)
+    for audience in config.audiences:
+        if audience.receiver not in names and audience.includes(labels):
+            names.append(audience.receiver)
+    if not names:
+        return []
+    for silence in (*config.silences, *extra_silences):
+        if silence.active(now) and _all(silence.matchers, labels):
+            reason = f"silence {silence.silence_id} by {silence.author}: {silence.comment}"
+            return [Decision(n, Action.SILENCED, reason) for n in names]
+    firing = list(firing)
+    if event.status is AlertStatus.FIRING:
+        for rule in config.inhibit_rules:
+            if rule.inhibits(labels, firing):
+                return [Decision(n, Action.INHIBITED, "inhibited by a firing alert") for n in names]
+    urgent = event.rule in ALWAYS_THROUGH or event.severity is Severity.CRITICAL
+    decisions = []
+    sent = sent or {}
+    for name in names:
+        quiet = config.quiet_hours.get(name)
+        budget = config.budgets.get(name)
+        if quiet is not None and event.rule not in ALWAYS_THROUGH and quiet.covers(now):
+            decisions.append(
+                Decision(name, Action.HOLD, "quiet hours", release_at=quiet.next_end(now))
+            )
+        elif budget is not None and not urgent and budget.exceeded(sent.get(name, ()), now):
+            decisions.append(Decision(name, Action.OVER_BUDGET, "text message budget spent"))
+        else:
+            decisions.append(Decision(name, Action.SEND))
+    return decisions
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def _time(value: Any, where: str) -> dt.time:
+    try:
+        return value if isinstance(value, dt.time) else dt.time.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"{where}: not a time of day (HH:MM): {value!r}") from None
+
+
+def _route(raw: Any, where: str, receivers: set[str]) -> Route:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where} must be a mapping")
+    unknown = set(raw) - {"receiver", "match", "matchers", "continue", "routes"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    receiver = raw.get("receiver")
+    if receiver is not None and receiver not in receivers:
+        raise ConfigError(f"{where}.receiver: no receiver named {receiver!r}")
+    matchers = parse_matchers(raw.get("match"), f"{where}.match") + parse_matchers(
+        raw.get("matchers"), f"{where}.matchers"
+    )
+    children = raw.get("routes") or []
+    if not isinstance(children, list):
+        raise ConfigError(f"{where}.routes must be a list")
+    return Route(
+        receiver=receiver,
+        matchers=matchers,
+        continue_=bool(raw.get("continue", False)),
+        routes=tuple(
+            _route(child, f"{where}.routes[{i}]", receivers) for i, child in enumerate(children)
+        ),
+    )
+
+
+def parse_routing(
+    raw: Mapping[str, Any], receivers: Mapping[str, Mapping[str, Any]]
+) -> RoutingConfig:
+    """``route``, ``silences``, ``inhibit_rules`` from the top level of the config; audiences,
+    quiet hours and budgets from each receiver (``municipality_code``, ``province``,
+    ``quiet_hours: {start, end}``, ``sms_budget: {per_hour, per_day}``)."""
+    names = set(receivers)
+    route = _route(raw["route"], "route", names) if raw.get("route") is not None else Route()
+    if raw.get("route") is None and len(names) == 1:
+        route = Route(receiver=next(iter(names)))  # one receiver: it hears everything
+    silences = tuple(
+        parse_silence(item, f"config-{i}", f"silences[{i}]")
+        for i, item in enumerate(raw.get("silences") or [])
+    )
+    inhibit = []
+    for i, item in enumerate(raw.get("inhibit_rules") or []):
+        where = f"inhibit_rules[{i}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{where} must be a mapping")
+        source = parse_matchers(item.get("source_matchers"), f"{where}.source_matchers")
+        target = parse_matchers(item.get("target_matchers"), f"{where}.target_matchers")
+        if not source or not target:
+            raise ConfigError(f"{where}: needs source_matchers and target_matchers")
+        equal = tuple(str(x) for x in item.get("equal") or ())
+        inhibit.append(InhibitRule(source, target, equal))
+    audiences, quiet, budgets = [], {}, {}
+    for name, body in receivers.items():
+        municipality, province = body.get("municipality_code"), body.get("province")
+        if municipality or province:
+            audiences.append(Audience(name, municipality, province))
+        if body.get("quiet_hours") is not None:
+            hours = body["quiet_hours"]
+            if not isinstance(hours, Mapping):
+                raise ConfigError(f"receiver {name}: quiet_hours needs start and end")
+            quiet[name] = QuietHours(
+                _time(hours.get("start"), f"receiver {name}: quiet_hours.start"),
+                _time(hours.get("end"), f"receiver {name}: quiet_hours.end"),
+            )
+        if body.get("sms") is not None:
+            limits = body.get("sms_budget") or {}
+            budgets[name] = Budget(int(limits.get("per_hour", 3)), int(limits.get("per_day", 10)))
+    return RoutingConfig(route, tuple(audiences), silences, tuple(inhibit), quiet, budgets)
