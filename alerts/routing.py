@@ -37,6 +37,8 @@ __all__ = [
     "Silence",
     "alert_labels",
     "decide",
+    "pace",
+    "targets",
     "parse_matchers",
     "parse_routing",
     "parse_silence",
@@ -293,20 +295,16 @@ class Decision:
     release_at: dt.datetime | None = None
 
 
-def decide(
+def targets(
     event: AlertEvent,
     config: RoutingConfig,
     now: dt.datetime,
     *,
     firing: Iterable[Mapping[str, str]] = (),
-    sent: Mapping[str, Sequence[dt.datetime]] | None = None,
     extra_silences: Iterable[Silence] = (),
 ) -> list[Decision]:
-    """What to do about ``event`` for every receiver it concerns, in a stable order.
-
-    ``firing``: labels of the other alerts firing now (for inhibition). ``sent``: when each
-    budgeted receiver last sent text messages. ``extra_silences``: silences made through the API.
-    """
+    """Which receivers ``event`` concerns, and whether a silence or inhibition stops it: decided
+    once, where the alert change is made. SEND here still goes through :func:`pace`."""
     labels = alert_labels(event)
     names: list[str] = []
     for name in config.route.receivers_for(labels):
@@ -321,26 +319,54 @@ def decide(
         if silence.active(now) and _all(silence.matchers, labels):
             reason = f"silence {silence.silence_id} by {silence.author}: {silence.comment}"
             return [Decision(n, Action.SILENCED, reason) for n in names]
-    firing = list(firing)
     if event.status is AlertStatus.FIRING:
+        others = list(firing)
         for rule in config.inhibit_rules:
-            if rule.inhibits(labels, firing):
+            if rule.inhibits(labels, others):
                 return [Decision(n, Action.INHIBITED, "inhibited by a firing alert") for n in names]
+    return [Decision(n, Action.SEND) for n in names]
+
+
+def pace(
+    event: AlertEvent,
+    receiver: str,
+    config: RoutingConfig,
+    now: dt.datetime,
+    sent: Sequence[dt.datetime] = (),
+) -> Decision:
+    """Quiet hours and the text-message budget of one receiver, decided when it is delivered."""
     urgent = event.rule in ALWAYS_THROUGH or event.severity is Severity.CRITICAL
-    decisions = []
+    quiet = config.quiet_hours.get(receiver)
+    budget = config.budgets.get(receiver)
+    if quiet is not None and event.rule not in ALWAYS_THROUGH and quiet.covers(now):
+        return Decision(receiver, Action.HOLD, "quiet hours", release_at=quiet.next_end(now))
+    if budget is not None and not urgent and budget.exceeded(sent, now):
+        return Decision(receiver, Action.OVER_BUDGET, "text message budget spent")
+    return Decision(receiver, Action.SEND)
+
+
+def decide(
+    event: AlertEvent,
+    config: RoutingConfig,
+    now: dt.datetime,
+    *,
+    firing: Iterable[Mapping[str, str]] = (),
+    sent: Mapping[str, Sequence[dt.datetime]] | None = None,
+    extra_silences: Iterable[Silence] = (),
+) -> list[Decision]:
+    """What to do about ``event`` for every receiver it concerns, in a stable order: routing,
+    silences and inhibition (:func:`targets`), then quiet hours and budgets (:func:`pace`).
+
+    ``firing``: labels of the other alerts firing now (for inhibition). ``sent``: when each
+    budgeted receiver last sent text messages. ``extra_silences``: silences made through the API.
+    """
     sent = sent or {}
-    for name in names:
-        quiet = config.quiet_hours.get(name)
-        budget = config.budgets.get(name)
-        if quiet is not None and event.rule not in ALWAYS_THROUGH and quiet.covers(now):
-            decisions.append(
-                Decision(name, Action.HOLD, "quiet hours", release_at=quiet.next_end(now))
-            )
-        elif budget is not None and not urgent and budget.exceeded(sent.get(name, ()), now):
-            decisions.append(Decision(name, Action.OVER_BUDGET, "text message budget spent"))
-        else:
-            decisions.append(Decision(name, Action.SEND))
-    return decisions
+    return [
+        pace(event, d.receiver, config, now, sent.get(d.receiver, ()))
+        if d.action is Action.SEND
+        else d
+        for d in targets(event, config, now, firing=firing, extra_silences=extra_silences)
+    ]
 
 
 # ---------------------------------------------------------------- configuration
