@@ -38,10 +38,10 @@ __all__ = [
     "alert_labels",
     "decide",
     "pace",
-    "targets",
     "parse_matchers",
     "parse_routing",
     "parse_silence",
+    "targets",
 ]
 
 _AMSTERDAM: Final = ZoneInfo("Europe/Amsterdam")
