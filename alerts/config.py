@@ -15,11 +15,12 @@ from typing import Any, Final
 
 from alerts.errors import ConfigError
 from alerts.penalties import DEFAULT_SCHEMES, PenaltyScheme
+from alerts.receivers import ReceiverSpec, parse_receivers
+from alerts.routing import RoutingConfig, parse_routing
 
 __all__ = [
     "RULE_IDS",
     "AlertingConfig",
-    "ReceiverConfig",
     "RuleSettings",
     "SpreidingTargets",
     "TargetCycle",
@@ -76,17 +77,6 @@ _DEFAULT_RULES: Final[Mapping[str, RuleSettings]] = {
 
 
 @dataclass(frozen=True, slots=True)
-class ReceiverConfig:
-    """A place alerts are sent to. Only ``webhook`` receivers exist so far."""
-
-    name: str
-    kind: str
-    url: str
-    timeout: float = 5.0
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
 class TargetCycle:
     """One round of Spreidingswet targets: places each province must provide, from a date."""
 
@@ -111,7 +101,8 @@ class SpreidingTargets:
 @dataclass(frozen=True, slots=True)
 class AlertingConfig:
     rules: Mapping[str, RuleSettings] = field(default_factory=lambda: dict(_DEFAULT_RULES))
-    receivers: tuple[ReceiverConfig, ...] = ()
+    receivers: tuple[ReceiverSpec, ...] = ()
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
     penalties: tuple[PenaltyScheme, ...] = DEFAULT_SCHEMES
     #: Report days a province or the nation waits for a late location before it closes a day.
     lateness_days: int = 2
@@ -133,11 +124,24 @@ class AlertingConfig:
         return replace(self, targets=targets)
 
     @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any] | None) -> AlertingConfig:
+    def from_mapping(
+        cls, raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = None
+    ) -> AlertingConfig:
+        """``env``: where receivers find the credentials they name by variable (the edge passes
+        the process environment; nothing here reads it)."""
         raw = raw or {}
         if not isinstance(raw, Mapping):
             raise ConfigError("the alerting configuration must be a mapping at the top level")
-        unknown = set(raw) - {"rules", "receivers", "penalties", "aggregation", "spreiding"}
+        unknown = set(raw) - {
+            "rules",
+            "receivers",
+            "penalties",
+            "aggregation",
+            "spreiding",
+            "route",
+            "silences",
+            "inhibit_rules",
+        }
         if unknown:
             raise ConfigError(f"unknown top-level key(s): {', '.join(sorted(unknown))}")
         aggregation = raw.get("aggregation") or {}
@@ -147,9 +151,11 @@ class AlertingConfig:
         cycle = spreiding.get("cycle")
         if cycle is not None and not isinstance(cycle, str):
             raise ConfigError("spreiding.cycle must be the name of a target cycle")
+        receivers, routing = _parse_delivery(raw, env or {})
         return cls(
             rules=_parse_rules(raw.get("rules") or {}),
-            receivers=_parse_receivers(raw),
+            receivers=receivers,
+            routing=routing,
             penalties=_parse_penalties(raw.get("penalties")),
             lateness_days=_int(
                 "aggregation.lateness_days", aggregation.get("lateness_days", 2), minimum=0
@@ -231,37 +237,29 @@ def _parse_rules(raw: Any) -> dict[str, RuleSettings]:
     return rules
 
 
-def _parse_receivers(raw: Mapping[str, Any]) -> tuple[ReceiverConfig, ...]:
+#: Receiver keys that steer routing and pacing rather than the channel itself.
+_ROUTING_KEYS: Final = ("quiet_hours", "sms_budget")
+
+
+def _parse_delivery(
+    raw: Mapping[str, Any], env: Mapping[str, str]
+) -> tuple[tuple[ReceiverSpec, ...], RoutingConfig]:
     items = raw.get("receivers") or []
     if not isinstance(items, list):
         raise ConfigError("receivers must be a list")
-    receivers: list[ReceiverConfig] = []
-    for index, item in enumerate(items):
-        where = f"receivers[{index}]"
-        if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
-            raise ConfigError(f"{where} needs a name")
-        name = item["name"]
-        if any(r.name == name for r in receivers):
-            raise ConfigError(f"{where}: receiver name {name!r} is used twice")
-        hook = item.get("webhook")
-        if not isinstance(hook, Mapping) or not isinstance(hook.get("url"), str):
-            raise ConfigError(f"{where} ({name}): needs webhook.url")
-        url = hook["url"]
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"{where} ({name}): webhook.url must start with http:// or https://")
-        timeout = hook.get("timeout", 5.0)
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-            raise ConfigError(f"{where} ({name}): webhook.timeout must be a positive number")
-        headers = hook.get("headers") or {}
-        if not isinstance(headers, Mapping):
-            raise ConfigError(f"{where} ({name}): webhook.headers must be a mapping")
-        receivers.append(
-            ReceiverConfig(
-                name=name,
-                kind="webhook",
-                url=url,
-                timeout=float(timeout),
-                headers={str(k): str(v) for k, v in headers.items()},
-            )
-        )
-    return tuple(receivers)
+    channel_items = [
+        {k: v for k, v in item.items() if k not in _ROUTING_KEYS}
+        if isinstance(item, Mapping)
+        else item
+        for item in items
+    ]
+    specs = parse_receivers(channel_items, env)
+    bodies: dict[str, Mapping[str, Any]] = {}
+    for spec, item in zip(specs, items, strict=True):
+        bodies[spec.name] = {
+            **{k: item[k] for k in _ROUTING_KEYS if k in item},
+            "municipality_code": spec.municipality_code,
+            "province": spec.province,
+            **({"sms": True} if spec.kind == "sms" else {}),
+        }
+    return specs, parse_routing(raw, bodies)

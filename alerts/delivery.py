@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 #: Seconds to wait before attempt n+1 after attempt n failed, per channel.
-RETRY_SCHEDULES: Final[Mapping[str, tuple[int, ...]]] = {
+RETRY_SCHEDULES: Final[Mapping[str, tuple[float, ...]]] = {
     "webhook": (5, 300, 1800, 7200, 18000, 36000, 36000, 86400, 86400),
     "sms": (10, 60, 300, 900, 1800),
     "pagerduty": (5, 30, 120, 600, 1800),
@@ -166,7 +166,7 @@ def failed(
     *,
     attempts: int,
     first_queued_at: dt.datetime,
-    schedule: Sequence[int] | None = None,
+    schedule: Sequence[float] | None = None,
 ) -> Verdict:
     """An attempt (number ``attempts``) did not go through: schedule the next one or give up."""
     rest = _without(ledger.pending, notification)

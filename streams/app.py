@@ -16,10 +16,12 @@ Agents run with concurrency 1, table values are reassigned whole, never mutated 
 
 from __future__ import annotations
 
-import asyncio
+import datetime as dt
+import hmac
 import json
-import random
+import os
 import time
+import uuid
 from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any, cast
@@ -31,13 +33,14 @@ from aiohttp import web as aiohttp_web
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from alerts import engine
+from alerts import delivery, engine, routing
 from alerts.capacity import Applied, Contribution
-from alerts.errors import InvalidReport
+from alerts.errors import ConfigError, InvalidReport
 from alerts.model import AlertEvent, IntakeReport, OccupancyReport
-from alerts.notify import DeliveryError, Notifier, WebhookNotifier
-from alerts.notify.retry import RetryPolicy
+from alerts.notify import DeliveryError, Notifier
+from alerts.notify.factory import build_notifier
 from streams import api, codecs
+from streams.audit import AuditLog
 from streams.logging import logging_dict_config
 from streams.metrics import PipelineMetrics, StateCollector, StateView
 from streams.records import (
@@ -48,6 +51,7 @@ from streams.records import (
 )
 from streams.registry import LocationRegistry
 from streams.settings import Settings, load_alerting_config
+from streams.silences import SilenceBook
 
 __all__ = ["app", "config", "metrics", "registry", "settings"]
 
@@ -55,7 +59,6 @@ log = structlog.get_logger("opvangwacht.worker")
 
 settings = Settings.from_env()
 config = load_alerting_config(settings.config_path)
-retry_policy = RetryPolicy()
 
 app = faust.App(
     settings.app_id,
@@ -87,16 +90,23 @@ province_topic = app.topic(
     settings.topic("internal.province-contributions"), partitions=settings.partitions, **_raw
 )
 national_topic = app.topic(settings.topic("internal.national-contributions"), partitions=1, **_raw)
+notifications_topic = app.topic(
+    settings.topic("notifications"), partitions=settings.partitions, **_raw
+)
+audit_topic = app.topic(settings.topic("audit"), partitions=1, **_raw)
+silences_topic = app.topic(settings.topic("silences"), partitions=1, **_raw)
 
 codecs.register()
 location_table = app.Table("location-state", default=None, partitions=settings.partitions)
 province_table = app.Table("province-state", default=None, partitions=settings.partitions)
 national_table = app.Table("national-state", default=None, partitions=1)
+ledger_table = app.Table("delivery-ledger", default=None, partitions=settings.partitions)
 # Values are the core's records themselves; the codecs turn them into JSON for the changelog.
 for _table, _codec, _kind in (
     (location_table, codecs.LOCATION_RECORD, engine.LocationRecord),
     (province_table, codecs.AGGREGATE_RECORD, engine.AggregateRecord),
     (national_table, codecs.AGGREGATE_RECORD, engine.AggregateRecord),
+    (ledger_table, codecs.LEDGER, delivery.Ledger),
 ):
     # Writes to the changelog go through the codec; on recovery Faust reads the changelog back
     # as plain JSON, and ``_to_value`` turns it into the record again.
@@ -104,6 +114,13 @@ for _table, _codec, _kind in (
     _table._to_value = codecs.from_changelog(_kind)  # type: ignore[attr-defined]
 
 registry = LocationRegistry()
+audit_log = AuditLog()
+silences = SilenceBook()
+#: How often every receiver's ledger is woken for due retries and digests.
+TICK_SECONDS = 5.0
+_schedules = {
+    spec.name: spec.retry_delays for spec in config.receivers if spec.retry_delays is not None
+}
 prometheus_registry = CollectorRegistry()
 metrics = PipelineMetrics.create(prometheus_registry)
 # Faust's own sensors (messages, events, table operations, sends, offsets, rebalances) in the same
@@ -151,6 +168,7 @@ async def publish_alerts(events: tuple[AlertEvent, ...], source_timestamp: float
             event_date=alert.event_date.isoformat(),
             summary=alert.summary,
         )
+        await route_alert(alert)
 
 
 def _location_record(location_id: str) -> engine.LocationRecord:
@@ -244,72 +262,264 @@ async def aggregate_nation(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         yield None
 
 
-def build_notifiers(client: httpx.AsyncClient) -> list[Notifier]:
-    return [
-        WebhookNotifier(r.name, r.url, client, timeout=r.timeout, headers=r.headers)
-        for r in config.receivers
-    ]
+# ---------------------------------------------------------------- delivery
 
 
-async def deliver(notifier: Notifier, alert: AlertEvent, rng: random.Random) -> bool:
-    """Try until delivered, a permanent error, or the last attempt; True when delivered."""
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            result = await notifier.send(alert)
-        except DeliveryError as exc:
-            final = not exc.recoverable or retry_policy.gives_up_after(attempt)
-            metrics.notification_attempts.labels(
-                notifier.channel, notifier.name, "error" if final else "retry"
-            ).inc()
-            log.warning(
-                "delivery failed",
-                receiver=notifier.name,
-                alert_id=alert.alert_id,
-                attempt=attempt,
-                error=str(exc),
-                final=final,
-            )
-            if final:
-                metrics.notifications.labels(notifier.channel, notifier.name, "failed").inc()
-                dead = {
-                    "receiver": notifier.name,
-                    "channel": notifier.channel,
-                    "attempts": attempt,
-                    "error": str(exc),
-                    "status_code": exc.status_code,
-                    "alert": alert.to_dict(),
-                }
-                await dead_notifications_topic.send(
-                    key=f"{alert.alert_id}:{notifier.name}".encode(), value=encode(dead)
-                )
-                return False
-            await asyncio.sleep(retry_policy.delay(attempt, rng, exc.retry_after))
-            continue
-        metrics.notification_attempts.labels(notifier.channel, notifier.name, "ok").inc()
-        metrics.notifications.labels(notifier.channel, notifier.name, "delivered").inc()
-        log.info(
-            "delivered",
-            receiver=notifier.name,
-            alert_id=alert.alert_id,
-            revision=alert.revision,
-            status_code=result.status_code,
-            latency_ms=round(result.latency_s * 1000, 1),
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def audit(alert_id: str, entry: dict[str, Any]) -> None:
+    record = {"time": _now().isoformat(), **entry}
+    await audit_topic.send(key=alert_id.encode(), value=encode(record))
+
+
+async def route_alert(alert: AlertEvent) -> None:
+    """Routing, silences and inhibition, in the step that made the alert change: every receiver
+    that must hear of it gets a notification record on the notifications topic."""
+    for decision in routing.targets(
+        alert, config.routing, _now(), extra_silences=silences.active()
+    ):
+        await audit(
+            alert.alert_id,
+            {
+                "type": "routed",
+                "revision": alert.revision,
+                "receiver": decision.receiver,
+                "action": decision.action.value,
+                "reason": decision.reason,
+            },
         )
-        return True
+        if decision.action is not routing.Action.SEND:
+            metrics.notifications.labels("-", decision.receiver, decision.action.value).inc()
+            continue
+        notification = {
+            "type": "notification",
+            "notification_id": delivery.notification_id(alert, decision.receiver),
+            "receiver": decision.receiver,
+            "queued_at": _now().isoformat(),
+            "event": alert.to_dict(),
+        }
+        await notifications_topic.send(key=decision.receiver.encode(), value=encode(notification))
 
 
-@app.agent(alerts_topic, concurrency=1)
-async def deliver_alerts(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-    rng = random.Random()
+async def _attempt(
+    notifier: Notifier,
+    ledger: delivery.Ledger,
+    event: AlertEvent,
+    nid: str,
+    *,
+    attempts: int,
+    first_queued_at: dt.datetime,
+) -> delivery.Ledger:
+    """One delivery attempt and its bookkeeping: confirmed, to be retried, or given up."""
+    base = {"receiver": notifier.name, "channel": notifier.channel, "revision": event.revision}
+    try:
+        result = await notifier.send(event)
+    except DeliveryError as exc:
+        verdict = delivery.failed(
+            ledger,
+            event,
+            nid,
+            notifier.channel,
+            delivery.Failure(
+                exc.recoverable, exc.retry_after, bool(getattr(exc, "disable", False)), str(exc)
+            ),
+            _now(),
+            attempts=attempts,
+            first_queued_at=first_queued_at,
+            schedule=_schedules.get(notifier.name),
+        )
+        outcome = verdict.gave_up or "retry"
+        metrics.notification_attempts.labels(notifier.channel, notifier.name, outcome).inc()
+        await audit(
+            event.alert_id,
+            {
+                **base,
+                "type": "attempt",
+                "attempt": attempts,
+                "status_code": exc.status_code,
+                "error": str(exc),
+                "outcome": outcome,
+                "next_attempt_at": (
+                    verdict.next_attempt_at.isoformat() if verdict.next_attempt_at else None
+                ),
+            },
+        )
+        log.warning(
+            "delivery failed",
+            receiver=notifier.name,
+            alert_id=event.alert_id,
+            attempt=attempts,
+            error=str(exc),
+            outcome=outcome,
+        )
+        if verdict.gave_up is not None:
+            metrics.notifications.labels(notifier.channel, notifier.name, "failed").inc()
+            dead = {
+                "notification_id": nid,
+                "receiver": notifier.name,
+                "channel": notifier.channel,
+                "attempts": attempts,
+                "reason": verdict.gave_up,
+                "error": str(exc),
+                "status_code": exc.status_code,
+                "alert": event.to_dict(),
+            }
+            await dead_notifications_topic.send(key=nid.encode(), value=encode(dead))
+        return verdict.ledger
+    metrics.notification_attempts.labels(notifier.channel, notifier.name, "ok").inc()
+    metrics.notifications.labels(notifier.channel, notifier.name, "delivered").inc()
+    await audit(
+        event.alert_id,
+        {
+            **base,
+            "type": "attempt",
+            "attempt": attempts,
+            "status_code": result.status_code,
+            "provider_id": result.provider_id,
+            "latency_ms": round(result.latency_s * 1000, 1),
+            "text": event.summary,
+            "outcome": "delivered",
+        },
+    )
+    log.info(
+        "delivered",
+        receiver=notifier.name,
+        alert_id=event.alert_id,
+        revision=event.revision,
+        status_code=result.status_code,
+        latency_ms=round(result.latency_s * 1000, 1),
+    )
+    return delivery.delivered(ledger, nid, _now())
+
+
+async def _on_notification(
+    notifier: Notifier, ledger: delivery.Ledger, message: dict[str, Any]
+) -> delivery.Ledger:
+    nid = str(message["notification_id"])
+    event = AlertEvent.from_dict(message["event"])
+    if ledger.knows(nid):
+        return ledger  # redelivered after a restart: already confirmed, queued or held
+    queued = dt.datetime.fromisoformat(message["queued_at"])
+    if ledger.disabled:
+        await audit(
+            event.alert_id,
+            {"type": "skipped", "receiver": notifier.name, "reason": ledger.disabled},
+        )
+        return ledger
+    now = _now()
+    decision = routing.pace(event, notifier.name, config.routing, now, ledger.sent_at)
+    if decision.action is routing.Action.SEND:
+        return await _attempt(notifier, ledger, event, nid, attempts=1, first_queued_at=queued)
+    release_at = decision.release_at or now + dt.timedelta(hours=1)
+    await audit(
+        event.alert_id,
+        {
+            "type": "held",
+            "receiver": notifier.name,
+            "reason": decision.reason,
+            "release_at": release_at.isoformat(),
+        },
+    )
+    metrics.notifications.labels(notifier.channel, notifier.name, decision.action.value).inc()
+    return delivery.hold(ledger, delivery.Pending(nid, event, 0, release_at, queued))
+
+
+async def _on_tick(notifier: Notifier, ledger: delivery.Ledger) -> delivery.Ledger:
+    now = _now()
+    for item in ledger.due(now):
+        ledger = await _attempt(
+            notifier,
+            ledger,
+            item.event,
+            item.notification_id,
+            attempts=item.attempts + 1,
+            first_queued_at=item.first_queued_at,
+        )
+    ledger, ready = delivery.release(ledger, now)
+    if ready:
+        digest = delivery.digest_event(notifier.name, ready, now)
+        for item in ready:
+            await audit(
+                item.event.alert_id,
+                {"type": "digest", "receiver": notifier.name, "digest": digest.alert_id},
+            )
+        ledger = await _attempt(
+            notifier,
+            ledger,
+            digest,
+            delivery.notification_id(digest, notifier.name),
+            attempts=1,
+            first_queued_at=min(p.first_queued_at for p in ready),
+        )
+    return ledger
+
+
+async def _acknowledge(notifier: Notifier, message: dict[str, Any]) -> None:
+    """Pass a human acknowledgement on to on-call tooling that knows the word (PagerDuty)."""
+    alert_id = str(message["alert_id"])
+    acknowledge = getattr(notifier, "acknowledge", None)
+    if acknowledge is None:
+        return
+    try:
+        await acknowledge(alert_id)
+        outcome, error = "acknowledged", None
+    except DeliveryError as exc:
+        outcome, error = "failed", str(exc)
+    await audit(
+        alert_id,
+        {"type": "ack-forwarded", "receiver": notifier.name, "outcome": outcome, "error": error},
+    )
+
+
+@app.agent(notifications_topic, concurrency=1)
+async def deliver_notifications(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+    """One receiver's notifications arrive in order on one partition; its ledger (confirmed ids,
+    retries, held digests) lives in a table keyed by receiver on the same partition. A slow or
+    dead receiver delays only its own deliveries, and never the capacity picture."""
     async with httpx.AsyncClient() as client:
-        notifiers = build_notifiers(client)
+        notifiers = {
+            spec.name: build_notifier(spec, client, os.environ) for spec in config.receivers
+        }
         async for value in stream:
-            alert = AlertEvent.from_dict(json.loads(value))
-            for notifier in notifiers:
-                await deliver(notifier, alert, rng)
+            message = json.loads(value)
+            receiver = str(message.get("receiver", ""))
+            notifier = notifiers.get(receiver)
+            if notifier is None:
+                log.warning("notification for an unknown receiver dropped", receiver=receiver)
+                yield None
+                continue
+            stored: delivery.Ledger | None = ledger_table.get(receiver)
+            ledger = stored if stored is not None else delivery.Ledger(receiver)
+            if message.get("type") == "tick":
+                updated = await _on_tick(notifier, ledger)
+            elif message.get("type") == "ack":
+                await _acknowledge(notifier, message)
+                updated = ledger
+            else:
+                updated = await _on_notification(notifier, ledger, message)
+            if updated != ledger or stored is None:
+                ledger_table[receiver] = updated
             yield None
+
+
+@app.timer(interval=TICK_SECONDS, on_leader=True)  # type: ignore[untyped-decorator]
+async def tick_receivers() -> None:
+    """Wake every receiver's ledger: retries that are due, digests whose quiet hours ended."""
+    for spec in config.receivers:
+        tick = {"type": "tick", "receiver": spec.name}
+        await notifications_topic.send(key=spec.name.encode(), value=encode(tick))
+
+
+@app.task  # type: ignore[untyped-decorator]  # faust leaves Service.task untyped
+async def follow_audit() -> None:
+    await audit_log.follow(settings.broker_address, settings.topic("audit"))
+
+
+@app.task  # type: ignore[untyped-decorator]  # faust leaves Service.task untyped
+async def follow_silences() -> None:
+    await silences.follow(settings.broker_address, settings.topic("silences"))
 
 
 # ---------------------------------------------------------------- web
@@ -396,3 +606,87 @@ async def api_location(
 async def api_alerts(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
     filters = {key: str(request.query.get(key, "")) for key in ("severity", "rule", "province")}
     return _json(web, api.active_alerts(_state_view(), filters))
+
+
+# ---------------------------------------------------------------- changes (token required)
+
+
+def _authorised(request: faust.web.Request) -> str | None:
+    """None when the request may change things; otherwise why not (for a 401/403 body)."""
+    if not settings.api_token:
+        return "changes are switched off: start the worker with OPVANG_API_TOKEN set"
+    given = str(request.headers.get("Authorization", ""))
+    if not hmac.compare_digest(given.encode(), f"Bearer {settings.api_token}".encode()):
+        return "send the API token as 'Authorization: Bearer <token>'"
+    return None
+
+
+async def _body(request: faust.web.Request) -> dict[str, Any] | None:
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+@app.page("/api/alerts/{alert_id}/history")
+async def api_alert_history(
+    web: faust.web.View, request: faust.web.Request, alert_id: str
+) -> faust.web.Response:
+    return web.json({"alert_id": alert_id, "history": audit_log.history(alert_id)})
+
+
+@app.page("/api/notifications/dead")
+async def api_dead_notifications(
+    web: faust.web.View, request: faust.web.Request
+) -> faust.web.Response:
+    return web.json({"dead": audit_log.dead()})
+
+
+@app.page("/api/alerts/{alert_id}/ack")
+class AcknowledgeView(faust.web.View):
+    async def post(self, request: faust.web.Request, alert_id: str) -> faust.web.Response:
+        refused = _authorised(request)
+        if refused is not None:
+            return self.json({"error": refused}, status=401)
+        body = await _body(request) or {}
+        by = str(body.get("by", "")).strip()
+        if not by:
+            return self.json({"error": 'say who acknowledges: {"by": "name"}'}, status=400)
+        await audit(alert_id, {"type": "ack", "by": by, "comment": str(body.get("comment", ""))})
+        for spec in config.receivers:
+            if spec.kind == "pagerduty":
+                ack = {"type": "ack", "receiver": spec.name, "alert_id": alert_id, "by": by}
+                await notifications_topic.send(key=spec.name.encode(), value=encode(ack))
+        return self.json({"alert_id": alert_id, "acknowledged_by": by}, status=202)
+
+
+@app.page("/api/silences")
+class SilencesView(faust.web.View):
+    async def get(self, request: faust.web.Request) -> faust.web.Response:
+        return self.json({"silences": [s.to_dict() for s in silences.active()]})
+
+    async def post(self, request: faust.web.Request) -> faust.web.Response:
+        refused = _authorised(request)
+        if refused is not None:
+            return self.json({"error": refused}, status=401)
+        body = await _body(request)
+        if body is None:
+            return self.json({"error": "send a JSON object"}, status=400)
+        silence_id = f"api-{uuid.uuid4().hex[:12]}"
+        try:
+            routing.parse_silence(body, silence_id)
+        except ConfigError as exc:
+            return self.json({"error": str(exc)}, status=400)
+        await silences_topic.send(key=silence_id.encode(), value=encode(body))
+        return self.json({"silence_id": silence_id}, status=201)
+
+
+@app.page("/api/silences/{silence_id}")
+class SilenceView(faust.web.View):
+    async def delete(self, request: faust.web.Request, silence_id: str) -> faust.web.Response:
+        refused = _authorised(request)
+        if refused is not None:
+            return self.json({"error": refused}, status=401)
+        await silences_topic.send(key=silence_id.encode(), value=None)
+        return self.json({"silence_id": silence_id, "expired": True})

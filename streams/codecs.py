@@ -12,9 +12,10 @@ from typing import Any
 
 from faust.serializers import codecs
 
+from alerts.delivery import Ledger
 from alerts.engine import AggregateRecord, LocationRecord
 
-__all__ = ["AGGREGATE_RECORD", "LOCATION_RECORD", "from_changelog", "register"]
+__all__ = ["AGGREGATE_RECORD", "LEDGER", "LOCATION_RECORD", "from_changelog", "register"]
 
 LOCATION_RECORD = "opvang-location-record"
 AGGREGATE_RECORD = "opvang-aggregate-record"
@@ -50,3 +51,11 @@ def from_changelog(kind: Any) -> Any:
 def register() -> None:
     codecs.register(LOCATION_RECORD, LocationRecordCodec())
     codecs.register(AGGREGATE_RECORD, AggregateRecordCodec())
+
+
+class LedgerCodec(_RecordCodec):
+    kind = Ledger
+
+
+LEDGER = "opvang-delivery-ledger"
+codecs.register(LEDGER, LedgerCodec())

@@ -151,7 +151,11 @@ def run_demo(*, scenario: str = "ter-apel-demo", keep: bool = False) -> int:
         _say("5/5  waiting for the webhook sink to hear about it")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            statuses = [(d.body.get("rule"), d.body.get("status")) for d in sink.deliveries]
+            statuses = [
+                (d.body["data"].get("rule"), d.body["data"].get("status"))
+                for d in sink.deliveries
+                if isinstance(d.body.get("data"), dict)
+            ]
             if ("cap_exceeded", "resolved") in statuses:
                 break
             sink.wait_for(len(sink.deliveries) + 1, timeout=1.0)
@@ -159,9 +163,11 @@ def run_demo(*, scenario: str = "ter-apel-demo", keep: bool = False) -> int:
         if not sink.deliveries:
             _say(f"The sink received nothing. Worker log: {log_path}")
             return 1
-        _say("The webhook sink received:")
+        _say("The webhook sink received (CloudEvents, one per alert change):")
         for delivery in sink.deliveries:
-            body = delivery.body
+            body = delivery.body.get("data") or {}
+            if "rule" not in body:
+                continue
             _say(
                 f"  {body['event_date']}  {body['status']:<8} {body['severity']:<8} "
                 f"{body['rule']:<13} {body['summary']}"

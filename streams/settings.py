@@ -82,6 +82,7 @@ def load_alerting_config(path: Path | None) -> AlertingConfig:
 
     if path is None:
         return AlertingConfig().with_targets(load_targets())
+    env = os.environ
     try:
         raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -89,6 +90,6 @@ def load_alerting_config(path: Path | None) -> AlertingConfig:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     try:
-        return AlertingConfig.from_mapping(raw).with_targets(load_targets())
+        return AlertingConfig.from_mapping(raw, env).with_targets(load_targets())
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None

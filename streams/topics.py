@@ -45,7 +45,13 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(t("intake"), n),
         TopicSpec(t("alerts"), n),
         TopicSpec(t("deadletter"), 1),
+        # Notifications keyed by receiver: one receiver's deliveries stay in order in one place.
+        TopicSpec(t("notifications"), n),
         TopicSpec(t("notifications.dead"), 1),
+        # Every routing decision, attempt, acknowledgement and escalation, keyed by alert_id.
+        TopicSpec(t("audit"), 1),
+        # Silences made through the API: small, read whole by every worker.
+        TopicSpec(t("silences"), 1, compacted=True),
         # Internal repartition topics: location contributions by province, province totals to NL.
         TopicSpec(t("internal.province-contributions"), n),
         TopicSpec(t("internal.national-contributions"), 1),

@@ -1,50 +1,98 @@
-"""Webhook channel: one JSON POST per alert event.
+"""Webhook channel: a CloudEvents 1.0 JSON envelope, signed per the Standard Webhooks spec.
 
-The body is the AlertEvent as on the alerts topic. ``opvang-delivery-id`` (alert_id:revision) is
-the same on every retry, so a receiver can drop a delivery it already has.
+Each delivery is one POST with ``content-type: application/json`` and the body::
+
+    {"specversion": "1.0", "type": "nl.opvangwacht.alert.firing", "source": "urn:opvangwacht",
+     "id": "<webhook-id>", "time": "<starts_at or ends_at>", "subject": "<alert_id>",
+     "datacontenttype": "application/json", "data": {<AlertEvent.to_dict()>}}
+
+and the Standard Webhooks headers ``webhook-id`` (``{alert_id}.{revision}.{receiver}``: the same on
+every retry, so receivers drop what they already have), ``webhook-timestamp`` (Unix seconds from the
+injected clock, fresh per attempt) and ``webhook-signature``: ``v1,<base64 HMAC-SHA256 of
+id.timestamp.body>``, one per active ``whsec_`` secret, space separated (two during a rotation).
+``opvang-delivery-id`` (``alert_id:revision``) is kept for receivers written before the envelope.
+
+A 410 Gone means the receiver wants nothing more: the error carries ``disable=True``.
 """
 
 from __future__ import annotations
 
-import email.utils
+import base64
+import hashlib
+import hmac
 import json
 import time
-from collections.abc import Mapping
-from urllib.parse import urlsplit
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Literal
 
 import httpx
 
-from alerts.model import AlertEvent
-from alerts.notify.base import DeliveryError, DeliveryResult
+from alerts.model import AlertEvent, AlertStatus
+from alerts.notify.base import Clock, DeliveryError, DeliveryResult
+from alerts.notify.http import parse_retry_after, request, status_error
+from alerts.receivers import safe_target, webhook_secret_key
 
-__all__ = ["WebhookNotifier", "parse_retry_after"]
+__all__ = [
+    "CLOUDEVENTS_SOURCE",
+    "WebhookNotifier",
+    "cloudevent",
+    "parse_retry_after",
+    "sign",
+    "webhook_id",
+]
+
+CLOUDEVENTS_SOURCE: Final = "urn:opvangwacht"
+EVENT_TYPES: Final = {
+    AlertStatus.FIRING: "nl.opvangwacht.alert.firing",
+    AlertStatus.RESOLVED: "nl.opvangwacht.alert.resolved",
+}
 
 
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
+def webhook_id(event: AlertEvent, receiver: str) -> str:
+    """Stable across retries, different per change and per receiver."""
+    return f"{event.alert_id}.{event.revision}.{receiver}"
 
 
-def _safe_target(url: str) -> str:
-    """scheme://host[:port] only: credentials, path and query may all carry a secret (Slack-style
-    webhook URLs keep theirs in the path)."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}"
+def cloudevent(
+    event: AlertEvent, message_id: str, source: str = CLOUDEVENTS_SOURCE
+) -> dict[str, Any]:
+    """The CloudEvents 1.0 structured-mode envelope around the alert event."""
+    when = (
+        event.ends_at if event.status is AlertStatus.RESOLVED and event.ends_at else event.starts_at
+    )
+    return {
+        "specversion": "1.0",
+        "type": EVENT_TYPES[event.status],
+        "source": source,
+        "id": message_id,
+        "time": when,
+        "subject": event.alert_id,
+        "datacontenttype": "application/json",
+        "data": event.to_dict(),
+    }
+
+
+def sign(message_id: str, timestamp: int, body: bytes, secrets: Sequence[str]) -> str:
+    """The ``webhook-signature`` header value: ``v1,<sig>`` per secret, space separated."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return " ".join(
+        "v1,"
+        + base64.b64encode(
+            hmac.new(webhook_secret_key(secret), signed, hashlib.sha256).digest()
+        ).decode()
+        for secret in secrets
+    )
 
 
 class WebhookNotifier:
+    """Posts each alert event to one URL.
+
+    ``secrets``: ``whsec_`` keys; without any the delivery is sent unsigned. ``envelope``:
+    ``cloudevents`` wraps the event (the contract; what :func:`alerts.notify.factory.build_notifier`
+    uses), ``plain`` sends the bare AlertEvent (the old format, and the default of this constructor
+    until every caller goes through the factory). ``clock`` gives ``webhook-timestamp``.
+    """
+
     channel = "webhook"
 
     def __init__(
@@ -55,46 +103,66 @@ class WebhookNotifier:
         *,
         timeout: float = 5.0,
         headers: Mapping[str, str] | None = None,
+        secrets: Sequence[str] = (),
+        envelope: Literal["cloudevents", "plain"] = "plain",
+        clock: Clock = time.time,
+        source: str = CLOUDEVENTS_SOURCE,
     ) -> None:
+        for secret in secrets:
+            webhook_secret_key(secret)  # fail early, and without the secret in the message
         self.name = name
         self._url = url
         self._client = client
         self._timeout = timeout
         self._headers = dict(headers or {})
+        self._secrets = tuple(secrets)
+        self._envelope = envelope
+        self._clock = clock
+        self._source = source
 
     def __repr__(self) -> str:
-        return f"WebhookNotifier({self.name!r}, {_safe_target(self._url)!r})"
+        return f"WebhookNotifier({self.name!r}, {safe_target(self._url)!r})"
 
-    async def send(self, event: AlertEvent) -> DeliveryResult:
-        body = json.dumps(event.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+    def render(self, event: AlertEvent, timestamp: int) -> tuple[bytes, dict[str, str]]:
+        """The exact body and headers of one attempt."""
+        message_id = webhook_id(event, self.name)
+        payload = (
+            cloudevent(event, message_id, self._source)
+            if self._envelope == "cloudevents"
+            else event.to_dict()
+        )
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {
             **self._headers,
             "content-type": "application/json",
+            "webhook-id": message_id,
+            "webhook-timestamp": str(timestamp),
             "opvang-delivery-id": event.dedup_key,
         }
-        started = time.perf_counter()
-        target = _safe_target(self._url)
-        try:
-            response = await self._client.post(
-                self._url, content=body, headers=headers, timeout=self._timeout
-            )
-        except httpx.TimeoutException:
-            raise DeliveryError(
-                self.name, f"timed out posting to {target}", recoverable=True
-            ) from None
-        except httpx.TransportError as exc:
-            raise DeliveryError(
-                self.name, f"could not reach {target} ({type(exc).__name__})", recoverable=True
-            ) from None
-        latency = time.perf_counter() - started
+        if self._secrets:
+            headers["webhook-signature"] = sign(message_id, timestamp, body, self._secrets)
+        return body, headers
+
+    async def send(self, event: AlertEvent) -> DeliveryResult:
+        body, headers = self.render(event, int(self._clock()))
+        response, latency = await request(
+            self.name,
+            self._client,
+            "POST",
+            self._url,
+            timeout=self._timeout,
+            content=body,
+            headers=headers,
+        )
         code = response.status_code
         if 200 <= code < 300:
             return DeliveryResult(self.name, code, latency)
-        recoverable = code >= 500 or code in (408, 429)
-        raise DeliveryError(
-            self.name,
-            f"{target} answered HTTP {code}",
-            recoverable=recoverable,
-            status_code=code,
-            retry_after=parse_retry_after(response.headers.get("retry-after")),
-        )
+        if code == 410:
+            raise DeliveryError(
+                self.name,
+                f"{safe_target(self._url)} answered HTTP 410: the endpoint is gone, disable it",
+                recoverable=False,
+                status_code=410,
+                disable=True,
+            )
+        raise status_error(self.name, response, self._url)

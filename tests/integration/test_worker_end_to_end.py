@@ -157,19 +157,23 @@ async def test_webhook_received_both_changes(worker: WorkerProcess, hook: HookSe
     import time
 
     def cap_alerts() -> list[Received]:
-        return [r for r in hook.received if r.body["rule"] == "cap_exceeded"]
+        return [r for r in hook.received if r.body["data"]["rule"] == "cap_exceeded"]
 
     deadline = time.monotonic() + 30
     while len(cap_alerts()) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
     received = cap_alerts()
-    assert [(r.body["status"], r.body["revision"]) for r in received] == [
+    assert [(r.body["data"]["status"], r.body["data"]["revision"]) for r in received] == [
         ("firing", 1),
         ("resolved", 2),
     ]
     assert received[0].headers["content-type"] == "application/json"
-    assert received[0].headers["opvang-delivery-id"] == f"{received[0].body['alert_id']}:1"
-    assert received[0].body["summary"].startswith("Ter Apel: 2.380 personen")
+    # A CloudEvent, signed per Standard Webhooks (see test_delivery for the signature itself).
+    first = received[0].body
+    alert_id = first["data"]["alert_id"]
+    assert (first["specversion"], first["type"]) == ("1.0", "nl.opvangwacht.alert.firing")
+    assert received[0].headers["webhook-id"] == f"{alert_id}.1.ops"
+    assert first["data"]["summary"].startswith("Ter Apel: 2.380 personen")
 
 
 async def test_replaying_the_same_input_yields_no_new_alerts(

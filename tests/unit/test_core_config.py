@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from alerts.config import RULE_IDS, AlertingConfig, ReceiverConfig, RuleSettings
+from alerts.config import RULE_IDS, AlertingConfig, RuleSettings
 from alerts.errors import ConfigError, OpvangError
 
 
@@ -81,28 +81,31 @@ def test_rule_settings_parsed() -> None:
     assert config.rule("report_missing") == defaults.rule("report_missing")
 
 
-def test_receiver_parsed() -> None:
+def test_receivers_and_their_routing_are_parsed() -> None:
     config = AlertingConfig.from_mapping(
         {
             "receivers": [
+                {"name": "coa-ops", "webhook": hook(timeout=2)},
                 {
-                    "name": "coa-ops",
-                    "webhook": hook(timeout=2, headers={"authorization": "Bearer x", "x-n": 5}),
+                    "name": "burgemeester-westerwolde",
+                    "municipality_code": "GM1950",
+                    "quiet_hours": {"start": "22:00", "end": "07:00"},
+                    "webhook": hook("http://127.0.0.1:8080/in"),
                 },
-                {"name": "gemeente", "webhook": hook("http://127.0.0.1:8080/in")},
-            ]
+            ],
+            "route": {"receiver": "coa-ops"},
         }
     )
-    assert config.receivers == (
-        ReceiverConfig(
-            name="coa-ops",
-            kind="webhook",
-            url="https://ops.example.nl/hook",
-            timeout=2.0,
-            headers={"authorization": "Bearer x", "x-n": "5"},
-        ),
-        ReceiverConfig("gemeente", "webhook", "http://127.0.0.1:8080/in", 5.0, {}),
-    )
+    assert [(r.name, r.kind) for r in config.receivers] == [
+        ("coa-ops", "webhook"),
+        ("burgemeester-westerwolde", "webhook"),
+    ]
+    assert config.receivers[0].spec.url == "https://ops.example.nl/hook"  # type: ignore[union-attr]
+    assert config.routing.route.receiver == "coa-ops"
+    assert [(a.receiver, a.municipality_code) for a in config.routing.audiences] == [
+        ("burgemeester-westerwolde", "GM1950")
+    ]
+    assert set(config.routing.quiet_hours) == {"burgemeester-westerwolde"}
 
 
 def test_every_contract_rule_id_is_accepted() -> None:
@@ -116,12 +119,10 @@ def test_every_contract_rule_id_is_accepted() -> None:
     [
         pytest.param({"rules": {"cap_exceded": {}}}, ["rules.cap_exceded"], id="unknown-rule"),
         pytest.param({"rule": {}}, ["rule"], id="unknown-top-level-key"),
-        pytest.param({"rules": {}, "silences": []}, ["silences"], id="unknown-top-level-key-2"),
+        pytest.param({"rules": {}, "silence": []}, ["silence"], id="unknown-top-level-key-2"),
         pytest.param({"rules": ["cap_exceeded"]}, ["rules"], id="rules-not-mapping"),
         pytest.param({"rules": {"cap_exceeded": 5}}, ["rules.cap_exceeded"], id="rule-not-mapping"),
-        pytest.param(
-            {"receivers": [{"name": "ops"}]}, ["receivers[0]", "ops", "webhook.url"], id="no-hook"
-        ),
+        pytest.param({"receivers": [{"name": "ops"}]}, ["receivers[0]", "ops"], id="no-channel"),
         pytest.param(
             {"receivers": [{"name": "ops", "webhook": {"timeout": 3}}]},
             ["receivers[0]", "ops", "webhook.url"],
@@ -129,7 +130,7 @@ def test_every_contract_rule_id_is_accepted() -> None:
         ),
         pytest.param(
             {"receivers": [{"name": "ops", "url": "https://x.nl"}]},
-            ["receivers[0]", "webhook.url"],
+            ["receivers[0]"],
             id="url-not-under-webhook",
         ),
         pytest.param(

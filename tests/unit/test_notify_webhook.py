@@ -1,342 +1,267 @@
-"""The one contract every Notifier keeps, the webhook's wire format, and the retry schedule.
+"""The webhook channel's wire format (CloudEvents 1.0, Standard Webhooks signatures checked with
+the ``standardwebhooks`` reference package), and the retry schedules.
 
-Add a channel by adding a factory to ``NOTIFIERS``: every contract test then runs against it.
+The contract every notifier keeps (status codes, timeouts, no secrets) is in
+``test_notify_contract.py``, run over every channel including this one.
 """
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
-import json
+import base64
 import random
-import socket
-import threading
-import traceback
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+import time
 
 import httpx
 import pytest
+from fakes.channels import (
+    EVENT,
+    HOOK_SECRET,
+    HOOK_SECRET_OLD,
+    SECRETS,
+    secret_url,
+)
+from fakes.servers import WebhookReceiver
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from alerts.model import AlertEvent, AlertStatus, Severity, Subject, SubjectKind
-from alerts.notify import DeliveryError, DeliveryResult, Notifier, WebhookNotifier
-from alerts.notify.retry import RetryPolicy
-from alerts.notify.webhook import parse_retry_after
+from alerts.errors import ConfigError
+from alerts.model import AlertEvent
+from alerts.notify import DeliveryError, DeliveryResult, WebhookNotifier, build_notifier
+from alerts.notify.retry import (
+    PAGING_SCHEDULE,
+    SMS_SCHEDULE,
+    WEBHOOK_SCHEDULE,
+    RetryPolicy,
+    RetrySchedule,
+    schedule_for,
+)
+from alerts.notify.webhook import parse_retry_after, sign
+from alerts.receivers import ReceiverSpec, WebhookSpec
 
-QUERY_SECRET = "qs-s3cr3t-7f1e"
-HEADER_SECRET = "hdr-s3cr3t-9a2b"
-USER_SECRET = "pw-s3cr3t-41c0"
-SECRETS = (QUERY_SECRET, HEADER_SECRET, USER_SECRET)
-
-EVENT = AlertEvent(
-    alert_id="cap_exceeded-ter-apel-bcac4a9220",
-    rule="cap_exceeded",
-    status=AlertStatus.FIRING,
-    severity=Severity.CRITICAL,
-    subject=Subject(SubjectKind.LOCATION, "ter-apel"),
-    province="GR",
-    municipality_code="GM1950",
-    value=2380,
-    threshold=2000,
-    summary="Ter Apel: 2.380 personen, 380 boven de afgesproken grens van 2.000",
-    starts_at="2024-07-02T09:00:00+02:00",
-    ends_at=None,
-    event_date=dt.date(2024, 7, 2),
-    revision=3,
-    headroom=-380,
-    cap_source="Afspraak COA-Westerwolde",
-    labels={"team": "coa-noord"},
+RESOLVED = AlertEvent.from_dict(
+    {
+        **EVENT.to_dict(),
+        "status": "resolved",
+        "ends_at": "2024-07-05T09:00:00+02:00",
+        "revision": 4,
+    }
 )
 
-# A factory builds a notifier named "ops" that delivers to ``url`` through ``client``, sending
-# ``headers`` with every request and giving up after ``timeout`` seconds.
-NotifierFactory = Callable[[httpx.AsyncClient, str, Mapping[str, str], float], Notifier]
+
+def cloud_notifier(
+    client: httpx.AsyncClient, url: str, secrets: tuple[str, ...] = (HOOK_SECRET,), **kw: object
+) -> WebhookNotifier:
+    spec = ReceiverSpec("ops", "webhook", WebhookSpec(url=url, secrets=secrets))
+    notifier = build_notifier(spec, client, {}, **kw)  # type: ignore[arg-type]
+    assert isinstance(notifier, WebhookNotifier)
+    return notifier
 
 
-def _webhook(
-    client: httpx.AsyncClient, url: str, headers: Mapping[str, str], timeout: float
-) -> Notifier:
-    return WebhookNotifier("ops", url, client, timeout=timeout, headers=headers)
+# --------------------------------------------------------------------------- CloudEvents + signing
 
 
-NOTIFIERS = [pytest.param(_webhook, id="webhook")]
+async def test_cloudevent_envelope_and_headers() -> None:
+    with WebhookReceiver() as hook:
+        async with httpx.AsyncClient(trust_env=False) as client:
+            notifier = cloud_notifier(client, f"{hook.url}/hook/coa?token=abc")
+            result = await notifier.send(EVENT)
+            await notifier.send(RESOLVED)
+    assert result == DeliveryResult("ops", 204, result.latency_s)
+    firing, resolved = hook.requests
+    assert firing.method == "POST" and firing.path == "/hook/coa"
+    assert firing.query == {"token": "abc"}
+    assert firing.headers["content-type"] == "application/json"
+    envelope = firing.json()
+    assert envelope == {
+        "specversion": "1.0",
+        "type": "nl.opvangwacht.alert.firing",
+        "source": "urn:opvangwacht",
+        "id": "cap_exceeded-ter-apel-bcac4a9220.3.ops",
+        "time": "2024-07-02T09:00:00+02:00",
+        "subject": "cap_exceeded-ter-apel-bcac4a9220",
+        "datacontenttype": "application/json",
+        "data": EVENT.to_dict(),
+    }
+    assert envelope["id"] == firing.headers["webhook-id"]
+    assert envelope["data"]["summary"] == EVENT.summary  # UTF-8 as is
+    later = resolved.json()
+    assert later["type"] == "nl.opvangwacht.alert.resolved"
+    assert later["time"] == "2024-07-05T09:00:00+02:00"  # the end, for a resolve
+    assert later["id"] == "cap_exceeded-ter-apel-bcac4a9220.4.ops"
+    assert firing.headers["opvang-delivery-id"] == "cap_exceeded-ter-apel-bcac4a9220:3"
 
 
-def secret_url(base: str) -> str:
-    """``base`` (scheme://host:port) with a password in the userinfo and a token in the query."""
-    scheme, rest = base.split("://", 1)
-    return f"{scheme}://alerts:{USER_SECRET}@{rest}/hook/coa?token={QUERY_SECRET}&x=1"
+async def test_signature_verifies_with_the_reference_library() -> None:
+    with WebhookReceiver() as hook:
+        async with httpx.AsyncClient(trust_env=False) as client:
+            await cloud_notifier(client, hook.url).send(EVENT)
+    got = hook.last
+    assert got.headers["webhook-signature"].startswith("v1,")
+    assert " " not in got.headers["webhook-signature"]  # one secret, one signature
+    payload = Webhook(HOOK_SECRET).verify(got.body, got.headers)
+    assert payload["data"] == EVENT.to_dict()
+    # a different key, or a body changed in transit, does not verify
+    with pytest.raises(WebhookVerificationError):
+        Webhook(HOOK_SECRET_OLD).verify(got.body, got.headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(HOOK_SECRET).verify(got.body.replace(b"2380", b"2381"), got.headers)
 
 
-SECRET_HEADERS = {"authorization": f"Bearer {HEADER_SECRET}"}
+async def test_rotation_signs_with_both_secrets_and_each_verifies_alone() -> None:
+    with WebhookReceiver() as hook:
+        async with httpx.AsyncClient(trust_env=False) as client:
+            await cloud_notifier(client, hook.url, (HOOK_SECRET, HOOK_SECRET_OLD)).send(EVENT)
+    got = hook.last
+    signatures = got.headers["webhook-signature"].split(" ")
+    assert len(signatures) == 2 and all(s.startswith("v1,") for s in signatures)
+    for secret in (HOOK_SECRET, HOOK_SECRET_OLD):
+        assert Webhook(secret).verify(got.body, got.headers)["id"] == got.headers["webhook-id"]
+        # and each signature on its own belongs to exactly one of the secrets
+    only_new = {**got.headers, "webhook-signature": signatures[0]}
+    only_old = {**got.headers, "webhook-signature": signatures[1]}
+    Webhook(HOOK_SECRET).verify(got.body, only_new)
+    Webhook(HOOK_SECRET_OLD).verify(got.body, only_old)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(HOOK_SECRET_OLD).verify(got.body, only_new)
 
 
-def assert_no_secret(error: DeliveryError, notifier: Notifier) -> None:
-    texts = [str(error), repr(error), repr(notifier), *map(str, error.args)]
-    for text in texts:
-        for secret in SECRETS:
-            assert secret not in text, text
-
-
-def mock_client(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.MockTransport(handler))
-
-
-def answer(status: int, headers: Mapping[str, str] | None = None) -> httpx.AsyncClient:
-    return mock_client(lambda request: httpx.Response(status, headers=dict(headers or {})))
-
-
-# --------------------------------------------------------------------------- the contract
-
-
-@pytest.mark.parametrize("make", NOTIFIERS)
-@pytest.mark.parametrize("status", [200, 201, 202, 204])
-async def test_2xx_is_delivered(make: NotifierFactory, status: int) -> None:
-    async with answer(status) as client:
-        notifier = make(client, secret_url("https://hooks.example.nl"), SECRET_HEADERS, 5.0)
-        result = await notifier.send(EVENT)
-    assert isinstance(result, DeliveryResult)
-    assert result.receiver == "ops"
-    assert result.status_code == status
-    assert result.latency_s >= 0
-
-
-@pytest.mark.parametrize("make", NOTIFIERS)
-@pytest.mark.parametrize(
-    ("status", "recoverable"),
-    [
-        (500, True),
-        (502, True),
-        (503, True),
-        (504, True),
-        (408, True),
-        (429, True),
-        (400, False),
-        (401, False),
-        (403, False),
-        (404, False),
-        (410, False),
-        (422, False),
-    ],
-)
-async def test_failed_status(make: NotifierFactory, status: int, recoverable: bool) -> None:
-    async with answer(status) as client:
-        notifier = make(client, secret_url("https://hooks.example.nl"), SECRET_HEADERS, 5.0)
-        with pytest.raises(DeliveryError) as caught:
+async def test_retries_keep_the_webhook_id_and_take_a_fresh_timestamp() -> None:
+    now = [time.time()]
+    with WebhookReceiver() as hook:
+        hook.fail(503)
+        async with httpx.AsyncClient(trust_env=False) as client:
+            notifier = cloud_notifier(client, hook.url, clock=lambda: now[0])
+            with pytest.raises(DeliveryError):
+                await notifier.send(EVENT)
+            now[0] += 65
             await notifier.send(EVENT)
+    first, second = hook.requests
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    assert first.body == second.body  # receivers deduplicate on the id; the body is identical
+    assert int(second.headers["webhook-timestamp"]) - int(first.headers["webhook-timestamp"]) == 65
+    assert first.headers["webhook-signature"] != second.headers["webhook-signature"]
+    Webhook(HOOK_SECRET).verify(second.body, second.headers)
+
+
+async def test_timestamp_comes_from_the_injected_clock() -> None:
+    with WebhookReceiver() as hook:
+        async with httpx.AsyncClient(trust_env=False) as client:
+            await cloud_notifier(client, hook.url, clock=lambda: 1_719_903_600.9).send(EVENT)
+    got = hook.last
+    assert got.headers["webhook-timestamp"] == "1719903600"
+    # an old timestamp is what a receiver rejects as a replay
+    with pytest.raises(WebhookVerificationError, match="too old"):
+        Webhook(HOOK_SECRET).verify(got.body, got.headers)
+    # the signature itself is over id.timestamp.body, as the spec says
+    assert got.headers["webhook-signature"] == sign(
+        got.headers["webhook-id"], 1_719_903_600, got.body, [HOOK_SECRET]
+    )
+
+
+def test_sign_matches_a_hand_computed_hmac() -> None:
+    import hashlib
+    import hmac
+
+    key = base64.b64decode(HOOK_SECRET.removeprefix("whsec_"))
+    expected = base64.b64encode(
+        hmac.new(key, b"msg_1.1700000000.{}", hashlib.sha256).digest()
+    ).decode()
+    assert sign("msg_1", 1700000000, b"{}", [HOOK_SECRET]) == f"v1,{expected}"
+
+
+async def test_410_asks_to_disable_the_endpoint() -> None:
+    with WebhookReceiver() as hook:
+        hook.fail(410)
+        async with httpx.AsyncClient(trust_env=False) as client:
+            notifier = cloud_notifier(client, secret_url(hook.url))
+            with pytest.raises(DeliveryError) as caught:
+                await notifier.send(EVENT)
     error = caught.value
-    assert error.recoverable is recoverable
-    assert error.status_code == status
-    assert error.receiver == "ops"
-    assert error.retry_after is None
-    assert str(status) in str(error)
-    assert_no_secret(error, notifier)
+    assert (error.recoverable, error.status_code, error.disable) == (False, 410, True)
+    assert "410" in str(error) and "disable" in str(error)
+    assert all(secret not in str(error) + repr(error) for secret in SECRETS)
 
 
-@pytest.mark.parametrize("make", NOTIFIERS)
-@pytest.mark.parametrize("status", [429, 503])
-async def test_retry_after_is_passed_on(make: NotifierFactory, status: int) -> None:
-    async with answer(status, {"Retry-After": "7"}) as client:
-        notifier = make(client, secret_url("https://hooks.example.nl"), SECRET_HEADERS, 5.0)
-        with pytest.raises(DeliveryError) as caught:
+async def test_unsigned_without_secrets() -> None:
+    with WebhookReceiver() as hook:
+        async with httpx.AsyncClient(trust_env=False) as client:
+            await cloud_notifier(client, hook.url, ()).send(EVENT)
+    assert "webhook-signature" not in hook.last.headers
+    assert hook.last.headers["webhook-id"]
+
+
+def test_a_malformed_secret_is_refused_without_echoing_it() -> None:
+    client = httpx.AsyncClient()
+    for bad in ("not-a-whsec", "whsec_!!!!notbase64!!!!", "whsec_c2hvcnQ="):
+        with pytest.raises(ValueError) as caught:
+            WebhookNotifier("ops", "https://x.example", client, secrets=[bad])
+        assert bad not in str(caught.value)
+
+
+# --------------------------------------------------------------------------- the old format
+
+
+async def test_plain_envelope_is_the_old_body_for_the_old_constructor() -> None:
+    """``WebhookNotifier(name, url, client, timeout=, headers=)`` as streams.app calls it today
+    still posts the bare AlertEvent with ``opvang-delivery-id``."""
+    with WebhookReceiver() as hook:
+        async with httpx.AsyncClient(trust_env=False) as client:
+            notifier = WebhookNotifier(
+                "ops",
+                f"{hook.url}/hook/coa?token=abc",
+                client,
+                timeout=5.0,
+                headers={"authorization": "Bearer xyz"},
+            )
             await notifier.send(EVENT)
-    assert caught.value.recoverable is True
-    assert caught.value.retry_after == 7
+    got = hook.last
+    assert got.json() == EVENT.to_dict()
+    assert got.headers["opvang-delivery-id"] == "cap_exceeded-ter-apel-bcac4a9220:3"
+    assert got.headers["authorization"] == "Bearer xyz"
+    assert got.headers["webhook-id"] == "cap_exceeded-ter-apel-bcac4a9220.3.ops"
 
 
-@pytest.mark.parametrize("make", NOTIFIERS)
-@pytest.mark.parametrize(
-    "exc", [httpx.ReadTimeout, httpx.ConnectTimeout, httpx.WriteTimeout, httpx.PoolTimeout]
-)
-async def test_timeout_is_recoverable(
-    make: NotifierFactory, exc: type[httpx.TimeoutException]
-) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise exc("timed out", request=request)
-
-    async with mock_client(handler) as client:
-        notifier = make(client, secret_url("https://hooks.example.nl"), SECRET_HEADERS, 5.0)
-        with pytest.raises(DeliveryError) as caught:
-            await notifier.send(EVENT)
-    assert caught.value.recoverable is True
-    assert caught.value.status_code is None
-    assert_no_secret(caught.value, notifier)
-
-
-@pytest.mark.parametrize("make", NOTIFIERS)
-async def test_transport_error_is_recoverable(make: NotifierFactory) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise httpx.RemoteProtocolError("peer closed connection", request=request)
-
-    async with mock_client(handler) as client:
-        notifier = make(client, secret_url("https://hooks.example.nl"), SECRET_HEADERS, 5.0)
-        with pytest.raises(DeliveryError) as caught:
-            await notifier.send(EVENT)
-    assert caught.value.recoverable is True
-    assert_no_secret(caught.value, notifier)
-
-
-def closed_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-@pytest.mark.parametrize("make", NOTIFIERS)
-async def test_connection_refused_is_recoverable(make: NotifierFactory) -> None:
-    url = secret_url(f"http://127.0.0.1:{closed_port()}")
-    async with httpx.AsyncClient(trust_env=False) as client:
-        notifier = make(client, url, SECRET_HEADERS, 2.0)
-        with pytest.raises(DeliveryError) as caught:
-            await notifier.send(EVENT)
-    error = caught.value
-    assert error.recoverable is True
-    assert error.status_code is None
-    assert_no_secret(error, notifier)
-    # not even in the chained httpx error a logger would print with the traceback
-    printed = "".join(traceback.format_exception(error))
-    assert all(secret not in printed for secret in SECRETS)
-
-
-@pytest.fixture
-async def silent_server() -> AsyncIterator[str]:
-    """A real server on 127.0.0.1 that accepts connections and never answers."""
-    held: list[asyncio.StreamWriter] = []
-
-    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(writer)
-
-    server = await asyncio.start_server(hold, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        for writer in held:
-            writer.close()
-        server.close()
-        await server.wait_closed()
-
-
-@pytest.mark.parametrize("make", NOTIFIERS)
-async def test_real_timeout_is_recoverable(make: NotifierFactory, silent_server: str) -> None:
-    async with httpx.AsyncClient(trust_env=False) as client:
-        notifier = make(client, secret_url(silent_server), SECRET_HEADERS, 0.2)
-        with pytest.raises(DeliveryError) as caught:
-            await asyncio.wait_for(notifier.send(EVENT), timeout=5)
-    assert caught.value.recoverable is True
-    assert_no_secret(caught.value, notifier)
-
-
-@pytest.mark.parametrize("make", NOTIFIERS)
-async def test_repr_hides_secrets(make: NotifierFactory) -> None:
-    async with answer(200) as client:
-        notifier = make(client, secret_url("https://hooks.example.nl"), SECRET_HEADERS, 5.0)
-        text = repr(notifier)
-    assert all(secret not in text for secret in SECRETS)
-    assert notifier.name == "ops"
-    assert isinstance(notifier.channel, str) and notifier.channel
-
-
-# --------------------------------------------------------------------------- webhook wire format
-
-
-async def test_webhook_request_shape() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(204)
-
-    url = "https://hooks.example.nl/hook/coa?token=abc"
-    async with mock_client(handler) as client:
-        notifier = WebhookNotifier("ops", url, client, headers={"x-team": "noord"})
-        assert notifier.channel == "webhook"
-        await notifier.send(EVENT)
-        await notifier.send(EVENT)  # a retry carries the same delivery id
-    assert len(seen) == 2
-    for request in seen:
-        assert request.method == "POST"
-        assert str(request.url) == url
-        assert request.headers["content-type"] == "application/json"
-        assert request.headers["opvang-delivery-id"] == "cap_exceeded-ter-apel-bcac4a9220:3"
-        assert request.headers["x-team"] == "noord"
-        assert json.loads(request.content) == EVENT.to_dict()
-
-
-async def test_repr_names_the_target_without_path_query_or_userinfo() -> None:
-    # Slack-style URLs keep their secret in the path, so only scheme, host and port are shown.
-    async with answer(200) as client:
-        notifier = WebhookNotifier("ops", secret_url("https://hooks.example.nl:8443"), client)
+def test_repr_names_the_target_without_path_query_or_userinfo() -> None:
+    notifier = WebhookNotifier(
+        "ops", secret_url("https://hooks.example.nl:8443"), httpx.AsyncClient()
+    )
     assert repr(notifier) == "WebhookNotifier('ops', 'https://hooks.example.nl:8443')"
 
 
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
+def test_factory_needs_its_env_credentials() -> None:
+    from alerts.receivers import PagerDutySpec
+
+    spec = ReceiverSpec("pd", "pagerduty", PagerDutySpec("PD_NOT_SET"))
+    with pytest.raises(ConfigError, match="PD_NOT_SET is not set"):
+        build_notifier(spec, httpx.AsyncClient(), {})
 
 
-@dataclass
-class LocalServer:
-    url: str
-    received: list[Received] = field(default_factory=list)
+# --------------------------------------------------------------------------- retry schedules
 
 
-@pytest.fixture
-def local_server() -> Iterator[LocalServer]:
-    """A real HTTP server in a thread on 127.0.0.1 that records each POST and answers 202."""
-    box = LocalServer("")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("content-length", "0"))
-            body = self.rfile.read(length)
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            box.received.append(Received(self.path, headers, body))
-            self.send_response(202)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    box.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield box
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+def test_webhook_schedule_runs_about_three_days() -> None:
+    assert 2.5 * 86400 <= WEBHOOK_SCHEDULE.total_s <= 3.5 * 86400
+    assert WEBHOOK_SCHEDULE.delays[:4] == (5.0, 300.0, 1800.0, 7200.0)
+    assert SMS_SCHEDULE.total_s < 3600 and PAGING_SCHEDULE.total_s < 3600
+    assert WEBHOOK_SCHEDULE.max_attempts == len(WEBHOOK_SCHEDULE.delays) + 1
 
 
-async def test_webhook_posts_the_event_to_a_real_server(local_server: LocalServer) -> None:
-    async with httpx.AsyncClient(trust_env=False) as client:
-        notifier = WebhookNotifier(
-            "ops",
-            f"{local_server.url}/hook/coa?token=abc",
-            client,
-            timeout=5.0,
-            headers={"authorization": "Bearer xyz"},
-        )
-        result = await notifier.send(EVENT)
-    assert result == DeliveryResult("ops", 202, result.latency_s)
-    assert len(local_server.received) == 1
-    got = local_server.received[0]
-    assert got.path == "/hook/coa?token=abc"
-    assert json.loads(got.body) == EVENT.to_dict()
-    assert json.loads(got.body)["summary"] == EVENT.summary  # UTF-8 text survives as is
-    assert got.headers["opvang-delivery-id"] == "cap_exceeded-ter-apel-bcac4a9220:3"
-    assert got.headers["content-type"] == "application/json"
-    assert got.headers["authorization"] == "Bearer xyz"
+def test_schedule_jitter_and_retry_after_floor() -> None:
+    schedule = RetrySchedule((10.0, 100.0), jitter=0.2, max_retry_after=50.0)
+    rng = random.Random(4)
+    draws = [schedule.delay(1, rng) for _ in range(300)]
+    assert all(8 <= d <= 12 for d in draws) and max(draws) - min(draws) > 2
+    assert all(80 <= schedule.delay(9, rng) <= 120 for _ in range(50))  # past the end: the last
+    assert schedule.delay(1, rng, retry_after=40) >= 40
+    assert schedule.delay(1, rng, retry_after=10_000) <= 50  # capped
+    assert [schedule.gives_up_after(n) for n in (1, 2, 3)] == [False, False, True]
+
+
+def test_schedule_for_a_receiver() -> None:
+    hook = ReceiverSpec("h", "webhook", WebhookSpec("https://x.example"))
+    assert schedule_for(hook) is WEBHOOK_SCHEDULE
+    custom = ReceiverSpec("h", "sms", hook.spec, retry_delays=(1.0, 2.0))
+    assert schedule_for(custom).delays == (1.0, 2.0)
+    assert schedule_for(custom).max_retry_after == SMS_SCHEDULE.max_retry_after
 
 
 # --------------------------------------------------------------------------- Retry-After parsing

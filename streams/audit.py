@@ -1,0 +1,69 @@
+"""The audit trail: every routing decision, delivery attempt, acknowledgement and escalation.
+
+Written to ``opvang.audit`` (keyed by alert_id) by the agents; :class:`AuditLog` follows that
+topic from its start and keeps the recent history of each alert in memory for
+``GET /api/alerts/{id}/history``. Entries never hold a secret, a token or a full phone number:
+what goes in is built from sanitised notifier errors and the alert's own summary.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+__all__ = ["AuditLog"]
+
+
+class AuditLog:
+    def __init__(self, *, per_alert: int = 200, alerts: int = 5000) -> None:
+        self._entries: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+        self._per_alert = per_alert
+        self._alerts = alerts
+
+    def add(self, alert_id: str, entry: dict[str, Any]) -> None:
+        history = self._entries.pop(alert_id, [])
+        history.append(entry)
+        self._entries[alert_id] = history[-self._per_alert :]
+        while len(self._entries) > self._alerts:
+            self._entries.popitem(last=False)
+
+    def history(self, alert_id: str) -> list[dict[str, Any]]:
+        return list(self._entries.get(alert_id, ()))
+
+    def dead(self) -> list[dict[str, Any]]:
+        """Every notification given up on that this worker remembers, newest last."""
+        return [
+            {"alert_id": alert_id, **entry}
+            for alert_id, entries in self._entries.items()
+            for entry in entries
+            if entry.get("type") == "attempt" and entry.get("outcome") in ("dead", "disabled")
+        ]
+
+    async def follow(self, bootstrap: str, topic: str) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+        )
+        await consumer.start()
+        try:
+            partitions = [
+                TopicPartition(topic, p)
+                for p in sorted(consumer.partitions_for_topic(topic) or {0})
+            ]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            while True:
+                batches = await consumer.getmany(timeout_ms=500)
+                for messages in batches.values():
+                    for message in messages:
+                        if message.key is None or message.value is None:
+                            continue
+                        try:
+                            entry = json.loads(message.value)
+                        except ValueError:
+                            continue
+                        self.add(message.key.decode("utf-8", "replace"), entry)
+        finally:
+            await consumer.stop()
