@@ -43,6 +43,10 @@ class HookServer:
     """A webhook receiver on loopback that records JSON POSTs and answers 200."""
 
     received: list[Received] = field(default_factory=list)
+    #: What to answer; set to 503 to play a receiver that is down. Refused posts are counted.
+    status: int = 200
+    refused: int = 0
+    raw: list[bytes] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         server = self
@@ -50,6 +54,13 @@ class HookServer:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+                if server.status >= 300:
+                    server.refused += 1
+                    self.send_response(server.status)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
+                server.raw.append(raw)
                 server.received.append(
                     Received({k.lower(): v for k, v in self.headers.items()}, json.loads(raw))
                 )
@@ -76,7 +87,15 @@ class HookServer:
 class WorkerProcess:
     """``opvangwacht worker`` as a subprocess with its own prefix, port and data dir."""
 
-    def __init__(self, *, bootstrap: str, prefix: str, workdir: Path, config: str) -> None:
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        prefix: str,
+        workdir: Path,
+        config: str,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.prefix = prefix
         self.port = free_port()
         self.workdir = workdir
@@ -91,6 +110,7 @@ class WorkerProcess:
             "OPVANG_CONFIG": str(config_path),
             "OPVANG_DATA_DIR": str(workdir / "data"),
             "OPVANG_PARTITIONS": "2",
+            **(extra_env or {}),
         }
         self.proc: subprocess.Popen[bytes] | None = None
 
