@@ -59,6 +59,7 @@ def alert_labels(event: AlertEvent) -> dict[str, str]:
         "status": event.status.value,
         "subject_kind": event.subject.kind.value,
         "subject_id": event.subject.id,
+        "alert_id": event.alert_id,
         "province": event.province or "",
         "municipality_code": event.municipality_code or "",
     }
@@ -186,7 +187,8 @@ def parse_silence(raw: Mapping[str, Any], silence_id: str, where: str = "silence
     matchers = parse_matchers(raw["matchers"], f"{where}.matchers")
     if not matchers:
         raise ConfigError(f"{where}: a silence needs at least one matcher")
-    starts, ends = _moment(raw["starts_at"], where), _moment(raw["ends_at"], where)
+    starts = _moment(raw["starts_at"], f"{where}.starts_at")
+    ends = _moment(raw["ends_at"], f"{where}.ends_at")
     if ends <= starts:
         raise ConfigError(f"{where}: ends_at must be after starts_at")
     author, comment = str(raw["author"]).strip(), str(raw["comment"]).strip()
@@ -210,7 +212,7 @@ class InhibitRule:
         return any(
             _all(self.source, other)
             and all(other.get(name, "") == labels.get(name, "") for name in self.equal)
-            and other.get("alertname") != labels.get("alertname")
+            and other.get("alert_id") != labels.get("alert_id")  # never itself
             for other in firing
         )
 
@@ -236,7 +238,8 @@ class Audience:
 
 @dataclass(frozen=True, slots=True)
 class QuietHours:
-    """Local (Europe/Amsterdam) hours in which non-urgent messages wait for the morning digest."""
+    """Local (Europe/Amsterdam) hours in which non-critical messages wait for the morning digest
+    (critical ones, and the rules in ALWAYS_THROUGH, always go through)."""
 
     start: dt.time
     end: dt.time
@@ -338,7 +341,7 @@ def pace(
     urgent = event.rule in ALWAYS_THROUGH or event.severity is Severity.CRITICAL
     quiet = config.quiet_hours.get(receiver)
     budget = config.budgets.get(receiver)
-    if quiet is not None and event.rule not in ALWAYS_THROUGH and quiet.covers(now):
+    if quiet is not None and not urgent and quiet.covers(now):
         return Decision(receiver, Action.HOLD, "quiet hours", release_at=quiet.next_end(now))
     if budget is not None and not urgent and budget.exceeded(sent, now):
         return Decision(receiver, Action.OVER_BUDGET, "text message budget spent")
@@ -373,6 +376,9 @@ def decide(
 
 
 def _time(value: Any, where: str) -> dt.time:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        # YAML 1.1 reads an unquoted 22:00 as the base-60 number 1320: minutes past midnight.
+        return dt.time(value // 60, value % 60)
     try:
         return value if isinstance(value, dt.time) else dt.time.fromisoformat(str(value))
     except ValueError:
@@ -427,7 +433,8 @@ def parse_routing(
         target = parse_matchers(item.get("target_matchers"), f"{where}.target_matchers")
         if not source or not target:
             raise ConfigError(f"{where}: needs source_matchers and target_matchers")
-        equal = tuple(str(x) for x in item.get("equal") or ())
+        raw_equal = item.get("equal") or ()
+        equal = (raw_equal,) if isinstance(raw_equal, str) else tuple(str(x) for x in raw_equal)
         inhibit.append(InhibitRule(source, target, equal))
     audiences, quiet, budgets = [], {}, {}
     for name, body in receivers.items():
@@ -444,5 +451,15 @@ def parse_routing(
             )
         if body.get("sms") is not None:
             limits = body.get("sms_budget") or {}
-            budgets[name] = Budget(int(limits.get("per_hour", 3)), int(limits.get("per_day", 10)))
+            if not isinstance(limits, Mapping):
+                raise ConfigError(f"receiver {name}: sms_budget needs per_hour and per_day")
+            budget = []
+            for key, default in (("per_hour", 3), ("per_day", 10)):
+                value = limits.get(key, default)
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise ConfigError(
+                        f"receiver {name}: sms_budget.{key} must be a whole number >= 1"
+                    )
+                budget.append(value)
+            budgets[name] = Budget(budget[0], budget[1])
     return RoutingConfig(route, tuple(audiences), silences, tuple(inhibit), quiet, budgets)

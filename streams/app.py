@@ -21,6 +21,7 @@ import hmac
 import json
 import os
 import time
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -38,6 +39,7 @@ from alerts.capacity import Applied, Contribution
 from alerts.errors import ConfigError, InvalidReport
 from alerts.model import AlertEvent, IntakeReport, OccupancyReport
 from alerts.notify import DeliveryError, Notifier
+from alerts.notify.dlr import InvalidDeliveryReport, parse_report
 from alerts.notify.factory import build_notifier
 from streams import api, codecs
 from streams.audit import AuditLog
@@ -378,6 +380,7 @@ async def _attempt(
             "attempt": attempts,
             "status_code": result.status_code,
             "provider_id": result.provider_id,
+            "provider_ids": list(getattr(result, "provider_ids", ()) or ()),
             "latency_ms": round(result.latency_s * 1000, 1),
             "text": event.summary,
             "outcome": "delivered",
@@ -690,3 +693,45 @@ class SilenceView(faust.web.View):
             return self.json({"error": refused}, status=401)
         await silences_topic.send(key=silence_id.encode(), value=None)
         return self.json({"silence_id": silence_id, "expired": True})
+
+
+@app.page("/api/sms/reports/{provider}/{token}")
+class DeliveryReportView(faust.web.View):
+    """Delivery reports from the SMS providers. They cannot send our API token in a header, so
+    the callback URL carries OPVANG_DLR_TOKEN as its last path segment."""
+
+    async def _handle(self, request: faust.web.Request, provider: str, token: str) -> Any:
+        expected = os.environ.get("OPVANG_DLR_TOKEN", "")
+        if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+            return self.json({"error": "unknown callback"}, status=404)
+        raw = await request.read()
+        query = {str(k): str(v) for k, v in request.query.items()}
+        form: dict[str, str] = {}
+        if "form" in str(request.headers.get("Content-Type", "")):
+            form = {
+                k: v[0] for k, v in urllib.parse.parse_qs(raw.decode("utf-8", "replace")).items()
+            }
+        try:
+            reports = parse_report(provider, body=raw, query=query, form=form)
+        except (InvalidDeliveryReport, ValueError) as exc:
+            return self.json({"error": str(exc)}, status=400)
+        for found in reports:
+            alert_id = audit_log.alert_for(found.provider_id) or "unmatched"
+            await audit(
+                alert_id,
+                {
+                    "type": "delivery-report",
+                    "provider": provider,
+                    "provider_id": found.provider_id,
+                    "status": found.status,
+                    "detail": found.detail,
+                },
+            )
+            metrics.notifications.labels("sms", provider, f"report:{found.status}").inc()
+        return self.json({"accepted": len(reports)})
+
+    async def get(self, request: faust.web.Request, provider: str, token: str) -> Any:
+        return await self._handle(request, provider, token)
+
+    async def post(self, request: faust.web.Request, provider: str, token: str) -> Any:
+        return await self._handle(request, provider, token)

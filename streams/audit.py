@@ -20,18 +20,28 @@ __all__ = ["AuditLog"]
 class AuditLog:
     def __init__(self, *, per_alert: int = 200, alerts: int = 5000) -> None:
         self._entries: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+        #: Provider message id -> alert_id, so that a delivery report finds its alert.
+        self._provider_ids: OrderedDict[str, str] = OrderedDict()
         self._per_alert = per_alert
         self._alerts = alerts
 
     def add(self, alert_id: str, entry: dict[str, Any]) -> None:
         history = self._entries.pop(alert_id, [])
         history.append(entry)
+        for provider_id in [entry.get("provider_id"), *(entry.get("provider_ids") or ())]:
+            if provider_id:
+                self._provider_ids[str(provider_id)] = alert_id
+        while len(self._provider_ids) > self._alerts * 4:
+            self._provider_ids.popitem(last=False)
         self._entries[alert_id] = history[-self._per_alert :]
         while len(self._entries) > self._alerts:
             self._entries.popitem(last=False)
 
     def history(self, alert_id: str) -> list[dict[str, Any]]:
         return list(self._entries.get(alert_id, ()))
+
+    def alert_for(self, provider_id: str) -> str | None:
+        return self._provider_ids.get(provider_id)
 
     def dead(self) -> list[dict[str, Any]]:
         """Every notification given up on that this worker remembers, newest last."""
