@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from alerts.errors import ConfigError
+from alerts.escalation import EscalationPolicy, parse_escalation
 from alerts.penalties import DEFAULT_SCHEMES, PenaltyScheme
 from alerts.receivers import ReceiverSpec, parse_receivers
 from alerts.routing import RoutingConfig, parse_routing
@@ -103,6 +104,7 @@ class AlertingConfig:
     rules: Mapping[str, RuleSettings] = field(default_factory=lambda: dict(_DEFAULT_RULES))
     receivers: tuple[ReceiverSpec, ...] = ()
     routing: RoutingConfig = field(default_factory=RoutingConfig)
+    escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
     penalties: tuple[PenaltyScheme, ...] = DEFAULT_SCHEMES
     #: Report days a province or the nation waits for a late location before it closes a day.
     lateness_days: int = 2
@@ -141,6 +143,7 @@ class AlertingConfig:
             "route",
             "silences",
             "inhibit_rules",
+            "escalation",
         }
         if unknown:
             raise ConfigError(f"unknown top-level key(s): {', '.join(sorted(unknown))}")
@@ -152,10 +155,12 @@ class AlertingConfig:
         if cycle is not None and not isinstance(cycle, str):
             raise ConfigError("spreiding.cycle must be the name of a target cycle")
         receivers, routing = _parse_delivery(raw, env or {})
+        escalation = parse_escalation(raw.get("escalation"), [r.name for r in receivers])
         return cls(
             rules=_parse_rules(raw.get("rules") or {}),
             receivers=receivers,
             routing=routing,
+            escalation=escalation,
             penalties=_parse_penalties(raw.get("penalties")),
             lateness_days=_int(
                 "aggregation.lateness_days", aggregation.get("lateness_days", 2), minimum=0

@@ -34,7 +34,7 @@ from aiohttp import web as aiohttp_web
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from alerts import delivery, engine, routing
+from alerts import delivery, engine, escalation, routing
 from alerts.capacity import Applied, Contribution
 from alerts.errors import ConfigError, InvalidReport
 from alerts.model import AlertEvent, IntakeReport, OccupancyReport
@@ -97,18 +97,23 @@ notifications_topic = app.topic(
 )
 audit_topic = app.topic(settings.topic("audit"), partitions=1, **_raw)
 silences_topic = app.topic(settings.topic("silences"), partitions=1, **_raw)
+acks_topic = app.topic(settings.topic("acks"), partitions=settings.partitions, **_raw)
+# The escalation agent reads alert changes and acknowledgements together, both keyed by alert_id.
+escalation_input = app.topic(settings.topic("alerts"), settings.topic("acks"), **_raw)
 
 codecs.register()
 location_table = app.Table("location-state", default=None, partitions=settings.partitions)
 province_table = app.Table("province-state", default=None, partitions=settings.partitions)
 national_table = app.Table("national-state", default=None, partitions=1)
 ledger_table = app.Table("delivery-ledger", default=None, partitions=settings.partitions)
+escalation_table = app.Table("escalations", default=None, partitions=settings.partitions)
 # Values are the core's records themselves; the codecs turn them into JSON for the changelog.
 for _table, _codec, _kind in (
     (location_table, codecs.LOCATION_RECORD, engine.LocationRecord),
     (province_table, codecs.AGGREGATE_RECORD, engine.AggregateRecord),
     (national_table, codecs.AGGREGATE_RECORD, engine.AggregateRecord),
     (ledger_table, codecs.LEDGER, delivery.Ledger),
+    (escalation_table, codecs.WATCH, escalation.Watch),
 ):
     # Writes to the changelog go through the codec; on recovery Faust reads the changelog back
     # as plain JSON, and ``_to_value`` turns it into the record again.
@@ -515,6 +520,70 @@ async def tick_receivers() -> None:
         await notifications_topic.send(key=spec.name.encode(), value=encode(tick))
 
 
+@app.agent(escalation_input, concurrency=1)
+async def escalate(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+    """Critical alerts nobody acknowledged go, every ``after`` minutes, to the next receiver on
+    the escalation list. Alert changes start and end a watch, acknowledgements and ticks (from
+    :func:`tick_escalations`) arrive on the acks topic."""
+    policy = config.escalation
+    async for event in stream.events():
+        message = json.loads(event.value)
+        kind = message.get("type")
+        alert_id = str(message.get("alert_id", ""))
+        current: escalation.Watch | None = escalation_table.get(alert_id)
+        if kind == "ack":
+            updated = escalation.acknowledge(current, str(message.get("by", "")))
+        elif kind == "tick":
+            updated = current
+            if current is not None:
+                updated, receiver = escalation.due(current, policy, _now())
+                if receiver is not None:
+                    await _escalate_to(receiver, updated)
+        else:  # an alert change from the alerts topic
+            alert = AlertEvent.from_dict(message)
+            alert_id = alert.alert_id
+            current = escalation_table.get(alert_id)
+            updated = escalation.watch(current, alert, _now())
+        if updated != current:
+            if updated is None:
+                escalation_table.pop(alert_id, None)
+            else:
+                escalation_table[alert_id] = updated
+        yield None
+
+
+async def _escalate_to(receiver: str, watch: escalation.Watch) -> None:
+    alert = watch.event
+    await audit(
+        alert.alert_id,
+        {
+            "type": "escalated",
+            "receiver": receiver,
+            "level": watch.level,
+            "since": watch.since.isoformat(),
+        },
+    )
+    notification = {
+        "type": "notification",
+        "notification_id": f"{delivery.notification_id(alert, receiver)}.esc{watch.level}",
+        "receiver": receiver,
+        "queued_at": _now().isoformat(),
+        "event": alert.to_dict(),
+    }
+    await notifications_topic.send(key=receiver.encode(), value=encode(notification))
+    log.warning("escalated", alert_id=alert.alert_id, receiver=receiver, level=watch.level)
+
+
+@app.timer(interval=TICK_SECONDS, on_leader=True)  # type: ignore[untyped-decorator]
+async def tick_escalations() -> None:
+    """Wake every watched alert on its own partition, so the table is written where it lives."""
+    if not config.escalation.receivers:
+        return
+    for alert_id in list(escalation_table.keys()):
+        tick = {"type": "tick", "alert_id": alert_id}
+        await acks_topic.send(key=str(alert_id).encode(), value=encode(tick))
+
+
 @app.task  # type: ignore[untyped-decorator]  # faust leaves Service.task untyped
 async def follow_audit() -> None:
     await audit_log.follow(settings.broker_address, settings.topic("audit"))
@@ -657,6 +726,8 @@ class AcknowledgeView(faust.web.View):
         if not by:
             return self.json({"error": 'say who acknowledges: {"by": "name"}'}, status=400)
         await audit(alert_id, {"type": "ack", "by": by, "comment": str(body.get("comment", ""))})
+        ack_record = {"type": "ack", "alert_id": alert_id, "by": by}
+        await acks_topic.send(key=alert_id.encode(), value=encode(ack_record))
         for spec in config.receivers:
             if spec.kind == "pagerduty":
                 ack = {"type": "ack", "receiver": spec.name, "alert_id": alert_id, "by": by}

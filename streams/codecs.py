@@ -14,8 +14,9 @@ from faust.serializers import codecs
 
 from alerts.delivery import Ledger
 from alerts.engine import AggregateRecord, LocationRecord
+from alerts.escalation import Watch
 
-__all__ = ["AGGREGATE_RECORD", "LEDGER", "LOCATION_RECORD", "from_changelog", "register"]
+__all__ = ["AGGREGATE_RECORD", "LEDGER", "LOCATION_RECORD", "WATCH", "from_changelog", "register"]
 
 LOCATION_RECORD = "opvang-location-record"
 AGGREGATE_RECORD = "opvang-aggregate-record"
@@ -59,3 +60,11 @@ class LedgerCodec(_RecordCodec):
 
 LEDGER = "opvang-delivery-ledger"
 codecs.register(LEDGER, LedgerCodec())
+
+
+class WatchCodec(_RecordCodec):
+    kind = Watch
+
+
+WATCH = "opvang-escalation-watch"
+codecs.register(WATCH, WatchCodec())

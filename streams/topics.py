@@ -44,6 +44,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(t("occupancy"), n),
         TopicSpec(t("intake"), n),
         TopicSpec(t("alerts"), n),
+        # Acknowledgements, keyed by alert_id like the alerts topic (same partition count).
+        TopicSpec(t("acks"), n),
         TopicSpec(t("deadletter"), 1),
         # Notifications keyed by receiver: one receiver's deliveries stay in order in one place.
         TopicSpec(t("notifications"), n),
