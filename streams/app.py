@@ -16,6 +16,7 @@ Agents run with concurrency 1, table values are reassigned whole, never mutated 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hmac
 import json
@@ -505,6 +506,12 @@ async def deliver_notifications(stream: faust.StreamT[bytes]) -> AsyncIterator[N
             elif message.get("type") == "ack":
                 await _acknowledge(notifier, message)
                 updated = ledger
+            elif message.get("type") == "enable":
+                updated = dataclasses.replace(ledger, disabled=None)
+                await audit(
+                    f"receiver:{receiver}",
+                    {"type": "enabled", "receiver": receiver, "by": message.get("by")},
+                )
             else:
                 updated = await _on_notification(notifier, ledger, message)
             if updated != ledger or stored is None:
@@ -604,7 +611,8 @@ def _state_view() -> StateView:
         if location is not None and stored is not None:
             locations.append((location, stored))
     provinces = {code: stored for code, stored in list(province_table.items()) if stored}
-    return StateView(locations, provinces, national_table.get("NL"), config)
+    ledgers = [stored for _, stored in list(ledger_table.items()) if stored is not None]
+    return StateView(locations, provinces, national_table.get("NL"), config, ledgers, _now())
 
 
 prometheus_registry.register(StateCollector(_state_view))
@@ -806,3 +814,40 @@ class DeliveryReportView(faust.web.View):
 
     async def post(self, request: faust.web.Request, provider: str, token: str) -> Any:
         return await self._handle(request, provider, token)
+
+
+@app.page("/api/receivers/{name}/enable")
+class EnableReceiverView(faust.web.View):
+    """Turn a receiver back on after it answered 410 Gone (its ledger says why it was off)."""
+
+    async def post(self, request: faust.web.Request, name: str) -> Any:
+        refused = _authorised(request)
+        if refused is not None:
+            return self.json({"error": refused}, status=401)
+        if name not in {spec.name for spec in config.receivers}:
+            return self.json({"error": f"no receiver named {name!r}"}, status=404)
+        body = await _body(request) or {}
+        message = {"type": "enable", "receiver": name, "by": str(body.get("by", ""))}
+        await notifications_topic.send(key=name.encode(), value=encode(message))
+        return self.json({"receiver": name, "enabled": True}, status=202)
+
+
+@app.page("/api/receivers")
+async def api_receivers(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+    rows = []
+    for spec in config.receivers:
+        ledger: delivery.Ledger | None = ledger_table.get(spec.name)
+        oldest = ledger.oldest_pending() if ledger else None
+        rows.append(
+            {
+                "name": spec.name,
+                "kind": spec.kind,
+                "municipality_code": spec.municipality_code,
+                "province": spec.province,
+                "disabled": ledger.disabled if ledger else None,
+                "pending": len(ledger.pending) if ledger else 0,
+                "held": len(ledger.held) if ledger else 0,
+                "oldest_pending": oldest.isoformat() if oldest else None,
+            }
+        )
+    return web.json({"receivers": rows})

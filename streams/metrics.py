@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 
 from alerts.capacity import Totals, contribution, days_until_full, sum_contributions
 from alerts.config import AlertingConfig
+from alerts.delivery import Ledger
 from alerts.engine import AggregateRecord, LocationRecord
 from alerts.lifecycle import AlertState
 from alerts.model import Location
@@ -79,6 +80,8 @@ class StateView:
     provinces: dict[str, AggregateRecord]
     national: AggregateRecord | None
     config: AlertingConfig
+    ledgers: list[Ledger] = field(default_factory=list)
+    now: dt.datetime | None = None
 
     def national_totals(self, *, asylum: bool = True) -> Totals:
         """The country from every location's newest figures (what people see). The national
@@ -104,6 +107,32 @@ class StateCollector(Collector):
         yield from self._locations(view)
         yield from self._aggregates(view)
         yield from self._alerts(view)
+        yield from self._delivery(view)
+
+    def _delivery(self, view: StateView) -> Iterator[Metric]:
+        pending = _gauge(
+            "opvang_notifications_pending",
+            "Notifications waiting for a retry or held for a digest, per receiver.",
+            ["receiver", "state"],
+        )
+        oldest = _gauge(
+            "opvang_notification_oldest_pending_seconds",
+            "Age of the oldest notification not yet delivered, per receiver.",
+            ["receiver"],
+        )
+        disabled = _gauge(
+            "opvang_receiver_disabled",
+            "1 when a receiver was switched off (it answered 410 Gone).",
+            ["receiver"],
+        )
+        for ledger in view.ledgers:
+            pending.add_metric([ledger.receiver, "retry"], len(ledger.pending))
+            pending.add_metric([ledger.receiver, "held"], len(ledger.held))
+            first = ledger.oldest_pending()
+            age = (view.now - first).total_seconds() if first and view.now else 0.0
+            oldest.add_metric([ledger.receiver], max(0.0, age))
+            disabled.add_metric([ledger.receiver], 1.0 if ledger.disabled else 0.0)
+        yield from (pending, oldest, disabled)
 
     def _locations(self, view: StateView) -> Iterator[Metric]:
         labels = ["location_id", "kind", "province"]
