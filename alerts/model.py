@@ -7,6 +7,7 @@ tests directly. Nothing here does I/O.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
@@ -196,7 +197,7 @@ class AlertEvent:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AlertEvent:
+    def from_dict(cls, data: Mapping[str, Any]) -> AlertEvent:
         subject = data["subject"]
         return cls(
             alert_id=data["alert_id"],

@@ -18,6 +18,7 @@ from streams.metrics import StateView
 
 __all__ = [
     "active_alerts",
+    "firing_states",
     "location_detail",
     "locations_list",
     "national_document",
@@ -154,6 +155,10 @@ def national_document(view: StateView) -> dict[str, Any]:
 def _alert(state: AlertState) -> dict[str, Any]:
     event = dict(state.last_event or {})
     return {**event, "firing_since": state.starts_at}
+
+
+def firing_states(view: StateView) -> list[AlertState]:
+    return [state for state in _all_states(view) if state.firing]
 
 
 def _all_states(view: StateView) -> Iterable[AlertState]:

@@ -35,7 +35,7 @@ from aiohttp import web as aiohttp_web
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from alerts import delivery, engine, escalation, routing
+from alerts import cap, delivery, engine, escalation, routing
 from alerts.capacity import Applied, Contribution
 from alerts.errors import ConfigError, InvalidReport
 from alerts.model import AlertEvent, IntakeReport, OccupancyReport
@@ -52,6 +52,7 @@ from streams.records import (
     intake_to_domain,
     occupancy_to_domain,
 )
+from streams.reference import load_municipalities
 from streams.registry import LocationRegistry
 from streams.settings import Settings, load_alerting_config
 from streams.silences import SilenceBook
@@ -176,6 +177,7 @@ async def publish_alerts(events: tuple[AlertEvent, ...], source_timestamp: float
             event_date=alert.event_date.isoformat(),
             summary=alert.summary,
         )
+        await audit(alert.alert_id, {"type": "change", "event": alert.to_dict()})
         await route_alert(alert)
 
 
@@ -851,3 +853,59 @@ async def api_receivers(web: faust.web.View, request: faust.web.Request) -> faus
             }
         )
     return web.json({"receivers": rows})
+
+
+# ---------------------------------------------------------------- CAP 1.2 for crisis systems
+
+CAP_SENDER = os.environ.get("OPVANG_CAP_SENDER", "opvangwacht")
+CAP_EXERCISE = os.environ.get("OPVANG_CAP_EXERCISE", "") not in ("", "0", "false")
+_municipality_names = {m["code"]: m["name"] for m in load_municipalities()}
+
+
+def _changes(alert_id: str) -> list[AlertEvent]:
+    return [
+        AlertEvent.from_dict(entry["event"])
+        for entry in audit_log.history(alert_id)
+        if entry.get("type") == "change" and isinstance(entry.get("event"), dict)
+    ]
+
+
+@app.page("/api/cap/{alert_id}")
+async def api_cap(
+    web: faust.web.View, request: faust.web.Request, alert_id: str
+) -> faust.web.Response:
+    changes = _changes(alert_id)
+    if not changes:
+        return web.json({"error": "not found"}, status=404)
+    latest = max(changes, key=lambda e: e.revision)
+    xml = cap.cap_message(
+        latest,
+        sender=CAP_SENDER,
+        history=[e for e in changes if e.revision < latest.revision],
+        exercise=CAP_EXERCISE,
+        municipality_names=_municipality_names,
+    )
+    response = aiohttp_web.Response(body=xml.encode("utf-8"), content_type=cap.CAP_CONTENT_TYPE)
+    return cast(faust.web.Response, response)
+
+
+@app.page("/api/cap")
+async def api_cap_feed(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+    """Atom feed of the active alerts, each entry linking to its CAP message."""
+    url = request.url
+    base = f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
+    active = [
+        AlertEvent.from_dict(dict(state.last_event))
+        for state in api.firing_states(_state_view())
+        if state.last_event is not None
+    ]
+    feed = cap.atom_feed(
+        active,
+        feed_id=f"urn:opvangwacht:feed:{settings.topic_prefix}",
+        updated=_now().replace(microsecond=0).isoformat(),
+        self_url=f"{base}/api/cap",
+        cap_url=lambda e: f"{base}/api/cap/{e.alert_id}",
+        municipality_names=_municipality_names,
+    )
+    response = aiohttp_web.Response(body=feed.encode("utf-8"), content_type="application/atom+xml")
+    return cast(faust.web.Response, response)

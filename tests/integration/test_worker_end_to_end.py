@@ -283,3 +283,36 @@ def test_read_api(worker: WorkerProcess) -> None:
 
     status, body = get_json(worker, "/api/locations/nergens")
     assert (status, body) == (404, {"error": "not found"})
+
+
+def test_cap_messages_for_crisis_systems(worker: WorkerProcess) -> None:
+    import urllib.request
+
+    from lxml import etree
+
+    schema = etree.XMLSchema(
+        etree.parse(str(Path(__file__).resolve().parents[1] / "schemas" / "CAP-v1.2.xsd"))
+    )
+    _, alerts = get_json(worker, "/api/alerts/cap_exceeded-ter-apel-bcac4a9220/history")
+    assert [e["event"]["status"] for e in alerts["history"] if e["type"] == "change"] == [
+        "firing",
+        "resolved",
+    ]
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{worker.port}/api/cap/cap_exceeded-ter-apel-bcac4a9220", timeout=5
+    ) as response:
+        assert response.headers["Content-Type"].startswith("application/cap+xml")
+        document = etree.fromstring(response.read())
+    schema.assertValid(document)
+    ns = {"cap": "urn:oasis:names:tc:emergency:cap:1.2"}
+    # Resolved: a Cancel that refers to the Alert that started it.
+    assert document.findtext("cap:msgType", namespaces=ns) == "Cancel"
+    assert ":cap_exceeded-ter-apel-bcac4a9220:1," in document.findtext(
+        "cap:references", namespaces=ns
+    )
+    assert document.findtext("cap:info/cap:language", namespaces=ns) == "nl-NL"
+    with urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/api/cap", timeout=5) as response:
+        feed = etree.fromstring(response.read())
+    atom = {"a": "http://www.w3.org/2005/Atom"}
+    titles = [e.findtext("a:title", namespaces=atom) for e in feed.findall("a:entry", atom)]
+    assert any("Ter Apel" in (t or "") for t in titles)  # cap_near still fires there
