@@ -44,6 +44,10 @@ __all__ = [
 #: still finds the same history it would have found in date order.
 HISTORY_DAYS: Final = 42
 
+#: Days a location holds while some of them still wait for their flow rules (an intake topic read
+#: far behind the occupancy topic, or a location that never sends intake).
+MAX_HELD_DAYS: Final = 90
+
 
 # ---------------------------------------------------------------- flows and forecasts
 
@@ -194,6 +198,8 @@ class LocationState:
     occupancy: int = 0
     capacity_override: int | None = None
     capacity_override_date: dt.date | None = None
+    #: Oldest date the history must keep (set by the engine from the flow rules' progress).
+    hold_from: dt.date | None = None
     without_bed: int = 0
     slept_outside: int = 0
     days: tuple[DayRecord, ...] = ()
@@ -234,6 +240,7 @@ class LocationState:
             "capacity_override_date": (
                 self.capacity_override_date.isoformat() if self.capacity_override_date else None
             ),
+            "hold_from": self.hold_from.isoformat() if self.hold_from else None,
             "without_bed": self.without_bed,
             "slept_outside": self.slept_outside,
             "days": [d.to_dict() for d in self.days],
@@ -249,19 +256,25 @@ class LocationState:
             occupancy=data.get("occupancy", 0),
             capacity_override=data.get("capacity_override"),
             capacity_override_date=dt.date.fromisoformat(override_date) if override_date else None,
+            hold_from=dt.date.fromisoformat(data["hold_from"]) if data.get("hold_from") else None,
             without_bed=data.get("without_bed", 0),
             slept_outside=data.get("slept_outside", 0),
             days=tuple(DayRecord.from_dict(d) for d in data.get("days", ())),
         )
 
 
-def _store_day(days: tuple[DayRecord, ...], record: DayRecord) -> tuple[DayRecord, ...]:
-    """Put ``record`` in date order, replacing its date, and keep the newest HISTORY_DAYS."""
+def _store_day(
+    days: tuple[DayRecord, ...], record: DayRecord, hold_from: dt.date | None
+) -> tuple[DayRecord, ...]:
+    """Put ``record`` in date order, replacing its date, and keep the newest HISTORY_DAYS, or
+    from ``hold_from`` on where days still wait for their flow rules (at most MAX_HELD_DAYS)."""
     kept = [d for d in days if d.date != record.date]
     kept.append(record)
     kept.sort(key=lambda d: d.date)
     newest = kept[-1].date
     horizon = newest - dt.timedelta(days=HISTORY_DAYS - 1)
+    if hold_from is None or hold_from < horizon:
+        horizon = max(hold_from or dt.date.min, newest - dt.timedelta(days=MAX_HELD_DAYS - 1))
     return tuple(d for d in kept if d.date >= horizon)
 
 
@@ -283,7 +296,7 @@ def apply_occupancy(state: LocationState, report: OccupancyReport) -> tuple[Loca
         slept_outside=report.slept_outside,
         seen=(*previous.seen, report.event_id),
     )
-    days = _store_day(state.days, record)
+    days = _store_day(state.days, record, state.hold_from)
     override, override_date = state.capacity_override, state.capacity_override_date
     if report.capacity is not None and (override_date is None or report.date >= override_date):
         # The newest dated capacity wins, whatever order the reports arrive in.
@@ -321,7 +334,7 @@ def apply_intake(state: LocationState, report: IntakeReport) -> tuple[LocationSt
     )
     newest = max((d.date for d in state.days), default=report.date)
     outcome = Applied.CORRECTION if report.date < newest else Applied.APPLIED
-    return replace(state, days=_store_day(state.days, record)), outcome
+    return replace(state, days=_store_day(state.days, record, state.hold_from)), outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,13 +426,19 @@ def has_intake(state: LocationState) -> bool:
     return any(d.intake_event is not None for d in state.days)
 
 
-def contribution(location: Location, state: LocationState) -> Contribution | None:
-    """The location's current share of the totals; None before its first occupancy report."""
+def contribution(
+    location: Location, state: LocationState, *, expect_intake: bool = True
+) -> Contribution | None:
+    """The location's current share of the totals; None before its first occupancy report.
+
+    With ``expect_intake`` (intake reports are part of the feed) the share of day D is final only
+    once the intake of D-1 is in; without it, every share is final at once.
+    """
     if state.latest_date is None:
         return None
     flows = flows_as_of(state.days, state.latest_date)
     before = state.day(state.latest_date - dt.timedelta(days=1))
-    waiting = has_intake(state) and (before is None or before.intake_event is None)
+    waiting = expect_intake and (before is None or before.intake_event is None)
     return Contribution(
         location_id=location.location_id,
         province=location.province,

@@ -108,6 +108,9 @@ class AlertingConfig:
     penalties: tuple[PenaltyScheme, ...] = DEFAULT_SCHEMES
     #: Report days a province or the nation waits for a late location before it closes a day.
     lateness_days: int = 2
+    #: Whether intake reports are part of the feed: then a day's figures are final (for the
+    #: province and national rules) only once the intake of the day before is in.
+    expect_intake: bool = True
     spreiding_cycle: str | None = None
     targets: SpreidingTargets = SpreidingTargets()
 
@@ -165,8 +168,17 @@ class AlertingConfig:
             lateness_days=_int(
                 "aggregation.lateness_days", aggregation.get("lateness_days", 2), minimum=0
             ),
+            expect_intake=_bool(
+                "aggregation.expect_intake", aggregation.get("expect_intake", True)
+            ),
             spreiding_cycle=cycle,
         )
+
+
+def _bool(where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    return value
 
 
 def _parse_penalties(raw: Any) -> tuple[PenaltyScheme, ...]:

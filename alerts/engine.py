@@ -26,6 +26,7 @@ from typing import Any, Final
 from alerts import rules
 from alerts.capacity import (
     FLOW_WINDOW,
+    HISTORY_DAYS,
     Applied,
     Contribution,
     LocationState,
@@ -184,27 +185,32 @@ def _catch_up_flows(
         found = rules.outside_risk_tonight(location, view, config)
         _advance(alerts, "outside_risk", found, evaluated, config, events)
         tonight = evaluated
+    intake_dates = {d.date for d in state.days if d.intake_event is not None}
     pending = sorted(
         d.date
         for d in state.days
         if d.occupancy is not None and (evaluated is None or d.date > evaluated)
     )
+    one_day = dt.timedelta(days=1)
+    ready = [date - one_day in intake_dates for date in pending]
+    later_ready = [any(ready[i + 1 :]) for i in range(len(ready))] if not all(ready) else ready
     for index, date in enumerate(pending):
-        if not _has_intake(state, date - dt.timedelta(days=1)):
-            later_ready = any(
-                _has_intake(state, later - dt.timedelta(days=1)) for later in pending[index + 1 :]
-            )
-            if later_ready:
+        if not ready[index]:
+            if later_ready[index]:
                 continue  # that intake is not coming; missing data holds the last known state
             break
         view = state.as_of(date)
         for rule_id, rule in rules.FLOW_RULES.items():
             _advance(alerts, rule_id, rule(location, view, config), date, config, events)
         evaluated = date
-        if _has_intake(state, date):
+        if date in intake_dates:
             found = rules.outside_risk_tonight(location, view, config)
             _advance(alerts, "outside_risk", found, date, config, events)
             tonight = date
+    # Keep the history the days still waiting for their flow rules will need.
+    hold = evaluated - dt.timedelta(days=HISTORY_DAYS - 1) if evaluated is not None else None
+    if hold != state.hold_from:
+        record = replace(record, state=replace(state, hold_from=hold))
     return replace(record, alerts=alerts, flows_evaluated=evaluated, tonight_evaluated=tonight)
 
 
@@ -236,7 +242,7 @@ def on_occupancy(
         events,
     )
     final = _catch_up_flows(location, updated, alerts, config, events)
-    share = contribution(location, state)
+    share = contribution(location, state, expect_intake=config.expect_intake)
     return Outcome(final, applied, tuple(events), (share,) if share else ())
 
 
@@ -261,7 +267,10 @@ def on_intake(
         share
         for d in state.days
         if report.date < d.date <= window_end and d.occupancy is not None
-        if (share := contribution(location, state.as_of(d.date))) is not None
+        if (
+            share := contribution(location, state.as_of(d.date), expect_intake=config.expect_intake)
+        )
+        is not None
     ]
     return Outcome(final, applied, tuple(events), tuple(affected))
 
@@ -357,13 +366,18 @@ AggregateRules = Callable[
 ]
 
 
-def _ready(record: AggregateRecord, date: dt.date, lateness: int) -> bool:
+def _ready(record: AggregateRecord, date: dt.date, lateness: int, progress: dt.date | None) -> bool:
+    """Whether ``date`` can close. ``progress``: the input watermark, the newest date every
+    input partition has got past (None: judge by the members alone)."""
     watermark = record.watermark
-    if watermark is None or date > watermark:
+    clock = watermark if progress is None else progress
+    if clock is None:
         return False
-    if (watermark - date).days >= lateness:
+    if (clock - date).days >= lateness:
+        # Everyone who was going to report this day in time has: a member without it is late in
+        # event time, not merely unread.
         return True
-    if record.closed is None:
+    if record.closed is None or watermark is None or date > watermark:
         # The very first day: members not heard from yet are unknown, so nobody can say the day
         # is complete. Wait the lateness window instead of judging a partial picture.
         return False
@@ -379,19 +393,30 @@ def _ready(record: AggregateRecord, date: dt.date, lateness: int) -> bool:
 
 
 def close_days(
-    record: AggregateRecord, config: AlertingConfig, evaluate: AggregateRules
+    record: AggregateRecord,
+    config: AlertingConfig,
+    evaluate: AggregateRules,
+    *,
+    progress: dt.date | None = None,
+    lateness: int | None = None,
 ) -> AggregateOutcome:
-    """Close every day that is ready, in order, running ``evaluate`` for each."""
-    watermark = record.watermark
-    if watermark is None:
+    """Close every day that is ready, in order, running ``evaluate`` for each.
+
+    ``progress`` is the input watermark (see :func:`_ready`); without it the newest member's
+    date stands in, which is exact only when every input is read at the same pace.
+    """
+    late = config.lateness_days if lateness is None else lateness
+    known = [d for d in (record.watermark, progress) if d is not None]
+    if not known or not record.members:
         return AggregateOutcome(record, (), ())
+    last = max(known)
     first = min(h[0].date for h in record.members.values() if h)
     date = first if record.closed is None else record.closed + dt.timedelta(days=1)
     alerts = dict(record.alerts)
     events: list[AlertEvent] = []
     closed: list[tuple[dt.date, Totals, Totals]] = []
     closed_date = record.closed
-    while date <= watermark and _ready(record, date, config.lateness_days):
+    while date <= last and _ready(replace(record, closed=closed_date), date, late, progress):
         snapshot = record.as_of(date)
         asylum = sum_contributions(snapshot, asylum=True)
         ukrainian = sum_contributions(snapshot, asylum=False)

@@ -417,9 +417,17 @@ def parse_routing(
     quiet hours and budgets from each receiver (``municipality_code``, ``province``,
     ``quiet_hours: {start, end}``, ``sms_budget: {per_hour, per_day}``)."""
     names = set(receivers)
-    route = _route(raw["route"], "route", names) if raw.get("route") is not None else Route()
-    if raw.get("route") is None and len(names) == 1:
-        route = Route(receiver=next(iter(names)))  # one receiver: it hears everything
+    if raw.get("route") is not None:
+        route = _route(raw["route"], "route", names)
+    else:
+        # No route: every receiver without an area of its own hears everything; receivers with a
+        # municipality or province hear about their area (the audiences below).
+        everyone = [
+            name
+            for name, body in receivers.items()
+            if not body.get("municipality_code") and not body.get("province")
+        ]
+        route = Route(routes=tuple(Route(receiver=name, continue_=True) for name in everyone))
     silences = tuple(
         parse_silence(item, f"config-{i}", f"silences[{i}]")
         for i, item in enumerate(raw.get("silences") or [])

@@ -46,6 +46,7 @@ from streams import api, codecs
 from streams.audit import AuditLog
 from streams.logging import logging_dict_config
 from streams.metrics import PipelineMetrics, StateCollector, StateView
+from streams.progress import SourceProgress, progress
 from streams.records import (
     dead_letter,
     encode,
@@ -109,6 +110,11 @@ province_table = app.Table("province-state", default=None, partitions=settings.p
 national_table = app.Table("national-state", default=None, partitions=1)
 ledger_table = app.Table("delivery-ledger", default=None, partitions=settings.partitions)
 escalation_table = app.Table("escalations", default=None, partitions=settings.partitions)
+# Input marks, keyed "<province partition>:<source partition>"; the nation's, "nat:<partition>".
+marks_table = app.Table("input-marks", default=None, partitions=settings.partitions)
+national_marks_table = app.Table("national-marks", default=None, partitions=1)
+source_progress = SourceProgress(expect_intake=config.expect_intake)
+_provinces_on_partition: dict[int, set[str]] = {}
 # Values are the core's records themselves; the codecs turn them into JSON for the changelog.
 for _table, _codec, _kind in (
     (location_table, codecs.LOCATION_RECORD, engine.LocationRecord),
@@ -208,6 +214,9 @@ async def process_reports(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
             )
             location = registry.get(report.location_id)
             if location is None:
+                await registry.caught_up()
+                location = registry.get(report.location_id)
+            if location is None:
                 raise InvalidReport(
                     "unknown_location",
                     f"no location {report.location_id!r} on {settings.topic('locations')}; "
@@ -235,39 +244,95 @@ async def process_reports(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
                 await province_topic.send(
                     key=location.province.encode(), value=encode(share.to_dict())
                 )
+            kind = "intake" if isinstance(report, IntakeReport) else "occupancy"
+            mark = source_progress.observe(message.partition, kind, report.date)
+            if mark is not None:
+                await _broadcast_mark(message.partition, mark)
         yield None
+
+
+async def _broadcast_mark(source: int, date: dt.date) -> None:
+    """Tell every province partition how far this input partition has been read."""
+    mark = {"type": "mark", "source": source, "date": date.isoformat()}
+    for partition in range(settings.partitions):
+        await province_topic.send(key=b"__mark__", value=encode(mark), partition=partition)
+
+
+def _marks(prefix: str, table: Any = marks_table) -> dict[int, dt.date]:
+    found = {}
+    for key, value in list(table.items()):
+        if isinstance(key, str) and key.startswith(prefix) and value:
+            found[int(key[len(prefix) :])] = dt.date.fromisoformat(value)
+    return found
+
+
+def _store_mark(key: str, date: dt.date, table: Any = marks_table) -> None:
+    old = table.get(key)
+    if old is None or date > dt.date.fromisoformat(old):
+        table[key] = date.isoformat()
+
+
+async def _close_province(
+    record: engine.AggregateRecord, reached: dt.date | None, timestamp: float | None
+) -> None:
+    outcome = engine.close_days(record, config, engine.province_rules, progress=reached)
+    province_table[record.subject_id] = outcome.record
+    await publish_alerts(outcome.events, timestamp)
+    for date, asylum, ukrainian in outcome.closed_days:
+        for totals, is_asylum in ((asylum, True), (ukrainian, False)):
+            if totals.locations == 0 and not is_asylum:
+                continue
+            share = engine.province_share(outcome.record, date, totals, asylum=is_asylum)
+            await national_topic.send(key=b"NL", value=encode(share.to_dict()))
 
 
 @app.agent(province_topic, concurrency=1)
 async def aggregate_provinces(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
     async for event in stream.events():
-        item = Contribution.from_dict(json.loads(event.value))
+        partition = event.message.partition
+        message = json.loads(event.value)
+        if message.get("type") == "mark":
+            _store_mark(f"{partition}:{message['source']}", dt.date.fromisoformat(message["date"]))
+            marks = _marks(f"{partition}:")
+            reached = progress(marks, marks.keys())
+            for code in sorted(_provinces_on_partition.get(partition, ())):
+                stored_record: engine.AggregateRecord | None = province_table.get(code)
+                if stored_record is not None:
+                    await _close_province(stored_record, reached, event.message.timestamp)
+            if reached is not None:
+                # After this partition's province days: the nation reads them in this order.
+                forward = {"type": "mark", "source": partition, "date": reached.isoformat()}
+                await national_topic.send(key=b"NL", value=encode(forward))
+            yield None
+            continue
+        item = Contribution.from_dict(message)
+        _provinces_on_partition.setdefault(partition, set()).add(item.province)
         stored: engine.AggregateRecord | None = province_table.get(item.province)
         record = stored if stored is not None else engine.AggregateRecord(item.province)
-        outcome = engine.close_days(
-            engine.on_contribution(record, item), config, engine.province_rules
+        marks = _marks(f"{partition}:")
+        reached = progress(marks, marks.keys())
+        await _close_province(
+            engine.on_contribution(record, item), reached, event.message.timestamp
         )
-        province_table[item.province] = outcome.record
-        await publish_alerts(outcome.events, event.message.timestamp)
-        for date, asylum, ukrainian in outcome.closed_days:
-            for totals, is_asylum in ((asylum, True), (ukrainian, False)):
-                if totals.locations == 0 and not is_asylum:
-                    continue
-                share = engine.province_share(outcome.record, date, totals, asylum=is_asylum)
-                await national_topic.send(key=b"NL", value=encode(share.to_dict()))
         yield None
 
 
 @app.agent(national_topic, concurrency=1)
 async def aggregate_nation(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
     async for event in stream.events():
-        item = Contribution.from_dict(json.loads(event.value))
+        message = json.loads(event.value)
         stored: engine.AggregateRecord | None = national_table.get("NL")
         record = stored if stored is not None else engine.AggregateRecord("NL")
-        outcome = engine.close_days(
-            engine.on_contribution(record, item), config, engine.national_rules
-        )
-        national_table["NL"] = outcome.record
+        if message.get("type") == "mark":
+            date = dt.date.fromisoformat(message["date"])
+            _store_mark(f"nat:{message['source']}", date, national_marks_table)
+        else:
+            record = engine.on_contribution(record, Contribution.from_dict(message))
+        national_marks = _marks("nat:", national_marks_table)
+        reached = progress(national_marks, national_marks.keys())
+        outcome = engine.close_days(record, config, engine.national_rules, progress=reached)
+        if outcome.record != stored:
+            national_table["NL"] = outcome.record
         await publish_alerts(outcome.events, event.message.timestamp)
         yield None
 

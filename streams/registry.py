@@ -30,6 +30,9 @@ class LocationRegistry:
     def __init__(self) -> None:
         self._locations: dict[str, Location] = {}
         self.ready = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._partitions: list[TopicPartition] = []
+        self._positions: dict[TopicPartition, int] = {}
 
     def get(self, location_id: str) -> Location | None:
         return self._locations.get(location_id)
@@ -65,10 +68,13 @@ class LocationRegistry:
             ]
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
+            self._consumer, self._partitions = consumer, partitions
             end = await consumer.end_offsets(partitions)
             while True:
                 batches = await consumer.getmany(timeout_ms=poll_ms)
                 for tp, messages in batches.items():
+                    if messages:
+                        self._positions[tp] = messages[-1].offset + 1
                     for message in messages:
                         try:
                             self.apply(message.key, message.value)
@@ -87,4 +93,18 @@ class LocationRegistry:
                         self.ready.set()
                         log.info("locations loaded", count=len(self._locations), topic=topic)
         finally:
+            self._consumer = None
             await consumer.stop()
+
+    async def caught_up(self, timeout: float = 5.0) -> None:
+        """Wait until everything on the locations topic *now* has been read: a location
+        published a moment before its first report is then known when that report is judged."""
+        consumer = self._consumer
+        if consumer is None or not self._partitions:
+            return
+        end = await consumer.end_offsets(self._partitions)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while any(self._positions.get(tp, 0) < end[tp] for tp in self._partitions):
+            if asyncio.get_running_loop().time() > deadline:
+                return
+            await asyncio.sleep(0.05)

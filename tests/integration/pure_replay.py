@@ -4,6 +4,7 @@ must reproduce."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from alerts import engine
@@ -26,23 +27,34 @@ def replay(path: Path, config: AlertingConfig) -> list[AlertEvent]:
     provinces: dict[str, engine.AggregateRecord] = {}
     nation = engine.AggregateRecord("NL")
     events: list[AlertEvent] = []
+    # Read in file order, every input is as far as the newest report: one watermark for all.
+    newest: dict[str, dt.date] = {}
+    mark: dt.date | None = None
+    # The nation hears a mark only after every province has closed its days against it.
+    nation_mark: dt.date | None = None
 
-    def to_nation(item: Contribution) -> None:
+    def close_nation() -> None:
         nonlocal nation
-        out = engine.close_days(engine.on_contribution(nation, item), config, engine.national_rules)
+        out = engine.close_days(nation, config, engine.national_rules, progress=nation_mark)
         nation = out.record
         events.extend(out.events)
 
-    def to_province(item: Contribution) -> None:
-        record = provinces.get(item.province) or engine.AggregateRecord(item.province)
-        out = engine.close_days(engine.on_contribution(record, item), config, engine.province_rules)
-        provinces[item.province] = out.record
+    def close_province(record: engine.AggregateRecord) -> None:
+        out = engine.close_days(record, config, engine.province_rules, progress=mark)
+        provinces[record.subject_id] = out.record
         events.extend(out.events)
         for date, asylum, ukrainian in out.closed_days:
             for totals, is_asylum in ((asylum, True), (ukrainian, False)):
                 if totals.locations == 0 and not is_asylum:
                     continue
-                to_nation(engine.province_share(out.record, date, totals, asylum=is_asylum))
+                nonlocal nation
+                share = engine.province_share(out.record, date, totals, asylum=is_asylum)
+                nation = engine.on_contribution(nation, share)
+                close_nation()
+
+    def to_province(item: Contribution) -> None:
+        record = provinces.get(item.province) or engine.AggregateRecord(item.province)
+        close_province(engine.on_contribution(record, item))
 
     for record in records:
         if record.topic == "locations":
@@ -66,4 +78,19 @@ def replay(path: Path, config: AlertingConfig) -> list[AlertEvent]:
         events.extend(outcome.events)
         for share in outcome.contributions:
             to_province(share)
+        date = report.date if record.topic == "occupancy" else intake.date
+        newest[record.topic] = max(newest.get(record.topic, date), date)
+        occupancy, taken = newest.get("occupancy"), newest.get("intake")
+        if occupancy is None or (taken is None and config.expect_intake):
+            moved = None
+        elif taken is None:
+            moved = occupancy
+        else:
+            moved = min(occupancy, taken + dt.timedelta(days=1))
+        if moved is not None and (mark is None or moved > mark):
+            mark = moved
+            for code in sorted(provinces):
+                close_province(provinces[code])
+            nation_mark = mark
+            close_nation()
     return events

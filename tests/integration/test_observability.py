@@ -333,7 +333,13 @@ class Stack:
 def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     binary = require("prometheus", "prometheus")
     ok, refusing = HookServer(), RefusingReceiver()
+    # Every alert change to both receivers: "ops" answers 200, "stuk" 400.
     config = (
+        "route:\n"
+        "  receiver: ops\n"
+        "  routes:\n"
+        "    - {matchers: ['rule=~\".+\"'], receiver: ops, continue: true}\n"
+        "    - {matchers: ['rule=~\".+\"'], receiver: stuk}\n"
         "receivers:\n"
         f"  - name: ops\n    webhook:\n      url: {ok.url}\n"
         f"  - name: stuk\n    webhook:\n      url: {refusing.url}\n"
@@ -422,14 +428,20 @@ def _settle(worker: WorkerProcess, timeout: float = 90.0) -> str:
             and metric_value(text, "opvang_national_free_places") == NATIONAL_FREE_PLACES
         )
         alert_events = metric_value(text, "opvang_alert_events_total")
-        finished = metric_value(text, "opvang_notifications_total")
+        delivered = metric_value(
+            text, "opvang_notifications_total", {"receiver": "ops", "outcome": "delivered"}
+        )
+        failed = metric_value(
+            text, "opvang_notifications_total", {"receiver": "stuk", "outcome": "failed"}
+        )
         # Faust's own sensors (opvang_faust_*) keep moving: commits, the scrapes themselves.
         ours = "\n".join(
             line
             for line in text.splitlines()
             if line.startswith("opvang_") and not line.startswith("opvang_faust_")
         )
-        if done and alert_events and finished == 2 * alert_events and ours == previous:
+        finished = alert_events and delivered == alert_events and failed == alert_events
+        if done and finished and ours == previous:
             return text
         previous = ours
         time.sleep(2)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from alerts.capacity import (
     HISTORY_DAYS,
+    MAX_HELD_DAYS,
     Applied,
     Contribution,
     DayRecord,
@@ -50,9 +51,12 @@ def intake(event_id: str, date: dt.date, **extra: Any) -> IntakeReport:
     return IntakeReport(event_id, "ter-apel", date, **extra)
 
 
-def run(*reports: OccupancyReport | IntakeReport) -> tuple[LocationState, list[Applied]]:
-    """Apply reports in order from an empty state; return the final state and each outcome."""
-    state = LocationState("ter-apel")
+def run(
+    *reports: OccupancyReport | IntakeReport, hold_from: dt.date | None = None
+) -> tuple[LocationState, list[Applied]]:
+    """Apply reports in order from an empty state; return the final state and each outcome.
+    ``hold_from``: as the engine sets it once flow rules have run (None: none ran yet)."""
+    state = LocationState("ter-apel", hold_from=hold_from)
     outcomes = []
     for report in reports:
         if isinstance(report, OccupancyReport):
@@ -263,7 +267,8 @@ def test_history_is_bounded_to_history_days() -> None:
     reports = [
         occ(f"e{i}", first + dt.timedelta(days=i), 1000 + i) for i in range(HISTORY_DAYS + 5)
     ]
-    state, _ = run(*reports)
+    # The engine has run the flow rules up to date: nothing is held back.
+    state, _ = run(*reports, hold_from=D(2100, 1, 1))
     assert HISTORY_DAYS == 42
     assert len(state.days) == 42
     # 47 reports from 1 Jan: newest 16 Feb, oldest kept 6 Jan (newest - 41 days)
@@ -272,9 +277,19 @@ def test_history_is_bounded_to_history_days() -> None:
     assert state.day(D(2024, 1, 5)) is None
 
 
+def test_days_waiting_for_flow_rules_are_held_but_not_for_ever() -> None:
+    first = D(2024, 1, 1)
+    reports = [occ(f"e{i}", first + dt.timedelta(days=i), 1000) for i in range(100)]
+    state, _ = run(*reports)  # no flow rules ran: every day still waits, up to MAX_HELD_DAYS
+    assert len(state.days) == MAX_HELD_DAYS == 90
+    state, _ = run(*reports, hold_from=first + dt.timedelta(days=20))
+    assert state.days[0].date == first + dt.timedelta(days=20)
+
+
 def test_correction_older_than_the_horizon_is_not_kept() -> None:
     first = D(2024, 1, 1)
-    state, _ = run(*[occ(f"e{i}", first + dt.timedelta(days=i), 1000) for i in range(35)])
+    reports = [occ(f"e{i}", first + dt.timedelta(days=i), 1000) for i in range(35)]
+    state, _ = run(*reports, hold_from=D(2100, 1, 1))
     before = state
     state, outcome = apply_occupancy(state, occ("old", D(2023, 12, 1), 5))
     assert outcome is Applied.CORRECTION
@@ -688,6 +703,7 @@ def test_location_state_to_dict_shape() -> None:
         "occupancy": 2380,
         "capacity_override": 2100,
         "capacity_override_date": "2024-07-02",
+        "hold_from": None,
         "without_bed": 0,
         "slept_outside": 0,
         "days": [

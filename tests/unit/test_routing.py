@@ -478,18 +478,25 @@ def test_root_receiver_is_only_the_fallback_when_a_route_matches(
 def test_a_single_receiver_without_a_route_hears_everything(where: str, route: str | None) -> None:
     raw: dict[str, Any] = {} if route == "absent" else {"route": None}
     config = parse_routing(raw, {"coa-ops": {"webhook": {"url": "https://x.example.nl"}}})
-    assert config.route == Route(receiver="coa-ops")
+    assert config.route == Route(routes=(Route(receiver="coa-ops", continue_=True),))
     assert actions(decide(event("cap_near", where), config, NOON)) == [("coa-ops", "send")]
 
 
-def test_two_receivers_without_a_route_hear_only_their_audiences() -> None:
+def test_without_a_route_receivers_without_an_area_hear_everything() -> None:
     config = parse_routing(
-        {}, {"coa-ops": {}, "burgemeester-westerwolde": {"municipality_code": "GM1950"}}
+        {},
+        {
+            "coa-ops": {},
+            "ministerie": {},
+            "burgemeester-westerwolde": {"municipality_code": "GM1950"},
+        },
     )
     assert receivers(decide(event("cap_near", "ter-apel"), config, NOON)) == [
-        "burgemeester-westerwolde"
+        "coa-ops",
+        "ministerie",
+        "burgemeester-westerwolde",
     ]
-    assert decide(event("cap_near", "budel"), config, NOON) == []
+    assert receivers(decide(event("cap_near", "budel"), config, NOON)) == ["coa-ops", "ministerie"]
 
 
 # --------------------------------------------------------------------------- silences

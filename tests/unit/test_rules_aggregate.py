@@ -72,8 +72,15 @@ class Pipe:
         self.events: list[AlertEvent] = []
         self.closed: list[tuple[dt.date, Totals, Totals]] = []
 
-    def push(self, item: Contribution) -> list[dt.date]:
-        outcome = close_days(on_contribution(self.record, item), self.config, self.rules)
+    def push(self, item: Contribution, progress: dt.date | None = None) -> list[dt.date]:
+        return self._close(on_contribution(self.record, item), progress)
+
+    def mark(self, progress: dt.date) -> list[dt.date]:
+        """The input watermark moved on (the agent got a mark)."""
+        return self._close(self.record, progress)
+
+    def _close(self, record: AggregateRecord, progress: dt.date | None) -> list[dt.date]:
+        outcome = close_days(record, self.config, self.rules, progress=progress)
         self.record = outcome.record
         self.events.extend(outcome.events)
         self.closed.extend(outcome.closed_days)
@@ -409,25 +416,48 @@ def test_report_missing_warns_escalates_and_resolves() -> None:
 
 def test_cold_start_does_not_close_a_day_with_one_member() -> None:
     """From empty records (a fresh deployment, a replay): the first contribution must not close
-    its day on its own, or the nation judges day 1 on Groningen alone (Ter Apel over its cap)."""
+    its day on its own, or the nation judges day 1 on Groningen alone (Ter Apel over its cap).
+    As in the worker, marks tell the aggregates how far the whole input has been read."""
     provinces = {
         "GR": Pipe(AggregateRecord("GR"), province_rules),
         "NB": Pipe(AggregateRecord("NB"), province_rules),
     }
     nation = Pipe(AggregateRecord("NL"), national_rules)
-    for n in range(1, 7):
+    mark: dt.date | None = None
+    nation_mark: dt.date | None = None
+
+    def forward(pipe: Pipe, before: int) -> None:
+        for share in pipe.shares(before):
+            nation.push(share, nation_mark)
+
+    for n in range(1, 9):
         for item in (loc("ter-apel", n, 2380, 2000), loc("budel", n, 500, 1500, "NB")):
             pipe = provinces[item.province]
             before = len(pipe.closed)
-            pipe.push(item)
-            for share in pipe.shares(before):
-                nation.push(share)
+            pipe.push(item, mark)
+            forward(pipe, before)
+        mark = day(n)
+        for pipe in provinces.values():
+            before = len(pipe.closed)
+            pipe.mark(mark)
+            forward(pipe, before)
+        nation_mark = mark
+        nation.mark(nation_mark)
     # Nationally 2,880 persons in 3,500 places every day: never short.
-    assert [d for d, _, _ in nation.closed] == [day(n) for n in range(1, 7)]
+    assert [d for d, _, _ in nation.closed] == [day(n) for n in range(1, 9)]
     assert {(t.occupancy, t.capacity, t.locations) for _, t, _ in nation.closed} == {
         (2880, 3500, 2)
     }
     assert brief(nation.events, "national_shortage") == []
+
+
+def test_without_marks_a_nation_cannot_know_a_province_it_has_not_heard_from() -> None:
+    """The limit that marks remove: judged by its members alone, the nation closes its first
+    days on the one province it has heard from."""
+    nation = Pipe(AggregateRecord("NL"), national_rules)
+    for n in range(1, 5):
+        nation.push(loc("GR", n, 2380, 2000, province="GR"))
+    assert {(t.occupancy, t.capacity) for _, t, _ in nation.closed} == {(2380, 2000)}
 
 
 # --------------------------------------------------------------------------- properties
