@@ -427,7 +427,7 @@ def has_intake(state: LocationState) -> bool:
 
 
 def contribution(
-    location: Location, state: LocationState, *, expect_intake: bool = True
+    location: Location, state: LocationState, *, expect_intake: bool = False
 ) -> Contribution | None:
     """The location's current share of the totals; None before its first occupancy report.
 

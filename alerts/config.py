@@ -109,8 +109,9 @@ class AlertingConfig:
     #: Report days a province or the nation waits for a late location before it closes a day.
     lateness_days: int = 2
     #: Whether intake reports are part of the feed: then a day's figures are final (for the
-    #: province and national rules) only once the intake of the day before is in.
-    expect_intake: bool = True
+    #: province and national rules) only once the intake of the day before is in. Off by default:
+    #: with it on, a feed without intake reports would never close a province day.
+    expect_intake: bool = False
     spreiding_cycle: str | None = None
     targets: SpreidingTargets = SpreidingTargets()
 
@@ -169,7 +170,7 @@ class AlertingConfig:
                 "aggregation.lateness_days", aggregation.get("lateness_days", 2), minimum=0
             ),
             expect_intake=_bool(
-                "aggregation.expect_intake", aggregation.get("expect_intake", True)
+                "aggregation.expect_intake", aggregation.get("expect_intake", False)
             ),
             spreiding_cycle=cycle,
         )

@@ -1,21 +1,29 @@
 """End-to-end benchmark of the opvangwacht worker against a real Kafka broker.
 
-    python -m bench.run                 # ~50,000 reports, 20 s latency phase
-    python -m bench.run --quick         # 10,000 reports, 5 s latency phase
+    python -m bench.run                 # 50,000 reports, 40 s latency phase (a few minutes)
+    python -m bench.run --quick         # 10,000 reports, 8 s latency phase
     python -m bench.run --events 200000 --profile
+    python -m bench.run --year          # issue 3: a year of reports, then a restart (long)
 
-What it does, on a fresh, unique topic prefix (all its topics, and the worker's changelog topics,
-are deleted at the end):
+Default run (issue 2), on a fresh, unique topic prefix (all its topics, and the worker's changelog
+topics, are deleted at the end):
 
 1. publishes synthetic reference locations and N occupancy reports with a plain aiokafka producer,
    before any worker runs (backlog mode);
 2. baseline: reads those N messages back with a plain aiokafka consumer and json-decodes them;
 3. starts the real worker (``opvangwacht worker``) and measures events/s through it, from outside,
-   by polling ``opvang_events_total`` on its /metrics endpoint;
-4. with the worker caught up, produces 100 reports/s that each flip the ``cap_exceeded`` alert and
-   measures event-to-alert latency from Kafka timestamps (alert message minus the report);
+   by polling ``opvang_events_total`` on its /metrics endpoint, then waits until the worker's
+   consumer group has committed everything on every topic its agents read;
+4. with the worker caught up, produces 100 reports/s: every location reports every synthetic day,
+   one day after another, and the capped locations flip ``cap_exceeded`` each day; latency of those
+   alerts from Kafka timestamps (alert message minus the report);
 5. reads the worker's peak RSS (VmHWM);
 6. prints a results table with the goals and writes ``bench/results/latest.json``.
+
+``--year`` (issue 3): 400 locations x 365 days x (occupancy + intake) published as a backlog, the
+worker started and timed until every agent has drained; then SIGTERM, the same worker started
+again (same prefix and data dir), one more day published, and the time from process start to
+/health 200 and to the first new report processed. Writes ``bench/results/year-latest.json``.
 
 Exit code: 0 when the run completed (whether or not the goals were met), 1 when the run itself
 failed, 2 for usage errors or an unreachable broker.
@@ -43,6 +51,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +65,8 @@ RESULTS_DIR = REPO / "bench" / "results"
 GOAL_EVENTS_PER_S = 10_000.0
 GOAL_P99_MS = 250.0
 GOAL_RSS_MB = 250.0  # decimal megabytes (10^6 bytes), the stricter reading
+GOAL_YEAR_S = 30.0  # issue 3: one year of reports from 400 locations in at most 30 s
+GOAL_RESTART_S = 10.0  # issue 3: back to processing at most 10 s after a restart
 
 PROVINCES = ("GR", "FR", "DR", "OV", "FL", "GL", "UT", "NH", "ZH", "ZE", "NB", "LB")
 # kind -> (weight, capacity range)
@@ -207,6 +218,15 @@ async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
         await admin.close()
 
 
+async def list_topics(bootstrap: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return list(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
 async def delete_topics(bootstrap: str, prefix: str, app_id: str) -> list[str]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
     await admin.start()
@@ -224,6 +244,31 @@ async def delete_topics(bootstrap: str, prefix: str, app_id: str) -> list[str]:
 
 
 async def produce_backlog(bootstrap: str, prefix: str, data: Dataset) -> float:
+    """Publish the locations, then the occupancy reports; seconds spent on the reports."""
+    await produce_locations(bootstrap, prefix, data.locations)
+    messages = ((f"{prefix}occupancy", key, value) for key, value in data.reports)
+    return await produce_messages(bootstrap, messages, len(data.reports))
+
+
+async def produce_locations(bootstrap: str, prefix: str, locations: list[dict[str, Any]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(
+                f"{prefix}locations", key=loc["location_id"].encode(), value=_encode(loc)
+            )
+            for loc in locations
+        ]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def produce_messages(
+    bootstrap: str, messages: Iterable[tuple[str, str, dict[str, Any]]], total: int
+) -> float:
+    """Publish (topic, key, value) in order, as fast as the broker takes them; seconds spent."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         acks="all",
@@ -233,19 +278,9 @@ async def produce_backlog(bootstrap: str, prefix: str, data: Dataset) -> float:
     await producer.start()
     try:
         futures = []
-        for loc in data.locations:
-            futures.append(
-                await producer.send(
-                    f"{prefix}locations", key=loc["location_id"].encode(), value=_encode(loc)
-                )
-            )
-        await asyncio.gather(*futures)
-        futures.clear()
-        topic = f"{prefix}occupancy"
-        total = len(data.reports)
         started = time.monotonic()
         last_report = started
-        for i, (key, value) in enumerate(data.reports, start=1):
+        for i, (topic, key, value) in enumerate(messages, start=1):
             futures.append(await producer.send(topic, key=key.encode(), value=_encode(value)))
             if len(futures) >= 2000:
                 await asyncio.gather(*futures)
@@ -304,25 +339,104 @@ async def baseline_consume(
         await consumer.stop()
 
 
-async def group_lag(bootstrap: str, group: str, topics: dict[str, int]) -> int:
+async def topic_partitions(
+    admin: AIOKafkaAdminClient, topics: Iterable[str]
+) -> dict[str, list[int]]:
+    """Partition numbers of those of ``topics`` that exist."""
+    names = list(topics)
+    if not names:
+        return {}
+    return {
+        d["topic"]: sorted(p["partition"] for p in d["partitions"])
+        for d in await admin.describe_topics(names)
+        if d["error_code"] == 0 and d["partitions"]
+    }
+
+
+async def group_lag(bootstrap: str, group: str, topics: Iterable[str]) -> int:
     """Messages in ``topics`` not yet committed by consumer group ``group``."""
+    return sum((await group_lag_by_topic(bootstrap, group, topics)).values())
+
+
+async def group_lag_by_topic(bootstrap: str, group: str, topics: Iterable[str]) -> dict[str, int]:
+    """Per topic (those that exist): messages not yet committed by consumer group ``group``."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
     await admin.start()
     await consumer.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)
-        tps = [TopicPartition(t, p) for t, n in topics.items() for p in range(n)]
+        tps = [
+            TopicPartition(t, p)
+            for t, parts in (await topic_partitions(admin, topics)).items()
+            for p in parts
+        ]
         ends = await consumer.end_offsets(tps) if tps else {}
-        lag = 0
+        lag: Counter[str] = Counter()
         for tp, end in ends.items():
             meta = committed.get(tp)
             done = meta.offset if meta is not None and meta.offset >= 0 else 0
-            lag += max(0, end - done)
-        return lag
+            lag[tp.topic] += max(0, end - done)
+        return dict(lag)
     finally:
         await consumer.stop()
         await admin.close()
+
+
+def worker_source_topics(prefix: str) -> list[str]:
+    """Every topic an agent of the worker consumes, read from the worker's own code (the app
+    changes; a fixed list would miss an agent), in a subprocess with the run's prefix."""
+    env = dict(os.environ, OPVANG_TOPIC_PREFIX=prefix, OPVANG_WEB_PORT=str(free_port()))
+    env.pop("OPVANG_CONFIG", None)
+    code = (
+        "import json\nfrom streams.app import app\n"
+        "print(json.dumps(sorted({t for a in app.agents.values() for t in a.channel.topics})))"
+    )
+    with contextlib.suppress(OSError, subprocess.SubprocessError, ValueError, IndexError):
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            env=env,
+            cwd=str(REPO),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+        topics = json.loads(out.strip().splitlines()[-1])
+        if topics:
+            return [str(t) for t in topics]
+    fallback = ["occupancy", "intake", "internal.province-contributions"]
+    fallback += ["internal.national-contributions", "alerts"]
+    say("  could not read the worker's agents; measuring lag on the known source topics only")
+    return [prefix + name for name in fallback]
+
+
+async def wait_drained(
+    bootstrap: str, group: str, topics: list[str], timeout: float, stall: float
+) -> tuple[int, float]:
+    """Poll the group's lag on ``topics`` until it is 0; (last lag, monotonic time of that poll).
+
+    Gives up after ``timeout`` seconds, or when the lag has not gone down for ``stall`` seconds.
+    Faust commits every ~2.8 s, so the moment found is up to ~3.5 s late."""
+    started = time.monotonic()
+    lag = -1
+    best = -1
+    best_at = started
+    last_print = 0.0
+    while True:
+        by_topic = await group_lag_by_topic(bootstrap, group, topics)
+        lag = sum(by_topic.values())
+        now = time.monotonic()
+        if lag == 0:
+            return 0, now
+        if best < 0 or lag < best:
+            best, best_at = lag, now
+        if now - started > timeout or now - best_at > stall:
+            return lag, now
+        if now - last_print >= 3:
+            last_print = now
+            detail = ", ".join(f"{t.rsplit('.', 1)[-1]} {n:,}" for t, n in by_topic.items() if n)
+            say(f"  messages not yet committed by the worker's agents: {lag:,} ({detail})")
+        await asyncio.sleep(0.5)
 
 
 # ---------------------------------------------------------------- the worker process
@@ -372,9 +486,20 @@ def machine_busy() -> tuple[int, int]:
 
 
 class Worker:
-    def __init__(self, bootstrap: str, prefix: str, partitions: int, log_path: Path, level: str):
+    def __init__(
+        self,
+        bootstrap: str,
+        prefix: str,
+        partitions: int,
+        log_path: Path,
+        level: str,
+        data_dir: Path | None = None,
+    ):
+        """Start ``opvangwacht worker``. With ``data_dir`` (a restart) the directory is the
+        caller's and is left in place on stop; without, a fresh one is made and removed."""
         self.port = free_port()
-        self.data_dir = Path(tempfile.mkdtemp(prefix="opvang-bench-"))
+        self.owns_data_dir = data_dir is None
+        self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="opvang-bench-"))
         self.log_path = log_path
         env = dict(os.environ)
         env.pop("OPVANG_CONFIG", None)  # built-in rule defaults: cap_exceeded, for 1, clear 1
@@ -386,7 +511,7 @@ class Worker:
             OPVANG_PARTITIONS=str(partitions),
             PYTHONUNBUFFERED="1",
         )
-        self._log = log_path.open("wb")
+        self._log = log_path.open("ab")
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
             [*worker_command(), "--log-level", level],
@@ -420,7 +545,8 @@ class Worker:
                 self.proc.kill()
                 self.proc.wait(10)
         self._log.close()
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        if self.owns_data_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
         return self.proc.returncode
 
 
@@ -599,9 +725,84 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank - 1]
 
 
+def latency_reports(
+    data: Dataset, workload: str, seed: int
+) -> Iterator[tuple[str, dict[str, Any], bool]]:
+    """The reports of the latency phase, endless, as (location_id, value, measured).
+
+    ``days`` (the default): every location reports every synthetic day, one day after the other,
+    in a shuffled order within the day; each capped location alternates 37 above and 37 below its
+    cap, so each of its reports flips ``cap_exceeded`` and is measured. The other locations keep
+    their random walk. That is what a real morning looks like, only faster.
+
+    ``single`` (the workload before 2026-11-27 evening, kept for comparison): only the capped
+    locations report, each one day further than the last. Every report then moves the capped
+    location's province and the nation a day ahead with 399 locations behind, so it measures a
+    storm of closed days and ``report_missing`` alerts rather than event-to-alert latency.
+    """
+    rng = random.Random(seed + 1)
+    capped = set(data.capped)
+    firing = {lid: data.last_occupancy[lid] > CAP for lid in data.capped}
+
+    def flip(lid: str, date: dt.date) -> dict[str, Any]:
+        firing[lid] = not firing[lid]
+        iso = date.isoformat()
+        return {
+            "event_id": f"{lid}:{iso}:latency",
+            "location_id": lid,
+            "date": iso,
+            "occupancy": CAP + 37 if firing[lid] else CAP - 37,
+            "without_bed": 0,
+            "slept_outside": 0,
+        }
+
+    if workload == "single":
+        next_date = {lid: data.last_date[lid] + dt.timedelta(days=1) for lid in data.capped}
+        while True:
+            for lid in data.capped:
+                yield lid, flip(lid, next_date[lid]), True
+                next_date[lid] += dt.timedelta(days=1)
+        return
+
+    ids = [loc["location_id"] for loc in data.locations]
+    capacity = {loc["location_id"]: int(loc["capacity"]) for loc in data.locations}
+    occupancy = dict(data.last_occupancy)
+    date = max(data.last_date.values()) + dt.timedelta(days=1)
+    while True:
+        order = ids[:]
+        rng.shuffle(order)
+        iso = date.isoformat()
+        for lid in order:
+            if lid in capped:
+                yield lid, flip(lid, date), True
+                continue
+            step = max(1, capacity[lid] // 30)
+            occ = min(max(occupancy[lid] + rng.randint(-step, step), 0), int(capacity[lid] * 1.1))
+            occupancy[lid] = occ
+            value = {
+                "event_id": f"{lid}:{iso}:latency",
+                "location_id": lid,
+                "date": iso,
+                "occupancy": occ,
+                "without_bed": max(0, occ - capacity[lid]),
+                "slept_outside": 0,
+            }
+            yield lid, value, False
+        date += dt.timedelta(days=1)
+
+
 async def measure_latency(
-    bootstrap: str, prefix: str, partitions: int, data: Dataset, rate: float, seconds: float
+    bootstrap: str,
+    prefix: str,
+    partitions: int,
+    data: Dataset,
+    rate: float,
+    seconds: float,
+    workload: str = "days",
+    seed: int = 0,
 ) -> dict[str, Any]:
+    """Send ``rate`` reports/s for ``seconds``; latency of the capped locations' cap_exceeded
+    alerts: Kafka timestamp of the alert minus that of the report, matched on (location, date)."""
     alerts_topic = f"{prefix}alerts"
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -613,10 +814,9 @@ async def measure_latency(
     await consumer.start()
     await producer.start()
     received: dict[tuple[str, str], tuple[int, float, dict[str, Any]]] = {}
-    stray = 0
+    other_rules: Counter[str] = Counter()
 
     async def collect() -> None:
-        nonlocal stray
         while True:
             batches = await consumer.getmany(timeout_ms=100)
             now = time.time()
@@ -628,8 +828,10 @@ async def measure_latency(
                     if alert.get("rule") == "cap_exceeded" and key not in received:
                         received[key] = (message.timestamp, now, alert)
                     else:
-                        stray += 1
+                        other_rules[f"{alert.get('rule')}:{alert.get('status')}"] += 1
 
+    total = int(rate * seconds)
+    sent: dict[tuple[str, str], int] = {}
     try:
         tps = [TopicPartition(alerts_topic, p) for p in range(partitions)]
         consumer.assign(tps)
@@ -638,39 +840,30 @@ async def measure_latency(
             await consumer.position(tp)
         collector = asyncio.create_task(collect())
 
-        total = int(rate * seconds)
-        firing = {lid: data.last_occupancy[lid] > CAP for lid in data.capped}
-        next_date = {lid: data.last_date[lid] + dt.timedelta(days=1) for lid in data.capped}
-        sent: dict[tuple[str, str], int] = {}
         futures = []
+        dates: set[str] = set()
         start = time.monotonic()
         last_print = start
+        reports = latency_reports(data, workload, seed)
         for i in range(total):
             target = start + i / rate
             delay = target - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            lid = data.capped[i % len(data.capped)]
-            date = next_date[lid].isoformat()
-            next_date[lid] += dt.timedelta(days=1)
-            firing[lid] = not firing[lid]
-            occ = CAP + 37 if firing[lid] else CAP - 37
-            value = {
-                "event_id": f"{lid}:{date}:latency",
-                "location_id": lid,
-                "date": date,
-                "occupancy": occ,
-                "without_bed": 0,
-                "slept_outside": 0,
-            }
+            lid, value, measured = next(reports)
+            dates.add(value["date"])
             ts = int(time.time() * 1000)
             fut = await producer.send(
                 f"{prefix}occupancy", key=lid.encode(), value=_encode(value), timestamp_ms=ts
             )
-            futures.append((lid, date, ts, fut))
+            if measured:
+                futures.append((lid, value["date"], ts, fut))
             if time.monotonic() - last_print >= 2.0:
                 last_print = time.monotonic()
-                say(f"  sent {i + 1:,}/{total:,} reports, {len(received):,} alerts back")
+                say(
+                    f"  sent {i + 1:,}/{total:,} reports ({len(dates)} report days), "
+                    f"{len(received):,}/{len(futures):,} cap_exceeded alerts back"
+                )
         send_seconds = time.monotonic() - start
         for lid, date, ts, fut in futures:
             meta = await fut
@@ -679,6 +872,7 @@ async def measure_latency(
         deadline = time.monotonic() + 60  # a slow worker still gets to answer
         while time.monotonic() < deadline and not all(k in received for k in sent):
             await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)  # the other alerts of the last day, for the count
         collector.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await collector
@@ -688,27 +882,35 @@ async def measure_latency(
 
     kafka_ms: list[float] = []
     observed_ms: list[float] = []
+    by_date: dict[str, list[float]] = {}
     for key, report_ts in sent.items():
         if key in received:
             alert_ts, seen_at, _ = received[key]
             kafka_ms.append(float(alert_ts - report_ts))
             observed_ms.append(seen_at * 1000 - report_ts)
+            by_date.setdefault(key[1], []).append(float(alert_ts - report_ts))
     missing = len(sent) - len(kafka_ms)
     # Median latency per second of sending: a rising series means the worker falls behind.
     per_second: list[float] = []
-    ordered = list(sent.items())
-    step = max(1, int(rate))
-    for i in range(0, len(ordered), step):
-        chunk = [float(received[k][0] - ts) for k, ts in ordered[i : i + step] if k in received]
-        if chunk:
-            per_second.append(percentile(chunk, 50))
+    ordered = sorted(sent.items(), key=lambda kv: kv[1])
+    if ordered:
+        t0 = ordered[0][1]
+        buckets: dict[int, list[float]] = {}
+        for k, ts in ordered:
+            if k in received:
+                buckets.setdefault((ts - t0) // 1000, []).append(float(received[k][0] - ts))
+        per_second = [percentile(buckets[b], 50) for b in sorted(buckets)]
     return {
-        "reports_sent": len(sent),
+        "workload": workload,
+        "reports_sent": total,
+        "report_days": len(dates),
+        "measured_reports": len(sent),
         "target_rate_per_s": rate,
-        "achieved_rate_per_s": len(sent) / send_seconds if send_seconds > 0 else None,
+        "achieved_rate_per_s": total / send_seconds if send_seconds > 0 else None,
         "alerts_matched": len(kafka_ms),
         "alerts_missing": missing,
-        "other_alert_messages": stray,
+        "other_alert_messages": sum(other_rules.values()),
+        "other_alerts_by_rule": dict(other_rules.most_common()),
         "capped_locations": list(data.capped),
         "p50_ms": percentile(kafka_ms, 50),
         "p90_ms": percentile(kafka_ms, 90),
@@ -716,6 +918,7 @@ async def measure_latency(
         "max_ms": max(kafka_ms) if kafka_ms else float("nan"),
         "min_ms": min(kafka_ms) if kafka_ms else float("nan"),
         "p50_ms_by_second_of_sending": per_second,
+        "p50_ms_by_report_day": {d: percentile(v, 50) for d, v in sorted(by_date.items())},
         "observed_by_consumer_p50_ms": percentile(observed_ms, 50),
         "observed_by_consumer_p99_ms": percentile(observed_ms, 99),
     }
@@ -809,6 +1012,412 @@ def summarise_profile(path: Path, top: int = 25) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------- the year replay (--year)
+
+
+class YearData:
+    """Issue 3's year: every location sends a morning count and an intake report every day.
+
+    The same 400 synthetic locations as the default run, with one capped registration centre
+    (Ter Apel, about 200 arrivals a day, busier on Mondays and Tuesdays). Reports of a day go out
+    in a shuffled order: first all morning counts of the day, then all intake reports of it."""
+
+    def __init__(self, n_locations: int, seed: int):
+        self.locations = make_dataset(0, n_locations, 1, seed).locations
+        self.rng = random.Random(seed + 2)
+        self.occupancy = {
+            loc["location_id"]: (
+                CAP - 100 if loc.get("cap") else int(loc["capacity"] * self.rng.uniform(0.6, 0.95))
+            )
+            for loc in self.locations
+        }
+
+    def day(self, prefix: str, date: dt.date) -> list[tuple[str, str, dict[str, Any]]]:
+        rng = self.rng
+        iso = date.isoformat()
+        busy = 1.3 if date.weekday() in (0, 1) else 1.0
+        morning: list[tuple[str, str, dict[str, Any]]] = []
+        intake: list[tuple[str, str, dict[str, Any]]] = []
+        for loc in self.locations:
+            lid = loc["location_id"]
+            capacity = int(loc["capacity"])
+            over = False
+            if loc.get("cap"):
+                occ = min(max(self.occupancy[lid] + rng.randint(-60, 60), CAP - 300), CAP + 300)
+                over = occ > CAP
+            else:
+                step = max(1, capacity // 30)
+                occ = self.occupancy[lid] + rng.randint(-step, step)
+                occ = min(max(occ, 0), int(capacity * 1.1))
+            self.occupancy[lid] = occ
+            morning.append(
+                (
+                    f"{prefix}occupancy",
+                    lid,
+                    {
+                        "event_id": f"{lid}:{iso}:occ",
+                        "location_id": lid,
+                        "date": iso,
+                        "occupancy": occ,
+                        "without_bed": max(0, occ - capacity),
+                        "slept_outside": rng.randint(0, 40) if over else 0,
+                        "reported_at": f"{iso}T0{rng.randint(6, 9)}:{rng.randint(0, 59):02d}:00"
+                        "+01:00",
+                    },
+                )
+            )
+            if loc["kind"] == "registration_centre":
+                arrivals = int(rng.randint(120, 280) * busy)
+                transfers_out = rng.randint(120, 280)
+                departures = rng.randint(0, 10)
+            else:
+                mean = max(1, capacity // 40)
+                arrivals = rng.randint(0, 2 * mean)
+                transfers_out = rng.randint(0, max(1, mean // 5))
+                departures = rng.randint(0, 2 * mean)
+            intake.append(
+                (
+                    f"{prefix}intake",
+                    lid,
+                    {
+                        "event_id": f"{lid}:{iso}:intake",
+                        "location_id": lid,
+                        "date": iso,
+                        "arrivals": arrivals,
+                        "transfers_out": transfers_out,
+                        "departures": departures,
+                        "unplaced": rng.randint(0, 30) if over else 0,
+                    },
+                )
+            )
+        rng.shuffle(morning)
+        rng.shuffle(intake)
+        return morning + intake
+
+
+async def topic_stats(bootstrap: str, names: list[str], sample: int = 50) -> dict[str, Any]:
+    """Messages per topic (end offsets; nothing is compacted away this young) and the mean value
+    size of the newest ``sample`` messages of each partition."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        partitions = await topic_partitions(admin, names)
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    out: dict[str, Any] = {}
+    try:
+        for name, parts in partitions.items():
+            tps = [TopicPartition(name, p) for p in parts]
+            ends = await consumer.end_offsets(tps)
+            consumer.assign(tps)
+            sizes: list[int] = []
+            for tp in tps:
+                if ends[tp] > 0:
+                    consumer.seek(tp, max(0, ends[tp] - sample))
+            wanted = sum(min(sample, e) for e in ends.values())
+            deadline = time.monotonic() + 10
+            while len(sizes) < wanted and time.monotonic() < deadline:
+                batches = await consumer.getmany(timeout_ms=500)
+                for messages in batches.values():
+                    sizes.extend(len(m.value or b"") for m in messages)
+            messages_total = sum(ends.values())
+            mean = sum(sizes) / len(sizes) if sizes else 0.0
+            out[name] = {
+                "messages": messages_total,
+                "mean_value_bytes_newest": round(mean),
+                "estimated_mb": round(messages_total * mean / 1e6, 1),
+            }
+    finally:
+        await consumer.stop()
+    return out
+
+
+async def measure_restart(worker: Worker, expected: int, timeout: float) -> dict[str, Any]:
+    """From process start: first /health 200, first counted report, all ``expected`` counted."""
+    marks: dict[str, float] = {}
+    last_print = 0.0
+    last_total = 0
+    while True:
+        now = time.monotonic()
+        if now - worker.started_at > timeout:
+            raise RunFailed(
+                f"the restarted worker did not process the new day within {timeout:.0f} s "
+                f"(marks {marks}):\n{worker.log_tail()}"
+            )
+        if not worker.alive():
+            raise RunFailed(
+                f"the restarted worker exited with code {worker.proc.returncode}:\n"
+                f"{worker.log_tail()}"
+            )
+        if "health_200" not in marks:
+            with contextlib.suppress(OSError, urllib.error.URLError):
+                status, _ = await asyncio.to_thread(http_get, worker.base_url + "/health", 2.0)
+                if status == 200:
+                    marks["health_200"] = time.monotonic() - worker.started_at
+                    say(f"  /health 200 after {marks['health_200']:.2f} s")
+        total = 0
+        # Reports wait for the location registry, which /health reports: no report is counted
+        # before /health says 200, and a scrape during recovery would only slow recovery down.
+        if "health_200" in marks:
+            with contextlib.suppress(OSError, urllib.error.URLError, RunFailed):
+                total, _, _ = await scrape(worker)
+        stamp = time.monotonic() - worker.started_at
+        last_total = max(last_total, total)
+        if total > 0 and "first_new_report" not in marks:
+            marks["first_new_report"] = stamp
+            say(f"  first new report processed after {stamp:.2f} s")
+        if total >= expected:
+            marks["whole_new_day"] = stamp
+            say(f"  all {expected:,} new reports processed after {stamp:.2f} s")
+            return {"seconds_from_process_start": marks, "events_counted": total}
+        if now - last_print >= 3.0:
+            last_print = now
+            state = "" if "health_200" in marks else " (recovering; /health not 200 yet)"
+            say(
+                f"  {stamp:.1f} s after restart: {last_total:,}/{expected:,} new reports "
+                f"counted{state}"
+            )
+        await asyncio.sleep(0.1)
+
+
+async def run_year(args: argparse.Namespace) -> dict[str, Any]:
+    bootstrap = os.environ.get("OPVANG_KAFKA_BOOTSTRAP") or "localhost:9092"
+    partitions = args.partitions or int(os.environ.get("OPVANG_PARTITIONS", "4"))
+    run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{random.randrange(16**4):04x}"
+    prefix = f"bench-{run_id}."
+    from streams.settings import Settings
+
+    app_id = Settings(topic_prefix=prefix).app_id
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = RESULTS_DIR / f"worker-year-{run_id}.log"
+    days = args.year_days
+    n_loc = args.locations
+    total = 2 * n_loc * days
+    start_date = dt.date(2025, 1, 1)
+    results: dict[str, Any] = {
+        "run_id": run_id,
+        "mode": "year",
+        "app_id": app_id,
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "bootstrap": bootstrap,
+        "topic_prefix": prefix,
+        "locations": n_loc,
+        "days": days,
+        "events": total,
+        "first_date": start_date.isoformat(),
+        "partitions": partitions,
+        "machine": machine_info(),
+        "versions": package_versions(),
+        "code": code_version(),
+        "worker_log": str(log_path.relative_to(REPO)),
+    }
+    say(f"year run {run_id}: broker {bootstrap}, prefix {prefix!r}, {partitions} partitions")
+    await check_broker(bootstrap)
+    year = YearData(n_loc, args.seed)
+    data_dir = Path(tempfile.mkdtemp(prefix="opvang-bench-year-"))
+    lag_topics = worker_source_topics(prefix)
+    results["drain_topics"] = lag_topics
+    worker: Worker | None = None
+    profiler: subprocess.Popen[bytes] | None = None
+    profiles: dict[str, Any] = {}
+    try:
+        say(
+            f"1/4 publishing {n_loc} locations and {total:,} reports ({days} days x {n_loc} "
+            "locations x occupancy + intake), before the worker starts"
+        )
+        await create_topics(bootstrap, prefix, partitions)
+        await produce_locations(bootstrap, prefix, year.locations)
+        backlog = (
+            m for d in range(days) for m in year.day(prefix, start_date + dt.timedelta(days=d))
+        )
+        produce_s = await produce_messages(bootstrap, backlog, total)
+        results["produce"] = {"seconds": produce_s, "events_per_s": total / produce_s}
+        say(f"  published in {produce_s:.1f} s ({total / produce_s:,.0f}/s)")
+
+        say("2/4 starting the worker on the backlog")
+        worker = Worker(bootstrap, prefix, partitions, log_path, args.worker_log_level, data_dir)
+        say(f"  worker pid {worker.pid}, web port {worker.port}, log {log_path}")
+        prof_path = RESULTS_DIR / f"profile-year-{run_id}.txt"
+        if args.profile:
+            profiler = start_profiler(worker.pid, prof_path, args.profile_rate)
+        ready_s = await wait_healthy(worker, timeout=120)
+        say(f"  worker healthy after {ready_s:.1f} s")
+        tp = await measure_throughput(worker, total, args.poll)
+        counted_at = tp["t_first_monotonic"] + tp["seconds_first_to_last"]
+        say(
+            f"  report agent counted all {total:,} reports "
+            f"{counted_at - worker.started_at:.1f} s after start ({tp['events_per_s']:,.0f}/s)"
+        )
+        say("  waiting until every agent has committed everything (report, province, nation)")
+        lag, drained_at = await wait_drained(
+            bootstrap, app_id, lag_topics, timeout=max(900.0, total / 20), stall=180.0
+        )
+        if lag != 0:
+            raise RunFailed(
+                f"the worker's agents did not drain (lag {lag:,}):\n{worker.log_tail()}"
+            )
+        since_start = drained_at - worker.started_at
+        since_first = drained_at - tp["t_first_monotonic"]
+        say(f"  year drained {since_start:.1f} s after the worker started")
+        if profiler is not None:
+            stop_profiler(profiler)
+            profiler = None
+            profiles["year"] = {
+                "file": str(prof_path.relative_to(REPO)),
+                "covers": "worker start, the year's backlog, and draining the internal topics",
+                **summarise_profile(prof_path),
+            }
+        status = proc_status(worker.pid)
+        _, outcomes, _ = await scrape(worker)
+        results["year"] = {
+            "seconds_start_to_drained": since_start,
+            "seconds_first_event_to_drained": since_first,
+            "events_per_s_start_to_drained": total / since_start,
+            "events_per_s_first_event_to_drained": total / since_first,
+            "worker_ready_s": ready_s,
+            "report_agent": {
+                k: v for k, v in tp.items() if k not in ("timeline", "t_first_monotonic")
+            },
+            "report_agent_done_after_start_s": counted_at - worker.started_at,
+            "timeline": tp["timeline"],
+            "peak_rss_mb": status.get("VmHWM", 0) / 1e6,
+            "rss_at_end_mb": status.get("VmRSS", 0) / 1e6,
+            "outcomes": outcomes,
+            "note": "drained = consumer-group lag 0 on every source topic of the worker; Faust "
+            "commits every ~2.8 s, so up to ~3.5 s late",
+        }
+        names = sorted(
+            t
+            for t in await list_topics(bootstrap)
+            if t.startswith(app_id + "-") and t.endswith("-changelog")
+        )
+        results["topics_after_year"] = await topic_stats(bootstrap, [*names, *lag_topics])
+
+        say("3/4 restart: SIGTERM, then the same worker again (same prefix and data dir)")
+        t_stop = time.monotonic()
+        results["first_exit_code"] = await asyncio.to_thread(worker.stop)
+        results["stop_seconds"] = time.monotonic() - t_stop
+        worker = None
+        say(f"  stopped in {results['stop_seconds']:.1f} s; starting again")
+        worker = Worker(bootstrap, prefix, partitions, log_path, args.worker_log_level, data_dir)
+        restart_prof = RESULTS_DIR / f"profile-restart-{run_id}.txt"
+        if args.profile:
+            profiler = start_profiler(worker.pid, restart_prof, args.profile_rate)
+        next_day = start_date + dt.timedelta(days=days)
+        extra = year.day(prefix, next_day)
+        producing = asyncio.create_task(produce_messages(bootstrap, iter(extra), len(extra)))
+        say(f"  worker pid {worker.pid}; producing {len(extra)} reports of {next_day} now")
+        restart = await measure_restart(worker, len(extra), timeout=max(600.0, total / 100))
+        await producing
+        if profiler is not None:
+            stop_profiler(profiler)
+            profiler = None
+            profiles["restart"] = {
+                "file": str(restart_prof.relative_to(REPO)),
+                "covers": "the restarted worker from start to the new day processed",
+                **summarise_profile(restart_prof),
+            }
+        status = proc_status(worker.pid)
+        restart["peak_rss_mb"] = status.get("VmHWM", 0) / 1e6
+        restart["new_day"] = next_day.isoformat()
+        results["restart"] = restart
+        say("4/4 letting the restarted worker drain the new day")
+        lag, _ = await wait_drained(bootstrap, app_id, lag_topics, timeout=300.0, stall=120.0)
+        results["restart"]["drained_after"] = lag == 0
+        if profiles:
+            results["profile"] = profiles
+    finally:
+        stop_profiler(profiler)
+        if worker is not None:
+            say("stopping the worker")
+            results["worker_exit_code"] = await asyncio.to_thread(worker.stop)
+        shutil.rmtree(data_dir, ignore_errors=True)
+        if args.keep:
+            say(f"--keep: leaving topics with prefix {prefix!r} and {app_id!r}-*")
+        else:
+            with contextlib.suppress(Exception):
+                deleted = await delete_topics(bootstrap, prefix, app_id)
+                say(f"deleted {len(deleted)} topics")
+                results["deleted_topics"] = deleted
+
+    marks = results["restart"]["seconds_from_process_start"]
+    results["goals"] = {
+        "year_total": results["year"]["seconds_start_to_drained"] <= GOAL_YEAR_S,
+        "back_to_processing": marks["first_new_report"] <= GOAL_RESTART_S,
+    }
+    results["goal_values"] = {"year_s_max": GOAL_YEAR_S, "restart_s_max": GOAL_RESTART_S}
+    return results
+
+
+def render_year_table(results: dict[str, Any]) -> str:
+    y = results["year"]
+    r = results["restart"]
+    marks = r["seconds_from_process_start"]
+    rows = [
+        (
+            "year in: worker start to all agents drained",
+            f"{y['seconds_start_to_drained']:,.1f} s",
+            f"<= {GOAL_YEAR_S:.0f} s",
+            verdict(results["goals"]["year_total"]),
+        ),
+        (
+            "  events/s over that time",
+            f"{y['events_per_s_start_to_drained']:,.0f} events/s",
+            "",
+            "",
+        ),
+        (
+            "  first event to all agents drained",
+            f"{y['seconds_first_event_to_drained']:,.1f} s "
+            f"({y['events_per_s_first_event_to_drained']:,.0f} events/s)",
+            "",
+            "",
+        ),
+        (
+            "  report agent: all reports counted",
+            f"{y['report_agent_done_after_start_s']:,.1f} s after start "
+            f"({y['report_agent']['events_per_s']:,.0f} events/s)",
+            "",
+            "",
+        ),
+        ("  worker peak RSS during the year", f"{y['peak_rss_mb']:.0f} MB", "", ""),
+        ("restart: SIGTERM until the worker exited", f"{results['stop_seconds']:.1f} s", "", ""),
+        ("restart: process start to /health 200", f"{marks.get('health_200', 0):.1f} s", "", ""),
+        (
+            "restart: process start to first new report",
+            f"{marks['first_new_report']:.1f} s",
+            f"<= {GOAL_RESTART_S:.0f} s",
+            verdict(results["goals"]["back_to_processing"]),
+        ),
+        (
+            f"  to all {r['events_counted']:,} reports of the new day",
+            f"{marks['whole_new_day']:.1f} s",
+            "",
+            "",
+        ),
+        ("  restarted worker peak RSS", f"{r['peak_rss_mb']:.0f} MB", "", ""),
+    ]
+    for name, stats in results.get("topics_after_year", {}).items():
+        if name.endswith("-changelog"):
+            short = name[len(results["app_id"]) + 1 :]
+            rows.append(
+                (
+                    f"  {short}",
+                    f"{stats['messages']:,} messages, ~{stats['estimated_mb']:,.0f} MB",
+                    "",
+                    "",
+                )
+            )
+    title = (
+        f"opvangwacht year benchmark {results['run_id']} - {results['events']:,} reports "
+        f"({results['locations']} locations x {results['days']} days, occupancy + intake), "
+        f"{results['partitions']} partitions"
+    )
+    return _table(title, rows, results)
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -858,11 +1467,13 @@ def render_table(results: dict[str, Any]) -> str:
         ),
         ("event-to-alert latency max", f"{lat['max_ms']:.0f} ms", "", ""),
         (
-            "  alerts matched / reports sent",
-            f"{lat['alerts_matched']}/{lat['reports_sent']}",
+            "  cap_exceeded alerts matched / sent",
+            f"{lat['alerts_matched']}/{lat['measured_reports']} "
+            f"({lat['reports_sent']:,} reports, {lat['report_days']} days, {lat['workload']})",
             "",
             "",
         ),
+        ("  other alert messages meanwhile", f"{lat['other_alert_messages']:,}", "", ""),
         (
             "worker peak RSS (VmHWM)",
             f"{mem['peak_rss_mb']:.0f} MB",
@@ -870,23 +1481,32 @@ def render_table(results: dict[str, Any]) -> str:
             verdict(results["goals"]["peak_rss"]),
         ),
     ]
+    title = (
+        f"opvangwacht benchmark {results['run_id']} - {results['events']:,} reports, "
+        f"{results['locations']} locations, {results['partitions']} partitions"
+    )
+    text = _table(title, rows, results)
+    return text + "\nthe year replay and restart (issue 3): python -m bench.run --year"
+
+
+def _table(title: str, rows: list[tuple[str, str, str, str]], results: dict[str, Any]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     head = ("measure", "figure", "goal", "")
     widths = [max(w, len(h)) for w, h in zip(widths, head, strict=True)]
     line = "  ".join("-" * w for w in widths)
-    out = [
-        f"opvangwacht benchmark {results['run_id']} - {results['events']:,} reports, "
-        f"{results['locations']} locations, {results['partitions']} partitions",
-        line,
-        "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)),
-        line,
-    ]
+    out = [title, line, "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)), line]
     out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     out.append(line)
     m = results["machine"]
+    code = results.get("code", {})
     out.append(
         f"machine: {m['nproc']} CPUs, {m['mem_gib']:.0f} GiB, Python {m['python']}, "
-        f"{m['platform']}; broker {results['bootstrap']}"
+        f"{m['platform']}; broker {results['bootstrap']}; commit {code.get('commit', '?')}"
+        + (
+            f" + {code['uncommitted_source_files']} uncommitted source files"
+            if code.get("uncommitted_source_files")
+            else ""
+        )
     )
     return "\n".join(out)
 
@@ -1024,23 +1644,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         say("  waiting for the aggregate agents to drain the internal topics")
         drain_start = time.monotonic()
         drain_timeout = max(180.0, args.events / 200)
-        lag_topics = {
-            f"{prefix}occupancy": partitions,
-            f"{prefix}internal.province-contributions": partitions,
-            f"{prefix}internal.national-contributions": 1,
-            f"{prefix}alerts": partitions,
-        }
-        lag = -1
-        last_print = 0.0
-        while time.monotonic() - drain_start < drain_timeout:
-            lag = await group_lag(bootstrap, app_id, lag_topics)
-            if lag == 0:
-                break
-            if time.monotonic() - last_print >= 3:
-                last_print = time.monotonic()
-                say(f"  messages not yet committed by the worker's agents: {lag:,}")
-            await asyncio.sleep(0.5)
-        drained_at = time.monotonic()
+        lag_topics = worker_source_topics(prefix)
+        results["drain_topics"] = lag_topics
+        lag, drained_at = await wait_drained(bootstrap, app_id, lag_topics, drain_timeout, 120.0)
         whole = drained_at - tp["t_first_monotonic"]
         results["drain"] = {
             "seconds_after_reports_done": drained_at - drain_start,
@@ -1071,14 +1677,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             scrape_ms.append(took * 1000)
         results["metrics_scrape_ms_idle"] = sorted(scrape_ms)[2]
 
-        say(f"4/5 latency: {args.rate:.0f} flipping reports/s for {args.latency_seconds:.0f} s")
+        say(
+            f"4/5 latency: {args.rate:.0f} reports/s for {args.latency_seconds:.0f} s "
+            f"({args.latency_workload} workload; {len(data.capped)} capped locations flip "
+            "cap_exceeded with each of their reports)"
+        )
         results["latency"] = await measure_latency(
-            bootstrap, prefix, partitions, data, args.rate, args.latency_seconds
+            bootstrap,
+            prefix,
+            partitions,
+            data,
+            args.rate,
+            args.latency_seconds,
+            args.latency_workload,
+            args.seed,
         )
         lat = results["latency"]
         say(
-            f"  {lat['alerts_matched']}/{lat['reports_sent']} alerts; p50 {lat['p50_ms']:.0f} ms, "
-            f"p99 {lat['p99_ms']:.0f} ms, max {lat['max_ms']:.0f} ms"
+            f"  {lat['alerts_matched']}/{lat['measured_reports']} cap_exceeded alerts over "
+            f"{lat['report_days']} report days; p50 {lat['p50_ms']:.0f} ms, "
+            f"p99 {lat['p99_ms']:.0f} ms, max {lat['max_ms']:.0f} ms; "
+            f"{lat['other_alert_messages']} other alert messages"
         )
         if lat["alerts_matched"] == 0:
             raise RunFailed(f"no alert came back from the worker:\n{worker.log_tail()}")
@@ -1134,13 +1753,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="occupancy reports in the backlog (default 50,000; 10,000 with --quick)",
     )
-    p.add_argument("--quick", action="store_true", help="10,000 reports and a 5 s latency phase")
+    p.add_argument("--quick", action="store_true", help="10,000 reports and an 8 s latency phase")
     p.add_argument("--locations", type=int, default=400)
-    p.add_argument("--capped", type=int, default=1, help="locations with a cap (latency phase)")
+    p.add_argument(
+        "--capped",
+        type=int,
+        default=20,
+        help="locations with a cap of 2,000; in the latency phase each flips cap_exceeded with "
+        "every report and is measured (default 20)",
+    )
+    p.add_argument(
+        "--latency-workload",
+        choices=["days", "single"],
+        default="days",
+        help="days: all locations report every day, spread evenly (default); single: only the "
+        "capped locations report, a day further each time (the old, storm-inducing workload)",
+    )
     p.add_argument("--partitions", type=int, default=None, help="default: OPVANG_PARTITIONS or 4")
     p.add_argument("--rate", type=float, default=100.0, help="reports/s in the latency phase")
     p.add_argument(
-        "--latency-seconds", type=float, default=None, help="default 20 (5 with --quick)"
+        "--latency-seconds", type=float, default=None, help="default 40 (8 with --quick)"
     )
     p.add_argument("--poll", type=float, default=1.0, help="seconds between /metrics polls")
     p.add_argument("--seed", type=int, default=2000)
@@ -1155,12 +1787,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--no-ceiling", action="store_true", help="skip the minimal-Faust-agent comparison runs"
     )
-    p.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
+    p.add_argument(
+        "--year",
+        action="store_true",
+        help="instead: replay a year (occupancy + intake, every location every day) through the "
+        "worker, then restart it and time how long until it processes again (issue 3)",
+    )
+    p.add_argument("--year-days", type=int, default=365, help="days in the --year replay")
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="default bench/results/latest.json (year-latest.json with --year)",
+    )
     args = p.parse_args(argv)
+    if args.output is None:
+        args.output = RESULTS_DIR / ("year-latest.json" if args.year else "latest.json")
+    if args.year_days < 1:
+        p.error("--year-days must be >= 1")
     if args.events is None:
         args.events = 10_000 if args.quick else 50_000
     if args.latency_seconds is None:
-        args.latency_seconds = 5.0 if args.quick else 20.0
+        args.latency_seconds = 8.0 if args.quick else 40.0
     if args.events < 1 or args.locations < 1 or not 1 <= args.capped <= args.locations:
         p.error("--events and --locations must be >= 1, and 1 <= --capped <= --locations")
     return args
@@ -1171,18 +1819,19 @@ def main(argv: list[str] | None = None) -> int:
     if str(REPO) not in sys.path:  # `python bench/run.py` from anywhere
         sys.path.insert(0, str(REPO))
     try:
-        results = asyncio.run(run(args))
+        results = asyncio.run(run_year(args) if args.year else run(args))
     except RunFailed as exc:
         say(f"benchmark failed: {exc}")
         return 2 if "no Kafka broker" in str(exc) else 1
     except KeyboardInterrupt:
         say("interrupted")
         return 130
-    print(render_table(results))
+    print(render_year_table(results) if args.year else render_table(results))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(results, indent=2, default=str)
     args.output.write_text(text + "\n")
-    (RESULTS_DIR / f"run-{results['run_id']}.json").write_text(text + "\n")
+    kind = "year" if args.year else "run"
+    (RESULTS_DIR / f"{kind}-{results['run_id']}.json").write_text(text + "\n")
     say(f"results written to {args.output}")
     return 0
 

@@ -138,9 +138,29 @@ _schedules = {
 }
 prometheus_registry = CollectorRegistry()
 metrics = PipelineMetrics.create(prometheus_registry)
+# Start every counter people alert on at zero, so the first dead letter or failed notification
+# after a start is an increase Prometheus can see.
+for _topic in (settings.topic("occupancy"), settings.topic("intake")):
+    for _outcome in (
+        "applied",
+        "duplicate",
+        "correction",
+        "dead_letter:invalid_json",
+        "dead_letter:schema",
+        "dead_letter:out_of_range",
+        "dead_letter:unknown_location",
+    ):
+        metrics.events.labels(_topic, _outcome)
+for _spec in config.receivers:
+    for _outcome in ("delivered", "failed"):
+        metrics.notifications.labels(_spec.kind, _spec.name, _outcome)
 # Faust's own sensors (messages, events, table operations, sends, offsets, rebalances) in the same
 # registry, named opvang_faust_*: consumer lag = end offset - committed offset per partition.
-app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(prometheus_registry, "opvang_faust"))
+_faust_metrics = FaustMetrics.create(prometheus_registry, "opvang_faust")
+# Faust times events in milliseconds under an "_ms" name; Prometheus wants seconds. Our own
+# opvang_event_to_alert_seconds covers that ground, so Faust's histogram is not exported.
+prometheus_registry.unregister(_faust_metrics.events_runtime_latency)
+app.monitor = PrometheusMonitor(metrics=_faust_metrics)
 
 
 # ---------------------------------------------------------------- helpers (the edge's plumbing)
@@ -752,7 +772,24 @@ async def api_location(
 @app.page("/api/alerts")
 async def api_alerts(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
     filters = {key: str(request.query.get(key, "")) for key in ("severity", "rule", "province")}
-    return _json(web, api.active_alerts(_state_view(), filters))
+    body = api.active_alerts(_state_view(), filters)
+    for alert in body["alerts"]:
+        alert.update(_acknowledgement(str(alert.get("alert_id", ""))))
+    return _json(web, body)
+
+
+def _acknowledgement(alert_id: str) -> dict[str, Any]:
+    """Who acknowledged the alert's current firing period, and when (from the audit trail)."""
+    acks = [entry for entry in audit_log.history(alert_id) if entry.get("type") == "ack"]
+    changes = [e for e in audit_log.history(alert_id) if e.get("type") == "change"]
+    last_fired = max(
+        (str(e.get("time", "")) for e in changes if e.get("event", {}).get("status") == "firing"),
+        default="",
+    )
+    current = [a for a in acks if str(a.get("time", "")) >= last_fired]
+    if not current:
+        return {"acknowledged_by": None, "acknowledged_at": None}
+    return {"acknowledged_by": current[-1].get("by"), "acknowledged_at": current[-1].get("time")}
 
 
 # ---------------------------------------------------------------- changes (token required)

@@ -41,7 +41,7 @@ class PipelineMetrics:
             events=Counter(
                 "opvang_events",
                 "Input events handled, by topic and outcome "
-                "(ok, duplicate, correction, dead_letter:<reason>).",
+                "(applied, duplicate, correction, dead_letter:<reason>).",
                 ["topic", "outcome"],
                 registry=registry,
             ),
@@ -167,8 +167,8 @@ class StateCollector(Collector):
                 labels,
             ),
             "days": _gauge(
-                "opvang_location_days_until_full",
-                "Free places / net daily inflow; absent when not filling up.",
+                "opvang_location_time_until_full_seconds",
+                "Free places / net inflow (as time); absent when not filling up.",
                 labels,
             ),
             "date": _gauge(
@@ -218,7 +218,7 @@ class StateCollector(Collector):
                 g["outflow"].add_metric(values, flows.transfers_out + flows.departures)
             remaining = days_until_full(share.capacity - share.occupancy, flows.net_inflow_per_day)
             if remaining is not None:
-                g["days"].add_metric(values, remaining)
+                g["days"].add_metric(values, remaining * 86400)
             g["date"].add_metric(values, (share.date - _EPOCH).days * 86400)
         yield from g.values()
         yield from (accrued, nights, maximum)
@@ -250,7 +250,9 @@ class StateCollector(Collector):
                 ["province"],
             ),
             "days": _gauge(
-                "opvang_province_days_until_full", "Free places / net daily inflow.", ["province"]
+                "opvang_province_time_until_full_seconds",
+                "Free places / net inflow (as time); absent when not filling up.",
+                ["province"],
             ),
             "target": _gauge(
                 "opvang_province_spreiding_target_places",
@@ -297,7 +299,10 @@ class StateCollector(Collector):
             "outside": _gauge("opvang_national_slept_outside", "Persons who slept outdoors."),
             "arrivals": _gauge("opvang_national_arrivals_7d", "Arrivals over 7 days, NL."),
             "outflow": _gauge("opvang_national_outflow_7d", "Outflow over 7 days, NL."),
-            "days": _gauge("opvang_national_days_until_full", "Free places / net daily inflow."),
+            "days": _gauge(
+                "opvang_national_time_until_full_seconds",
+                "Free places / net inflow (as time); absent when not filling up.",
+            ),
             "short": _gauge("opvang_national_shortage_places", "Places short nationally (>= 0)."),
             "ukr_occupancy": _gauge(
                 "opvang_national_ukrainian_occupancy", "Persons in Ukrainian reception, NL."
@@ -328,7 +333,7 @@ class StateCollector(Collector):
             g["arrivals"].add_metric(labels, totals.flows.arrivals)
             g["outflow"].add_metric(labels, totals.flows.transfers_out + totals.flows.departures)
         if totals.days_until_full is not None:
-            g["days"].add_metric(labels, totals.days_until_full)
+            g["days"].add_metric(labels, totals.days_until_full * 86400)
 
     def _alerts(self, view: StateView) -> Iterator[Metric]:
         firing = _gauge(

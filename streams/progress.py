@@ -43,7 +43,7 @@ class SourceProgress:
     on their way.
     """
 
-    def __init__(self, *, expect_intake: bool = True) -> None:
+    def __init__(self, *, expect_intake: bool = False) -> None:
         self._expect_intake = expect_intake
         self._occupancy: dict[int, dt.date] = {}
         self._intake: dict[int, dt.date] = {}

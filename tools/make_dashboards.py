@@ -35,6 +35,8 @@ DATASOURCE = {"type": "prometheus", "uid": DATASOURCE_UID}
 TAGS = ["opvangwacht"]
 #: The job name in deploy/prometheus/prometheus.yml.
 JOB = "opvangwacht"
+#: Where the compose stack publishes the worker's status page.
+STATUS_PAGE_URL = "http://localhost:6066/"
 
 Json = dict[str, Any]
 
@@ -440,6 +442,17 @@ def value_text(mapping: dict[str, str]) -> list[Json]:
 
 PROVINCE_MAPPINGS = value_text(PROVINCE_NAMES)
 
+
+def counted(selector: str, window: str = "$__range") -> str:
+    """How much a counter went up in ``window``, including the series born inside it.
+
+    prometheus_client creates a labelled counter at its first increment, so the first dead letter
+    or failed notification after a start arrives as a new series already at 1 or more, a step
+    increase() cannot see. A series that did not exist ``window`` ago counts with its whole value.
+    """
+    return f"sum(({selector} unless {selector} offset {window}) or increase({selector}[{window}]))"
+
+
 # ------------------------------------------------------------------ dashboards
 
 
@@ -496,6 +509,18 @@ class Dashboard:
                     "icon": "external link",
                     "tooltip": "",
                     "url": "",
+                },
+                {
+                    "type": "link",
+                    "title": "Statuspagina",
+                    "tooltip": "De statuspagina van de worker (compose-stack: poort 6066)",
+                    "url": STATUS_PAGE_URL,
+                    "icon": "dashboard",
+                    "targetBlank": True,
+                    "asDropdown": False,
+                    "includeVars": False,
+                    "keepTime": False,
+                    "tags": [],
                 },
             ],
             "templating": {"list": self.variables},
@@ -583,7 +608,7 @@ def national() -> Dashboard:
                 "Dagen tot vol",
                 "Vrije plaatsen gedeeld door de netto instroom per dag (7 dagen). Leeg als de "
                 "opvang niet voller wordt.",
-                "opvang_national_days_until_full",
+                "opvang_national_time_until_full_seconds / 86400",
                 thresholds=DAYS_UNTIL_FULL,
                 no_value="loopt niet vol",
                 decimals=1,
@@ -724,7 +749,7 @@ def registration_centres() -> Dashboard:
             stat(
                 "Dagen tot vol",
                 "Vrije plaatsen gedeeld door de netto instroom per dag; 0 = vol of overvol.",
-                f"opvang_location_days_until_full{{{TER_APEL}}}",
+                f"opvang_location_time_until_full_seconds{{{TER_APEL}}} / 86400",
                 thresholds=DAYS_UNTIL_FULL,
                 no_value="loopt niet vol",
                 decimals=1,
@@ -925,7 +950,7 @@ def provinces() -> Dashboard:
                 "Dagen tot vol",
                 "Vrije plaatsen gedeeld door de netto instroom per dag; alleen provincies die "
                 "voller worden. Onder 7 dagen waarschuwt breach_forecast, onder 2 kritiek.",
-                [Query(f"opvang_province_days_until_full{{{P}}}", "{{province}}")],
+                [Query(f"opvang_province_time_until_full_seconds{{{P}}} / 86400", "{{province}}")],
                 thresholds=DAYS_UNTIL_FULL,
                 threshold_style="line",
                 decimals=1,
@@ -984,14 +1009,14 @@ def alerts() -> Dashboard:
                 "Notificaties mislukt",
                 "Notificaties die na alle pogingen niet afgeleverd zijn, in de gekozen periode. "
                 "Ze staan op opvang.notifications.dead.",
-                'sum(increase(opvang_notifications_total{outcome="failed"}[$__range]))',
+                counted('opvang_notifications_total{outcome="failed"}'),
                 thresholds=ANY_IS_BAD,
                 no_value="0",
             ),
             stat(
                 "Notificaties afgeleverd",
                 "Afgeleverde notificaties in de gekozen periode.",
-                'sum(increase(opvang_notifications_total{outcome="delivered"}[$__range]))',
+                counted('opvang_notifications_total{outcome="delivered"}'),
                 thresholds=NEUTRAL,
                 no_value="0",
                 w=8,
@@ -1034,6 +1059,40 @@ def alerts() -> Dashboard:
                 h=9,
             ),
             Row("Notificaties"),
+            stat(
+                "Wachten op nieuwe poging",
+                "Notificaties die nog opnieuw geprobeerd worden, over alle ontvangers.",
+                'sum(opvang_notifications_pending{state="retry"})',
+                thresholds=ANY_IS_A_WARNING,
+            ),
+            stat(
+                "Oudste wachtende",
+                "Leeftijd van de oudste notificatie die nog niet is afgeleverd. Vanaf 10 minuten "
+                "vuurt OpvangwachtNotificationBacklogOld.",
+                "max(opvang_notification_oldest_pending_seconds)",
+                unit="s",
+                thresholds=steps("green", (60, "orange"), (600, "red")),
+            ),
+            stat(
+                "Ontvangers uit",
+                "Ontvangers die 410 Gone antwoordden en uit staan tot iemand ze weer aanzet "
+                "(POST /api/receivers/<naam>/enable).",
+                "sum(opvang_receiver_disabled)",
+                thresholds=ANY_IS_BAD,
+                graph=False,
+            ),
+            timeseries(
+                "Wachtrij per ontvanger",
+                "Notificaties die wachten op een nieuwe poging (retry) of vastgehouden worden "
+                "voor een verzamelbericht (held, stille uren of sms-budget).",
+                [
+                    Query(
+                        "sum by (receiver, state) (opvang_notifications_pending)",
+                        "{{receiver}} {{state}}",
+                    )
+                ],
+                stack=True,
+            ),
             timeseries(
                 "Notificaties per ontvanger",
                 "Afgeleverd en mislukt per kanaal en ontvanger, per minuut.",
@@ -1091,6 +1150,7 @@ def alerts() -> Dashboard:
     )
 
 
+LAG = "opvang_faust_topic_partition_end_offset - opvang_faust_topic_partition_offset_commited"
 LATENCY = "sum by (le) (rate(opvang_event_to_alert_seconds_bucket[$__rate_interval]))"
 
 
@@ -1123,14 +1183,14 @@ def pipeline() -> Dashboard:
             stat(
                 "Rapporten verwerkt",
                 "Bezettings- en instroomrapporten toegepast in de gekozen periode.",
-                'sum(increase(opvang_events_total{outcome="applied"}[$__range]))',
+                counted('opvang_events_total{outcome="applied"}'),
                 no_value="0",
             ),
             stat(
                 "Afgekeurd (dead letter)",
                 "Berichten naar opvang.deadletter in de gekozen periode: een rapport dat niet "
                 "meetelt. Reden en origineel staan op het topic.",
-                'sum(increase(opvang_events_total{outcome=~"dead_letter:.*"}[$__range]))',
+                counted('opvang_events_total{outcome=~"dead_letter:.*"}'),
                 thresholds=ANY_IS_A_WARNING,
                 no_value="0",
             ),
@@ -1145,12 +1205,11 @@ def pipeline() -> Dashboard:
                 no_value="geen meldingen",
             ),
             stat(
-                "Scrape-duur",
-                "Hoe lang Prometheus over /metrics van de worker doet.",
-                f'max(scrape_duration_seconds{{job="{JOB}"}})',
-                unit="s",
-                thresholds=steps("green", (1, "orange"), (5, "red")),
-                decimals=3,
+                "Achterstand",
+                "Berichten die Faust heeft opgehaald maar nog niet verwerkt en gecommit, over "
+                "alle topics en partities. 0 = bij.",
+                f"sum({LAG})",
+                thresholds=steps("green", (100, "orange"), (500, "red")),
             ),
             Row("Doorstroom"),
             timeseries(
@@ -1199,6 +1258,14 @@ def pipeline() -> Dashboard:
                 ],
                 unit="s",
                 thresholds=steps("transparent", (5, "orange"), (30, "red")),
+                threshold_style="line",
+            ),
+            timeseries(
+                "Achterstand per topic",
+                "Eindoffset min gecommitte offset (Faust), per topic: loopt de worker achter op "
+                "wat er binnenkomt?",
+                [Query(f"sum by (topic) ({LAG})", "{{topic}}")],
+                thresholds=steps("transparent", (500, "orange")),
                 threshold_style="line",
             ),
             table(

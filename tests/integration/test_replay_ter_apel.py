@@ -15,13 +15,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from e2e_support import WorkerProcess, read_topic
 from pure_replay import replay
 
-from streams.reference import data_path
-from streams.settings import load_alerting_config
+from alerts.config import AlertingConfig
+from streams.reference import data_path, load_targets
 
 pytestmark = pytest.mark.integration
+
+# The bundled scenarios send intake reports: days close once their flows are in.
+CONFIG = "aggregation:\n  expect_intake: true\nreceivers: []\n"
+
+
+def intake_config() -> AlertingConfig:
+    return AlertingConfig.from_mapping(yaml.safe_load(CONFIG)).with_targets(load_targets())
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +40,7 @@ def worker(
         bootstrap=kafka_bootstrap,
         prefix=f"replay-{uuid.uuid4().hex[:8]}.",
         workdir=Path(tmp_path_factory.mktemp("replay")),
-        config="receivers: []\n",
+        config=CONFIG,
     )
     process.start()
     yield process
@@ -96,7 +104,7 @@ async def test_ter_apel_august_2022(kafka_bootstrap: str, worker: WorkerProcess)
     assert first_night["summary"] == "Ter Apel: 40 personen sliepen buiten, nacht voor 13 aug"
     # Same input, same alerts: the worker, reading occupancy and intake from two topics in
     # whatever order Kafka hands them over, publishes exactly what the core gives in file order.
-    expected = replay(data_path("scenarios", "ter-apel-2022-08.jsonl"), load_alerting_config(None))
+    expected = replay(data_path("scenarios", "ter-apel-2022-08.jsonl"), intake_config())
     assert sorted(json.dumps(a, sort_keys=True) for a in alerts) == sorted(
         json.dumps(e.to_dict(), sort_keys=True) for e in expected
     )
@@ -118,7 +126,7 @@ async def test_shortage_2026_gives_the_same_alerts_as_the_core(
         bootstrap=kafka_bootstrap,
         prefix=f"replay26-{uuid.uuid4().hex[:8]}.",
         workdir=tmp_path,
-        config="receivers: []\n",
+        config=CONFIG,
         # One partition per topic: occupancy and intake still come from two topics read in
         # whatever order Kafka gives. Across several partitions read at very different paces,
         # province days can still close differently (docs/rules.md, "What is left to chance").
@@ -129,7 +137,7 @@ async def test_shortage_2026_gives_the_same_alerts_as_the_core(
         cli(worker, "load-locations")
         worker.wait_health(lambda body: body.get("locations", 0) >= 11, timeout=30)
         cli(worker, "replay", "shortage-2026")
-        expected = replay(data_path("scenarios", "shortage-2026.jsonl"), load_alerting_config(None))
+        expected = replay(data_path("scenarios", "shortage-2026.jsonl"), intake_config())
         alerts = await read_topic(
             kafka_bootstrap,
             f"{worker.prefix}alerts",
