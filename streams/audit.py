@@ -12,7 +12,7 @@ import json
 from collections import OrderedDict
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from streams.follow import follow_topic
 
 __all__ = ["AuditLog"]
 
@@ -52,28 +52,15 @@ class AuditLog:
             if entry.get("type") == "attempt" and entry.get("outcome") in ("dead", "disabled")
         ]
 
-    async def follow(self, bootstrap: str, topic: str) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
-        )
-        await consumer.start()
+    def apply(self, alert_id: str, value: bytes | None) -> None:
+        if value is None:
+            return
         try:
-            partitions = [
-                TopicPartition(topic, p)
-                for p in sorted(consumer.partitions_for_topic(topic) or {0})
-            ]
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            while True:
-                batches = await consumer.getmany(timeout_ms=500)
-                for messages in batches.values():
-                    for message in messages:
-                        if message.key is None or message.value is None:
-                            continue
-                        try:
-                            entry = json.loads(message.value)
-                        except ValueError:
-                            continue
-                        self.add(message.key.decode("utf-8", "replace"), entry)
-        finally:
-            await consumer.stop()
+            entry = json.loads(value)
+        except ValueError:
+            return
+        if isinstance(entry, dict):
+            self.add(alert_id, entry)
+
+    async def follow(self, bootstrap: str, topic: str) -> None:
+        await follow_topic(bootstrap, topic, self.apply)

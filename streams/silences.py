@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from alerts.errors import ConfigError
 from alerts.routing import Silence, parse_silence
+from streams.follow import follow_topic
 
 __all__ = ["SilenceBook"]
 
@@ -37,22 +36,4 @@ class SilenceBook:
             self._silences.pop(key, None)  # unreadable: never silence by accident
 
     async def follow(self, bootstrap: str, topic: str) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
-        )
-        await consumer.start()
-        try:
-            partitions = [
-                TopicPartition(topic, p)
-                for p in sorted(consumer.partitions_for_topic(topic) or {0})
-            ]
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            while True:
-                batches = await consumer.getmany(timeout_ms=500)
-                for messages in batches.values():
-                    for message in messages:
-                        if message.key is not None:
-                            self.apply(message.key.decode("utf-8", "replace"), message.value)
-        finally:
-            await consumer.stop()
+        await follow_topic(bootstrap, topic, self.apply)

@@ -1,0 +1,37 @@
+"""Reading a small topic whole and then following it, outside any consumer group.
+
+Every worker keeps its own copy of a few small topics (silences, the audit trail): it reads them
+from the first offset and applies each record as it comes. This is the loop they share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+__all__ = ["follow_topic"]
+
+
+async def follow_topic(
+    bootstrap: str, topic: str, apply: Callable[[str, bytes | None], None]
+) -> None:
+    """Call ``apply(key, value)`` for every keyed record of ``topic``, from the start, forever."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        while True:
+            batches = await consumer.getmany(timeout_ms=500)
+            for messages in batches.values():
+                for message in messages:
+                    if message.key is not None:
+                        apply(message.key.decode("utf-8", "replace"), message.value)
+    finally:
+        await consumer.stop()
