@@ -3,9 +3,9 @@ for a digest, and when a text budget was spent. Pure bookkeeping; the delivery a
 
 Guarantees it helps keep:
 - a notification id that was confirmed is never sent again (a redelivered record is skipped);
-- a failed attempt is retried on the channel's schedule (Standard Webhooks for webhooks: at once,
-  5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, then twice more a day later: about three days), and a
-  receiver's Retry-After is respected; after the last one the notification is dead, not lost;
+- a failed attempt is retried on the receiver's schedule (the caller passes its waits: see
+  ``alerts.notify.retry.schedule_for``), and a receiver's Retry-After is respected; after the
+  last one the notification is dead, not lost;
 - 410 Gone switches the receiver off until an operator turns it back on.
 """
 
@@ -19,7 +19,6 @@ from typing import Any, Final
 from alerts.model import NATIONAL, AlertEvent, AlertStatus
 
 __all__ = [
-    "RETRY_SCHEDULES",
     "Failure",
     "Ledger",
     "Pending",
@@ -31,14 +30,6 @@ __all__ = [
     "notification_id",
     "release",
 ]
-
-#: Seconds to wait before attempt n+1 after attempt n failed, per channel.
-RETRY_SCHEDULES: Final[Mapping[str, tuple[float, ...]]] = {
-    "webhook": (5, 300, 1800, 7200, 18000, 36000, 36000, 86400, 86400),
-    "sms": (10, 60, 300, 900, 1800),
-    "pagerduty": (5, 30, 120, 600, 1800),
-    "alertmanager": (5, 30, 120, 600, 1800),
-}
 
 #: Confirmed ids a ledger remembers: far more than one receiver gets between two restarts.
 REMEMBERED: Final = 2000
@@ -160,20 +151,21 @@ def failed(
     ledger: Ledger,
     event: AlertEvent,
     notification: str,
-    channel: str,
     failure: Failure,
     now: dt.datetime,
     *,
     attempts: int,
     first_queued_at: dt.datetime,
-    schedule: Sequence[float] | None = None,
+    schedule: Sequence[float],
 ) -> Verdict:
-    """An attempt (number ``attempts``) did not go through: schedule the next one or give up."""
+    """An attempt (number ``attempts``) did not go through: schedule the next one or give up.
+
+    ``schedule``: the seconds to wait after attempt 1, 2, ...; after the last, it is dead."""
     rest = _without(ledger.pending, notification)
     if failure.disable:
         why = f"switched off after: {failure.message}"
         return Verdict(replace(ledger, pending=rest, disabled=why), gave_up="disabled")
-    steps = tuple(schedule if schedule is not None else RETRY_SCHEDULES.get(channel, (5, 60, 300)))
+    steps = tuple(schedule)
     if not failure.recoverable or attempts > len(steps):
         return Verdict(replace(ledger, pending=rest), gave_up="dead")
     wait = float(steps[attempts - 1])

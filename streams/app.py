@@ -42,6 +42,7 @@ from alerts.model import AlertEvent, IntakeReport, OccupancyReport
 from alerts.notify import DeliveryError, Notifier
 from alerts.notify.dlr import InvalidDeliveryReport, parse_report
 from alerts.notify.factory import build_notifier
+from alerts.notify.retry import schedule_for
 from streams import api, codecs
 from streams.audit import AuditLog
 from streams.logging import logging_dict_config
@@ -133,9 +134,8 @@ audit_log = AuditLog()
 silences = SilenceBook()
 #: How often every receiver's ledger is woken for due retries and digests.
 TICK_SECONDS = 5.0
-_schedules = {
-    spec.name: spec.retry_delays for spec in config.receivers if spec.retry_delays is not None
-}
+#: Each receiver's retry waits: its own ``retry`` list, else its channel's default.
+_schedules = {spec.name: schedule_for(spec) for spec in config.receivers}
 prometheus_registry = CollectorRegistry()
 metrics = PipelineMetrics.create(prometheus_registry)
 # Start every counter people alert on at zero, so the first dead letter or failed notification
@@ -412,18 +412,21 @@ async def _attempt(
     try:
         result = await notifier.send(event)
     except DeliveryError as exc:
+        schedule = _schedules[notifier.name]
+        retry_after = (
+            None if exc.retry_after is None else min(exc.retry_after, schedule.max_retry_after)
+        )
         verdict = delivery.failed(
             ledger,
             event,
             nid,
-            notifier.channel,
             delivery.Failure(
-                exc.recoverable, exc.retry_after, bool(getattr(exc, "disable", False)), str(exc)
+                exc.recoverable, retry_after, bool(getattr(exc, "disable", False)), str(exc)
             ),
             _now(),
             attempts=attempts,
             first_queued_at=first_queued_at,
-            schedule=_schedules.get(notifier.name),
+            schedule=schedule.delays,
         )
         outcome = verdict.gave_up or "retry"
         metrics.notification_attempts.labels(notifier.channel, notifier.name, outcome).inc()
