@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import partial
 
 from alerts.capacity import (
     Contribution,
@@ -321,8 +322,14 @@ def outside_risk(
 
 
 def _forecast(
-    name: str, free: int, capacity: int, per_day: float | None, config: AlertingConfig
-) -> tuple[bool, bool, Severity, float, float, str] | None:
+    name: str,
+    free: int,
+    capacity: int,
+    per_day: float | None,
+    config: AlertingConfig,
+    build: Callable[..., Finding],
+) -> Finding | None:
+    """The breach_forecast finding for any subject; ``build`` makes it about that subject."""
     params = config.rule("breach_forecast").params
     if capacity < params["min_places"] or per_day is None:
         return None
@@ -343,14 +350,13 @@ def _forecast(
             f"{name}: vol over ~{dagen(max(1, remaining))} ({nl_int(free)} vrij, "
             f"netto +{nl_int(per_day)} per dag)"
         )
-    threshold = params["critical_days"] if critical else params["warning_days"]
-    return (
-        breached,
-        cleared,
-        Severity.CRITICAL if critical else Severity.WARNING,
-        remaining if remaining is not None else -1.0,
-        threshold,
-        summary,
+    return build(
+        breached=breached,
+        cleared=cleared,
+        severity=Severity.CRITICAL if critical else Severity.WARNING,
+        value=remaining if remaining is not None else -1.0,
+        threshold=params["critical_days"] if critical else params["warning_days"],
+        summary=summary,
     )
 
 
@@ -363,25 +369,13 @@ def breach_forecast(
     if date is None:
         return None
     flows = flows_as_of(state.days, date)
-    result = _forecast(
+    return _forecast(
         location.name,
         state.free_places(location),
         state.capacity(location),
         flows.net_inflow_per_day,
         config,
-    )
-    if result is None:
-        return None
-    breached, cleared, severity, value, threshold, summary = result
-    return _finding(
-        "breach_forecast",
-        location,
-        breached=breached,
-        cleared=cleared,
-        severity=severity,
-        value=value,
-        threshold=threshold,
-        summary=summary,
+        partial(_finding, "breach_forecast", location),
     )
 
 
@@ -502,21 +496,13 @@ def breach_forecast_aggregate(
         if subject.kind is SubjectKind.NATIONAL
         else f"Provincie {PROVINCE_NAMES.get(subject.id, subject.id)}"
     )
-    result = _forecast(
-        name, totals.free_places, totals.capacity, totals.flows.net_inflow_per_day, config
-    )
-    if result is None:
-        return None
-    breached, cleared, severity, value, threshold, summary = result
-    return _aggregate(
-        "breach_forecast",
-        subject,
-        breached=breached,
-        cleared=cleared,
-        severity=severity,
-        value=value,
-        threshold=threshold,
-        summary=summary,
+    return _forecast(
+        name,
+        totals.free_places,
+        totals.capacity,
+        totals.flows.net_inflow_per_day,
+        config,
+        partial(_aggregate, "breach_forecast", subject),
     )
 
 
