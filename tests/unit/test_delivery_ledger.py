@@ -80,6 +80,9 @@ def test_retries_follow_the_schedule_then_the_notification_is_dead() -> None:
 def test_retry_after_is_a_floor_and_4xx_is_not_retried() -> None:
     _, _, when = fail(Ledger("ops"), 1, Failure(recoverable=True, retry_after=60))
     assert when == NOW + dt.timedelta(seconds=60)
+    # A shorter Retry-After never brings the next attempt forward.
+    _, _, when = fail(Ledger("ops"), 2, Failure(recoverable=True, retry_after=1))
+    assert when == NOW + dt.timedelta(seconds=300)
     ledger, gave_up, _ = fail(Ledger("ops"), 1, Failure(recoverable=False))
     assert (gave_up, ledger.pending) == ("dead", ())
 
