@@ -45,6 +45,7 @@ from alerts.notify.factory import build_notifier
 from alerts.notify.retry import schedule_for
 from streams import api, codecs
 from streams.audit import AuditLog
+from streams.batch import Overlay, batches
 from streams.logging import logging_dict_config
 from streams.metrics import PipelineMetrics, StateCollector, StateView
 from streams.progress import SourceProgress, progress
@@ -106,14 +107,30 @@ acks_topic = app.topic(settings.topic("acks"), partitions=settings.partitions, *
 escalation_input = app.topic(settings.topic("alerts"), settings.topic("acks"), **_raw)
 
 codecs.register()
-location_table = app.Table("location-state", default=None, partitions=settings.partitions)
-province_table = app.Table("province-state", default=None, partitions=settings.partitions)
-national_table = app.Table("national-state", default=None, partitions=1)
-ledger_table = app.Table("delivery-ledger", default=None, partitions=settings.partitions)
-escalation_table = app.Table("escalations", default=None, partitions=settings.partitions)
+#: Changelog topics that Kafka compacts while the worker runs, not only after a week: small
+#: segments roll often, and the cleaner takes a segment as soon as a tenth of it is outdated. A
+#: restart then reads about one value per key plus the newest segment, not the whole history.
+CHANGELOG_CONFIG = {
+    "segment.bytes": str(16 * 1024 * 1024),
+    "segment.ms": str(10 * 60 * 1000),
+    "min.cleanable.dirty.ratio": "0.1",
+}
+
+
+def _state_table(name: str, partitions: int) -> Any:
+    return app.Table(
+        name, default=None, partitions=partitions, extra_topic_configs=CHANGELOG_CONFIG
+    )
+
+
+location_table = _state_table("location-state", settings.partitions)
+province_table = _state_table("province-state", settings.partitions)
+national_table = _state_table("national-state", 1)
+ledger_table = _state_table("delivery-ledger", settings.partitions)
+escalation_table = _state_table("escalations", settings.partitions)
 # Input marks, keyed "<province partition>:<source partition>"; the nation's, "nat:<partition>".
-marks_table = app.Table("input-marks", default=None, partitions=settings.partitions)
-national_marks_table = app.Table("national-marks", default=None, partitions=1)
+marks_table = _state_table("input-marks", settings.partitions)
+national_marks_table = _state_table("national-marks", 1)
 source_progress = SourceProgress(expect_intake=config.expect_intake)
 _provinces_on_partition: dict[int, set[str]] = {}
 # Values are the core's records themselves; the codecs turn them into JSON for the changelog.
@@ -207,11 +224,6 @@ async def publish_alerts(events: tuple[AlertEvent, ...], source_timestamp: float
         await route_alert(alert)
 
 
-def _location_record(location_id: str) -> engine.LocationRecord:
-    stored: engine.LocationRecord | None = location_table.get(location_id)
-    return stored if stored is not None else engine.LocationRecord.new(location_id)
-
-
 # ---------------------------------------------------------------- agents
 
 
@@ -223,52 +235,57 @@ async def follow_locations() -> None:
 @app.agent(reports_topic, concurrency=1)
 async def process_reports(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
     await registry.ready.wait()
-    async for event in stream.events():
-        message = event.message
-        topic = message.topic
-        try:
-            report: OccupancyReport | IntakeReport = (
-                intake_to_domain(event.value)
-                if topic == settings.topic("intake")
-                else occupancy_to_domain(event.value)
-            )
-            location = registry.get(report.location_id)
-            if location is None:
-                await registry.caught_up()
-                location = registry.get(report.location_id)
-            if location is None:
-                raise InvalidReport(
-                    "unknown_location",
-                    f"no location {report.location_id!r} on {settings.topic('locations')}; "
-                    "publish it first (opvangwacht load-locations)",
-                )
-        except InvalidReport as exc:
-            await send_dead_letter(
-                topic, message.partition, message.offset, message.key, exc, event.value
-            )
-            yield None
-            continue
-        with structlog.contextvars.bound_contextvars(
-            event_id=report.event_id, location_id=report.location_id
-        ):
-            record = _location_record(report.location_id)
-            if isinstance(report, OccupancyReport):
-                outcome = engine.on_occupancy(location, record, report, config)
-            else:
-                outcome = engine.on_intake(location, record, report, config)
-            metrics.events.labels(topic, outcome.applied.value).inc()
-            if outcome.applied is not Applied.DUPLICATE:
-                location_table[report.location_id] = outcome.record
-            await publish_alerts(outcome.events, message.timestamp)
-            for share in outcome.contributions:
-                await province_topic.send(
-                    key=location.province.encode(), value=encode(share.to_dict())
-                )
-            kind = "intake" if isinstance(report, IntakeReport) else "occupancy"
-            mark = source_progress.observe(message.partition, kind, report.date)
-            if mark is not None:
-                await _broadcast_mark(message.partition, mark)
+    async for events in batches(stream):
+        locations = Overlay(location_table)
+        for event in events:
+            await _process_report(event, locations)
+        locations.flush()
         yield None
+
+
+async def _process_report(event: faust.types.EventT[bytes], locations: Overlay) -> None:
+    message = event.message
+    topic = message.topic
+    try:
+        report: OccupancyReport | IntakeReport = (
+            intake_to_domain(event.value)
+            if topic == settings.topic("intake")
+            else occupancy_to_domain(event.value)
+        )
+        location = registry.get(report.location_id)
+        if location is None:
+            await registry.caught_up()
+            location = registry.get(report.location_id)
+        if location is None:
+            raise InvalidReport(
+                "unknown_location",
+                f"no location {report.location_id!r} on {settings.topic('locations')}; "
+                "publish it first (opvangwacht load-locations)",
+            )
+    except InvalidReport as exc:
+        await send_dead_letter(
+            topic, message.partition, message.offset, message.key, exc, event.value
+        )
+        return
+    with structlog.contextvars.bound_contextvars(
+        event_id=report.event_id, location_id=report.location_id
+    ):
+        stored: engine.LocationRecord | None = locations.get(report.location_id)
+        record = stored if stored is not None else engine.LocationRecord.new(report.location_id)
+        if isinstance(report, OccupancyReport):
+            outcome = engine.on_occupancy(location, record, report, config)
+        else:
+            outcome = engine.on_intake(location, record, report, config)
+        metrics.events.labels(topic, outcome.applied.value).inc()
+        if outcome.applied is not Applied.DUPLICATE:
+            locations.set(message.partition, report.location_id, outcome.record)
+        await publish_alerts(outcome.events, message.timestamp)
+        for share in outcome.contributions:
+            await province_topic.send(key=location.province.encode(), value=encode(share.to_dict()))
+        kind = "intake" if isinstance(report, IntakeReport) else "occupancy"
+        mark = source_progress.observe(message.partition, kind, report.date)
+        if mark is not None:
+            await _broadcast_mark(message.partition, mark)
 
 
 async def _broadcast_mark(source: int, date: dt.date) -> None:
@@ -278,25 +295,29 @@ async def _broadcast_mark(source: int, date: dt.date) -> None:
         await province_topic.send(key=b"__mark__", value=encode(mark), partition=partition)
 
 
-def _marks(prefix: str, table: Any = marks_table) -> dict[int, dt.date]:
+def _marks(prefix: str, table: Any) -> dict[int, dt.date]:
     found = {}
-    for key, value in list(table.items()):
+    for key, value in table.items():
         if isinstance(key, str) and key.startswith(prefix) and value:
             found[int(key[len(prefix) :])] = dt.date.fromisoformat(value)
     return found
 
 
-def _store_mark(key: str, date: dt.date, table: Any = marks_table) -> None:
+def _store_mark(partition: int, key: str, date: dt.date, table: Overlay) -> None:
     old = table.get(key)
     if old is None or date > dt.date.fromisoformat(old):
-        table[key] = date.isoformat()
+        table.set(partition, key, date.isoformat())
 
 
 async def _close_province(
-    record: engine.AggregateRecord, reached: dt.date | None, timestamp: float | None
+    partition: int,
+    provinces: Overlay,
+    record: engine.AggregateRecord,
+    reached: dt.date | None,
+    timestamp: float | None,
 ) -> None:
     outcome = engine.close_days(record, config, engine.province_rules, progress=reached)
-    province_table[record.subject_id] = outcome.record
+    provinces.set(partition, record.subject_id, outcome.record)
     await publish_alerts(outcome.events, timestamp)
     for date, asylum, ukrainian in outcome.closed_days:
         for totals, is_asylum in ((asylum, True), (ukrainian, False)):
@@ -308,53 +329,80 @@ async def _close_province(
 
 @app.agent(province_topic, concurrency=1)
 async def aggregate_provinces(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-    async for event in stream.events():
-        partition = event.message.partition
-        message = json.loads(event.value)
-        if message.get("type") == "mark":
-            _store_mark(f"{partition}:{message['source']}", dt.date.fromisoformat(message["date"]))
-            marks = _marks(f"{partition}:")
-            reached = progress(marks, marks.keys())
-            for code in sorted(_provinces_on_partition.get(partition, ())):
-                stored_record: engine.AggregateRecord | None = province_table.get(code)
-                if stored_record is not None:
-                    await _close_province(stored_record, reached, event.message.timestamp)
-            if reached is not None:
-                # After this partition's province days: the nation reads them in this order.
-                forward = {"type": "mark", "source": partition, "date": reached.isoformat()}
-                await national_topic.send(key=b"NL", value=encode(forward))
-            yield None
-            continue
-        item = Contribution.from_dict(message)
-        _provinces_on_partition.setdefault(partition, set()).add(item.province)
-        stored: engine.AggregateRecord | None = province_table.get(item.province)
-        record = stored if stored is not None else engine.AggregateRecord(item.province)
-        marks = _marks(f"{partition}:")
-        reached = progress(marks, marks.keys())
-        await _close_province(
-            engine.on_contribution(record, item), reached, event.message.timestamp
-        )
+    async for events in batches(stream):
+        provinces, marks = Overlay(province_table), Overlay(marks_table)
+        for event in events:
+            await _aggregate_province(event, provinces, marks)
+        provinces.flush()
+        marks.flush()
         yield None
+
+
+async def _aggregate_province(
+    event: faust.types.EventT[bytes], provinces: Overlay, marks_overlay: Overlay
+) -> None:
+    partition = event.message.partition
+    message = json.loads(event.value)
+    if message.get("type") == "mark":
+        date = dt.date.fromisoformat(message["date"])
+        _store_mark(partition, f"{partition}:{message['source']}", date, marks_overlay)
+        marks = _marks(f"{partition}:", marks_overlay)
+        reached = progress(marks, marks.keys())
+        for code in sorted(_provinces_on_partition.get(partition, ())):
+            stored_record: engine.AggregateRecord | None = provinces.get(code)
+            if stored_record is not None:
+                await _close_province(
+                    partition, provinces, stored_record, reached, event.message.timestamp
+                )
+        if reached is not None:
+            # After this partition's province days: the nation reads them in this order.
+            forward = {"type": "mark", "source": partition, "date": reached.isoformat()}
+            await national_topic.send(key=b"NL", value=encode(forward))
+        return
+    item = Contribution.from_dict(message)
+    _provinces_on_partition.setdefault(partition, set()).add(item.province)
+    stored: engine.AggregateRecord | None = provinces.get(item.province)
+    record = stored if stored is not None else engine.AggregateRecord(item.province)
+    marks = _marks(f"{partition}:", marks_overlay)
+    reached = progress(marks, marks.keys())
+    await _close_province(
+        partition,
+        provinces,
+        engine.on_contribution(record, item),
+        reached,
+        event.message.timestamp,
+    )
 
 
 @app.agent(national_topic, concurrency=1)
 async def aggregate_nation(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-    async for event in stream.events():
-        message = json.loads(event.value)
-        stored: engine.AggregateRecord | None = national_table.get("NL")
-        record = stored if stored is not None else engine.AggregateRecord("NL")
-        if message.get("type") == "mark":
-            date = dt.date.fromisoformat(message["date"])
-            _store_mark(f"nat:{message['source']}", date, national_marks_table)
-        else:
-            record = engine.on_contribution(record, Contribution.from_dict(message))
-        national_marks = _marks("nat:", national_marks_table)
-        reached = progress(national_marks, national_marks.keys())
-        outcome = engine.close_days(record, config, engine.national_rules, progress=reached)
-        if outcome.record != stored:
-            national_table["NL"] = outcome.record
-        await publish_alerts(outcome.events, event.message.timestamp)
+    async for events in batches(stream):
+        nation, marks = Overlay(national_table), Overlay(national_marks_table)
+        for event in events:
+            await _aggregate_nation(event, nation, marks)
+        nation.flush()
+        marks.flush()
         yield None
+
+
+async def _aggregate_nation(
+    event: faust.types.EventT[bytes], nation: Overlay, marks_overlay: Overlay
+) -> None:
+    partition = event.message.partition
+    message = json.loads(event.value)
+    stored: engine.AggregateRecord | None = nation.get("NL")
+    record = stored if stored is not None else engine.AggregateRecord("NL")
+    if message.get("type") == "mark":
+        date = dt.date.fromisoformat(message["date"])
+        _store_mark(partition, f"nat:{message['source']}", date, marks_overlay)
+    else:
+        record = engine.on_contribution(record, Contribution.from_dict(message))
+    national_marks = _marks("nat:", marks_overlay)
+    reached = progress(national_marks, national_marks.keys())
+    outcome = engine.close_days(record, config, engine.national_rules, progress=reached)
+    if outcome.record != stored:
+        nation.set(partition, "NL", outcome.record)
+    await publish_alerts(outcome.events, event.message.timestamp)
 
 
 # ---------------------------------------------------------------- delivery

@@ -7,9 +7,9 @@ dictionary lookup and the cost of JSON is paid once, on the write to the changel
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from faust.serializers import codecs
 
 from alerts.delivery import Ledger
@@ -26,10 +26,10 @@ class _RecordCodec(codecs.Codec):
     kind: Any = None
 
     def _dumps(self, obj: Any) -> bytes:
-        return json.dumps(obj.to_dict(), separators=(",", ":")).encode("utf-8")
+        return orjson.dumps(obj.to_dict())
 
     def _loads(self, s: bytes) -> Any:
-        return self.kind.from_dict(json.loads(s))
+        return self.kind.from_dict(orjson.loads(s))
 
 
 class LocationRecordCodec(_RecordCodec):
