@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from alerts.config import SpreidingTargets, TargetCycle
 
-__all__ = ["data_path", "load_municipalities", "load_provinces", "load_targets"]
+__all__ = [
+    "MunicipalityList",
+    "data_path",
+    "load_municipalities",
+    "load_provinces",
+    "load_targets",
+    "municipality_list",
+]
 
 
 def data_path(*parts: str) -> Path:
@@ -27,7 +35,31 @@ def load_provinces() -> list[dict[str, Any]]:
 
 
 def load_municipalities() -> list[dict[str, Any]]:
+    """Every Dutch municipality, as ``{"code": "GM1950", "name": "Westerwolde", "province": "GR"}``
+    (where the list comes from and which year it is: ``municipality_list()``)."""
     return list(_json("municipalities.json")["municipalities"])
+
+
+@dataclass(frozen=True, slots=True)
+class MunicipalityList:
+    """The bundled municipality list with what it is: the classification year, the number of
+    municipalities CBS counts for that year, and where the list comes from (see
+    ``streams/data/README.md``)."""
+
+    year: int
+    count: int
+    source: dict[str, str]
+    municipalities: tuple[dict[str, Any], ...]
+
+
+def municipality_list() -> MunicipalityList:
+    data = _json("municipalities.json")
+    return MunicipalityList(
+        year=int(data["year"]),
+        count=int(data["count"]),
+        source=dict(data["source"]),
+        municipalities=tuple(data["municipalities"]),
+    )
 
 
 def load_targets() -> SpreidingTargets:
