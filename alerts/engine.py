@@ -308,7 +308,15 @@ class AggregateRecord:
     @property
     def watermark(self) -> dt.date | None:
         """The newest date any member has a final figure for."""
-        return max((c.date for h in self.members.values() for c in h if c.final), default=None)
+        newest: dt.date | None = None
+        for history in self.members.values():
+            # A member's history is in date order: its last final contribution is its newest.
+            for item in reversed(history):
+                if item.final:
+                    if newest is None or item.date > newest:
+                        newest = item.date
+                    break
+        return newest
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -366,10 +374,18 @@ AggregateRules = Callable[
 ]
 
 
-def _ready(record: AggregateRecord, date: dt.date, lateness: int, progress: dt.date | None) -> bool:
-    """Whether ``date`` can close. ``progress``: the input watermark, the newest date every
-    input partition has got past (None: judge by the members alone)."""
-    watermark = record.watermark
+def _ready(
+    record: AggregateRecord,
+    date: dt.date,
+    lateness: int,
+    progress: dt.date | None,
+    *,
+    closed: dt.date | None,
+    watermark: dt.date | None,
+) -> bool:
+    """Whether ``date`` can close, with the days up to ``closed`` closed. ``progress``: the input
+    watermark, the newest date every input partition has got past (None: judge by the members
+    alone); ``watermark``: the record's own (:attr:`AggregateRecord.watermark`)."""
     clock = watermark if progress is None else progress
     if clock is None:
         return False
@@ -377,7 +393,7 @@ def _ready(record: AggregateRecord, date: dt.date, lateness: int, progress: dt.d
         # Everyone who was going to report this day in time has: a member without it is late in
         # event time, not merely unread.
         return True
-    if record.closed is None or watermark is None or date > watermark:
+    if closed is None or watermark is None or date > watermark:
         # The very first day: members not heard from yet are unknown, so nobody can say the day
         # is complete. Wait the lateness window instead of judging a partial picture.
         return False
@@ -406,7 +422,8 @@ def close_days(
     date stands in, which is exact only when every input is read at the same pace.
     """
     late = config.lateness_days if lateness is None else lateness
-    known = [d for d in (record.watermark, progress) if d is not None]
+    watermark = record.watermark
+    known = [d for d in (watermark, progress) if d is not None]
     if not known or not record.members:
         return AggregateOutcome(record, (), ())
     last = max(known)
@@ -416,7 +433,9 @@ def close_days(
     events: list[AlertEvent] = []
     closed: list[tuple[dt.date, Totals, Totals]] = []
     closed_date = record.closed
-    while date <= last and _ready(replace(record, closed=closed_date), date, late, progress):
+    while date <= last and _ready(
+        record, date, late, progress, closed=closed_date, watermark=watermark
+    ):
         snapshot = record.as_of(date)
         asylum = sum_contributions(snapshot, asylum=True)
         ukrainian = sum_contributions(snapshot, asylum=False)
