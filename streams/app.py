@@ -36,7 +36,7 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from alerts import cap, delivery, engine, escalation, routing
-from alerts.capacity import Applied, Contribution
+from alerts.capacity import Applied, Contribution, DayRecord
 from alerts.errors import ConfigError, InvalidReport
 from alerts.model import AlertEvent, IntakeReport, OccupancyReport
 from alerts.notify import DeliveryError, Notifier
@@ -46,6 +46,7 @@ from alerts.notify.retry import schedule_for
 from streams import api, codecs
 from streams.audit import AuditLog
 from streams.batch import Overlay, batches
+from streams.locations import LocationHead, LocationStore
 from streams.logging import logging_dict_config
 from streams.metrics import PipelineMetrics, StateCollector, StateView
 from streams.progress import SourceProgress, progress
@@ -123,7 +124,9 @@ def _state_table(name: str, partitions: int) -> Any:
     )
 
 
-location_table = _state_table("location-state", settings.partitions)
+location_heads = _state_table("location-heads", settings.partitions)
+location_days = _state_table("location-days", settings.partitions)
+location_table = LocationStore(location_heads, location_days)
 province_table = _state_table("province-state", settings.partitions)
 national_table = _state_table("national-state", 1)
 ledger_table = _state_table("delivery-ledger", settings.partitions)
@@ -135,7 +138,8 @@ source_progress = SourceProgress(expect_intake=config.expect_intake)
 _provinces_on_partition: dict[int, set[str]] = {}
 # Values are the core's records themselves; the codecs turn them into JSON for the changelog.
 for _table, _codec, _kind in (
-    (location_table, codecs.LOCATION_RECORD, engine.LocationRecord),
+    (location_heads, codecs.LOCATION_HEAD, LocationHead),
+    (location_days, codecs.DAY_RECORD, DayRecord),
     (province_table, codecs.AGGREGATE_RECORD, engine.AggregateRecord),
     (national_table, codecs.AGGREGATE_RECORD, engine.AggregateRecord),
     (ledger_table, codecs.LEDGER, delivery.Ledger),
@@ -143,8 +147,8 @@ for _table, _codec, _kind in (
 ):
     # Writes to the changelog go through the codec; on recovery Faust reads the changelog back
     # as plain JSON, and ``_to_value`` turns it into the record again.
-    _table.value_serializer = _codec  # type: ignore[attr-defined]
-    _table._to_value = codecs.from_changelog(_kind)  # type: ignore[attr-defined]
+    _table.value_serializer = _codec
+    _table._to_value = codecs.from_changelog(_kind)
 
 registry = LocationRegistry()
 audit_log = AuditLog()

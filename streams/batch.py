@@ -36,7 +36,11 @@ def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[faust.types.
 
 
 class Overlay:
-    """A table seen through the batch's pending writes."""
+    """A table seen through the batch's pending writes.
+
+    ``table``: a Faust table, or anything with ``get``, ``items`` and
+    ``write(partition, key, value)`` that stores a value and sends it to its changelog
+    (``streams.locations.LocationStore``)."""
 
     def __init__(self, table: Any) -> None:
         self.table = table
@@ -63,12 +67,18 @@ class Overlay:
         return len(self._dirty)
 
     def flush(self) -> int:
-        """Store every pending value and send it to the changelog; returns how many."""
-        written = len(self._dirty)
+        """Store every pending value and send it to the changelog; returns the number of
+        changelog writes."""
+        written = 0
+        write = getattr(self.table, "write", None)
         for key, (partition, value) in self._dirty.items():
+            if write is not None:
+                written += write(partition, key, value)
+                continue
             # What ``table[key] = value`` does, with the partition given instead of taken from
             # the event being processed (a batch spans several partitions).
             self.table.data[key] = value
             self.table.send_changelog(partition, key, value)
+            written += 1
         self._dirty.clear()
         return written

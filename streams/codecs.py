@@ -12,11 +12,22 @@ from typing import Any
 import orjson
 from faust.serializers import codecs
 
+from alerts.capacity import DayRecord
 from alerts.delivery import Ledger
 from alerts.engine import AggregateRecord, LocationRecord
 from alerts.escalation import Watch
+from streams.locations import LocationHead
 
-__all__ = ["AGGREGATE_RECORD", "LEDGER", "LOCATION_RECORD", "WATCH", "from_changelog", "register"]
+__all__ = [
+    "AGGREGATE_RECORD",
+    "DAY_RECORD",
+    "LEDGER",
+    "LOCATION_HEAD",
+    "LOCATION_RECORD",
+    "WATCH",
+    "from_changelog",
+    "register",
+]
 
 LOCATION_RECORD = "opvang-location-record"
 AGGREGATE_RECORD = "opvang-aggregate-record"
@@ -68,3 +79,19 @@ class WatchCodec(_RecordCodec):
 
 WATCH = "opvang-escalation-watch"
 codecs.register(WATCH, WatchCodec())
+
+
+class LocationHeadCodec(_RecordCodec):
+    kind = LocationHead
+
+
+LOCATION_HEAD = "opvang-location-head"
+codecs.register(LOCATION_HEAD, LocationHeadCodec())
+
+
+class DayRecordCodec(_RecordCodec):
+    kind = DayRecord
+
+
+DAY_RECORD = "opvang-day-record"
+codecs.register(DAY_RECORD, DayRecordCodec())

@@ -38,9 +38,7 @@ def topics(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, RecordingTopic
     worker.registry._locations.clear()
     worker.registry._locations[TER_APEL.location_id] = TER_APEL
     worker.registry.ready.set()
-    store = worker.location_table.data  # the memory store itself: no changelog writes
-    for key in list(store.keys()):
-        del store[key]
+    worker.location_table.clear()  # the memory stores themselves: no changelog writes
     fakes = {
         "alerts": RecordingTopic(),
         "province": RecordingTopic(),

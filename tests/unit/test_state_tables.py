@@ -1,0 +1,162 @@
+"""The edge's state plumbing: batches that write each key once, and location records split into a
+head and one row per day on the changelog. Faust tables are replaced by a recording fake with the
+two things the code uses: the store (``data``) and ``send_changelog``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+
+from alerts import engine
+from alerts.capacity import DayRecord
+from alerts.config import AlertingConfig
+from alerts.model import Location, OccupancyReport
+from streams import codecs
+from streams.batch import Overlay
+from streams.locations import LocationHead, LocationStore, day_key
+
+TER_APEL = Location(
+    "ter-apel", "Ter Apel", "registration_centre", "GM1950", "GR", 2000, 2000, "afspraak"
+)
+CONFIG = AlertingConfig()
+START = dt.date(2022, 8, 1)
+
+
+class FakeTable:
+    def __init__(self) -> None:
+        self.data: dict[Any, Any] = {}
+        self.changelog: list[tuple[int | None, Any, Any]] = []
+
+    def get(self, key: Any) -> Any:
+        return self.data.get(key)
+
+    def items(self) -> Any:
+        return self.data.items()
+
+    def keys(self) -> Any:
+        return self.data.keys()
+
+    def send_changelog(
+        self, partition: int | None, key: Any, value: Any, *_: Any, **__: Any
+    ) -> None:
+        self.changelog.append((partition, key, value))
+
+
+def report(day: int, occupancy: int) -> OccupancyReport:
+    date = START + dt.timedelta(days=day)
+    return OccupancyReport(f"e{day}", "ter-apel", date, occupancy)
+
+
+def apply(record: engine.LocationRecord | None, day: int, occupancy: int) -> engine.LocationRecord:
+    base = record if record is not None else engine.LocationRecord.new("ter-apel")
+    return engine.on_occupancy(TER_APEL, base, report(day, occupancy), CONFIG).record
+
+
+def store() -> tuple[LocationStore, FakeTable, FakeTable]:
+    heads, days = FakeTable(), FakeTable()
+    return LocationStore(heads, days), heads, days
+
+
+def test_a_record_comes_back_whole_from_its_head_and_days() -> None:
+    locations, heads, days = store()
+    record = None
+    for day in range(5):
+        record = apply(record, day, 1900 + 30 * day)
+    assert record is not None
+    locations.write(2, "ter-apel", record)
+    assert locations.get("ter-apel") == record
+    assert set(days.data) == {day_key("ter-apel", START + dt.timedelta(days=d)) for d in range(5)}
+    head = heads.data["ter-apel"]
+    assert head.record.state.days == ()
+    assert head.dates == tuple(START + dt.timedelta(days=d) for d in range(5))
+    # Every write goes to the partition the location's reports come from.
+    assert {p for p, _, _ in heads.changelog + days.changelog} == {2}
+
+
+def test_a_report_writes_its_head_and_only_the_day_it_changed() -> None:
+    locations, heads, days = store()
+    record = None
+    for day in range(10):
+        record = apply(record, day, 1500)
+    assert record is not None
+    locations.write(0, "ter-apel", record)
+    heads.changelog.clear()
+    days.changelog.clear()
+    record = apply(locations.get("ter-apel"), 10, 1600)
+    writes = locations.write(0, "ter-apel", record)
+    assert [key for _, key, _ in days.changelog] == [day_key("ter-apel", START + dt.timedelta(10))]
+    assert [key for _, key, _ in heads.changelog] == ["ter-apel"]
+    assert writes == 2
+    assert locations.get("ter-apel") == record
+
+
+def test_days_the_record_drops_are_deleted() -> None:
+    locations, _, days = store()
+    record = None
+    for day in range(100):
+        record = apply(record, day, 1500)
+        locations.write(0, "ter-apel", record)
+    assert record is not None
+    kept = {d.date for d in record.state.days}
+    assert len(kept) < 100  # the history is bounded...
+    assert {day_key("ter-apel", d) for d in kept} == set(days.data)  # ...and so is the table
+    deleted = [key for _, key, value in days.changelog if value is None]
+    assert day_key("ter-apel", START) in deleted
+
+
+def test_after_a_recovery_the_record_is_rebuilt_from_the_tables() -> None:
+    locations, heads, days = store()
+    record = None
+    for day in range(3):
+        record = apply(record, day, 2100)
+    assert record is not None
+    locations.write(0, "ter-apel", record)
+    # A recovery puts new objects in the tables, decoded from the changelog.
+    for table, kind in ((heads, LocationHead), (days, DayRecord)):
+        for key, value in list(table.data.items()):
+            table.data[key] = kind.from_dict(orjson.loads(orjson.dumps(value.to_dict())))
+    rebuilt = locations.get("ter-apel")
+    assert rebuilt == record
+    assert rebuilt is not record
+    assert dict(locations.items()) == {"ter-apel": record}
+
+
+def test_the_changelog_values_go_through_the_codecs() -> None:
+    locations, heads, days = store()
+    record = apply(apply(None, 0, 1999), 1, 2001)
+    locations.write(0, "ter-apel", record)
+    head = heads.data["ter-apel"]
+    head_codec = codecs.LocationHeadCodec()
+    assert head_codec.loads(head_codec.dumps(head)) == head
+    day = days.data[day_key("ter-apel", START)]
+    day_codec = codecs.DayRecordCodec()
+    assert day_codec.loads(day_codec.dumps(day)) == day
+
+
+def test_a_batch_writes_each_key_once_with_the_last_value() -> None:
+    table = FakeTable()
+    batch = Overlay(table)
+    batch.set(1, "GR", "first")
+    batch.set(1, "GR", "second")
+    batch.set(3, "FR", "only")
+    assert batch.get("GR") == "second"  # reads see the batch's own writes
+    assert table.get("GR") is None  # the table does not, until the flush
+    assert batch.flush() == 2
+    assert table.changelog == [(1, "GR", "second"), (3, "FR", "only")]
+    assert dict(table.data) == {"GR": "second", "FR": "only"}
+    assert batch.flush() == 0
+
+
+def test_a_batch_over_the_location_store_writes_through_it() -> None:
+    locations, heads, _ = store()
+    batch = Overlay(locations)
+    first = apply(None, 0, 1800)
+    batch.set(0, "ter-apel", first)
+    second = apply(batch.get("ter-apel"), 1, 1850)
+    batch.set(0, "ter-apel", second)
+    assert locations.get("ter-apel") is None
+    batch.flush()
+    assert locations.get("ter-apel") == second
+    assert len(heads.changelog) == 1
