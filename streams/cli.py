@@ -170,6 +170,8 @@ def cmd_route(args: argparse.Namespace) -> int:
             "no alerting config (neither --config nor OPVANG_CONFIG): the built-in defaults have "
             "no receivers, so nobody would be told anything"
         )
+    elif not config.receivers:
+        notes.append(f"{config_path} has no receivers, so nobody would be told anything")
     elif missing:
         notes.append(
             f"credentials not set here: {', '.join(missing)} (not needed for a dry run; the "

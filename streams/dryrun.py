@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from alerts.config import AlertingConfig
 from alerts.dryrun import DryRun, Routed, Target
 from alerts.model import AlertEvent
 
@@ -94,7 +95,7 @@ def _meaningful(lines: Sequence[str]) -> list[tuple[int, str]]:
     ]
 
 
-def read_changes(name_or_path: str, config: Any) -> AlertSource:
+def read_changes(name_or_path: str, config: AlertingConfig) -> AlertSource:
     """The alert changes in ``name_or_path``, in file order (a scenario: in the order the
     decision core makes them). ``config``: the AlertingConfig a scenario is evaluated with."""
     path, bundled = _resolve(name_or_path)
@@ -129,7 +130,7 @@ def read_changes(name_or_path: str, config: Any) -> AlertSource:
     return AlertSource(path, "alerts", events)
 
 
-def _scenario(path: Path, config: Any) -> AlertSource:
+def _scenario(path: Path, config: AlertingConfig) -> AlertSource:
     from streams.scenario import scenario_alerts
 
     try:

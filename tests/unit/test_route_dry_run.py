@@ -256,3 +256,14 @@ def test_the_installed_command_never_contacts_kafka(config: Path, tmp_path: Path
     )
     assert done.returncode == 0, done.stderr
     assert CAP_EXCEEDED_SMS in done.stdout
+
+
+def test_without_a_config_nobody_hears_and_it_says_why(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPVANG_CONFIG", raising=False)
+    code, out, err = run(capsys, "--dry-run", "ter-apel-demo")
+    assert code == 0
+    assert "no alerting config" in err
+    assert "-> no receiver" in out
+    assert "reach no receiver" in out.split("Summary:")[1]
