@@ -191,9 +191,23 @@ def mask_phone(number: str) -> str:
     return text[:3] + "****"
 
 
+#: Something that may be a phone number in free text: digits, possibly grouped by spaces, dashes,
+#: dots or a bracketed trunk prefix (``06-1234-5678``, ``+31 (0)6 1234 5678``, ``(06) 12345678``).
+_NUMBER_LIKE: Final = re.compile(r"\+?\(?\d[\d \-./()]*\d")
+
+
+def _mask_number_like(found: re.Match[str]) -> str:
+    raw = found.group(0)
+    digits = re.sub(r"\D", "", raw)
+    if len(digits) < 6:
+        return raw
+    return mask_phone(("+" if raw.startswith("+") else "") + digits)
+
+
 def mask_numbers(text: str) -> str:
-    """Mask every run of six or more digits in a provider's free text (it may quote a number)."""
-    return re.sub(r"\+?\d[\d ]{5,}\d", lambda m: mask_phone(m.group(0).replace(" ", "")), text)
+    """Mask everything with six or more digits in a provider's free text (it may quote a number),
+    however the digits are grouped: the separators count as part of the number."""
+    return _NUMBER_LIKE.sub(_mask_number_like, text)
 
 
 # --------------------------------------------------------------------------- phone numbers

@@ -5,6 +5,7 @@
     opvangwacht load-locations [PATH]       publish reference locations
     opvangwacht replay PATH|NAME            publish a scenario in date order
     opvangwacht demo                        everything above, end to end, with a local webhook sink
+    opvangwacht route --dry-run PATH|NAME   who would be told what, exact texts; sends nothing
 
 Errors end with a sentence that says what to do, and exit code 2 (usage or configuration) or 1.
 """
@@ -143,6 +144,49 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(scenario=args.scenario, keep=args.keep)
 
 
+def cmd_route(args: argparse.Namespace) -> int:
+    from alerts.dryrun import dry_run
+    from streams.dryrun import InputError, parse_at, print_json, print_text, read_changes
+    from streams.settings import load_dry_run_config
+
+    if not args.dry_run:
+        print(
+            "opvangwacht route: only --dry-run exists (it shows who would be told what and sends "
+            "nothing); run: opvangwacht route --dry-run PATH",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        at = parse_at(args.at) if args.at else None
+        config_path = Path(args.config) if args.config else _settings().config_path
+        config, missing = load_dry_run_config(config_path)
+        source = read_changes(args.path, config)
+    except InputError as exc:
+        print(f"opvangwacht route: {exc}", file=sys.stderr)
+        return 2
+    notes = []
+    if config_path is None:
+        notes.append(
+            "no alerting config (neither --config nor OPVANG_CONFIG): the built-in defaults have "
+            "no receivers, so nobody would be told anything"
+        )
+    elif not config.receivers:
+        notes.append(f"{config_path} has no receivers, so nobody would be told anything")
+    elif missing:
+        notes.append(
+            f"credentials not set here: {', '.join(missing)} (not needed for a dry run; the "
+            "worker will not start without them)"
+        )
+    notes.extend(
+        f"skipped {key}: {why} (the worker dead-letters it)" for key, why in source.skipped
+    )
+    for note in notes:
+        print(f"opvangwacht route: note: {note}", file=sys.stderr)
+    result = dry_run(source.events, config, at=at)
+    (print_json if args.json else print_text)(source, result, sys.stdout, at=at)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="opvangwacht",
@@ -176,6 +220,35 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scenario", default="ter-apel-demo")
     demo.add_argument("--keep", action="store_true", help="leave the worker running at the end")
     demo.set_defaults(func=cmd_demo)
+
+    route = sub.add_parser(
+        "route",
+        help="who would be told what about alert changes (--dry-run: nothing is sent)",
+        description=(
+            "Route alert changes through the alerting config as the worker would, and show for "
+            "each receiver what it would get (the exact SMS text, webhook CloudEvent, PagerDuty "
+            "event) or why not (silenced, inhibited, quiet hours, SMS budget). Sends nothing and "
+            "never contacts Kafka."
+        ),
+    )
+    route.add_argument(
+        "path",
+        help="an alert file (JSON Lines of alert events as on opvang.alerts, or a JSON array), "
+        "or a scenario (a file replay takes, or a bundled name such as ter-apel-2022-08)",
+    )
+    route.add_argument(
+        "--dry-run", action="store_true", help="required: show, do not send (the only mode)"
+    )
+    route.add_argument(
+        "--config", help="alerting YAML (default: OPVANG_CONFIG, else the built-in defaults)"
+    )
+    route.add_argument(
+        "--at",
+        help="judge every change at this time (ISO 8601 with offset, e.g. "
+        "2026-11-27T23:30:00+01:00) instead of at its event time (09:00 of its report date)",
+    )
+    route.add_argument("--json", action="store_true", help="JSON Lines: one per change, a summary")
+    route.set_defaults(func=cmd_route)
     return parser
 
 

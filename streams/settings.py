@@ -14,7 +14,13 @@ import yaml
 from alerts.config import AlertingConfig
 from alerts.errors import ConfigError
 
-__all__ = ["DEFAULT_BOOTSTRAP", "Settings", "load_alerting_config"]
+__all__ = [
+    "DEFAULT_BOOTSTRAP",
+    "Settings",
+    "credential_names",
+    "load_alerting_config",
+    "load_dry_run_config",
+]
 
 DEFAULT_BOOTSTRAP = "localhost:9092"
 
@@ -76,20 +82,74 @@ class Settings:
         )
 
 
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (OPVANG_CONFIG points at it)") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+
+
+def _from_mapping(path: Path, raw: Any, env: Mapping[str, str]) -> AlertingConfig:
+    from streams.reference import load_targets
+
+    try:
+        return AlertingConfig.from_mapping(raw, env).with_targets(load_targets())
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
 def load_alerting_config(path: Path | None) -> AlertingConfig:
     """Read the YAML file (None: built-in defaults, no receivers). Errors name the file."""
     from streams.reference import load_targets
 
     if path is None:
         return AlertingConfig().with_targets(load_targets())
-    env = os.environ
-    try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file (OPVANG_CONFIG points at it)") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    try:
-        return AlertingConfig.from_mapping(raw, env).with_targets(load_targets())
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    return _from_mapping(path, _read_yaml(path), os.environ)
+
+
+#: What a credential named by the config but absent from the environment reads as in a dry run.
+#: The webhook one is a well-formed ``whsec_`` key (the parser checks the form), never used.
+_PLACEHOLDER = "dry-run-placeholder"
+_PLACEHOLDER_WEBHOOK_SECRET = "whsec_ZHJ5LXJ1bi1wbGFjZWhvbGRlci1rZXk="
+
+
+def credential_names(raw: Any) -> dict[str, bool]:
+    """Environment variables the receivers of a raw config name: ``{name: is_webhook_secret}``."""
+    names: dict[str, bool] = {}
+    items = raw.get("receivers") if isinstance(raw, Mapping) else None
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        for body in item.values():
+            if not isinstance(body, Mapping):
+                continue
+            for key, value in body.items():
+                values = value if isinstance(value, list) else [value]
+                if str(key).endswith(("_env", "_envs")):
+                    for name in values:
+                        if isinstance(name, str):
+                            names[name] = str(key).startswith("secret_env")
+    return names
+
+
+def load_dry_run_config(
+    path: Path | None, env: Mapping[str, str] | None = None
+) -> tuple[AlertingConfig, tuple[str, ...]]:
+    """The alerting config as :func:`load_alerting_config` reads it, for a dry run: credentials
+    the receivers name but the environment lacks get a placeholder (nothing is sent), and their
+    variable names come back so the caller can say the worker would refuse to start."""
+    from streams.reference import load_targets
+
+    if path is None:
+        return AlertingConfig().with_targets(load_targets()), ()
+    env = os.environ if env is None else env
+    raw = _read_yaml(path)
+    filled = dict(env)
+    missing = []
+    for name, is_webhook_secret in credential_names(raw).items():
+        if not env.get(name, "").strip():
+            missing.append(name)
+            filled[name] = _PLACEHOLDER_WEBHOOK_SECRET if is_webhook_secret else _PLACEHOLDER
+    return _from_mapping(path, raw, filled), tuple(missing)

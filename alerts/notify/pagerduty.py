@@ -20,20 +20,16 @@ from typing import Any, Final
 
 import httpx
 
-from alerts.model import AlertEvent, AlertStatus, Severity
+from alerts.model import AlertEvent
 from alerts.notify.base import DeliveryResult
 from alerts.notify.http import request, status_error
+from alerts.payloads import PAGERDUTY_SEVERITY, pagerduty_event
 from alerts.receivers import DEFAULT_PAGERDUTY_URL, safe_target
 
 __all__ = ["SEVERITY", "PagerDutyNotifier"]
 
 #: Our severities on PagerDuty's (critical, error, warning, info).
-SEVERITY: Final = {
-    Severity.CRITICAL: "critical",
-    Severity.WARNING: "warning",
-    Severity.INFO: "info",
-}
-_SUMMARY_MAX: Final = 1024
+SEVERITY: Final = PAGERDUTY_SEVERITY
 
 
 class PagerDutyNotifier:
@@ -63,27 +59,10 @@ class PagerDutyNotifier:
 
     def body(self, event: AlertEvent) -> dict[str, Any]:
         """The Events API v2 body for this alert change (trigger or resolve)."""
-        if event.status is AlertStatus.RESOLVED:
-            return self._action("resolve", event.alert_id)
-        payload: dict[str, Any] = {
-            "summary": event.summary[:_SUMMARY_MAX],
-            "source": self._source,
-            "severity": SEVERITY[event.severity],
-            "timestamp": event.starts_at,
-            "component": f"{event.subject.kind.value}/{event.subject.id}",
-            "class": event.rule,
-            "custom_details": event.to_dict(),
+        return {
+            "routing_key": self._routing_key,
+            **pagerduty_event(event, source=self._source, client_url=self._client_url),
         }
-        if event.province:
-            payload["group"] = event.province
-        body = {
-            **self._action("trigger", event.alert_id),
-            "payload": payload,
-            "client": "opvangwacht",
-        }
-        if self._client_url:
-            body["client_url"] = self._client_url
-        return body
 
     def _action(self, action: str, alert_id: str) -> dict[str, Any]:
         return {"routing_key": self._routing_key, "event_action": action, "dedup_key": alert_id}

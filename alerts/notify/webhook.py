@@ -23,53 +23,25 @@ import hmac
 import json
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, Literal
+from typing import Literal
 
 import httpx
 
-from alerts.model import AlertEvent, AlertStatus
+from alerts.model import AlertEvent
 from alerts.notify.base import Clock, DeliveryError, DeliveryResult
 from alerts.notify.http import parse_retry_after, request, status_error
+from alerts.payloads import CLOUDEVENTS_SOURCE, EVENT_TYPES, cloudevent, webhook_id
 from alerts.receivers import safe_target, webhook_secret_key
 
 __all__ = [
     "CLOUDEVENTS_SOURCE",
+    "EVENT_TYPES",
     "WebhookNotifier",
     "cloudevent",
     "parse_retry_after",
     "sign",
     "webhook_id",
 ]
-
-CLOUDEVENTS_SOURCE: Final = "urn:opvangwacht"
-EVENT_TYPES: Final = {
-    AlertStatus.FIRING: "nl.opvangwacht.alert.firing",
-    AlertStatus.RESOLVED: "nl.opvangwacht.alert.resolved",
-}
-
-
-def webhook_id(event: AlertEvent, receiver: str) -> str:
-    """Stable across retries, different per change and per receiver."""
-    return f"{event.alert_id}.{event.revision}.{receiver}"
-
-
-def cloudevent(
-    event: AlertEvent, message_id: str, source: str = CLOUDEVENTS_SOURCE
-) -> dict[str, Any]:
-    """The CloudEvents 1.0 structured-mode envelope around the alert event."""
-    when = (
-        event.ends_at if event.status is AlertStatus.RESOLVED and event.ends_at else event.starts_at
-    )
-    return {
-        "specversion": "1.0",
-        "type": EVENT_TYPES[event.status],
-        "source": source,
-        "id": message_id,
-        "time": when,
-        "subject": event.alert_id,
-        "datacontenttype": "application/json",
-        "data": event.to_dict(),
-    }
 
 
 def sign(message_id: str, timestamp: int, body: bytes, secrets: Sequence[str]) -> str:

@@ -192,16 +192,17 @@ async def produce(bootstrap: str, records: Iterable[tuple[str, str, bytes]]) -> 
         await producer.stop()
 
 
-async def read_topic(
+async def read_topic_raw(
     bootstrap: str, topic: str, *, expect: int, timeout: float = 30.0, settle: float = 0.0
-) -> list[dict[str, Any]]:
-    """Read ``topic`` from the start until ``expect`` records arrived (then ``settle`` seconds
-    more, to catch records that should not be there) or ``timeout`` passed."""
+) -> list[tuple[bytes | None, bytes | None]]:
+    """(key, value) of every record on ``topic`` from the start, as bytes, until ``expect``
+    arrived (then ``settle`` seconds more, to catch records that should not be there) or
+    ``timeout`` passed."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
     )
     await consumer.start()
-    values: list[dict[str, Any]] = []
+    records: list[tuple[bytes | None, bytes | None]] = []
     try:
         deadline = time.monotonic() + timeout
         partitions: set[int] = set()
@@ -217,12 +218,81 @@ async def read_topic(
         while time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=200)
             for messages in batches.values():
-                values.extend(json.loads(m.value) for m in messages if m.value is not None)
-            if len(values) >= expect:
+                records.extend((m.key, m.value) for m in messages)
+            if len(records) >= expect:
                 if settle_until is None:
                     settle_until = time.monotonic() + settle
                 if time.monotonic() >= settle_until:
                     break
     finally:
         await consumer.stop()
-    return values
+    return records
+
+
+async def read_topic(
+    bootstrap: str, topic: str, *, expect: int, timeout: float = 30.0, settle: float = 0.0
+) -> list[dict[str, Any]]:
+    """Read ``topic`` from the start until ``expect`` records arrived (then ``settle`` seconds
+    more, to catch records that should not be there) or ``timeout`` passed."""
+    records = await read_topic_raw(bootstrap, topic, expect=expect, timeout=timeout, settle=settle)
+    return [json.loads(value) for _, value in records if value is not None]
+
+
+async def drain_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | None]]:
+    """(key, value) of every record on ``topic`` now, from the start to the end offsets."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    records: list[tuple[bytes | None, bytes | None]] = []
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not tps:
+            return records
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            positions = [await consumer.position(tp) for tp in tps]
+            if all(at >= ends[tp] for at, tp in zip(positions, tps, strict=True)):
+                break
+            batches = await consumer.getmany(timeout_ms=200)
+            for messages in batches.values():
+                records.extend((m.key, m.value) for m in messages)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def list_topics(bootstrap: str) -> set[str]:
+    """Every topic on the broker."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        return set(await consumer.topics())
+    finally:
+        await consumer.stop()
+
+
+def call_api(
+    port: int,
+    path: str,
+    *,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
+    """One request to the worker's web port: (status, body), also for 4xx and 5xx answers."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", data=body, method=method, headers=headers or {}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status), bytes(response.read())
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), bytes(exc.read())

@@ -15,6 +15,7 @@ from alerts.receivers import (
     PagerDutySpec,
     SmsSpec,
     WebhookSpec,
+    mask_numbers,
     mask_phone,
     normalise_phone,
     parse_receivers,
@@ -128,6 +129,33 @@ def test_bad_numbers_are_named_not_echoed(raw: str, why: str) -> None:
 def test_mask_phone() -> None:
     assert mask_phone("+31612345678") == "+3161234****"
     assert mask_phone("0612345678") == "061****"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("Gsm '0031612345678' unreachable", "Gsm '003****' unreachable"),
+        ("to +31612345678.", "to +3161234****."),
+        ("to 31612345678", "to 316****"),
+        ("call 0612345678", "call 061****"),
+        ("call 06 12345678", "call 061****"),
+        ("call 06-12345678", "call 061****"),
+        ("call 06-1234-5678 now", "call 061**** now"),
+        ("call 06 1234 5678", "call 061****"),
+        ("call +31 6 1234 5678", "call +3161234****"),
+        ("call +31 (0)6 12345678", "call +3106123****"),
+        ("call (06) 12345678", "call 061****"),
+        ("call 06.12.34.56.78", "call 061****"),
+        # short codes and small numbers stay readable
+        ("error 30003", "error 30003"),
+        ("2.380 personen, code 21211", "2.380 personen, code 21211"),
+        ("version 1.2.3", "version 1.2.3"),
+    ],
+)
+def test_mask_numbers_however_the_digits_are_grouped(text: str, masked: str) -> None:
+    assert mask_numbers(text) == masked
+    digits = "".join(c for c in mask_numbers(text) if c.isdigit())
+    assert "612345678" not in digits  # the subscriber number never survives, in any grouping
 
 
 def errors_for(item: dict[str, Any], env: dict[str, str] = ENV) -> str:

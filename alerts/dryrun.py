@@ -1,0 +1,258 @@
+"""Who would be told what: a sequence of alert changes routed and paced the way the worker does
+it, with the exact text each channel would send, and nothing sent.
+
+For each alert change, in order: the route tree, audiences, silences and inhibition
+(:func:`alerts.routing.targets`; inhibition by the alerts of this run that are firing at that
+point), then for each receiver that must hear of it quiet hours and the SMS budget
+(:func:`alerts.routing.pace`, against a delivery ledger per receiver kept as the worker keeps it),
+and the message: the SMS body as :func:`alerts.receivers.sms_text` renders it, the CloudEvent type
+and subject of a webhook, the PagerDuty action and summary, the Alertmanager labels.
+
+Time is an argument: each change is judged at its event time (the morning count of its
+``event_date``, :func:`alerts.lifecycle.event_time`) unless ``at`` fixes one moment for all. Phone
+numbers come out masked, URLs as scheme://host:port only; no credential is ever part of a result.
+Pure: must not import httpx, faust, aiokafka or ``streams``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from alerts import delivery, routing
+from alerts.config import AlertingConfig
+from alerts.lifecycle import event_time
+from alerts.model import AlertEvent, AlertStatus
+from alerts.payloads import EVENT_TYPES, cloudevent, pagerduty_event, webhook_id
+from alerts.receivers import (
+    SMS_LIMIT,
+    AlertmanagerSpec,
+    PagerDutySpec,
+    ReceiverSpec,
+    SmsSpec,
+    WebhookSpec,
+    gsm7_units,
+    mask_phone,
+    safe_target,
+    sms_text,
+)
+
+__all__ = [
+    "DUPLICATE",
+    "DryRun",
+    "Message",
+    "Routed",
+    "Target",
+    "dry_run",
+    "message",
+]
+
+#: Action of a change a receiver's ledger already knows (the same alert_id and revision again).
+DUPLICATE: Final = "duplicate"
+#: How long an over-budget message waits before it goes out in a digest (as the worker does).
+_OVER_BUDGET_WAIT: Final = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """What one channel would send: ``text`` is the line a person reads (the SMS body itself, or
+    the summary in a webhook/PagerDuty/Alertmanager payload); ``fields`` the identifying parts of
+    the payload (CloudEvent type and subject, PagerDuty action, masked numbers, ...)."""
+
+    channel: str
+    text: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"channel": self.channel, "text": self.text, **dict(self.fields)}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One receiver's fate for one alert change. ``action``: a :class:`routing.Action` value
+    (send, hold, over_budget, silenced, inhibited) or :data:`DUPLICATE`. ``message`` is what
+    would go out (for send) or what waits for the digest (hold, over_budget); none otherwise."""
+
+    receiver: str
+    channel: str
+    action: str
+    reason: str = ""
+    release_at: dt.datetime | None = None
+    message: Message | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "receiver": self.receiver,
+            "channel": self.channel,
+            "action": self.action,
+            "reason": self.reason,
+            "release_at": self.release_at.isoformat() if self.release_at else None,
+            "message": self.message.to_dict() if self.message else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """One alert change, the moment it was judged at, and every receiver it concerns."""
+
+    event: AlertEvent
+    at: dt.datetime
+    targets: tuple[Target, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "alert": self.event.to_dict(),
+            "targets": [t.to_dict() for t in self.targets],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    routed: tuple[Routed, ...]
+
+    @property
+    def per_receiver(self) -> dict[str, Counter[str]]:
+        """Receiver -> action -> count, receivers in the order they first appear."""
+        counts: dict[str, Counter[str]] = {}
+        for item in self.routed:
+            for target in item.targets:
+                counts.setdefault(target.receiver, Counter())[target.action] += 1
+        return counts
+
+    def summary(self) -> dict[str, Any]:
+        actions: Counter[str] = Counter(t.action for item in self.routed for t in item.targets)
+        statuses = Counter(item.event.status.value for item in self.routed)
+        return {
+            "alerts": len(self.routed),
+            "firing": statuses.get(AlertStatus.FIRING.value, 0),
+            "resolved": statuses.get(AlertStatus.RESOLVED.value, 0),
+            "unrouted": sum(1 for item in self.routed if not item.targets),
+            "notifications": actions.get(routing.Action.SEND.value, 0),
+            "held": actions.get(routing.Action.HOLD.value, 0),
+            "over_budget": actions.get(routing.Action.OVER_BUDGET.value, 0),
+            "silenced": actions.get(routing.Action.SILENCED.value, 0),
+            "inhibited": actions.get(routing.Action.INHIBITED.value, 0),
+            "duplicate": actions.get(DUPLICATE, 0),
+            "receivers": {name: dict(c) for name, c in self.per_receiver.items()},
+        }
+
+
+def message(event: AlertEvent, spec: ReceiverSpec) -> Message:
+    """What ``spec``'s channel would send about ``event``: never a credential, never a whole
+    phone number, never more of a URL than scheme://host:port."""
+    channel = spec.spec
+    if isinstance(channel, SmsSpec):
+        text = sms_text(event)
+        return Message(
+            "sms",
+            text,
+            {
+                "provider": channel.provider,
+                "to": [mask_phone(n) for n in channel.to],
+                "sender": channel.sender,
+                "septets": gsm7_units(text),
+                "limit": SMS_LIMIT,
+            },
+        )
+    if isinstance(channel, WebhookSpec):
+        message_id = webhook_id(event, spec.name)
+        fields: dict[str, Any] = {"url": safe_target(channel.url), "envelope": channel.envelope}
+        if channel.envelope == "cloudevents":
+            envelope = cloudevent(event, message_id)
+            fields.update(type=envelope["type"], subject=envelope["subject"], id=envelope["id"])
+        else:
+            fields.update(type=EVENT_TYPES[event.status], subject=event.alert_id, id=message_id)
+        fields["signed"] = bool(channel.secrets)
+        return Message("webhook", event.summary, fields)
+    if isinstance(channel, PagerDutySpec):
+        body = pagerduty_event(event, source=channel.source, client_url=channel.client_url)
+        payload = body.get("payload") or {}
+        return Message(
+            "pagerduty",
+            str(payload.get("summary", event.summary)),
+            {
+                "url": safe_target(channel.url),
+                "event_action": body["event_action"],
+                "dedup_key": body["dedup_key"],
+                **({"severity": payload["severity"]} if payload else {}),
+            },
+        )
+    if isinstance(channel, AlertmanagerSpec):
+        return Message(
+            "alertmanager",
+            event.summary,
+            {
+                "url": safe_target(channel.url),
+                "alertname": event.rule,
+                "severity": event.severity.value,
+                "status": event.status.value,
+            },
+        )
+    return Message(spec.kind, event.summary)
+
+
+def dry_run(
+    events: Iterable[AlertEvent],
+    config: AlertingConfig,
+    *,
+    at: dt.datetime | None = None,
+    silences: Iterable[routing.Silence] = (),
+) -> DryRun:
+    """Route ``events`` in order as the worker would, sending nothing.
+
+    ``at``: judge every change at this moment (silence windows, quiet hours, SMS budget);
+    without it each change is judged at its own event time. ``silences``: silences made through
+    the API, beside those in the configuration.
+    """
+    specs = {spec.name: spec for spec in config.receivers}
+    extra = tuple(silences)
+    ledgers: dict[str, delivery.Ledger] = {}
+    firing: dict[str, Mapping[str, str]] = {}
+    routed: list[Routed] = []
+    for event in events:
+        now = at if at is not None else dt.datetime.fromisoformat(event_time(event.event_date))
+        others = [labels for alert_id, labels in firing.items() if alert_id != event.alert_id]
+        targets: list[Target] = []
+        for decision in routing.targets(
+            event, config.routing, now, firing=others, extra_silences=extra
+        ):
+            spec = specs.get(decision.receiver)
+            channel = spec.kind if spec is not None else "?"
+            if decision.action is not routing.Action.SEND:
+                targets.append(
+                    Target(decision.receiver, channel, decision.action.value, decision.reason)
+                )
+                continue
+            ledger = ledgers.get(decision.receiver) or delivery.Ledger(decision.receiver)
+            nid = delivery.notification_id(event, decision.receiver)
+            text = message(event, spec) if spec is not None else None
+            if ledger.knows(nid):
+                targets.append(
+                    Target(decision.receiver, channel, DUPLICATE, "this change was already sent")
+                )
+                continue
+            paced = routing.pace(event, decision.receiver, config.routing, now, ledger.sent_at)
+            if paced.action is routing.Action.SEND:
+                ledgers[decision.receiver] = delivery.delivered(ledger, nid, now)
+                targets.append(
+                    Target(decision.receiver, channel, paced.action.value, "", None, text)
+                )
+                continue
+            release = paced.release_at or now + _OVER_BUDGET_WAIT
+            ledgers[decision.receiver] = delivery.hold(
+                ledger, delivery.Pending(nid, event, 0, release, now)
+            )
+            reason = f"{paced.reason}: waits for the digest at {release.isoformat()}"
+            targets.append(
+                Target(decision.receiver, channel, paced.action.value, reason, release, text)
+            )
+        routed.append(Routed(event, now, tuple(targets)))
+        if event.status is AlertStatus.FIRING:
+            firing[event.alert_id] = routing.alert_labels(event)
+        else:
+            firing.pop(event.alert_id, None)
+    return DryRun(tuple(routed))

@@ -1,0 +1,105 @@
+"""A scenario straight through the decision core, in order, the way the agents would take it:
+reports to locations, location contributions to provinces, province shares to the nation, days
+closed as the input marks move. The reference answer the worker must reproduce, and what
+``opvangwacht route --dry-run`` routes when it is given a scenario.
+
+Pure: the caller reads the files and converts the records into domain values
+(``streams.scenario``). Must not import faust, aiokafka, httpx or ``streams``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from alerts import engine
+from alerts.capacity import Contribution
+from alerts.config import AlertingConfig
+from alerts.model import AlertEvent, IntakeReport, Location, OccupancyReport
+
+__all__ = ["Replay", "replay"]
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """The alert changes, in the order they were made, and the reports the worker would have
+    written to the dead-letter topic (unknown location) as ``(event_id, why)``."""
+
+    events: tuple[AlertEvent, ...]
+    skipped: tuple[tuple[str, str], ...] = field(default=())
+
+
+def replay(
+    locations: Mapping[str, Location],
+    reports: Iterable[OccupancyReport | IntakeReport],
+    config: AlertingConfig,
+) -> Replay:
+    """Every alert change ``reports`` cause, taken in the order given (publishing order)."""
+    stored: dict[str, engine.LocationRecord] = {}
+    provinces: dict[str, engine.AggregateRecord] = {}
+    nation = engine.AggregateRecord("NL")
+    events: list[AlertEvent] = []
+    skipped: list[tuple[str, str]] = []
+    # Read in order, every input is as far as the newest report: one watermark for all.
+    newest: dict[str, dt.date] = {}
+    mark: dt.date | None = None
+    # The nation hears a mark only after every province has closed its days against it.
+    nation_mark: dt.date | None = None
+
+    def close_nation() -> None:
+        nonlocal nation
+        out = engine.close_days(nation, config, engine.national_rules, progress=nation_mark)
+        nation = out.record
+        events.extend(out.events)
+
+    def close_province(record: engine.AggregateRecord) -> None:
+        nonlocal nation
+        out = engine.close_days(record, config, engine.province_rules, progress=mark)
+        provinces[record.subject_id] = out.record
+        events.extend(out.events)
+        for date, asylum, ukrainian in out.closed_days:
+            for totals, is_asylum in ((asylum, True), (ukrainian, False)):
+                if totals.locations == 0 and not is_asylum:
+                    continue
+                share = engine.province_share(out.record, date, totals, asylum=is_asylum)
+                nation = engine.on_contribution(nation, share)
+                close_nation()
+
+    def to_province(item: Contribution) -> None:
+        record = provinces.get(item.province) or engine.AggregateRecord(item.province)
+        close_province(engine.on_contribution(record, item))
+
+    for report in reports:
+        location = locations.get(report.location_id)
+        if location is None:
+            skipped.append((report.event_id, f"unknown location {report.location_id!r}"))
+            continue
+        current = stored.get(location.location_id) or engine.LocationRecord.new(
+            location.location_id
+        )
+        if isinstance(report, OccupancyReport):
+            topic = "occupancy"
+            outcome = engine.on_occupancy(location, current, report, config)
+        else:
+            topic = "intake"
+            outcome = engine.on_intake(location, current, report, config)
+        stored[location.location_id] = outcome.record
+        events.extend(outcome.events)
+        for share in outcome.contributions:
+            to_province(share)
+        newest[topic] = max(newest.get(topic, report.date), report.date)
+        occupancy, taken = newest.get("occupancy"), newest.get("intake")
+        if occupancy is None or (taken is None and config.expect_intake):
+            moved = None
+        elif taken is None:
+            moved = occupancy
+        else:
+            moved = min(occupancy, taken + dt.timedelta(days=1))
+        if moved is not None and (mark is None or moved > mark):
+            mark = moved
+            for code in sorted(provinces):
+                close_province(provinces[code])
+            nation_mark = mark
+            close_nation()
+    return Replay(tuple(events), tuple(skipped))
