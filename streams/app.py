@@ -108,12 +108,13 @@ acks_topic = app.topic(settings.topic("acks"), partitions=settings.partitions, *
 escalation_input = app.topic(settings.topic("alerts"), settings.topic("acks"), **_raw)
 
 codecs.register()
-#: Changelog topics that Kafka compacts while the worker runs, not only after a week: small
-#: segments roll often, and the cleaner takes a segment as soon as a tenth of it is outdated. A
-#: restart then reads about one value per key plus the newest segment, not the whole history.
+#: Changelog topics that Kafka compacts while the worker runs, not only after a week: segments
+#: of 1 MiB (Kafka's smallest) roll within a minute, and the cleaner takes a segment as soon as a
+#: tenth of it is outdated. A restart then reads about one value per key plus the newest segment
+#: of each partition, not the whole history.
 CHANGELOG_CONFIG = {
-    "segment.bytes": str(16 * 1024 * 1024),
-    "segment.ms": str(10 * 60 * 1000),
+    "segment.bytes": str(1024 * 1024),
+    "segment.ms": str(60 * 1000),
     "min.cleanable.dirty.ratio": "0.1",
 }
 
