@@ -240,14 +240,35 @@ async def follow_locations() -> None:
 async def process_reports(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
     await registry.ready.wait()
     async for events in batches(stream):
-        locations = Overlay(location_table)
+        locations, outbox = Overlay(location_table), _Outbox()
         for event in events:
-            await _process_report(event, locations)
+            await _process_report(event, locations, outbox)
+        await outbox.flush()
         locations.flush()
         yield None
 
 
-async def _process_report(event: faust.types.EventT[bytes], locations: Overlay) -> None:
+class _Outbox:
+    """A batch's contributions, one message per province instead of one per report: the province
+    agent then reads a few hundred messages a day instead of one per location report. Within a
+    province the order is kept, and a mark goes out only after everything before it."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, list[dict[str, Any]]] = {}
+
+    def add(self, share: Contribution) -> None:
+        self.pending.setdefault(share.province, []).append(share.to_dict())
+
+    async def flush(self) -> None:
+        for province, items in self.pending.items():
+            bundle = {"type": "contributions", "items": items}
+            await province_topic.send(key=province.encode(), value=encode(bundle))
+        self.pending.clear()
+
+
+async def _process_report(
+    event: faust.types.EventT[bytes], locations: Overlay, outbox: _Outbox
+) -> None:
     message = event.message
     topic = message.topic
     try:
@@ -285,10 +306,11 @@ async def _process_report(event: faust.types.EventT[bytes], locations: Overlay) 
             locations.set(message.partition, report.location_id, outcome.record)
         await publish_alerts(outcome.events, message.timestamp)
         for share in outcome.contributions:
-            await province_topic.send(key=location.province.encode(), value=encode(share.to_dict()))
+            outbox.add(share)
         kind = "intake" if isinstance(report, IntakeReport) else "occupancy"
         mark = source_progress.observe(message.partition, kind, report.date)
         if mark is not None:
+            await outbox.flush()
             await _broadcast_mark(message.partition, mark)
 
 
@@ -363,19 +385,22 @@ async def _aggregate_province(
             forward = {"type": "mark", "source": partition, "date": reached.isoformat()}
             await national_topic.send(key=b"NL", value=encode(forward))
         return
-    item = Contribution.from_dict(message)
-    _provinces_on_partition.setdefault(partition, set()).add(item.province)
-    stored: engine.AggregateRecord | None = provinces.get(item.province)
-    record = stored if stored is not None else engine.AggregateRecord(item.province)
     marks = _marks(f"{partition}:", marks_overlay)
     reached = progress(marks, marks.keys())
-    await _close_province(
-        partition,
-        provinces,
-        engine.on_contribution(record, item),
-        reached,
-        event.message.timestamp,
-    )
+    # A bundle from one batch of reports, or (from older workers) a single contribution.
+    bundle = message["items"] if message.get("type") == "contributions" else [message]
+    for raw in bundle:
+        item = Contribution.from_dict(raw)
+        _provinces_on_partition.setdefault(partition, set()).add(item.province)
+        stored: engine.AggregateRecord | None = provinces.get(item.province)
+        record = stored if stored is not None else engine.AggregateRecord(item.province)
+        await _close_province(
+            partition,
+            provinces,
+            engine.on_contribution(record, item),
+            reached,
+            event.message.timestamp,
+        )
 
 
 @app.agent(national_topic, concurrency=1)
