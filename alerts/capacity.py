@@ -279,7 +279,12 @@ def _store_day(
 
 
 def _seen(state: LocationState, event_id: str) -> bool:
-    return any(event_id in d.seen for d in state.days)
+    # A plain loop: this runs for every report over six weeks of days, and is nearly always
+    # False, so ``any`` over a generator paid its overhead for nothing.
+    for day in state.days:  # noqa: SIM110
+        if event_id in day.seen:
+            return True
+    return False
 
 
 def apply_occupancy(state: LocationState, report: OccupancyReport) -> tuple[LocationState, Applied]:

@@ -32,7 +32,9 @@ import faust
 import httpx
 import structlog
 from aiohttp import web as aiohttp_web
+from faust.exceptions import ConsumerNotStarted
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from alerts import cap, delivery, engine, escalation, routing
@@ -49,7 +51,7 @@ from streams.batch import Overlay, batches
 from streams.locations import LocationHead, LocationStore
 from streams.logging import logging_dict_config
 from streams.metrics import PipelineMetrics, StateCollector, StateView
-from streams.progress import SourceProgress, progress
+from streams.progress import Alignment, SourceProgress, progress
 from streams.records import (
     dead_letter,
     encode,
@@ -136,6 +138,8 @@ escalation_table = _state_table("escalations", settings.partitions)
 marks_table = _state_table("input-marks", settings.partitions)
 national_marks_table = _state_table("national-marks", 1)
 source_progress = SourceProgress(expect_intake=config.expect_intake)
+alignment = Alignment()
+_paused_by_us: set[int] = set()
 _provinces_on_partition: dict[int, set[str]] = {}
 # Values are the core's records themselves; the codecs turn them into JSON for the changelog.
 for _table, _codec, _kind in (
@@ -241,14 +245,76 @@ async def follow_locations() -> None:
 async def process_reports(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
     await registry.ready.wait()
     async for events in batches(stream):
-        locations = Overlay(location_table)
+        locations, outbox = Overlay(location_table), _Outbox()
         for event in events:
-            await _process_report(event, locations)
+            await _process_report(event, locations, outbox)
+        await outbox.flush()
         locations.flush()
+        _align()
         yield None
 
 
-async def _process_report(event: faust.types.EventT[bytes], locations: Overlay) -> None:
+def _clock() -> float:
+    return time.monotonic()
+
+
+def _align() -> None:
+    """Pause input partitions that are read too far ahead of the others in event time
+    (``streams.progress.Alignment``); resume them when the others have caught up."""
+    if app.in_recovery or app.rebalancing:
+        return
+    inputs = (settings.topic("occupancy"), settings.topic("intake"))
+    try:
+        assignment = app.consumer.assignment()
+    except ConsumerNotStarted:
+        return  # agent tests, and the moments before the consumer runs
+    assigned = {tp.partition for tp in assignment if tp.topic in inputs}
+    before = set(_paused_by_us)
+    paused = alignment.decide(assigned, _clock())
+    resume, pause = before - paused, paused - before
+    if resume:
+        app.consumer.resume_partitions({TP(t, p) for t in inputs for p in resume})
+    if pause:
+        app.consumer.pause_partitions({TP(t, p) for t in inputs for p in pause})
+    if resume or pause:
+        _paused_by_us.clear()
+        _paused_by_us.update(paused)
+        metrics.paused_partitions.set(len(paused))
+        log.info(
+            "input alignment",
+            paused=sorted(paused),
+            resumed=sorted(resume),
+            floor=str(alignment.floor(assigned, _clock())),
+        )
+
+
+@app.timer(interval=1.0)  # type: ignore[untyped-decorator]
+async def align_inputs() -> None:
+    """Also when no report comes in: a slow partition that went idle must release the others."""
+    _align()
+
+
+class _Outbox:
+    """A batch's contributions, one message per province instead of one per report: the province
+    agent then reads a few hundred messages a day instead of one per location report. Within a
+    province the order is kept, and a mark goes out only after everything before it."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, list[dict[str, Any]]] = {}
+
+    def add(self, share: Contribution) -> None:
+        self.pending.setdefault(share.province, []).append(share.to_dict())
+
+    async def flush(self) -> None:
+        for province, items in self.pending.items():
+            bundle = {"type": "contributions", "items": items}
+            await province_topic.send(key=province.encode(), value=encode(bundle))
+        self.pending.clear()
+
+
+async def _process_report(
+    event: faust.types.EventT[bytes], locations: Overlay, outbox: _Outbox
+) -> None:
     message = event.message
     topic = message.topic
     try:
@@ -286,10 +352,12 @@ async def _process_report(event: faust.types.EventT[bytes], locations: Overlay) 
             locations.set(message.partition, report.location_id, outcome.record)
         await publish_alerts(outcome.events, message.timestamp)
         for share in outcome.contributions:
-            await province_topic.send(key=location.province.encode(), value=encode(share.to_dict()))
+            outbox.add(share)
         kind = "intake" if isinstance(report, IntakeReport) else "occupancy"
         mark = source_progress.observe(message.partition, kind, report.date)
+        alignment.observe(message.partition, source_progress.mark(message.partition), _clock())
         if mark is not None:
+            await outbox.flush()
             await _broadcast_mark(message.partition, mark)
 
 
@@ -364,19 +432,22 @@ async def _aggregate_province(
             forward = {"type": "mark", "source": partition, "date": reached.isoformat()}
             await national_topic.send(key=b"NL", value=encode(forward))
         return
-    item = Contribution.from_dict(message)
-    _provinces_on_partition.setdefault(partition, set()).add(item.province)
-    stored: engine.AggregateRecord | None = provinces.get(item.province)
-    record = stored if stored is not None else engine.AggregateRecord(item.province)
     marks = _marks(f"{partition}:", marks_overlay)
     reached = progress(marks, marks.keys())
-    await _close_province(
-        partition,
-        provinces,
-        engine.on_contribution(record, item),
-        reached,
-        event.message.timestamp,
-    )
+    # A bundle from one batch of reports, or (from older workers) a single contribution.
+    bundle = message["items"] if message.get("type") == "contributions" else [message]
+    for raw in bundle:
+        item = Contribution.from_dict(raw)
+        _provinces_on_partition.setdefault(partition, set()).add(item.province)
+        stored: engine.AggregateRecord | None = provinces.get(item.province)
+        record = stored if stored is not None else engine.AggregateRecord(item.province)
+        await _close_province(
+            partition,
+            provinces,
+            engine.on_contribution(record, item),
+            reached,
+            event.message.timestamp,
+        )
 
 
 @app.agent(national_topic, concurrency=1)

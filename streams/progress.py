@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 
 from aiokafka.partitioner import murmur2
 
-__all__ = ["SourceProgress", "partition_of", "progress"]
+__all__ = ["Alignment", "SourceProgress", "partition_of", "progress"]
 
 
 def partition_of(key: str, partitions: int) -> int:
@@ -49,6 +49,10 @@ class SourceProgress:
         self._intake: dict[int, dt.date] = {}
         self._sent: dict[int, dt.date] = {}
 
+    def mark(self, partition: int) -> dt.date | None:
+        """The partition's mark as last sent (None before its first)."""
+        return self._sent.get(partition)
+
     def observe(self, partition: int, kind: str, date: dt.date) -> dt.date | None:
         """Record a report read; returns the partition's new mark when it moved forward."""
         seen = self._intake if kind == "intake" else self._occupancy
@@ -68,3 +72,56 @@ class SourceProgress:
             return None
         self._sent[partition] = mark
         return mark
+
+
+class Alignment:
+    """Event-time alignment of the input partitions (what Flink calls watermark alignment).
+
+    Kafka hands a worker its partitions at whatever pace it likes; replaying a backlog, one input
+    partition can be read months ahead of another. Provinces close a day only when every
+    partition has got past it, so everything the fast partitions produced meanwhile waits in the
+    province records, which grow and get slower to write, and the national picture stands still.
+    So a partition whose mark is more than ``max_skew_days`` ahead of the slowest partition that
+    still delivers is paused until the others catch up.
+
+    A partition that delivered nothing for ``idle_seconds`` (read to its end, or without data)
+    holds nothing back, unless it is one we paused. The slowest partition is never paused, so
+    something is always read. Wall time is used here only to tell idle partitions apart: it
+    decides what is fetched when, never what an alert says.
+    """
+
+    def __init__(self, *, max_skew_days: int = 3, idle_seconds: float = 2.0) -> None:
+        self.max_skew = dt.timedelta(days=max_skew_days)
+        self.idle_seconds = idle_seconds
+        self._marks: dict[int, dt.date] = {}
+        self._last_read: dict[int, float] = {}
+        self.paused: frozenset[int] = frozenset()
+
+    def observe(self, partition: int, date: dt.date | None, now: float) -> None:
+        """A report was read on ``partition`` (``date``: its mark, when it has one)."""
+        self._last_read[partition] = now
+        if date is not None and (partition not in self._marks or date > self._marks[partition]):
+            self._marks[partition] = date
+
+    def floor(self, assigned: Iterable[int], now: float) -> dt.date | None:
+        """The mark of the slowest partition that counts: paused, or read from lately."""
+        dates = [
+            self._marks[p]
+            for p in assigned
+            if p in self._marks
+            and (p in self.paused or now - self._last_read.get(p, -1e18) < self.idle_seconds)
+        ]
+        return min(dates) if dates else None
+
+    def decide(self, assigned: Iterable[int], now: float) -> frozenset[int]:
+        """The partitions to keep paused from now on (the caller pauses and resumes them)."""
+        partitions = set(assigned)
+        floor = self.floor(partitions, now)
+        if floor is None:
+            self.paused = frozenset()
+        else:
+            limit = floor + self.max_skew
+            self.paused = frozenset(
+                p for p in partitions if p in self._marks and self._marks[p] > limit
+            )
+        return self.paused

@@ -77,11 +77,19 @@ async def test_cap_exceeded_fires_and_resolves(topics: dict[str, RecordingTopic]
     )
     # Every applied report moves the province picture; keyed by province for repartitioning.
     # Between them go the input marks: how far this partition has been read.
-    shares = [(key, value) for key, value in topics["province"].sent if key == b"GR"]
-    marks = [value for key, value in topics["province"].sent if key == b"__mark__"]
+    # Contributions go in bundles, one message per province and batch of reports.
+    sent = topics["province"].sent
+    shares = [item for key, value in sent if key == b"GR" for item in value["items"]]
+    marks = [value for key, value in sent if key == b"__mark__"]
     assert len(shares) == 4
-    assert shares[-1][1]["occupancy"] == 1990
+    assert shares[-1]["occupancy"] == 1990
     assert [m["date"] for m in marks][-1] == "2022-08-21"
+    # A mark promises the province that everything up to its date is in: no contribution of
+    # such a date may come after it.
+    for index, (key, value) in enumerate(sent):
+        if key == b"__mark__":
+            later = [i for k, v in sent[index + 1 :] if k == b"GR" for i in v["items"]]
+            assert all(i["date"] > value["date"] for i in later), (value, later)
     # Each alert change is written to the audit trail with the event itself.
     changes = [e["event"] for _, e in topics["audit"].sent if e["type"] == "change"]
     assert changes == [value for _, value in topics["alerts"].sent]
@@ -117,4 +125,5 @@ async def test_a_repeated_event_id_changes_nothing(topics: dict[str, RecordingTo
         await agent.put(occupancy("same", "2022-08-19", 2100), key=b"ter-apel")
         await agent.put(occupancy("same", "2022-08-19", 2100), key=b"ter-apel")
     assert [a["rule"] for _, a in topics["alerts"].sent] == ["cap_exceeded"]
-    assert [key for key, _ in topics["province"].sent].count(b"GR") == 1
+    bundles = [value for key, value in topics["province"].sent if key == b"GR"]
+    assert sum(len(b["items"]) for b in bundles) == 1
