@@ -139,7 +139,7 @@ marks_table = _state_table("input-marks", settings.partitions)
 national_marks_table = _state_table("national-marks", 1)
 source_progress = SourceProgress(expect_intake=config.expect_intake)
 alignment = Alignment()
-_paused_by_us: set[int] = set()
+_paused_by_us: set[TP] = set()
 _provinces_on_partition: dict[int, set[str]] = {}
 # Values are the core's records themselves; the codecs turn them into JSON for the changelog.
 for _table, _codec, _kind in (
@@ -259,8 +259,8 @@ def _clock() -> float:
 
 
 def _align() -> None:
-    """Pause input partitions that are read too far ahead of the others in event time
-    (``streams.progress.Alignment``); resume them when the others have caught up."""
+    """Pause input streams (topic partitions) that are read too far ahead of the others in event
+    time (``streams.progress.Alignment``); resume them when the others have caught up."""
     if app.in_recovery or app.rebalancing:
         return
     inputs = (settings.topic("occupancy"), settings.topic("intake"))
@@ -268,22 +268,21 @@ def _align() -> None:
         assignment = app.consumer.assignment()
     except ConsumerNotStarted:
         return  # agent tests, and the moments before the consumer runs
-    assigned = {tp.partition for tp in assignment if tp.topic in inputs}
+    assigned = {tp for tp in assignment if tp.topic in inputs}
     before = set(_paused_by_us)
-    paused = alignment.decide(assigned, _clock())
+    paused = {cast(TP, tp) for tp in alignment.decide(assigned, _clock())}
     resume, pause = before - paused, paused - before
     if resume:
-        app.consumer.resume_partitions({TP(t, p) for t in inputs for p in resume})
+        app.consumer.resume_partitions(resume)
     if pause:
-        app.consumer.pause_partitions({TP(t, p) for t in inputs for p in pause})
+        app.consumer.pause_partitions(pause)
     if resume or pause:
         _paused_by_us.clear()
         _paused_by_us.update(paused)
         metrics.paused_partitions.set(len(paused))
-        log.info(
+        log.debug(
             "input alignment",
-            paused=sorted(paused),
-            resumed=sorted(resume),
+            paused=sorted(f"{tp.topic}:{tp.partition}" for tp in paused),
             floor=str(alignment.floor(assigned, _clock())),
         )
 
@@ -355,7 +354,7 @@ async def _process_report(
             outbox.add(share)
         kind = "intake" if isinstance(report, IntakeReport) else "occupancy"
         mark = source_progress.observe(message.partition, kind, report.date)
-        alignment.observe(message.partition, source_progress.mark(message.partition), _clock())
+        alignment.observe(TP(topic, message.partition), report.date, _clock())
         if mark is not None:
             await outbox.flush()
             await _broadcast_mark(message.partition, mark)

@@ -72,8 +72,8 @@ class PipelineMetrics:
             ),
             paused_partitions=Gauge(
                 "opvang_input_partitions_paused",
-                "Input partitions paused because they were read too far ahead of the others in "
-                "event time (each partition of occupancy and intake together counts once).",
+                "Input topic partitions paused because they were read too far ahead of the "
+                "others in event time.",
                 registry=registry,
             ),
         )

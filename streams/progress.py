@@ -13,7 +13,7 @@ fast replay, a partition read much later than the others can still find a day cl
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 
 from aiokafka.partitioner import murmur2
 
@@ -49,10 +49,6 @@ class SourceProgress:
         self._intake: dict[int, dt.date] = {}
         self._sent: dict[int, dt.date] = {}
 
-    def mark(self, partition: int) -> dt.date | None:
-        """The partition's mark as last sent (None before its first)."""
-        return self._sent.get(partition)
-
     def observe(self, partition: int, kind: str, date: dt.date) -> dt.date | None:
         """Record a report read; returns the partition's new mark when it moved forward."""
         seen = self._intake if kind == "intake" else self._occupancy
@@ -75,53 +71,54 @@ class SourceProgress:
 
 
 class Alignment:
-    """Event-time alignment of the input partitions (what Flink calls watermark alignment).
+    """Event-time alignment of the input streams (what Flink calls watermark alignment).
 
-    Kafka hands a worker its partitions at whatever pace it likes; replaying a backlog, one input
-    partition can be read months ahead of another. Provinces close a day only when every
-    partition has got past it, so everything the fast partitions produced meanwhile waits in the
-    province records, which grow and get slower to write, and the national picture stands still.
-    So a partition whose mark is more than ``max_skew_days`` ahead of the slowest partition that
-    still delivers is paused until the others catch up.
+    A stream is one partition of one input topic (``(topic, partition)``). Kafka hands a worker
+    its streams at whatever pace it likes; replaying a backlog, one can be read months ahead of
+    another, and intake ahead of the morning counts it belongs to. Provinces close a day only when
+    every stream has got past it, so everything the fast streams produced meanwhile waits in the
+    province and location records, which grow and get slower to write, while the picture stands
+    still. So a stream whose newest report date is more than ``max_skew_days`` ahead of the
+    slowest stream that still delivers is paused until the others catch up.
 
-    A partition that delivered nothing for ``idle_seconds`` (read to its end, or without data)
-    holds nothing back, unless it is one we paused. The slowest partition is never paused, so
-    something is always read. Wall time is used here only to tell idle partitions apart: it
-    decides what is fetched when, never what an alert says.
+    A stream that delivered nothing for ``idle_seconds`` (read to its end, or without data) holds
+    nothing back, unless it is one we paused. The slowest stream is never paused, so something is
+    always read. Wall time is used here only to tell idle streams apart: it decides what is
+    fetched when, never what an alert says.
     """
 
     def __init__(self, *, max_skew_days: int = 3, idle_seconds: float = 2.0) -> None:
         self.max_skew = dt.timedelta(days=max_skew_days)
         self.idle_seconds = idle_seconds
-        self._marks: dict[int, dt.date] = {}
-        self._last_read: dict[int, float] = {}
-        self.paused: frozenset[int] = frozenset()
+        self._newest: dict[Hashable, dt.date] = {}
+        self._last_read: dict[Hashable, float] = {}
+        self.paused: frozenset[Hashable] = frozenset()
 
-    def observe(self, partition: int, date: dt.date | None, now: float) -> None:
-        """A report was read on ``partition`` (``date``: its mark, when it has one)."""
-        self._last_read[partition] = now
-        if date is not None and (partition not in self._marks or date > self._marks[partition]):
-            self._marks[partition] = date
+    def observe(self, stream: Hashable, date: dt.date, now: float) -> None:
+        """A report of ``date`` was read from ``stream``."""
+        self._last_read[stream] = now
+        if stream not in self._newest or date > self._newest[stream]:
+            self._newest[stream] = date
 
-    def floor(self, assigned: Iterable[int], now: float) -> dt.date | None:
-        """The mark of the slowest partition that counts: paused, or read from lately."""
+    def floor(self, assigned: Iterable[Hashable], now: float) -> dt.date | None:
+        """The newest date of the slowest stream that counts: paused, or read from lately."""
         dates = [
-            self._marks[p]
-            for p in assigned
-            if p in self._marks
-            and (p in self.paused or now - self._last_read.get(p, -1e18) < self.idle_seconds)
+            self._newest[s]
+            for s in assigned
+            if s in self._newest
+            and (s in self.paused or now - self._last_read.get(s, -1e18) < self.idle_seconds)
         ]
         return min(dates) if dates else None
 
-    def decide(self, assigned: Iterable[int], now: float) -> frozenset[int]:
-        """The partitions to keep paused from now on (the caller pauses and resumes them)."""
-        partitions = set(assigned)
-        floor = self.floor(partitions, now)
+    def decide(self, assigned: Iterable[Hashable], now: float) -> frozenset[Hashable]:
+        """The streams to keep paused from now on (the caller pauses and resumes them)."""
+        streams = set(assigned)
+        floor = self.floor(streams, now)
         if floor is None:
             self.paused = frozenset()
         else:
             limit = floor + self.max_skew
             self.paused = frozenset(
-                p for p in partitions if p in self._marks and self._marks[p] > limit
+                s for s in streams if s in self._newest and self._newest[s] > limit
             )
         return self.paused

@@ -1,4 +1,5 @@
-"""Event-time alignment of input partitions: who is paused, and that nothing is paused for ever."""
+"""Event-time alignment of input streams (topic partitions): who is paused, and that nothing is
+paused for ever. Streams are plain numbers here; the worker uses Faust's topic partitions."""
 
 from __future__ import annotations
 
@@ -60,10 +61,17 @@ def test_a_paused_partition_is_not_mistaken_for_an_idle_one() -> None:
     assert align.decide({0, 1, 2}, now=10.0) == {2}
 
 
-def test_partitions_without_a_mark_or_not_assigned_count_for_nothing() -> None:
+def test_streams_never_read_or_not_assigned_count_for_nothing() -> None:
     align = Alignment(max_skew_days=1)
-    align.observe(0, None, now=0.0)  # read, but no mark yet
     align.observe(1, day(0), now=0.0)
     align.observe(2, day(20), now=0.0)
-    assert align.decide({0, 1, 2}, now=0.0) == {2}
-    assert align.decide({0, 2}, now=0.0) == frozenset()  # partition 1 went to another worker
+    assert align.decide({0, 1, 2}, now=0.0) == {2}  # 0 has delivered nothing: no say
+    assert align.decide({0, 2}, now=0.0) == frozenset()  # 1 went to another worker
+
+
+def test_intake_read_ahead_of_the_morning_counts_waits_for_them() -> None:
+    align = Alignment(max_skew_days=3)
+    occupancy, intake = ("occupancy", 0), ("intake", 0)
+    align.observe(occupancy, day(2), now=0.0)
+    align.observe(intake, day(25), now=0.0)
+    assert align.decide({occupancy, intake}, now=0.0) == {intake}
