@@ -202,7 +202,10 @@ def step(
         episodes = (*episodes[:-1], (episodes[-1][0], date))
     state = replace(state, firing=False, clearing=0, revision=state.revision + 1, episodes=episodes)
     event = _event(state, finding, AlertStatus.RESOLVED, date)
-    return _remember(replace(state, severity=None, starts_at=None), event)
+    # A resolved alert keeps its counters and episodes but not its last event: only firing alerts
+    # are shown from it, and a province with hundreds of resolved report_missing alerts would
+    # otherwise carry all their texts in every write.
+    return replace(state, severity=None, starts_at=None, last_event=None), event
 
 
 def _remember(state: AlertState, event: AlertEvent) -> tuple[AlertState, AlertEvent]:

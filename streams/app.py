@@ -70,6 +70,10 @@ log = structlog.get_logger("opvangwacht.worker")
 settings = Settings.from_env()
 config = load_alerting_config(settings.config_path)
 
+#: The largest message the worker writes (changelog values included), well above any record's
+#: expected size; the producer and the changelog topics are configured for it.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
 app = faust.App(
     settings.app_id,
     broker=f"kafka://{settings.broker_address}",
@@ -84,6 +88,7 @@ app = faust.App(
     stream_wait_empty=False,
     logging_config=logging_dict_config(),
     producer_acks=-1,
+    producer_max_request_size=MAX_MESSAGE_BYTES,
     # Faust's own table and router browsers would publish raw table contents: not ours to show.
     web_router_enabled=False,
     web_tables_enabled=False,
@@ -118,6 +123,9 @@ CHANGELOG_CONFIG = {
     "segment.bytes": str(1024 * 1024),
     "segment.ms": str(60 * 1000),
     "min.cleanable.dirty.ratio": "0.1",
+    # The nation's record carries every province's members for the days still open; Kafka's
+    # default of 1 MB per message must never be what stops the worker.
+    "max.message.bytes": str(MAX_MESSAGE_BYTES),
 }
 
 

@@ -254,6 +254,16 @@ def test_resolved_event_carries_start_and_end() -> None:
     assert resolved.alert_id == events[0].alert_id  # type: ignore[union-attr]
 
 
+def test_a_resolved_alert_keeps_its_count_but_not_its_last_text() -> None:
+    firing, _ = drive([(day(1), B)])
+    assert firing is not None and firing.last_event is not None
+    state, _ = drive([(day(1), B), (day(2), H), (day(3), C)])
+    assert state is not None and not state.firing
+    assert state.last_event is None
+    assert state.revision == 2
+    assert state.episodes == ((day(1), day(3)),)
+
+
 def test_refiring_starts_a_new_episode() -> None:
     state, events = drive([(day(1), B), (day(2), C), (day(8), B)])
     refired = events[-1]
