@@ -72,7 +72,7 @@ config = load_alerting_config(settings.config_path)
 
 #: The largest message the worker writes (changelog values included), well above any record's
 #: expected size; the producer and the changelog topics are configured for it.
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
 app = faust.App(
     settings.app_id,
@@ -116,12 +116,12 @@ escalation_input = app.topic(settings.topic("alerts"), settings.topic("acks"), *
 
 codecs.register()
 #: Changelog topics that Kafka compacts while the worker runs, not only after a week: segments
-#: of 1 MiB (Kafka's smallest) roll within a minute, and the cleaner takes a segment as soon as a
-#: tenth of it is outdated. A restart then reads about one value per key plus the newest segment
-#: of each partition, not the whole history.
+#: roll every minute, and the cleaner takes a segment as soon as a tenth of it is outdated. A
+#: restart then reads about one value per key plus the newest segment of each partition, not the
+#: whole history. A segment must be larger than the largest message, or the broker refuses it.
 CHANGELOG_CONFIG = {
-    "segment.bytes": str(1024 * 1024),
     "segment.ms": str(60 * 1000),
+    "segment.bytes": str(2 * MAX_MESSAGE_BYTES),
     "min.cleanable.dirty.ratio": "0.1",
     # The nation's record carries every province's members for the days still open; Kafka's
     # default of 1 MB per message must never be what stops the worker.
