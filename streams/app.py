@@ -32,9 +32,7 @@ import faust
 import httpx
 import structlog
 from aiohttp import web as aiohttp_web
-from faust.exceptions import ConsumerNotStarted
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
-from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from alerts import cap, delivery, engine, escalation, routing
@@ -51,7 +49,7 @@ from streams.batch import Overlay, batches
 from streams.locations import LocationHead, LocationStore
 from streams.logging import logging_dict_config
 from streams.metrics import PipelineMetrics, StateCollector, StateView
-from streams.progress import Alignment, SourceProgress, progress
+from streams.progress import SourceProgress, progress
 from streams.records import (
     dead_letter,
     encode,
@@ -146,8 +144,6 @@ escalation_table = _state_table("escalations", settings.partitions)
 marks_table = _state_table("input-marks", settings.partitions)
 national_marks_table = _state_table("national-marks", 1)
 source_progress = SourceProgress(expect_intake=config.expect_intake)
-alignment = Alignment()
-_paused_by_us: set[TP] = set()
 _provinces_on_partition: dict[int, set[str]] = {}
 # Values are the core's records themselves; the codecs turn them into JSON for the changelog.
 for _table, _codec, _kind in (
@@ -258,47 +254,7 @@ async def process_reports(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
             await _process_report(event, locations, outbox)
         await outbox.flush()
         locations.flush()
-        _align()
         yield None
-
-
-def _clock() -> float:
-    return time.monotonic()
-
-
-def _align() -> None:
-    """Pause input streams (topic partitions) that are read too far ahead of the others in event
-    time (``streams.progress.Alignment``); resume them when the others have caught up."""
-    if app.in_recovery or app.rebalancing:
-        return
-    inputs = (settings.topic("occupancy"), settings.topic("intake"))
-    try:
-        assignment = app.consumer.assignment()
-    except ConsumerNotStarted:
-        return  # agent tests, and the moments before the consumer runs
-    assigned = {tp for tp in assignment if tp.topic in inputs}
-    before = set(_paused_by_us)
-    paused = {cast(TP, tp) for tp in alignment.decide(assigned, _clock())}
-    resume, pause = before - paused, paused - before
-    if resume:
-        app.consumer.resume_partitions(resume)
-    if pause:
-        app.consumer.pause_partitions(pause)
-    if resume or pause:
-        _paused_by_us.clear()
-        _paused_by_us.update(paused)
-        metrics.paused_partitions.set(len(paused))
-        log.debug(
-            "input alignment",
-            paused=sorted(f"{tp.topic}:{tp.partition}" for tp in paused),
-            floor=str(alignment.floor(assigned, _clock())),
-        )
-
-
-@app.timer(interval=1.0)  # type: ignore[untyped-decorator]
-async def align_inputs() -> None:
-    """Also when no report comes in: a slow partition that went idle must release the others."""
-    _align()
 
 
 class _Outbox:
@@ -362,7 +318,6 @@ async def _process_report(
             outbox.add(share)
         kind = "intake" if isinstance(report, IntakeReport) else "occupancy"
         mark = source_progress.observe(message.partition, kind, report.date)
-        alignment.observe(TP(topic, message.partition), report.date, _clock())
         if mark is not None:
             await outbox.flush()
             await _broadcast_mark(message.partition, mark)

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -34,7 +34,6 @@ class PipelineMetrics:
     alert_events: Counter
     notifications: Counter
     notification_attempts: Counter
-    paused_partitions: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> PipelineMetrics:
@@ -68,12 +67,6 @@ class PipelineMetrics:
                 "opvang_notification_attempts",
                 "Delivery attempts, by channel, receiver and result (ok, retry, error).",
                 ["channel", "receiver", "result"],
-                registry=registry,
-            ),
-            paused_partitions=Gauge(
-                "opvang_input_partitions_paused",
-                "Input topic partitions paused because they were read too far ahead of the "
-                "others in event time.",
                 registry=registry,
             ),
         )

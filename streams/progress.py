@@ -13,11 +13,11 @@ fast replay, a partition read much later than the others can still find a day cl
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from aiokafka.partitioner import murmur2
 
-__all__ = ["Alignment", "SourceProgress", "partition_of", "progress"]
+__all__ = ["SourceProgress", "partition_of", "progress"]
 
 
 def partition_of(key: str, partitions: int) -> int:
@@ -68,57 +68,3 @@ class SourceProgress:
             return None
         self._sent[partition] = mark
         return mark
-
-
-class Alignment:
-    """Event-time alignment of the input streams (what Flink calls watermark alignment).
-
-    A stream is one partition of one input topic (``(topic, partition)``). Kafka hands a worker
-    its streams at whatever pace it likes; replaying a backlog, one can be read months ahead of
-    another, and intake ahead of the morning counts it belongs to. Provinces close a day only when
-    every stream has got past it, so everything the fast streams produced meanwhile waits in the
-    province and location records, which grow and get slower to write, while the picture stands
-    still. So a stream whose newest report date is more than ``max_skew_days`` ahead of the
-    slowest stream that still delivers is paused until the others catch up.
-
-    A stream that delivered nothing for ``idle_seconds`` (read to its end, or without data) holds
-    nothing back, unless it is one we paused. The slowest stream is never paused, so something is
-    always read. Wall time is used here only to tell idle streams apart: it decides what is
-    fetched when, never what an alert says.
-    """
-
-    def __init__(self, *, max_skew_days: int = 3, idle_seconds: float = 2.0) -> None:
-        self.max_skew = dt.timedelta(days=max_skew_days)
-        self.idle_seconds = idle_seconds
-        self._newest: dict[Hashable, dt.date] = {}
-        self._last_read: dict[Hashable, float] = {}
-        self.paused: frozenset[Hashable] = frozenset()
-
-    def observe(self, stream: Hashable, date: dt.date, now: float) -> None:
-        """A report of ``date`` was read from ``stream``."""
-        self._last_read[stream] = now
-        if stream not in self._newest or date > self._newest[stream]:
-            self._newest[stream] = date
-
-    def floor(self, assigned: Iterable[Hashable], now: float) -> dt.date | None:
-        """The newest date of the slowest stream that counts: paused, or read from lately."""
-        dates = [
-            self._newest[s]
-            for s in assigned
-            if s in self._newest
-            and (s in self.paused or now - self._last_read.get(s, -1e18) < self.idle_seconds)
-        ]
-        return min(dates) if dates else None
-
-    def decide(self, assigned: Iterable[Hashable], now: float) -> frozenset[Hashable]:
-        """The streams to keep paused from now on (the caller pauses and resumes them)."""
-        streams = set(assigned)
-        floor = self.floor(streams, now)
-        if floor is None:
-            self.paused = frozenset()
-        else:
-            limit = floor + self.max_skew
-            self.paused = frozenset(
-                s for s in streams if s in self._newest and self._newest[s] > limit
-            )
-        return self.paused
