@@ -394,7 +394,9 @@ class Contribution:
         return Flows(self.arrivals_7d, self.transfers_out_7d, self.departures_7d, self.flow_days)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """Fields at their default are left out: provinces keep dozens of these per location,
+        and the changelog gets them on every write (``from_dict`` fills the defaults in)."""
+        full = {
             "location_id": self.location_id,
             "province": self.province,
             "date": self.date.isoformat(),
@@ -414,6 +416,11 @@ class Contribution:
             "final": self.final,
             "members": [m.to_dict() for m in self.members],
         }
+        return {
+            key: value
+            for key, value in full.items()
+            if key not in _CONTRIBUTION_DEFAULTS or value != _CONTRIBUTION_DEFAULTS[key]
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Contribution:
@@ -424,6 +431,23 @@ class Contribution:
                 "members": tuple(MemberStatus.from_dict(m) for m in data.get("members", ())),
             }
         )
+
+
+_CONTRIBUTION_DEFAULTS: Final[Mapping[str, Any]] = {
+    "name": "",
+    "municipality_code": None,
+    "without_bed": 0,
+    "slept_outside": 0,
+    "active": True,
+    "asylum": True,
+    "locations": 1,
+    "arrivals_7d": 0,
+    "transfers_out_7d": 0,
+    "departures_7d": 0,
+    "flow_days": 0,
+    "final": True,
+    "members": [],
+}
 
 
 def has_intake(state: LocationState) -> bool:

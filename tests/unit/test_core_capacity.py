@@ -6,6 +6,7 @@ arithmetic and for the wire round trips of what the tables store.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -683,6 +684,20 @@ def test_location_state_round_trip(value: LocationState) -> None:
 @given(value=contributions)
 def test_contribution_round_trip(value: Contribution) -> None:
     assert Contribution.from_dict(_through_json(value.to_dict())) == value
+
+
+def test_a_contribution_leaves_out_only_fields_at_their_default() -> None:
+    plain = Contribution("loc", "GR", dt.date(2025, 1, 1), 10, 20)
+    assert plain.to_dict() == {
+        "location_id": "loc",
+        "province": "GR",
+        "date": "2025-01-01",
+        "occupancy": 10,
+        "capacity": 20,
+    }
+    busy = dataclasses.replace(plain, without_bed=3, final=False, asylum=False)
+    assert {"without_bed", "final", "asylum"} <= set(busy.to_dict())
+    assert Contribution.from_dict(busy.to_dict()) == busy
 
 
 @given(value=location_records)
