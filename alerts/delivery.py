@@ -39,14 +39,18 @@ __all__ = [
     "flush_groups",
     "group_arrival",
     "hold",
+    "mark_applied",
     "notification_id",
     "release",
     "remember",
     "reminder_id",
 ]
 
-#: Confirmed ids a ledger remembers: far more than one receiver gets between two restarts.
-REMEMBERED: Final = 2000
+#: Confirmed ids a ledger remembers. Records read again after a restart are recognised by their
+#: offset (``Ledger.applied``); these ids catch a notification that was *produced* twice (an
+#: upstream step redone after a crash), which happens within moments of the first. The ledger is
+#: written whole to its changelog, so this list is kept short: 2000 ids were 120 kB per write.
+REMEMBERED: Final = 100
 
 
 def notification_id(event: AlertEvent, receiver: str) -> str:
@@ -202,6 +206,14 @@ class Ledger:
     resting_until: dt.datetime | None = None
     groups: tuple[Group, ...] = ()
     reminders: tuple[Reminder, ...] = ()
+    #: (partition, offset) of the last notifications-topic record applied to this ledger: a record
+    #: at or before it, read again after a restart, was already taken into account.
+    applied: tuple[int, int] | None = None
+
+    def has_applied(self, partition: int, offset: int) -> bool:
+        return (
+            self.applied is not None and self.applied[0] == partition and offset <= self.applied[1]
+        )
 
     def _waiting(self) -> tuple[Pending, ...]:
         return (*self.pending, *self.held, *(p for g in self.groups for p in g.items))
@@ -238,6 +250,8 @@ class Ledger:
             out["groups"] = [g.to_dict() for g in self.groups]
         if self.reminders:
             out["reminders"] = [r.to_dict() for r in self.reminders]
+        if self.applied is not None:
+            out["applied"] = list(self.applied)
         return out
 
     @classmethod
@@ -252,7 +266,19 @@ class Ledger:
             _time(data.get("resting_until")),
             tuple(Group.from_dict(g) for g in data.get("groups", ())),
             tuple(Reminder.from_dict(r) for r in data.get("reminders", ())),
+            _applied(data.get("applied")),
         )
+
+
+def _applied(value: Any) -> tuple[int, int] | None:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return None
+    return int(value[0]), int(value[1])
+
+
+def mark_applied(ledger: Ledger, partition: int, offset: int) -> Ledger:
+    """The record at ``offset`` of ``partition`` is now part of this ledger."""
+    return replace(ledger, applied=(partition, offset))
 
 
 def _without(items: Sequence[Pending], notification: str) -> tuple[Pending, ...]:

@@ -704,14 +704,19 @@ async def _apply(
 
 
 async def _lane(
-    notifier: Notifier, messages: list[dict[str, Any]], lanes: asyncio.Semaphore
+    notifier: Notifier, records: list[tuple[int, int, dict[str, Any]]], lanes: asyncio.Semaphore
 ) -> tuple[delivery.Ledger | None, delivery.Ledger]:
-    """One receiver's share of a batch, in order: (the ledger as stored, the ledger after)."""
+    """One receiver's share of a batch, (partition, offset, message) in order: (the ledger as
+    stored, the ledger after). A record the stored ledger already took in (read again after a
+    restart) is skipped."""
     async with lanes:
         stored: delivery.Ledger | None = ledger_table.get(notifier.name)
         ledger = stored if stored is not None else delivery.Ledger(notifier.name)
-        for message in messages:
+        for partition, offset, message in records:
+            if ledger.has_applied(partition, offset):
+                continue
             ledger = await _apply(notifier, ledger, message)
+            ledger = delivery.mark_applied(ledger, partition, offset)
         return stored, ledger
 
 
@@ -751,7 +756,11 @@ async def deliver_notifications(stream: faust.StreamT[bytes]) -> AsyncIterator[N
                 work.setdefault(receiver, []).append((event, message))
             done = await asyncio.gather(
                 *(
-                    _lane(notifiers[name], [m for _, m in items], lanes)
+                    _lane(
+                        notifiers[name],
+                        [(e.message.partition, e.message.offset, m) for e, m in items],
+                        lanes,
+                    )
                     for name, items in work.items()
                 )
             )

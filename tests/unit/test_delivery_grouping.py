@@ -381,3 +381,34 @@ def test_group_by_every_label_gives_each_alert_its_own_group() -> None:
 def test_bad_route_settings_are_named(route: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         routing_with(route)
+
+
+# ---------------------------------------------------------------- records read again
+
+
+@pytest.mark.parametrize(
+    ("applied", "partition", "offset", "seen"),
+    [
+        (None, 0, 0, False),
+        ((2, 10), 2, 9, True),
+        ((2, 10), 2, 10, True),
+        ((2, 10), 2, 11, False),
+        ((2, 10), 1, 5, False),  # another partition (the topic was repartitioned): not trusted
+    ],
+)
+def test_a_record_read_again_after_a_restart_is_recognised_by_its_offset(
+    applied: tuple[int, int] | None, partition: int, offset: int, seen: bool
+) -> None:
+    ledger = Ledger("hook", applied=applied)
+    assert ledger.has_applied(partition, offset) is seen
+    assert Ledger.from_dict(ledger.to_dict()) == ledger
+
+
+def test_the_ledger_stays_small_however_much_was_delivered() -> None:
+    ledger = Ledger("hook")
+    for i in range(5000):
+        ledger = delivered(ledger, f"cap_exceeded-x.{i}.hook", at(i), counted=False)
+    assert len(ledger.confirmed) == 100
+    assert ledger.knows("cap_exceeded-x.4999.hook")
+    assert ledger.sent_at == ()
+    assert len(str(ledger.to_dict())) < 10_000
