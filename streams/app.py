@@ -785,7 +785,8 @@ def _store_ledger(event: Any, receiver: str, ledger: delivery.Ledger) -> None:
 
 @app.timer(interval=TICK_SECONDS, on_leader=True)  # type: ignore[untyped-decorator]
 async def tick_receivers() -> None:
-    """Wake every receiver's ledger: retries that are due, digests whose quiet hours ended."""
+    """Wake every receiver's ledger: retries that are due, digests whose quiet hours ended,
+    groups whose wait or interval is over, reminders (so their times have a 5 s granularity)."""
     for spec in config.receivers:
         tick = {"type": "tick", "receiver": spec.name}
         await notifications_topic.send(key=spec.name.encode(), value=encode(tick))
