@@ -6,7 +6,12 @@ Guarantees it helps keep:
 - a failed attempt is retried on the receiver's schedule (the caller passes its waits: see
   ``alerts.notify.retry.schedule_for``), and a receiver's Retry-After is respected; after the
   last one the notification is dead, not lost;
-- 410 Gone switches the receiver off until an operator turns it back on.
+- 410 Gone switches the receiver off until an operator turns it back on;
+- a receiver that did not answer at all (timeout, refused connection) is given a rest: what
+  arrives for it meanwhile queues behind the failed notification instead of waiting for another
+  timeout, so one unreachable receiver costs the others at most one timeout per retry step;
+- grouping (``group_wait``, ``group_interval``) holds changes that arrive together and sends them
+  at one moment; ``repeat_interval`` reminds a receiver of an alert that is still firing.
 """
 
 from __future__ import annotations
@@ -20,19 +25,32 @@ from alerts.model import NATIONAL, AlertEvent, AlertStatus
 
 __all__ = [
     "Failure",
+    "Group",
+    "Grouping",
     "Ledger",
     "Pending",
+    "Reminder",
     "Verdict",
+    "defer",
     "delivered",
     "digest_event",
+    "due_reminders",
     "failed",
+    "flush_groups",
+    "group_arrival",
     "hold",
+    "mark_applied",
     "notification_id",
     "release",
+    "remember",
+    "reminder_id",
 ]
 
-#: Confirmed ids a ledger remembers: far more than one receiver gets between two restarts.
-REMEMBERED: Final = 2000
+#: Confirmed ids a ledger remembers. Records read again after a restart are recognised by their
+#: offset (``Ledger.applied``); these ids catch a notification that was *produced* twice (an
+#: upstream step redone after a crash), which happens within moments of the first. The ledger is
+#: written whole to its changelog, so this list is kept short: 2000 ids were 120 kB per write.
+REMEMBERED: Final = 100
 
 
 def notification_id(event: AlertEvent, receiver: str) -> str:
@@ -73,6 +91,109 @@ class Pending:
         )
 
 
+def _time(value: str | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(value)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class Grouping:
+    """How the route that chose this receiver wants its messages paced (seconds).
+
+    ``key``: the group (route and ``group_by`` label values); ``wait``: how long the first message
+    of a new group is held for others to join it; ``interval``: at least this long between two
+    messages of one group; ``repeat``: remind of a still-firing alert after this long without
+    news (None: never)."""
+
+    key: str
+    wait: float = 0.0
+    interval: float = 0.0
+    repeat: float | None = None
+
+    @property
+    def holds(self) -> bool:
+        """Whether a message can ever wait for its group (else it goes out at once)."""
+        return self.wait > 0 or self.interval > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "wait": self.wait,
+            "interval": self.interval,
+            "repeat": self.repeat,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Grouping:
+        repeat = data.get("repeat")
+        return cls(
+            str(data["key"]),
+            float(data.get("wait", 0.0)),
+            float(data.get("interval", 0.0)),
+            None if repeat is None else float(repeat),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """One group of one receiver: when it last sent, and what waits for its next message."""
+
+    key: str
+    interval: float
+    last_sent_at: dt.datetime | None = None
+    flush_at: dt.datetime | None = None
+    items: tuple[Pending, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "interval": self.interval,
+            "last_sent_at": _iso(self.last_sent_at),
+            "flush_at": _iso(self.flush_at),
+            "items": [p.to_dict() for p in self.items],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Group:
+        return cls(
+            str(data["key"]),
+            float(data.get("interval", 0.0)),
+            _time(data.get("last_sent_at")),
+            _time(data.get("flush_at")),
+            tuple(Pending.from_dict(p) for p in data.get("items", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    """A firing alert this receiver was told about, to be repeated every ``every`` seconds."""
+
+    event: AlertEvent
+    every: float
+    next_at: dt.datetime
+    count: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event": self.event.to_dict(),
+            "every": self.every,
+            "next_at": self.next_at.isoformat(),
+            "count": self.count,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Reminder:
+        return cls(
+            AlertEvent.from_dict(data["event"]),
+            float(data["every"]),
+            dt.datetime.fromisoformat(data["next_at"]),
+            int(data.get("count", 0)),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Ledger:
     receiver: str
@@ -81,20 +202,40 @@ class Ledger:
     pending: tuple[Pending, ...] = ()
     held: tuple[Pending, ...] = ()
     disabled: str | None = None  # why, when switched off
+    #: The receiver did not answer at all: new notifications queue until then (see defer).
+    resting_until: dt.datetime | None = None
+    groups: tuple[Group, ...] = ()
+    reminders: tuple[Reminder, ...] = ()
+    #: (partition, offset) of the last notifications-topic record applied to this ledger: a record
+    #: at or before it, read again after a restart, was already taken into account.
+    applied: tuple[int, int] | None = None
+
+    def has_applied(self, partition: int, offset: int) -> bool:
+        return (
+            self.applied is not None and self.applied[0] == partition and offset <= self.applied[1]
+        )
+
+    def _waiting(self) -> tuple[Pending, ...]:
+        return (*self.pending, *self.held, *(p for g in self.groups for p in g.items))
 
     def knows(self, notification: str) -> bool:
         return notification in self.confirmed or any(
-            p.notification_id == notification for p in (*self.pending, *self.held)
+            p.notification_id == notification for p in self._waiting()
         )
 
     def due(self, now: dt.datetime) -> list[Pending]:
-        return [p for p in self.pending if p.next_attempt_at <= now]
+        """Retries whose time has come, oldest notification first (the receiver's order)."""
+        ready = [p for p in self.pending if p.next_attempt_at <= now]
+        return sorted(ready, key=lambda p: p.first_queued_at)
+
+    def resting(self, now: dt.datetime) -> bool:
+        return self.resting_until is not None and now < self.resting_until
 
     def oldest_pending(self) -> dt.datetime | None:
-        return min((p.first_queued_at for p in (*self.pending, *self.held)), default=None)
+        return min((p.first_queued_at for p in self._waiting()), default=None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "receiver": self.receiver,
             "confirmed": list(self.confirmed),
             "sent_at": [t.isoformat() for t in self.sent_at],
@@ -102,6 +243,16 @@ class Ledger:
             "held": [p.to_dict() for p in self.held],
             "disabled": self.disabled,
         }
+        # Written only when used, so a ledger without them reads as before.
+        if self.resting_until is not None:
+            out["resting_until"] = self.resting_until.isoformat()
+        if self.groups:
+            out["groups"] = [g.to_dict() for g in self.groups]
+        if self.reminders:
+            out["reminders"] = [r.to_dict() for r in self.reminders]
+        if self.applied is not None:
+            out["applied"] = list(self.applied)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Ledger:
@@ -112,22 +263,43 @@ class Ledger:
             tuple(Pending.from_dict(p) for p in data.get("pending", ())),
             tuple(Pending.from_dict(p) for p in data.get("held", ())),
             data.get("disabled"),
+            _time(data.get("resting_until")),
+            tuple(Group.from_dict(g) for g in data.get("groups", ())),
+            tuple(Reminder.from_dict(r) for r in data.get("reminders", ())),
+            _applied(data.get("applied")),
         )
+
+
+def _applied(value: Any) -> tuple[int, int] | None:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return None
+    return int(value[0]), int(value[1])
+
+
+def mark_applied(ledger: Ledger, partition: int, offset: int) -> Ledger:
+    """The record at ``offset`` of ``partition`` is now part of this ledger."""
+    return replace(ledger, applied=(partition, offset))
 
 
 def _without(items: Sequence[Pending], notification: str) -> tuple[Pending, ...]:
     return tuple(p for p in items if p.notification_id != notification)
 
 
-def delivered(ledger: Ledger, notification: str, now: dt.datetime) -> Ledger:
-    """Confirmed by the receiver: remember it, count it against the text budget window."""
+def delivered(
+    ledger: Ledger, notification: str, now: dt.datetime, *, counted: bool = True
+) -> Ledger:
+    """Confirmed by the receiver: remember it; the receiver answers again, so it rests no more.
+    ``counted``: it counts against a text budget (only receivers with a budget need the times;
+    for the others the list would grow with every message of the day)."""
     day_ago = now - dt.timedelta(days=1)
+    sent = (*(t for t in ledger.sent_at if t > day_ago), now) if counted else ledger.sent_at
     return replace(
         ledger,
         confirmed=(*ledger.confirmed, notification)[-REMEMBERED:],
-        sent_at=(*(t for t in ledger.sent_at if t > day_ago), now),
+        sent_at=sent,
         pending=_without(ledger.pending, notification),
         held=_without(ledger.held, notification),
+        resting_until=None,
     )
 
 
@@ -137,6 +309,8 @@ class Failure:
     retry_after: float | None = None
     disable: bool = False
     message: str = ""
+    #: No answer at all (timeout, refused connection): the receiver rests until the retry.
+    unreachable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +347,18 @@ def failed(
         wait = max(wait, failure.retry_after)
     when = now + dt.timedelta(seconds=wait)
     entry = Pending(notification, event, attempts, when, first_queued_at, failure.message)
-    return Verdict(replace(ledger, pending=(*rest, entry)), next_attempt_at=when)
+    resting = when if failure.unreachable else ledger.resting_until
+    return Verdict(
+        replace(ledger, pending=(*rest, entry), resting_until=resting), next_attempt_at=when
+    )
+
+
+def defer(ledger: Ledger, item: Pending) -> Ledger:
+    """Queue a notification behind the receiver's retries without trying it now (the receiver
+    rests): it is tried with them, at ``ledger.resting_until``; its attempts are not counted."""
+    when = max(ledger.resting_until or item.next_attempt_at, item.next_attempt_at)
+    entry = replace(item, next_attempt_at=when)
+    return replace(ledger, pending=(*_without(ledger.pending, item.notification_id), entry))
 
 
 def hold(ledger: Ledger, item: Pending) -> Ledger:
@@ -215,3 +400,112 @@ def digest_event(receiver: str, items: Sequence[Pending], now: dt.datetime) -> A
         revision=int(now.timestamp()),
         labels={"digest_of": ",".join(p.notification_id for p in items)},
     )
+
+
+# ---------------------------------------------------------------- grouping and reminders
+
+
+def _put_group(ledger: Ledger, group: Group) -> Ledger:
+    others = tuple(g for g in ledger.groups if g.key != group.key)
+    return replace(ledger, groups=(*others, group))
+
+
+def group_arrival(
+    ledger: Ledger, item: Pending, grouping: Grouping, now: dt.datetime, *, urgent: bool
+) -> tuple[Ledger, bool]:
+    """A notification for a receiver whose route groups: (ledger, send it now?).
+
+    - urgent (critical, or a rule that always goes through): now, grouping never holds it;
+    - a new group (or one quiet for a whole ``interval``): held ``wait`` seconds so that what
+      arrives with it goes out together; at once when ``wait`` is 0;
+    - a group that already sent: at once when its last message is ``interval`` ago, else held
+      until then; a group that already holds messages takes this one along.
+    """
+    if urgent or not grouping.holds:
+        return ledger, True
+    group = next((g for g in ledger.groups if g.key == grouping.key), None)
+    if (
+        group is not None
+        and not group.items
+        and group.last_sent_at is not None
+        and now >= group.last_sent_at + dt.timedelta(seconds=group.interval)
+    ):
+        group = None  # quiet for a whole interval: it starts afresh
+    if group is None:
+        if grouping.wait <= 0:
+            return _put_group(ledger, Group(grouping.key, grouping.interval, now)), True
+        flush_at = now + dt.timedelta(seconds=grouping.wait)
+        fresh = Group(grouping.key, grouping.interval, None, flush_at, (item,))
+        return _put_group(ledger, fresh), False
+    if group.items:
+        joined = replace(group, items=(*_without(group.items, item.notification_id), item))
+        return _put_group(ledger, joined), False
+    assert group.last_sent_at is not None  # an empty group is only kept after it sent
+    next_at = group.last_sent_at + dt.timedelta(seconds=group.interval)
+    if now >= next_at:
+        return _put_group(ledger, replace(group, last_sent_at=now)), True
+    return _put_group(ledger, replace(group, flush_at=next_at, items=(item,))), False
+
+
+def flush_groups(
+    ledger: Ledger, now: dt.datetime
+) -> tuple[Ledger, tuple[tuple[str, tuple[Pending, ...]], ...]]:
+    """Groups whose time has come give up what they hold, in arrival order; groups that have
+    been quiet for their interval are forgotten (their next message is a new group's)."""
+    out: list[tuple[str, tuple[Pending, ...]]] = []
+    kept: list[Group] = []
+    for group in ledger.groups:
+        if group.items and group.flush_at is not None and group.flush_at <= now:
+            out.append((group.key, group.items))
+            kept.append(Group(group.key, group.interval, now))
+        elif (
+            not group.items
+            and group.last_sent_at is not None
+            and now >= group.last_sent_at + dt.timedelta(seconds=group.interval)
+        ):
+            continue
+        else:
+            kept.append(group)
+    if not out and len(kept) == len(ledger.groups):
+        return ledger, ()
+    return replace(ledger, groups=tuple(kept)), tuple(out)
+
+
+def remember(ledger: Ledger, event: AlertEvent, every: float | None, now: dt.datetime) -> Ledger:
+    """Keep a firing alert for reminders every ``every`` seconds from ``now``; a resolve (or a
+    route without reminders) forgets it. The newest change of an alert replaces the older."""
+    others = tuple(r for r in ledger.reminders if r.event.alert_id != event.alert_id)
+    if every is None or event.status is not AlertStatus.FIRING:
+        if len(others) == len(ledger.reminders):
+            return ledger
+        return replace(ledger, reminders=others)
+    entry = Reminder(event, every, now + dt.timedelta(seconds=every))
+    return replace(ledger, reminders=(*others, entry))
+
+
+def reminder_id(reminder: Reminder, receiver: str) -> str:
+    """``{alert_id}.{revision}.{receiver}.r{n}``: a new id per reminder, so a receiver that drops
+    webhook-ids it has seen drops a redelivered reminder but not the next one."""
+    return f"{notification_id(reminder.event, receiver)}.r{reminder.count}"
+
+
+def due_reminders(ledger: Ledger, now: dt.datetime) -> tuple[Ledger, tuple[Pending, ...]]:
+    """Reminders whose time has come, as notifications. An alert with a message of its own still
+    waiting (a retry, a quiet-hour hold, a group) is not reminded of until that is out."""
+    waiting = {p.event.alert_id for p in ledger._waiting()}
+    ready: list[Pending] = []
+    kept: list[Reminder] = []
+    for reminder in ledger.reminders:
+        if reminder.next_at > now or reminder.event.alert_id in waiting:
+            kept.append(reminder)
+            continue
+        advanced = replace(
+            reminder,
+            count=reminder.count + 1,
+            next_at=now + dt.timedelta(seconds=reminder.every),
+        )
+        kept.append(advanced)
+        ready.append(Pending(reminder_id(advanced, ledger.receiver), reminder.event, 0, now, now))
+    if not ready:
+        return ledger, ()
+    return replace(ledger, reminders=tuple(kept)), tuple(ready)

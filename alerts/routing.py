@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from alerts.delivery import Grouping
 from alerts.errors import ConfigError
 from alerts.model import AlertEvent, AlertStatus, Severity
 
@@ -33,21 +34,75 @@ __all__ = [
     "Matcher",
     "QuietHours",
     "Route",
+    "RouteTiming",
     "RoutingConfig",
     "Silence",
     "alert_labels",
     "decide",
     "pace",
+    "parse_duration",
     "parse_matchers",
     "parse_routing",
     "parse_silence",
     "targets",
+    "urgent",
 ]
 
 _AMSTERDAM: Final = ZoneInfo("Europe/Amsterdam")
 
 #: Rules whose messages go through quiet hours and SMS budgets: people may be sleeping outside.
 ALWAYS_THROUGH: Final = frozenset({"slept_outside", "outside_risk", "cap_exceeded"})
+
+
+def urgent(event: AlertEvent) -> bool:
+    """Critical, or a rule that always goes through: never held by quiet hours, budgets or
+    grouping."""
+    return event.rule in ALWAYS_THROUGH or event.severity is Severity.CRITICAL
+
+
+_DURATION = re.compile(r"(\d+)([smhd])")
+_UNIT: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any, where: str) -> float:
+    """Seconds from ``"30s"``, ``"5m"``, ``"4h"``, ``"1d"``, ``"1h30m"`` or ``0``."""
+    if value == 0 and not isinstance(value, bool):
+        return 0.0
+    text = str(value).strip() if isinstance(value, str) else ""
+    parts = _DURATION.findall(text)
+    if not text or "".join(n + u for n, u in parts) != text:
+        raise ConfigError(f"{where}: not a duration like '30s', '5m', '4h' or '1h30m': {value!r}")
+    return float(sum(int(n) * _UNIT[u] for n, u in parts))
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTiming:
+    """Alertmanager's ``group_by``, ``group_wait``, ``group_interval`` and ``repeat_interval``
+    (seconds), as they apply to a route after inheriting from its parents.
+
+    ``group_by``: the labels whose values make a group; ``()`` puts every alert of the route in
+    one group, ``("...",)`` gives each alert a group of its own."""
+
+    group_by: tuple[str, ...] = ()
+    group_wait: float = 0.0
+    group_interval: float = 0.0
+    repeat_interval: float | None = None
+
+    @property
+    def plain(self) -> bool:
+        """Nothing to hold and nothing to repeat: every change goes out at once, once."""
+        return self.group_wait <= 0 and self.group_interval <= 0 and self.repeat_interval is None
+
+    def grouping(self, route_id: str, labels: Mapping[str, str]) -> Grouping | None:
+        if self.plain:
+            return None
+        if self.group_by == ("...",):
+            values = labels.get("alert_id", "")
+        else:
+            values = ",".join(f"{name}={labels.get(name, '')}" for name in self.group_by)
+        return Grouping(
+            f"{route_id}{{{values}}}", self.group_wait, self.group_interval, self.repeat_interval
+        )
 
 
 def alert_labels(event: AlertEvent) -> dict[str, str]:
@@ -127,20 +182,30 @@ class Route:
     matchers: tuple[Matcher, ...] = ()
     continue_: bool = False
     routes: tuple[Route, ...] = ()
+    #: Grouping and repeating, already inherited from the parents (see :func:`parse_routing`).
+    timing: RouteTiming = RouteTiming()
+    #: Where the route sits in the tree ("route", "route.1", "route.1.0"): part of a group key.
+    route_id: str = "route"
 
     def receivers_for(self, labels: Mapping[str, str], inherited: str | None = None) -> list[str]:
         """Alertmanager's walk: the deepest matching routes; ``continue`` lets siblings match too.
         A route without its own receiver uses its parent's."""
+        return [name for name, _ in self.matches(labels, inherited)]
+
+    def matches(
+        self, labels: Mapping[str, str], inherited: str | None = None
+    ) -> list[tuple[str, Route]]:
+        """Like :meth:`receivers_for`, with the route that chose each receiver."""
         receiver = self.receiver or inherited
-        found: list[str] = []
+        found: list[tuple[str, Route]] = []
         for child in self.routes:
             if not _all(child.matchers, labels):
                 continue
-            found.extend(child.receivers_for(labels, receiver))
+            found.extend(child.matches(labels, receiver))
             if not child.continue_:
                 break
         if not found and receiver is not None:
-            found.append(receiver)
+            found.append((receiver, self))
         return found
 
 
@@ -296,6 +361,8 @@ class Decision:
     reason: str = ""
     #: For HOLD: when the digest with this message goes out.
     release_at: dt.datetime | None = None
+    #: For SEND: how the route groups and repeats (None: at once, once).
+    grouping: Grouping | None = None
 
 
 def targets(
@@ -309,13 +376,13 @@ def targets(
     """Which receivers ``event`` concerns, and whether a silence or inhibition stops it: decided
     once, where the alert change is made. SEND here still goes through :func:`pace`."""
     labels = alert_labels(event)
-    names: list[str] = []
-    for name in config.route.receivers_for(labels):
-        if name not in names:
-            names.append(name)
+    chosen: dict[str, Route] = {}
+    for name, route in config.route.matches(labels):
+        chosen.setdefault(name, route)
     for audience in config.audiences:
-        if audience.receiver not in names and audience.includes(labels):
-            names.append(audience.receiver)
+        if audience.receiver not in chosen and audience.includes(labels):
+            chosen[audience.receiver] = config.route  # an audience groups as the root does
+    names = list(chosen)
     if not names:
         return []
     for silence in (*config.silences, *extra_silences):
@@ -327,7 +394,10 @@ def targets(
         for rule in config.inhibit_rules:
             if rule.inhibits(labels, others):
                 return [Decision(n, Action.INHIBITED, "inhibited by a firing alert") for n in names]
-    return [Decision(n, Action.SEND) for n in names]
+    return [
+        Decision(n, Action.SEND, grouping=chosen[n].timing.grouping(chosen[n].route_id, labels))
+        for n in names
+    ]
 
 
 def pace(
@@ -338,12 +408,12 @@ def pace(
     sent: Sequence[dt.datetime] = (),
 ) -> Decision:
     """Quiet hours and the text-message budget of one receiver, decided when it is delivered."""
-    urgent = event.rule in ALWAYS_THROUGH or event.severity is Severity.CRITICAL
+    pressing = urgent(event)
     quiet = config.quiet_hours.get(receiver)
     budget = config.budgets.get(receiver)
-    if quiet is not None and not urgent and quiet.covers(now):
+    if quiet is not None and not pressing and quiet.covers(now):
         return Decision(receiver, Action.HOLD, "quiet hours", release_at=quiet.next_end(now))
-    if budget is not None and not urgent and budget.exceeded(sent, now):
+    if budget is not None and not pressing and budget.exceeded(sent, now):
         return Decision(receiver, Action.OVER_BUDGET, "text message budget spent")
     return Decision(receiver, Action.SEND)
 
@@ -385,12 +455,50 @@ def _time(value: Any, where: str) -> dt.time:
         raise ConfigError(f"{where}: not a time of day (HH:MM): {value!r}") from None
 
 
-def _route(raw: Any, where: str, receivers: set[str]) -> Route:
+_TIMING_KEYS: Final = ("group_by", "group_wait", "group_interval", "repeat_interval")
+#: Reminders more often than this would be noise, not news.
+MIN_REPEAT_S: Final = 60.0
+
+
+def _timing(raw: Mapping[str, Any], where: str, parent: RouteTiming) -> RouteTiming:
+    """A route's own settings over its parent's (Alertmanager's inheritance)."""
+    group_by = parent.group_by
+    if "group_by" in raw:
+        value = raw["group_by"]
+        if not isinstance(value, list) or not all(isinstance(x, str) and x for x in value):
+            raise ConfigError(f"{where}.group_by must be a list of label names, or ['...']")
+        if "..." in value and len(value) > 1:
+            raise ConfigError(f"{where}.group_by: '...' (every label) stands alone")
+        group_by = tuple(value)
+    wait, interval, repeat = parent.group_wait, parent.group_interval, parent.repeat_interval
+    if "group_wait" in raw:
+        wait = parse_duration(raw["group_wait"], f"{where}.group_wait")
+    if "group_interval" in raw:
+        interval = parse_duration(raw["group_interval"], f"{where}.group_interval")
+    if "repeat_interval" in raw:
+        if raw["repeat_interval"] is None:
+            repeat = None
+        else:
+            repeat = parse_duration(raw["repeat_interval"], f"{where}.repeat_interval")
+            if repeat < MIN_REPEAT_S:
+                raise ConfigError(f"{where}.repeat_interval must be at least 1m")
+    if repeat is not None and repeat < interval:
+        raise ConfigError(f"{where}: repeat_interval must not be shorter than group_interval")
+    return RouteTiming(group_by, wait, interval, repeat)
+
+
+def _route(
+    raw: Any,
+    where: str,
+    receivers: set[str],
+    parent: RouteTiming = RouteTiming(),
+) -> Route:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where} must be a mapping")
-    unknown = set(raw) - {"receiver", "match", "matchers", "continue", "routes"}
+    unknown = set(raw) - {"receiver", "match", "matchers", "continue", "routes", *_TIMING_KEYS}
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    timing = _timing(raw, where, parent)
     receiver = raw.get("receiver")
     if receiver is not None and receiver not in receivers:
         raise ConfigError(f"{where}.receiver: no receiver named {receiver!r}")
@@ -405,8 +513,11 @@ def _route(raw: Any, where: str, receivers: set[str]) -> Route:
         matchers=matchers,
         continue_=bool(raw.get("continue", False)),
         routes=tuple(
-            _route(child, f"{where}.routes[{i}]", receivers) for i, child in enumerate(children)
+            _route(child, f"{where}.routes[{i}]", receivers, timing)
+            for i, child in enumerate(children)
         ),
+        timing=timing,
+        route_id=where,
     )
 
 

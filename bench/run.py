@@ -494,6 +494,7 @@ class Worker:
         log_path: Path,
         level: str,
         data_dir: Path | None = None,
+        extra_env: dict[str, str] | None = None,
     ):
         """Start ``opvangwacht worker``. With ``data_dir`` (a restart) the directory is the
         caller's and is left in place on stop; without, a fresh one is made and removed."""
@@ -511,6 +512,7 @@ class Worker:
             OPVANG_PARTITIONS=str(partitions),
             PYTHONUNBUFFERED="1",
         )
+        env.update(extra_env or {})
         self._log = log_path.open("ab")
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
@@ -1795,6 +1797,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--year-days", type=int, default=365, help="days in the --year replay")
     p.add_argument(
+        "--delivery",
+        action="store_true",
+        help="instead: notifications/s through the delivery agent to a loopback webhook "
+        "receiver, and report-to-signed-webhook latency (issue 4)",
+    )
+    p.add_argument(
+        "--notifications",
+        type=int,
+        default=None,
+        help="--delivery: notifications in the backlog (default 10,000; 2,000 with --quick)",
+    )
+    p.add_argument("--receivers", type=int, default=8, help="--delivery: webhook receivers")
+    p.add_argument(
+        "--delivery-rate", type=float, default=20.0, help="--delivery: reports/s, latency phase"
+    )
+    p.add_argument(
         "--output",
         type=Path,
         default=None,
@@ -1802,7 +1820,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = p.parse_args(argv)
     if args.output is None:
-        args.output = RESULTS_DIR / ("year-latest.json" if args.year else "latest.json")
+        name = "year-latest" if args.year else "delivery-latest" if args.delivery else "latest"
+        args.output = RESULTS_DIR / f"{name}.json"
     if args.year_days < 1:
         p.error("--year-days must be >= 1")
     if args.events is None:
@@ -1818,19 +1837,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if str(REPO) not in sys.path:  # `python bench/run.py` from anywhere
         sys.path.insert(0, str(REPO))
+    from bench import delivery
+
     try:
-        results = asyncio.run(run_year(args) if args.year else run(args))
-    except RunFailed as exc:
+        if args.delivery:
+            results = asyncio.run(delivery.run_delivery(args))
+        else:
+            results = asyncio.run(run_year(args) if args.year else run(args))
+    except (RunFailed, delivery.RunFailed) as exc:  # run as __main__, bench.run is a second copy
         say(f"benchmark failed: {exc}")
         return 2 if "no Kafka broker" in str(exc) else 1
     except KeyboardInterrupt:
         say("interrupted")
         return 130
-    print(render_year_table(results) if args.year else render_table(results))
+    if args.delivery:
+        print(delivery.render_delivery_table(results))
+    else:
+        print(render_year_table(results) if args.year else render_table(results))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(results, indent=2, default=str)
     args.output.write_text(text + "\n")
-    kind = "year" if args.year else "run"
+    kind = "year" if args.year else "delivery" if args.delivery else "run"
     (RESULTS_DIR / f"{kind}-{results['run_id']}.json").write_text(text + "\n")
     say(f"results written to {args.output}")
     return 0

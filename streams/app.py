@@ -16,6 +16,8 @@ Agents run with concurrency 1, table values are reassigned whole, never mutated 
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import dataclasses
 import datetime as dt
 import hmac
@@ -24,11 +26,13 @@ import os
 import time
 import urllib.parse
 import uuid
+import weakref
 from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any, cast
 
 import faust
+import faust.streams as faust_streams
 import httpx
 import structlog
 from aiohttp import web as aiohttp_web
@@ -39,10 +43,11 @@ from alerts import cap, delivery, engine, escalation, routing
 from alerts.capacity import Applied, Contribution, DayRecord
 from alerts.errors import ConfigError, InvalidReport
 from alerts.model import AlertEvent, IntakeReport, OccupancyReport
-from alerts.notify import DeliveryError, Notifier
+from alerts.notify import DeliveryError, DeliveryResult, Notifier
 from alerts.notify.dlr import InvalidDeliveryReport, parse_report
 from alerts.notify.factory import build_notifier
 from alerts.notify.retry import schedule_for
+from alerts.notify.webhook import WebhookNotifier, webhook_id
 from streams import api, codecs
 from streams.audit import AuditLog
 from streams.batch import Overlay, batches
@@ -457,7 +462,8 @@ async def audit(alert_id: str, entry: dict[str, Any]) -> None:
 
 async def route_alert(alert: AlertEvent) -> None:
     """Routing, silences and inhibition, in the step that made the alert change: every receiver
-    that must hear of it gets a notification record on the notifications topic."""
+    that must hear of it gets a notification record on the notifications topic (with its route's
+    grouping, when the route groups or repeats)."""
     for decision in routing.targets(
         alert, config.routing, _now(), extra_silences=silences.active()
     ):
@@ -474,14 +480,24 @@ async def route_alert(alert: AlertEvent) -> None:
         if decision.action is not routing.Action.SEND:
             metrics.notifications.labels("-", decision.receiver, decision.action.value).inc()
             continue
-        notification = {
+        notification: dict[str, Any] = {
             "type": "notification",
             "notification_id": delivery.notification_id(alert, decision.receiver),
             "receiver": decision.receiver,
             "queued_at": _now().isoformat(),
             "event": alert.to_dict(),
         }
+        if decision.grouping is not None:
+            notification["group"] = decision.grouping.to_dict()
         await notifications_topic.send(key=decision.receiver.encode(), value=encode(notification))
+
+
+async def _send(notifier: Notifier, event: AlertEvent, nid: str) -> DeliveryResult:
+    """A reminder or an escalation is a message of its own: a webhook gets its notification id as
+    ``webhook-id``, so a receiver's deduplication does not drop it as the alert change it saw."""
+    if isinstance(notifier, WebhookNotifier) and nid != webhook_id(event, notifier.name):
+        return await notifier.send(event, message_id=nid)
+    return await notifier.send(event)
 
 
 async def _attempt(
@@ -496,7 +512,7 @@ async def _attempt(
     """One delivery attempt and its bookkeeping: confirmed, to be retried, or given up."""
     base = {"receiver": notifier.name, "channel": notifier.channel, "revision": event.revision}
     try:
-        result = await notifier.send(event)
+        result = await _send(notifier, event, nid)
     except DeliveryError as exc:
         schedule = _schedules[notifier.name]
         retry_after = (
@@ -507,7 +523,11 @@ async def _attempt(
             event,
             nid,
             delivery.Failure(
-                exc.recoverable, retry_after, bool(getattr(exc, "disable", False)), str(exc)
+                exc.recoverable,
+                retry_after,
+                bool(getattr(exc, "disable", False)),
+                str(exc),
+                unreachable=exc.recoverable and exc.status_code is None,
             ),
             _now(),
             attempts=attempts,
@@ -521,6 +541,7 @@ async def _attempt(
             {
                 **base,
                 "type": "attempt",
+                "notification_id": nid,
                 "attempt": attempts,
                 "status_code": exc.status_code,
                 "error": str(exc),
@@ -559,6 +580,7 @@ async def _attempt(
         {
             **base,
             "type": "attempt",
+            "notification_id": nid,
             "attempt": attempts,
             "status_code": result.status_code,
             "provider_id": result.provider_id,
@@ -573,10 +595,59 @@ async def _attempt(
         receiver=notifier.name,
         alert_id=event.alert_id,
         revision=event.revision,
+        notification_id=nid,
         status_code=result.status_code,
         latency_ms=round(result.latency_s * 1000, 1),
     )
-    return delivery.delivered(ledger, nid, _now())
+    counted = notifier.name in config.routing.budgets
+    return delivery.delivered(ledger, nid, _now(), counted=counted)
+
+
+async def _deliver(
+    notifier: Notifier, ledger: delivery.Ledger, item: delivery.Pending
+) -> delivery.Ledger:
+    """Quiet hours and the text budget, then one attempt; while the receiver rests (it did not
+    answer a moment ago), a place in its queue instead of another timeout."""
+    event, nid = item.event, item.notification_id
+    now = _now()
+    decision = routing.pace(event, notifier.name, config.routing, now, ledger.sent_at)
+    if decision.action is routing.Action.SEND:
+        if ledger.resting(now):
+            await audit(
+                event.alert_id,
+                {
+                    "type": "queued",
+                    "receiver": notifier.name,
+                    "notification_id": nid,
+                    "reason": "the receiver did not answer; waits for its retry",
+                    "next_attempt_at": _iso(ledger.resting_until),
+                },
+            )
+            return delivery.defer(ledger, item)
+        return await _attempt(
+            notifier,
+            ledger,
+            event,
+            nid,
+            attempts=item.attempts + 1,
+            first_queued_at=item.first_queued_at,
+        )
+    release_at = decision.release_at or now + dt.timedelta(hours=1)
+    await audit(
+        event.alert_id,
+        {
+            "type": "held",
+            "receiver": notifier.name,
+            "reason": decision.reason,
+            "release_at": release_at.isoformat(),
+        },
+    )
+    metrics.notifications.labels(notifier.channel, notifier.name, decision.action.value).inc()
+    return delivery.hold(ledger, delivery.Pending(nid, event, 0, release_at, item.first_queued_at))
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 async def _on_notification(
@@ -594,26 +665,32 @@ async def _on_notification(
         )
         return ledger
     now = _now()
-    decision = routing.pace(event, notifier.name, config.routing, now, ledger.sent_at)
-    if decision.action is routing.Action.SEND:
-        return await _attempt(notifier, ledger, event, nid, attempts=1, first_queued_at=queued)
-    release_at = decision.release_at or now + dt.timedelta(hours=1)
-    await audit(
-        event.alert_id,
-        {
-            "type": "held",
-            "receiver": notifier.name,
-            "reason": decision.reason,
-            "release_at": release_at.isoformat(),
-        },
-    )
-    metrics.notifications.labels(notifier.channel, notifier.name, decision.action.value).inc()
-    return delivery.hold(ledger, delivery.Pending(nid, event, 0, release_at, queued))
+    item = delivery.Pending(nid, event, 0, now, queued)
+    raw_group = message.get("group")
+    grouping = delivery.Grouping.from_dict(raw_group) if isinstance(raw_group, dict) else None
+    if nid == delivery.notification_id(event, notifier.name):  # an alert change, not an escalation
+        ledger = delivery.remember(ledger, event, grouping.repeat if grouping else None, now)
+    if grouping is not None:
+        ledger, send_now = delivery.group_arrival(
+            ledger, item, grouping, now, urgent=routing.urgent(event)
+        )
+        if not send_now:
+            await audit(
+                event.alert_id,
+                {"type": "grouped", "receiver": notifier.name, "group": grouping.key},
+            )
+            metrics.notifications.labels(notifier.channel, notifier.name, "grouped").inc()
+            return ledger
+    return await _deliver(notifier, ledger, item)
 
 
 async def _on_tick(notifier: Notifier, ledger: delivery.Ledger) -> delivery.Ledger:
+    """Due retries (oldest first; after one that got no answer the rest wait with it), digests
+    whose quiet hours ended, groups whose wait or interval is over, and reminders."""
     now = _now()
     for item in ledger.due(now):
+        if ledger.resting(now):
+            break
         ledger = await _attempt(
             notifier,
             ledger,
@@ -624,21 +701,56 @@ async def _on_tick(notifier: Notifier, ledger: delivery.Ledger) -> delivery.Ledg
         )
     ledger, ready = delivery.release(ledger, now)
     if ready:
-        digest = delivery.digest_event(notifier.name, ready, now)
-        for item in ready:
-            await audit(
-                item.event.alert_id,
-                {"type": "digest", "receiver": notifier.name, "digest": digest.alert_id},
-            )
-        ledger = await _attempt(
-            notifier,
-            ledger,
-            digest,
-            delivery.notification_id(digest, notifier.name),
-            attempts=1,
-            first_queued_at=min(p.first_queued_at for p in ready),
+        ledger = await _digest(notifier, ledger, ready, now, direct=True)
+    ledger, flushed = delivery.flush_groups(ledger, now)
+    for _key, items in flushed:
+        if notifier.channel == "sms" and len(items) > 1:
+            ledger = await _digest(notifier, ledger, items, now, direct=False)
+        else:
+            for item in items:
+                ledger = await _deliver(notifier, ledger, item)
+    ledger, reminders = delivery.due_reminders(ledger, now)
+    for item in reminders:
+        decisions = routing.targets(
+            item.event, config.routing, now, extra_silences=silences.active()
         )
+        wanted = any(
+            d.receiver == notifier.name and d.action is routing.Action.SEND for d in decisions
+        )
+        await audit(
+            item.event.alert_id,
+            {
+                "type": "reminder" if wanted else "reminder-skipped",
+                "receiver": notifier.name,
+                "notification_id": item.notification_id,
+            },
+        )
+        if wanted:
+            ledger = await _deliver(notifier, ledger, item)
     return ledger
+
+
+async def _digest(
+    notifier: Notifier,
+    ledger: delivery.Ledger,
+    items: tuple[delivery.Pending, ...],
+    now: dt.datetime,
+    *,
+    direct: bool,
+) -> delivery.Ledger:
+    """One message for several: quiet-hour digests go out as they are (``direct``), a group's
+    digest still passes quiet hours and the budget."""
+    digest = delivery.digest_event(notifier.name, items, now)
+    for item in items:
+        await audit(
+            item.event.alert_id,
+            {"type": "digest", "receiver": notifier.name, "digest": digest.alert_id},
+        )
+    nid = delivery.notification_id(digest, notifier.name)
+    first = min(p.first_queued_at for p in items)
+    if direct:
+        return await _attempt(notifier, ledger, digest, nid, attempts=1, first_queued_at=first)
+    return await _deliver(notifier, ledger, delivery.Pending(nid, digest, 0, now, first))
 
 
 async def _acknowledge(notifier: Notifier, message: dict[str, Any]) -> None:
@@ -658,46 +770,109 @@ async def _acknowledge(notifier: Notifier, message: dict[str, Any]) -> None:
     )
 
 
+async def _apply(
+    notifier: Notifier, ledger: delivery.Ledger, message: dict[str, Any]
+) -> delivery.Ledger:
+    """One record of the notifications topic, applied to its receiver's ledger."""
+    kind = message.get("type")
+    if kind == "tick":
+        return await _on_tick(notifier, ledger)
+    if kind == "ack":
+        await _acknowledge(notifier, message)
+        return ledger
+    if kind == "enable":
+        await audit(
+            f"receiver:{notifier.name}",
+            {"type": "enabled", "receiver": notifier.name, "by": message.get("by")},
+        )
+        return dataclasses.replace(ledger, disabled=None, resting_until=None)
+    return await _on_notification(notifier, ledger, message)
+
+
+async def _lane(
+    notifier: Notifier, records: list[tuple[int, int, dict[str, Any]]], lanes: asyncio.Semaphore
+) -> tuple[delivery.Ledger | None, delivery.Ledger]:
+    """One receiver's share of a batch, (partition, offset, message) in order: (the ledger as
+    stored, the ledger after). A record the stored ledger already took in (read again after a
+    restart) is skipped."""
+    async with lanes:
+        stored: delivery.Ledger | None = ledger_table.get(notifier.name)
+        ledger = stored if stored is not None else delivery.Ledger(notifier.name)
+        for partition, offset, message in records:
+            if ledger.has_applied(partition, offset):
+                continue
+            ledger = await _apply(notifier, ledger, message)
+            ledger = delivery.mark_applied(ledger, partition, offset)
+        return stored, ledger
+
+
+#: Records taken from the notifications topic at once (or whatever came within BATCH_WITHIN s).
+BATCH_SIZE = 256
+BATCH_WITHIN = 0.02
+#: Receivers served side by side; each one's notifications stay in order.
+RECEIVERS_AT_ONCE = 32
+
+
 @app.agent(notifications_topic, concurrency=1)
 async def deliver_notifications(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
     """One receiver's notifications arrive in order on one partition; its ledger (confirmed ids,
-    retries, held digests) lives in a table keyed by receiver on the same partition. A slow or
-    dead receiver delays only its own deliveries, and never the capacity picture."""
-    async with httpx.AsyncClient() as client:
+    retries, held digests, groups, reminders) lives in a table keyed by receiver on the same
+    partition. Records come in batches; every receiver's share of a batch is worked through in
+    order, receivers side by side, and each ledger is written once per batch, before the batch
+    is acknowledged: a crash before that write makes Kafka deliver the records again, and the
+    ledger tells which of them were already confirmed."""
+    limits = httpx.Limits(
+        max_connections=RECEIVERS_AT_ONCE * 2, max_keepalive_connections=RECEIVERS_AT_ONCE
+    )
+    async with httpx.AsyncClient(limits=limits) as client:
         notifiers = {
             spec.name: build_notifier(spec, client, os.environ) for spec in config.receivers
         }
-        async for value in stream:
-            message = json.loads(value)
-            receiver = str(message.get("receiver", ""))
-            notifier = notifiers.get(receiver)
-            if notifier is None:
-                log.warning("notification for an unknown receiver dropped", receiver=receiver)
-                yield None
-                continue
-            stored: delivery.Ledger | None = ledger_table.get(receiver)
-            ledger = stored if stored is not None else delivery.Ledger(receiver)
-            if message.get("type") == "tick":
-                updated = await _on_tick(notifier, ledger)
-            elif message.get("type") == "ack":
-                await _acknowledge(notifier, message)
-                updated = ledger
-            elif message.get("type") == "enable":
-                updated = dataclasses.replace(ledger, disabled=None)
-                await audit(
-                    f"receiver:{receiver}",
-                    {"type": "enabled", "receiver": receiver, "by": message.get("by")},
+        lanes = asyncio.Semaphore(RECEIVERS_AT_ONCE)
+        # Stream.take_events acknowledges a batch only when the loop asks for the next one.
+        batches = stream.take_events(BATCH_SIZE, within=BATCH_WITHIN)  # type: ignore[attr-defined]
+        async for events in batches:
+            work: dict[str, list[Any]] = {}
+            for event in events:
+                message = json.loads(event.value)
+                receiver = str(message.get("receiver", ""))
+                if receiver not in notifiers:
+                    log.warning("notification for an unknown receiver dropped", receiver=receiver)
+                    continue
+                work.setdefault(receiver, []).append((event, message))
+            done = await asyncio.gather(
+                *(
+                    _lane(
+                        notifiers[name],
+                        [(e.message.partition, e.message.offset, m) for e, m in items],
+                        lanes,
+                    )
+                    for name, items in work.items()
                 )
-            else:
-                updated = await _on_notification(notifier, ledger, message)
-            if updated != ledger or stored is None:
-                ledger_table[receiver] = updated
+            )
+            for (name, items), (stored, updated) in zip(work.items(), done, strict=True):
+                if updated != stored or stored is None:
+                    _store_ledger(items[-1][0], name, updated)
             yield None
+
+
+def _store_ledger(event: Any, receiver: str, ledger: delivery.Ledger) -> None:
+    """Write a ledger to the table from a batch. Faust sends a table write to the changelog
+    partition of the *current event*; in a batch that must be one of this receiver's records (its
+    key's partition). Faust has no public way to say so: its context variable is set in a copy of
+    the context, never on the stream (whose own ``current_event`` the batching reads)."""
+
+    def write() -> None:
+        faust_streams._current_event.set(weakref.ref(event))
+        ledger_table[receiver] = ledger
+
+    contextvars.copy_context().run(write)
 
 
 @app.timer(interval=TICK_SECONDS, on_leader=True)  # type: ignore[untyped-decorator]
 async def tick_receivers() -> None:
-    """Wake every receiver's ledger: retries that are due, digests whose quiet hours ended."""
+    """Wake every receiver's ledger: retries that are due, digests whose quiet hours ended,
+    groups whose wait or interval is over, reminders (so their times have a 5 s granularity)."""
     for spec in config.receivers:
         tick = {"type": "tick", "receiver": spec.name}
         await notifications_topic.send(key=spec.name.encode(), value=encode(tick))

@@ -95,9 +95,13 @@ class WebhookNotifier:
     def __repr__(self) -> str:
         return f"WebhookNotifier({self.name!r}, {safe_target(self._url)!r})"
 
-    def render(self, event: AlertEvent, timestamp: int) -> tuple[bytes, dict[str, str]]:
-        """The exact body and headers of one attempt."""
-        message_id = webhook_id(event, self.name)
+    def render(
+        self, event: AlertEvent, timestamp: int, message_id: str | None = None
+    ) -> tuple[bytes, dict[str, str]]:
+        """The exact body and headers of one attempt. ``message_id``: the ``webhook-id`` when the
+        notification is not the alert change itself (a reminder, an escalation); by default
+        :func:`webhook_id`."""
+        message_id = message_id or webhook_id(event, self.name)
         payload = (
             cloudevent(event, message_id, self._source)
             if self._envelope == "cloudevents"
@@ -115,8 +119,8 @@ class WebhookNotifier:
             headers["webhook-signature"] = sign(message_id, timestamp, body, self._secrets)
         return body, headers
 
-    async def send(self, event: AlertEvent) -> DeliveryResult:
-        body, headers = self.render(event, int(self._clock()))
+    async def send(self, event: AlertEvent, *, message_id: str | None = None) -> DeliveryResult:
+        body, headers = self.render(event, int(self._clock()), message_id)
         response, latency = await request(
             self.name,
             self._client,

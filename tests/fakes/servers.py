@@ -162,6 +162,11 @@ class FakeServer:
         with self._lock:
             self._plan.extend(_Misbehave(None, seconds, {}) for _ in range(times))
 
+    def recover(self) -> None:
+        """Forget the misbehaviour still planned: from now on, answer normally."""
+        with self._lock:
+            self._plan.clear()
+
     def start(self) -> FakeServer:
         self._thread.start()
         return self

@@ -1,0 +1,551 @@
+"""Delivery benchmark (issue 4): how fast the worker gets signed webhooks out, and how late.
+
+    python -m bench.run --delivery            # about two minutes
+    python -m bench.run --delivery --quick    # shorter phases
+
+Two phases against one real worker, its receivers pointing at a loopback HTTP receiver in this
+process (aiohttp in its own thread) that checks every Standard Webhooks signature and records the
+arrival time of every ``webhook-id``:
+
+a. **throughput**: N notification records (as the routing step writes them) are produced straight
+   onto ``notifications``, spread over R webhook receivers, as a backlog; notifications/s = N
+   divided by the time from the first to the last signed webhook received. Baseline in the same
+   run: the same receiver, one ``httpx.AsyncClient`` posting the same bodies one after the other
+   (what one sequential sender can do at best), and the ratio;
+b. **latency**: with the worker idle, occupancy reports of capped locations are produced at a
+   steady rate (default 20/s), each one flipping ``cap_exceeded``; latency = arrival of the signed
+   webhook at the receiver minus the report's Kafka timestamp (both on this machine's clock),
+   p50/p90/p99/max over every report.
+
+Results go to ``bench/results/delivery-latest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import json
+import random
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+
+from bench.run import RunFailed
+
+__all__ = ["RunFailed", "render_delivery_table", "run_delivery"]
+
+GOAL_NOTIFICATIONS_PER_S = 500.0
+GOAL_DELIVERY_P99_MS = 500.0
+SECRET = "whsec_" + base64.b64encode(b"opvangwacht-bench-secret-012345").decode()
+_KEY = base64.b64decode(SECRET.removeprefix("whsec_"))
+
+
+class Receiver:
+    """A webhook receiver on loopback, in its own thread and event loop: verifies each signature
+    (HMAC-SHA256 over id.timestamp.body), records (webhook-id, arrival time, body)."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[tuple[str, float, dict[str, Any]]] = []
+        self.bad_signatures = 0
+        self.delay = 0.0  # seconds before answering, to play a slow receiver
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self.port = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        app.router.add_post("/hook/{name}", self._handle)
+        runner = web.AppRunner(app, access_log=None)
+        self._loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=512)
+        self._loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner = runner
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        arrived = time.time()
+        mid = request.headers.get("webhook-id", "")
+        stamp = request.headers.get("webhook-timestamp", "")
+        expected = base64.b64encode(
+            hmac.new(_KEY, f"{mid}.{stamp}.".encode() + raw, hashlib.sha256).digest()
+        ).decode()
+        given = [s.partition(",")[2] for s in request.headers.get("webhook-signature", "").split()]
+        if not any(hmac.compare_digest(expected, g) for g in given):
+            with self._lock:
+                self.bad_signatures += 1
+            return web.Response(status=401)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        with self._lock:
+            self.arrivals.append((mid, arrived, json.loads(raw)))
+        return web.Response(status=204)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/hook/{name}"
+
+    def snapshot(self) -> list[tuple[str, float, dict[str, Any]]]:
+        with self._lock:
+            return list(self.arrivals)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.arrivals.clear()
+            self.bad_signatures = 0
+
+    def close(self) -> None:
+        async def stop() -> None:
+            await self._runner.cleanup()
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+
+def _event(i: int) -> dict[str, Any]:
+    lid = f"bench-loc-{i % 400:03d}"
+    return {
+        "alert_id": f"cap_exceeded-{lid}",
+        "rule": "cap_exceeded",
+        "status": "firing",
+        "severity": "critical",
+        "subject": {"kind": "location", "id": lid},
+        "province": "GR",
+        "municipality_code": "GM1950",
+        "value": 2037,
+        "threshold": 2000,
+        "headroom": -37,
+        "cap_source": None,
+        "summary": f"{lid}: 2.037 personen, 37 boven de afgesproken grens van 2.000",
+        "starts_at": "2024-06-01T09:00:00+02:00",
+        "ends_at": None,
+        "event_date": "2024-06-01",
+        "revision": i + 1,
+        "labels": {},
+    }
+
+
+def receiver_names(count: int) -> list[str]:
+    return [f"bench-hook-{i:02d}" for i in range(count)]
+
+
+def config_text(receiver: Receiver, names: list[str]) -> str:
+    lines = ["receivers:"]
+    for name in names:
+        lines += [
+            f"  - name: {name}",
+            "    webhook:",
+            f"      url: {receiver.url(name)}",
+            "      secret_env: BENCH_HOOK_SECRET",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def notifications(count: int, names: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    queued = dt.datetime.now(dt.UTC).isoformat()
+    for i in range(count):
+        name = names[i % len(names)]
+        event = _event(i)
+        yield (
+            name,
+            {
+                "type": "notification",
+                "notification_id": f"{event['alert_id']}.{event['revision']}.{name}",
+                "receiver": name,
+                "queued_at": queued,
+                "event": event,
+            },
+        )
+
+
+async def baseline_posts(receiver: Receiver, names: list[str], count: int) -> dict[str, Any]:
+    """One httpx client posting signed bodies one after the other: a sequential sender's best."""
+    bodies = [
+        (name, json.dumps(value["event"], separators=(",", ":")).encode())
+        for name, value in notifications(count, names)
+    ]
+    async with httpx.AsyncClient() as client:
+        started = time.perf_counter()
+        for i, (name, body) in enumerate(bodies):
+            mid = f"baseline-{i}"
+            stamp = str(int(time.time()))
+            sig = base64.b64encode(
+                hmac.new(_KEY, f"{mid}.{stamp}.".encode() + body, hashlib.sha256).digest()
+            ).decode()
+            headers = {
+                "content-type": "application/json",
+                "webhook-id": mid,
+                "webhook-timestamp": stamp,
+                "webhook-signature": f"v1,{sig}",
+            }
+            response = await client.post(receiver.url(name), content=body, headers=headers)
+            response.raise_for_status()
+        seconds = time.perf_counter() - started
+    return {"posts": count, "seconds": seconds, "posts_per_s": count / seconds}
+
+
+async def wait_for(receiver: Receiver, expected: int, timeout: float, label: str) -> float:
+    """Until ``expected`` distinct webhook-ids arrived; the monotonic time it took."""
+    from bench.run import say
+
+    started = time.monotonic()
+    last = -1
+    last_change = started
+    while time.monotonic() - started < timeout:
+        got = len({mid for mid, _, _ in receiver.snapshot()})
+        if got >= expected:
+            return time.monotonic() - started
+        if got != last:
+            last, last_change = got, time.monotonic()
+        elif time.monotonic() - last_change > 60:
+            break
+        await asyncio.sleep(0.25)
+        if int(time.monotonic() - started) % 5 == 0:
+            say(f"  {label}: {got:,}/{expected:,} received")
+            await asyncio.sleep(0.75)
+    raise RunFailed(f"{label}: only {last:,} of {expected:,} webhooks arrived within {timeout} s")
+
+
+PROVINCES = ("GR", "FR", "DR", "OV", "FL", "GL", "UT", "NH", "ZH", "ZE", "NB", "LB")
+FILLER_OCCUPANCY = 3000
+
+
+def capped_locations(count: int) -> list[dict[str, Any]]:
+    """``count`` capped locations, and one large regular location per province that keeps the
+    province's free places steady (without it every flip of a capped location would flip
+    ``region_capacity_low`` as well, which no real morning does)."""
+    capped = [
+        {
+            "location_id": f"bench-capped-{i:02d}",
+            "name": f"Capped {i}",
+            "kind": "registration_centre",
+            "municipality_code": f"GM{1000 + i:04d}",
+            "province": PROVINCES[i % len(PROVINCES)],
+            "capacity": 2000,
+            "cap": 2000,
+        }
+        for i in range(count)
+    ]
+    fillers = [
+        {
+            "location_id": f"bench-filler-{code.lower()}",
+            "name": f"Filler {code}",
+            "kind": "regular",
+            "municipality_code": f"GM{2000 + i:04d}",
+            "province": code,
+            "capacity": 6000,
+            "cap": None,
+        }
+        for i, code in enumerate(PROVINCES)
+    ]
+    return capped + fillers
+
+
+async def measure_latency(
+    bootstrap: str,
+    prefix: str,
+    receiver: Receiver,
+    locations: list[dict[str, Any]],
+    rate: float,
+    seconds: float,
+    seed: int,
+) -> dict[str, Any]:
+    """Reports at ``rate``/s, every location once per synthetic day in shuffled order; each
+    capped location alternates 37 above and 37 below the cap, so each of its reports flips
+    ``cap_exceeded`` and is measured; the fillers report the same count every day."""
+    from bench.run import percentile, say
+
+    rng = random.Random(seed)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    await producer.start()
+    sent: dict[tuple[str, str], float] = {}  # (location, date) -> Kafka timestamp (s)
+    over = {loc["location_id"]: False for loc in locations if loc.get("cap")}
+    total = int(rate * seconds)
+    date = dt.date(2024, 1, 1)
+    try:
+        started = time.monotonic()
+        i = 0
+        while i < total:
+            order = [loc["location_id"] for loc in locations]
+            rng.shuffle(order)
+            for lid in order:
+                if i >= total:
+                    break
+                due = started + i / rate
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                measured = lid in over
+                if measured:
+                    over[lid] = not over[lid]
+                value = {
+                    "event_id": f"{lid}:{date}",
+                    "location_id": lid,
+                    "date": date.isoformat(),
+                    "occupancy": (2037 if over[lid] else 1963) if measured else FILLER_OCCUPANCY,
+                }
+                meta = await producer.send_and_wait(
+                    f"{prefix}occupancy",
+                    json.dumps(value).encode(),
+                    key=lid.encode(),
+                )
+                if measured:
+                    sent[(lid, date.isoformat())] = meta.timestamp / 1000
+                i += 1
+            date += dt.timedelta(days=1)
+    finally:
+        await producer.stop()
+    say(f"  produced {len(sent)} reports; waiting for their webhooks")
+    deadline = time.monotonic() + 60
+    latencies: dict[tuple[str, str], float] = {}
+    other = 0
+    while time.monotonic() < deadline:
+        latencies.clear()
+        other = 0
+        for _, arrived, body in receiver.snapshot():
+            data = body.get("data", body)
+            key = (data.get("subject", {}).get("id"), data.get("event_date"))
+            if data.get("rule") == "cap_exceeded" and key in sent:
+                latencies.setdefault(key, (arrived - sent[key]) * 1000)
+            else:
+                other += 1
+        if len(latencies) >= len(sent):
+            break
+        await asyncio.sleep(0.5)
+    values = list(latencies.values())
+    return {
+        "rate_per_s": rate,
+        "seconds": seconds,
+        "reports": i,
+        "measured_reports": len(sent),
+        "webhooks_matched": len(values),
+        "webhooks_missing": len(sent) - len(values),
+        "note": "first signed webhook of each cap_exceeded change, at any of the receivers",
+        "other_webhooks": other,
+        "p50_ms": percentile(values, 50),
+        "p90_ms": percentile(values, 90),
+        "p99_ms": percentile(values, 99),
+        "max_ms": max(values) if values else float("nan"),
+    }
+
+
+async def run_delivery(args: argparse.Namespace) -> dict[str, Any]:
+    from bench.run import (
+        REPO,
+        RESULTS_DIR,
+        Worker,
+        check_broker,
+        code_version,
+        create_topics,
+        delete_topics,
+        machine_info,
+        package_versions,
+        produce_locations,
+        produce_messages,
+        say,
+        start_profiler,
+        stop_profiler,
+        summarise_profile,
+        wait_healthy,
+    )
+    from streams.settings import Settings
+
+    bootstrap = __import__("os").environ.get("OPVANG_KAFKA_BOOTSTRAP") or "localhost:9092"
+    partitions = args.partitions or 4
+    run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{random.randrange(16**4):04x}"
+    prefix = f"bench-{run_id}."
+    app_id = Settings(topic_prefix=prefix).app_id
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = RESULTS_DIR / f"worker-delivery-{run_id}.log"
+    count = args.notifications or (2000 if args.quick else 10_000)
+    names = receiver_names(args.receivers)
+    results: dict[str, Any] = {
+        "run_id": run_id,
+        "kind": "delivery",
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "bootstrap": bootstrap,
+        "topic_prefix": prefix,
+        "partitions": partitions,
+        "receivers": len(names),
+        "notifications": count,
+        "machine": machine_info(),
+        "versions": package_versions(),
+        "code": code_version(),
+        "worker_log": str(log_path.relative_to(REPO)),
+    }
+    say(f"delivery run {run_id}: broker {bootstrap}, prefix {prefix!r}, {partitions} partitions")
+    await check_broker(bootstrap)
+    receiver = Receiver()
+    workdir = Path(__import__("tempfile").mkdtemp(prefix="opvang-bench-delivery-"))
+    config_path = workdir / "alerting.yml"
+    config_path.write_text(config_text(receiver, names), encoding="utf-8")
+    worker: Worker | None = None
+    profiler = None
+    try:
+        say(f"1/4 baseline: one httpx client, {min(count, 2000):,} signed POSTs one by one")
+        results["baseline"] = await baseline_posts(receiver, names, min(count, 2000))
+        say(f"  baseline {results['baseline']['posts_per_s']:,.0f} posts/s")
+        receiver.reset()
+
+        await create_topics(bootstrap, prefix, partitions)
+        say(f"2/4 publishing {count:,} notifications for {len(names)} receivers (backlog)")
+        await produce_messages(
+            bootstrap,
+            ((f"{prefix}notifications", key, value) for key, value in notifications(count, names)),
+            count,
+        )
+        worker = Worker(
+            bootstrap,
+            prefix,
+            partitions,
+            log_path,
+            args.worker_log_level,
+            extra_env={"OPVANG_CONFIG": str(config_path), "BENCH_HOOK_SECRET": SECRET},
+        )
+        if args.profile:
+            prof_path = RESULTS_DIR / f"profile-delivery-{run_id}.txt"
+            profiler = start_profiler(worker.pid, prof_path, args.profile_rate)
+        ready = await wait_healthy(worker, timeout=120)
+        say(f"  worker healthy after {ready:.1f} s; waiting for {count:,} webhooks")
+        await wait_for(receiver, count, timeout=max(300.0, count / 20), label="throughput")
+        if profiler is not None:
+            stop_profiler(profiler)
+            profiler = None
+            results["profile"] = {
+                "file": str(prof_path.relative_to(REPO)),
+                **summarise_profile(prof_path),
+            }
+        arrivals = receiver.snapshot()
+        times = sorted(t for _, t, _ in arrivals)
+        span = times[-1] - times[0]
+        ids = [mid for mid, _, _ in arrivals]
+        results["throughput"] = {
+            "received": len(arrivals),
+            "distinct_ids": len(set(ids)),
+            "duplicates": len(ids) - len(set(ids)),
+            "bad_signatures": receiver.bad_signatures,
+            "seconds_first_to_last": span,
+            "notifications_per_s": (len(arrivals) - 1) / span if span > 0 else None,
+        }
+        # Without the worker's first and last moments (start-up, the last small batches).
+        lo, hi = times[len(times) // 10], times[len(times) * 9 // 10]
+        results["throughput"]["steady_notifications_per_s"] = (
+            (len(times) * 8 // 10) / (hi - lo) if hi > lo else None
+        )
+        tp = results["throughput"]
+        say(
+            f"  {tp['received']:,} webhooks in {span:.2f} s = "
+            f"{tp['notifications_per_s']:,.0f}/s (baseline "
+            f"{results['baseline']['posts_per_s']:,.0f}/s)"
+        )
+        receiver.reset()
+
+        say(f"3/4 latency: reports at {args.delivery_rate:.0f}/s for {args.latency_seconds:.0f} s")
+        locations = capped_locations(20)
+        await produce_locations(bootstrap, prefix, locations)
+        await wait_healthy(worker, timeout=30)
+        await asyncio.sleep(3)  # the registry follows the locations topic
+        results["latency"] = await measure_latency(
+            bootstrap,
+            prefix,
+            receiver,
+            locations,
+            args.delivery_rate,
+            args.latency_seconds,
+            args.seed,
+        )
+        lat = results["latency"]
+        say(
+            f"  {lat['webhooks_matched']}/{lat['measured_reports']} webhooks: "
+            f"p50 {lat['p50_ms']:.0f} ms, "
+            f"p99 {lat['p99_ms']:.0f} ms, max {lat['max_ms']:.0f} ms"
+        )
+        if lat["webhooks_matched"] == 0:
+            raise RunFailed(f"no webhook came back:\n{worker.log_tail()}")
+        say("4/4 memory")
+        from bench.run import proc_status
+
+        status = proc_status(worker.pid)
+        results["memory"] = {"peak_rss_mb": status.get("VmHWM", 0) / 1e6}
+    finally:
+        stop_profiler(profiler)
+        if worker is not None:
+            results["worker_exit_code"] = await asyncio.to_thread(worker.stop)
+        receiver.close()
+        if not args.keep:
+            with contextlib.suppress(Exception):
+                results["deleted_topics"] = await delete_topics(bootstrap, prefix, app_id)
+    rate = results["throughput"]["notifications_per_s"] or 0.0
+    results["ratio_worker_to_baseline"] = rate / results["baseline"]["posts_per_s"]
+    results["goals"] = {
+        "notifications_per_s": rate >= GOAL_NOTIFICATIONS_PER_S,
+        "delivery_p99": results["latency"]["p99_ms"] <= GOAL_DELIVERY_P99_MS
+        and results["latency"]["webhooks_missing"] == 0,
+    }
+    return results
+
+
+def render_delivery_table(results: dict[str, Any]) -> str:
+    tp, lat, base = results["throughput"], results["latency"], results["baseline"]
+
+    def mark(ok: bool) -> str:
+        return "MET" if ok else "NOT MET"
+
+    rows = [
+        (
+            "notifications/s through the delivery agent",
+            f"{tp['notifications_per_s']:,.0f}/s",
+            f">= {GOAL_NOTIFICATIONS_PER_S:,.0f}/s",
+            mark(results["goals"]["notifications_per_s"]),
+        ),
+        (
+            "  the middle 80 % of the arrivals",
+            f"{tp.get('steady_notifications_per_s') or 0:,.0f}/s",
+            "",
+            "",
+        ),
+        ("  baseline: one httpx client, sequential", f"{base['posts_per_s']:,.0f}/s", "", ""),
+        ("  worker / baseline", f"{results['ratio_worker_to_baseline']:.2f}", "", ""),
+        ("  duplicates / bad signatures", f"{tp['duplicates']} / {tp['bad_signatures']}", "", ""),
+        (
+            f"report -> signed webhook p99 ({lat['rate_per_s']:.0f} reports/s)",
+            f"{lat['p99_ms']:,.0f} ms",
+            f"<= {GOAL_DELIVERY_P99_MS:,.0f} ms",
+            mark(results["goals"]["delivery_p99"]),
+        ),
+        (
+            "  p50 / p90 / max",
+            f"{lat['p50_ms']:,.0f} / {lat['p90_ms']:,.0f} / {lat['max_ms']:,.0f} ms",
+            "",
+            "",
+        ),
+        (
+            "  webhooks matched",
+            f"{lat['webhooks_matched']} of {lat['measured_reports']}",
+            "",
+            "",
+        ),
+        ("  other webhooks (other alerts, all receivers)", f"{lat['other_webhooks']}", "", ""),
+        ("worker peak RSS", f"{results['memory']['peak_rss_mb']:,.0f} MB", "", ""),
+    ]
+    width = max(len(r[0]) for r in rows)
+    out = [f"delivery run {results['run_id']} ({results['receivers']} receivers)"]
+    out += [f"{a:<{width}}  {b:>18}  {c:>12}  {d}" for a, b, c, d in rows]
+    return "\n".join(out)
