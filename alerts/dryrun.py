@@ -237,7 +237,8 @@ def dry_run(
                 continue
             paced = routing.pace(event, decision.receiver, config.routing, now, ledger.sent_at)
             if paced.action is routing.Action.SEND:
-                ledgers[decision.receiver] = delivery.delivered(ledger, nid, now)
+                counted = routing.counts_against_budget(event, decision.receiver, config.routing)
+                ledgers[decision.receiver] = delivery.delivered(ledger, nid, now, counted=counted)
                 targets.append(
                     Target(decision.receiver, channel, paced.action.value, "", None, text)
                 )

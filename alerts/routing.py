@@ -38,6 +38,7 @@ __all__ = [
     "RoutingConfig",
     "Silence",
     "alert_labels",
+    "counts_against_budget",
     "decide",
     "pace",
     "parse_duration",
@@ -58,6 +59,13 @@ def urgent(event: AlertEvent) -> bool:
     """Critical, or a rule that always goes through: never held by quiet hours, budgets or
     grouping."""
     return event.rule in ALWAYS_THROUGH or event.severity is Severity.CRITICAL
+
+
+def counts_against_budget(event: AlertEvent, receiver: str, config: RoutingConfig) -> bool:
+    """Whether a message sent to ``receiver`` uses up its text budget: only where there is a
+    budget, and never for what always goes through (critical alerts and the rules about people
+    sleeping outside), so that a night of those cannot hold back the next warning."""
+    return receiver in config.budgets and not urgent(event)
 
 
 _DURATION = re.compile(r"(\d+)([smhd])")

@@ -42,7 +42,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from alerts import cap, delivery, engine, escalation, routing
 from alerts.capacity import Applied, Contribution, DayRecord
 from alerts.errors import ConfigError, InvalidReport
-from alerts.model import AlertEvent, IntakeReport, OccupancyReport
+from alerts.model import AlertEvent, AlertStatus, IntakeReport, OccupancyReport
 from alerts.notify import DeliveryError, DeliveryResult, Notifier
 from alerts.notify.dlr import InvalidDeliveryReport, parse_report
 from alerts.notify.factory import build_notifier
@@ -460,12 +460,36 @@ async def audit(alert_id: str, entry: dict[str, Any]) -> None:
     await audit_topic.send(key=alert_id.encode(), value=encode(record))
 
 
+#: The labels of every alert firing in this worker, by alert_id: what the configured inhibition
+#: rules match their sources against. Built from the tables on first use (after a restart) and
+#: kept up to date with every change this worker publishes. With several workers each knows the
+#: alerts of its own partitions only.
+_firing: dict[str, dict[str, str]] | None = None
+
+
+def _firing_labels() -> dict[str, dict[str, str]]:
+    global _firing
+    if _firing is None:
+        _firing = {}
+        for state in api.firing_states(_state_view()):
+            if state.last_event is not None:
+                event = AlertEvent.from_dict(dict(state.last_event))
+                _firing[event.alert_id] = routing.alert_labels(event)
+    return _firing
+
+
 async def route_alert(alert: AlertEvent) -> None:
     """Routing, silences and inhibition, in the step that made the alert change: every receiver
     that must hear of it gets a notification record on the notifications topic (with its route's
     grouping, when the route groups or repeats)."""
+    firing = _firing_labels()
+    others = [labels for alert_id, labels in firing.items() if alert_id != alert.alert_id]
+    if alert.status is AlertStatus.FIRING:
+        firing[alert.alert_id] = routing.alert_labels(alert)
+    else:
+        firing.pop(alert.alert_id, None)
     for decision in routing.targets(
-        alert, config.routing, _now(), extra_silences=silences.active()
+        alert, config.routing, _now(), firing=others, extra_silences=silences.active()
     ):
         await audit(
             alert.alert_id,
@@ -599,7 +623,7 @@ async def _attempt(
         status_code=result.status_code,
         latency_ms=round(result.latency_s * 1000, 1),
     )
-    counted = notifier.name in config.routing.budgets
+    counted = routing.counts_against_budget(event, notifier.name, config.routing)
     return delivery.delivered(ledger, nid, _now(), counted=counted)
 
 

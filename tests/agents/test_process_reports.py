@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from alerts.config import AlertingConfig
 from alerts.model import Location
 from streams import app as worker
 
@@ -127,3 +128,42 @@ async def test_a_repeated_event_id_changes_nothing(topics: dict[str, RecordingTo
     assert [a["rule"] for _, a in topics["alerts"].sent] == ["cap_exceeded"]
     bundles = [value for key, value in topics["province"].sent if key == b"GR"]
     assert sum(len(b["items"]) for b in bundles) == 1
+
+
+async def test_configured_inhibition_holds_back_the_target_while_its_source_fires(
+    topics: dict[str, RecordingTopic], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = {
+        "route": {"receiver": "coa-ops"},
+        "receivers": [{"name": "coa-ops", "webhook": {"url": "https://ops.example.nl/hook"}}],
+        "inhibit_rules": [
+            {
+                "source_matchers": {"rule": "cap_exceeded"},
+                "target_matchers": {"rule": "without_bed"},
+                "equal": ["location_id"],
+            }
+        ],
+    }
+    monkeypatch.setattr(worker, "config", AlertingConfig.from_mapping(raw, {}))
+    monkeypatch.setattr(worker, "_firing", None)
+    report = {"location_id": "ter-apel", "occupancy": 2100}
+    async with worker.process_reports.test_context() as agent:
+        for n, (date, without_bed) in enumerate(
+            [("2022-08-19", 0), ("2022-08-20", 40), ("2022-08-21", 0), ("2022-08-22", 0)]
+        ):
+            body = {**report, "event_id": f"i{n}", "date": date, "without_bed": without_bed}
+            if n >= 2:
+                body["occupancy"] = 1990  # cap_exceeded resolves
+            if n == 3:
+                body["without_bed"] = 25  # without_bed fires again, nothing inhibits it now
+            await agent.put(json.dumps(body).encode(), key=b"ter-apel")
+
+    routed = [
+        (e["revision"], e["action"], e["reason"])
+        for key, e in topics["audit"].sent
+        if e["type"] == "routed" and key is not None and key.startswith(b"without_bed")
+    ]
+    assert [action for _, action, _ in routed] == ["inhibited", "send", "send"]
+    sent = [value["event"]["rule"] for _, value in topics["notifications"].sent]
+    assert sent.count("without_bed") == 2  # the resolve and the second firing
+    assert "cap_exceeded" in sent

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alerts.delivery import Ledger, delivered
 from alerts.errors import ConfigError
 from alerts.model import AlertEvent, AlertStatus, Severity, Subject, SubjectKind
 from alerts.routing import (
@@ -27,6 +28,7 @@ from alerts.routing import (
     RoutingConfig,
     Silence,
     alert_labels,
+    counts_against_budget,
     decide,
     parse_matchers,
     parse_routing,
@@ -960,6 +962,34 @@ def test_configured_budget_and_receivers_without_sms_have_none() -> None:
     assert actions(decide(event(), config, NOON, sent={"sms": ago(120, 600)})) == [
         ("sms", "over_budget")
     ]
+
+
+@pytest.mark.parametrize(
+    ("receiver", "rule", "severity", "counted"),
+    [
+        ("sms", "cap_near", WARNING, True),
+        ("sms", "region_capacity_low", Severity.CRITICAL, False),
+        ("sms", "slept_outside", WARNING, False),
+        ("sms", "cap_exceeded", WARNING, False),
+        ("hook", "cap_near", WARNING, False),  # no budget at all
+    ],
+)
+def test_what_uses_up_a_text_budget(
+    receiver: str, rule: str, severity: Severity, counted: bool
+) -> None:
+    config = parse_routing({"route": {"receiver": "sms"}}, {"sms": {"sms": {}}, "hook": {}})
+    assert counts_against_budget(event(rule, severity=severity), receiver, config) is counted
+
+
+def test_a_night_of_critical_texts_leaves_the_budget_for_the_morning_warning() -> None:
+    config = parse_routing({"route": {"receiver": "sms"}}, {"sms": {"sms": {}}})
+    ledger = Ledger("sms")
+    critical = event("cap_exceeded", severity=Severity.CRITICAL)
+    for n in range(5):
+        counted = counts_against_budget(critical, "sms", config)
+        ledger = delivered(ledger, f"c{n}", NOON - dt.timedelta(minutes=50 - n), counted=counted)
+    warning = decide(event(), config, NOON, sent={"sms": ledger.sent_at})
+    assert actions(warning) == [("sms", "send")]
 
 
 def test_quiet_hours_come_before_the_budget() -> None:
