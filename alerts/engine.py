@@ -455,8 +455,12 @@ def close_days(
 
 
 def _prune(history: tuple[Contribution, ...], closed: dt.date) -> tuple[Contribution, ...]:
-    """Drop contributions of closed days but the newest: nothing will read them again."""
+    """Drop contributions of closed days but the newest: nothing will read them again. An
+    unchanged history is returned as it was (the same object: the edge writes only what
+    changed)."""
     done = [c for c in history if c.date <= closed]
+    if len(done) <= 1:
+        return history
     return tuple(done[-1:] + [c for c in history if c.date > closed])
 
 

@@ -49,6 +49,7 @@ from alerts.notify.factory import build_notifier
 from alerts.notify.retry import schedule_for
 from alerts.notify.webhook import WebhookNotifier, webhook_id
 from streams import api, codecs
+from streams.aggregates import AggregateHead, AggregateStore, MemberRow
 from streams.audit import AuditLog
 from streams.batch import Overlay, batches
 from streams.locations import LocationHead, LocationStore
@@ -141,8 +142,12 @@ def _state_table(name: str, partitions: int) -> Any:
 location_heads = _state_table("location-heads", settings.partitions)
 location_days = _state_table("location-days", settings.partitions)
 location_table = LocationStore(location_heads, location_days)
-province_table = _state_table("province-state", settings.partitions)
-national_table = _state_table("national-state", 1)
+province_heads = _state_table("province-heads", settings.partitions)
+province_members = _state_table("province-members", settings.partitions)
+province_table = AggregateStore(province_heads, province_members)
+national_heads = _state_table("national-heads", 1)
+national_members = _state_table("national-members", 1)
+national_table = AggregateStore(national_heads, national_members)
 ledger_table = _state_table("delivery-ledger", settings.partitions)
 escalation_table = _state_table("escalations", settings.partitions)
 # Input marks, keyed "<province partition>:<source partition>"; the nation's, "nat:<partition>".
@@ -154,8 +159,10 @@ _provinces_on_partition: dict[int, set[str]] = {}
 for _table, _codec, _kind in (
     (location_heads, codecs.LOCATION_HEAD, LocationHead),
     (location_days, codecs.DAY_RECORD, DayRecord),
-    (province_table, codecs.AGGREGATE_RECORD, engine.AggregateRecord),
-    (national_table, codecs.AGGREGATE_RECORD, engine.AggregateRecord),
+    (province_heads, codecs.AGGREGATE_HEAD, AggregateHead),
+    (province_members, codecs.MEMBER_ROW, MemberRow),
+    (national_heads, codecs.AGGREGATE_HEAD, AggregateHead),
+    (national_members, codecs.MEMBER_ROW, MemberRow),
     (ledger_table, codecs.LEDGER, delivery.Ledger),
     (escalation_table, codecs.WATCH, escalation.Watch),
 ):

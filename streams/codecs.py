@@ -16,14 +16,17 @@ from alerts.capacity import DayRecord
 from alerts.delivery import Ledger
 from alerts.engine import AggregateRecord, LocationRecord
 from alerts.escalation import Watch
+from streams.aggregates import AggregateHead, MemberRow
 from streams.locations import LocationHead
 
 __all__ = [
+    "AGGREGATE_HEAD",
     "AGGREGATE_RECORD",
     "DAY_RECORD",
     "LEDGER",
     "LOCATION_HEAD",
     "LOCATION_RECORD",
+    "MEMBER_ROW",
     "WATCH",
     "from_changelog",
     "register",
@@ -95,3 +98,19 @@ class DayRecordCodec(_RecordCodec):
 
 DAY_RECORD = "opvang-day-record"
 codecs.register(DAY_RECORD, DayRecordCodec())
+
+
+class AggregateHeadCodec(_RecordCodec):
+    kind = AggregateHead
+
+
+AGGREGATE_HEAD = "opvang-aggregate-head"
+codecs.register(AGGREGATE_HEAD, AggregateHeadCodec())
+
+
+class MemberRowCodec(_RecordCodec):
+    kind = MemberRow
+
+
+MEMBER_ROW = "opvang-member-row"
+codecs.register(MEMBER_ROW, MemberRowCodec())

@@ -10,10 +10,11 @@ from typing import Any
 import orjson
 
 from alerts import engine
-from alerts.capacity import DayRecord
+from alerts.capacity import Contribution, DayRecord
 from alerts.config import AlertingConfig
 from alerts.model import Location, OccupancyReport
 from streams import codecs
+from streams.aggregates import AggregateHead, AggregateStore, MemberRow, member_key
 from streams.batch import Overlay
 from streams.locations import LocationHead, LocationStore, day_key
 
@@ -160,3 +161,75 @@ def test_a_batch_over_the_location_store_writes_through_it() -> None:
     batch.flush()
     assert locations.get("ter-apel") == second
     assert len(heads.changelog) == 1
+
+
+# ---------------------------------------------------------------- provinces and the nation
+
+
+def share(member: str, day: int, occupancy: int = 100) -> Contribution:
+    return Contribution(member, "GR", START + dt.timedelta(days=day), occupancy, 200)
+
+
+def aggregates() -> tuple[AggregateStore, FakeTable, FakeTable]:
+    heads, members = FakeTable(), FakeTable()
+    return AggregateStore(heads, members), heads, members
+
+
+def test_an_aggregate_comes_back_whole_from_its_head_and_member_rows() -> None:
+    store, heads, members = aggregates()
+    record = engine.AggregateRecord("GR")
+    for member in ("a", "b", "c"):
+        for day in range(3):
+            record = engine.on_contribution(record, share(member, day))
+    store.write(1, "GR", record)
+    assert store.get("GR") == record
+    assert set(members.data) == {member_key("GR", m) for m in ("a", "b", "c")}
+    assert heads.data["GR"].members == ("a", "b", "c")
+    assert heads.data["GR"].record.members == {}
+
+
+def test_a_contribution_rewrites_one_member_and_not_the_head() -> None:
+    store, heads, members = aggregates()
+    record = engine.AggregateRecord("GR")
+    for member in ("a", "b", "c"):
+        record = engine.on_contribution(record, share(member, 0))
+    store.write(1, "GR", record)
+    heads.changelog.clear()
+    members.changelog.clear()
+    updated = engine.on_contribution(record, share("b", 1))
+    assert store.write(1, "GR", updated) == 1
+    assert [key for _, key, _ in members.changelog] == [member_key("GR", "b")]
+    assert heads.changelog == []
+    assert store.get("GR") == updated
+
+
+def test_closing_a_day_rewrites_only_the_members_it_prunes() -> None:
+    store, _, members = aggregates()
+    record = engine.AggregateRecord("GR")
+    for day in range(3):
+        record = engine.on_contribution(record, share("busy", day))
+    record = engine.on_contribution(record, share("quiet", 2))
+    store.write(0, "GR", record)
+    members.changelog.clear()
+    closed = engine.close_days(
+        record, CONFIG, engine.province_rules, progress=START + dt.timedelta(days=9)
+    ).record
+    assert closed.closed is not None
+    store.write(0, "GR", closed)
+    assert [key for _, key, _ in members.changelog] == [member_key("GR", "busy")]
+    assert store.get("GR") == closed
+
+
+def test_after_a_recovery_the_aggregate_is_rebuilt_from_the_tables() -> None:
+    store, heads, members = aggregates()
+    record = engine.AggregateRecord("GR")
+    for member in ("a", "b"):
+        record = engine.on_contribution(record, share(member, 0))
+    store.write(0, "GR", record)
+    for table, kind in ((heads, AggregateHead), (members, MemberRow)):
+        for key, value in list(table.data.items()):
+            table.data[key] = kind.from_dict(orjson.loads(orjson.dumps(value.to_dict())))
+    rebuilt = store.get("GR")
+    assert rebuilt == record and rebuilt is not record
+    codec = codecs.AggregateHeadCodec()
+    assert codec.loads(codec.dumps(heads.data["GR"])) == heads.data["GR"]
