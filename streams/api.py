@@ -19,12 +19,35 @@ from streams.metrics import StateView
 __all__ = [
     "active_alerts",
     "firing_states",
+    "health_document",
     "location_detail",
     "locations_list",
     "national_document",
     "province_detail",
     "provinces_list",
 ]
+
+
+def health_document(
+    *, ready: bool, recovering: bool, remaining: int, locations: int, topic_prefix: str
+) -> tuple[dict[str, Any], int]:
+    """``/health``: the body and the status code. While the worker reads its state back from the
+    changelogs it says so, with how many changelog messages are left, instead of looking dead."""
+    if recovering:
+        status, code = "recovering", 503
+    elif ready:
+        status, code = "ok", 200
+    else:
+        status, code = "starting", 503
+    body: dict[str, Any] = {
+        "status": status,
+        "locations": locations,
+        "topic_prefix": topic_prefix,
+    }
+    if recovering:
+        body["recovery_messages_left"] = remaining
+    return body, code
+
 
 #: Days of history in a location's detail document.
 DETAIL_DAYS = 7

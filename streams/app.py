@@ -1011,13 +1011,21 @@ _STATUS_PAGE = (resources.files("streams") / "web" / "index.html").read_text(enc
 
 @app.page("/health")
 async def health(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-    ready = registry.ready.is_set()
-    body = {
-        "status": "ok" if ready else "starting",
-        "locations": len(registry),
-        "topic_prefix": settings.topic_prefix,
-    }
-    return web.json(body, status=200 if ready else 503)
+    recovering = bool(getattr(app, "in_recovery", False))
+    remaining = 0
+    if recovering:
+        try:
+            remaining = int(cast(Any, app.tables).recovery.active_remaining_total())
+        except Exception:
+            remaining = -1
+    body, code = api.health_document(
+        ready=registry.ready.is_set(),
+        recovering=recovering,
+        remaining=remaining,
+        locations=len(registry),
+        topic_prefix=settings.topic_prefix,
+    )
+    return web.json(body, status=code)
 
 
 @app.page("/metrics")

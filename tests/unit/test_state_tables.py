@@ -8,12 +8,13 @@ import datetime as dt
 from typing import Any
 
 import orjson
+import pytest
 
 from alerts import engine
 from alerts.capacity import Contribution, DayRecord
 from alerts.config import AlertingConfig
 from alerts.model import Location, OccupancyReport
-from streams import codecs
+from streams import api, codecs
 from streams.aggregates import AggregateHead, AggregateStore, MemberRow, member_key
 from streams.batch import Overlay
 from streams.locations import LocationHead, LocationStore, day_key
@@ -233,3 +234,25 @@ def test_after_a_recovery_the_aggregate_is_rebuilt_from_the_tables() -> None:
     assert rebuilt == record and rebuilt is not record
     codec = codecs.AggregateHeadCodec()
     assert codec.loads(codec.dumps(heads.data["GR"])) == heads.data["GR"]
+
+
+@pytest.mark.parametrize(
+    ("ready", "recovering", "status", "code"),
+    [
+        (True, False, "ok", 200),
+        (False, False, "starting", 503),
+        (False, True, "recovering", 503),
+        (True, True, "recovering", 503),  # reading state back: not serving yet
+    ],
+)
+def test_health_says_what_the_worker_is_doing(
+    ready: bool, recovering: bool, status: str, code: int
+) -> None:
+    body, got = api.health_document(
+        ready=ready, recovering=recovering, remaining=1234, locations=11, topic_prefix="opvang."
+    )
+    assert (body["status"], got) == (status, code)
+    assert body["locations"] == 11
+    assert ("recovery_messages_left" in body) is recovering
+    if recovering:
+        assert body["recovery_messages_left"] == 1234
