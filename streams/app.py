@@ -260,8 +260,11 @@ async def follow_locations() -> None:
 
 @app.agent(reports_topic, concurrency=1)
 async def process_reports(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-    await registry.ready.wait()
+    # The stream is taken from at once; reports wait for the locations inside the first batch.
+    # (Waiting before the first ``take_events`` left a restarted worker, whose locations arrive
+    # just after its partitions, without a consumer of its input: seen in the kill -9 test.)
     async for events in batches(stream):
+        await registry.ready.wait()
         locations, outbox = Overlay(location_table), _Outbox()
         for event in events:
             await _process_report(event, locations, outbox)
