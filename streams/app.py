@@ -119,7 +119,6 @@ acks_topic = app.topic(settings.topic("acks"), partitions=settings.partitions, *
 # The escalation agent reads alert changes and acknowledgements together, both keyed by alert_id.
 escalation_input = app.topic(settings.topic("alerts"), settings.topic("acks"), **_raw)
 
-codecs.register()
 #: Changelog topics that Kafka compacts while the worker runs, not only after a week: segments
 #: roll every minute, and the cleaner takes a segment as soon as a tenth of it is outdated. A
 #: restart then reads about one value per key plus the newest segment of each partition, not the
@@ -134,43 +133,38 @@ CHANGELOG_CONFIG = {
 }
 
 
-def _state_table(name: str, partitions: int) -> Any:
-    return app.Table(
+def _state_table(name: str, partitions: int, kind: Any = None) -> Any:
+    """A table on a compacted changelog. With ``kind``, its values are the core's records
+    themselves: writes to the changelog go through the record codec, and on recovery Faust reads
+    the changelog back as plain JSON, which ``_to_value`` turns into the record again."""
+    table: Any = app.Table(
         name, default=None, partitions=partitions, extra_topic_configs=CHANGELOG_CONFIG
     )
+    if kind is not None:
+        table.value_serializer = codecs.serializer(kind)
+        table._to_value = codecs.from_changelog(kind)
+    return table
 
 
-location_heads = _state_table("location-heads", settings.partitions)
-location_days = _state_table("location-days", settings.partitions)
-location_table = LocationStore(location_heads, location_days)
-province_heads = _state_table("province-heads", settings.partitions)
-province_members = _state_table("province-members", settings.partitions)
-province_table = AggregateStore(province_heads, province_members)
-national_heads = _state_table("national-heads", 1)
-national_members = _state_table("national-members", 1)
-national_table = AggregateStore(national_heads, national_members)
-ledger_table = _state_table("delivery-ledger", settings.partitions)
-escalation_table = _state_table("escalations", settings.partitions)
+location_table = LocationStore(
+    _state_table("location-heads", settings.partitions, LocationHead),
+    _state_table("location-days", settings.partitions, DayRecord),
+)
+province_table = AggregateStore(
+    _state_table("province-heads", settings.partitions, AggregateHead),
+    _state_table("province-members", settings.partitions, MemberRow),
+)
+national_table = AggregateStore(
+    _state_table("national-heads", 1, AggregateHead),
+    _state_table("national-members", 1, MemberRow),
+)
+ledger_table = _state_table("delivery-ledger", settings.partitions, delivery.Ledger)
+escalation_table = _state_table("escalations", settings.partitions, escalation.Watch)
 # Input marks, keyed "<province partition>:<source partition>"; the nation's, "nat:<partition>".
 marks_table = _state_table("input-marks", settings.partitions)
 national_marks_table = _state_table("national-marks", 1)
 source_progress = SourceProgress(expect_intake=config.expect_intake)
 _provinces_on_partition: dict[int, set[str]] = {}
-# Values are the core's records themselves; the codecs turn them into JSON for the changelog.
-for _table, _codec, _kind in (
-    (location_heads, codecs.LOCATION_HEAD, LocationHead),
-    (location_days, codecs.DAY_RECORD, DayRecord),
-    (province_heads, codecs.AGGREGATE_HEAD, AggregateHead),
-    (province_members, codecs.MEMBER_ROW, MemberRow),
-    (national_heads, codecs.AGGREGATE_HEAD, AggregateHead),
-    (national_members, codecs.MEMBER_ROW, MemberRow),
-    (ledger_table, codecs.LEDGER, delivery.Ledger),
-    (escalation_table, codecs.WATCH, escalation.Watch),
-):
-    # Writes to the changelog go through the codec; on recovery Faust reads the changelog back
-    # as plain JSON, and ``_to_value`` turns it into the record again.
-    _table.value_serializer = _codec
-    _table._to_value = codecs.from_changelog(_kind)
 
 registry = LocationRegistry()
 audit_log = AuditLog()

@@ -12,32 +12,15 @@ from typing import Any
 import orjson
 from faust.serializers import codecs
 
-from alerts.capacity import DayRecord
-from alerts.delivery import Ledger
-from alerts.engine import AggregateRecord, LocationRecord
-from alerts.escalation import Watch
-from streams.aggregates import AggregateHead, MemberRow
-from streams.locations import LocationHead
-
-__all__ = [
-    "AGGREGATE_HEAD",
-    "AGGREGATE_RECORD",
-    "DAY_RECORD",
-    "LEDGER",
-    "LOCATION_HEAD",
-    "LOCATION_RECORD",
-    "MEMBER_ROW",
-    "WATCH",
-    "from_changelog",
-    "register",
-]
-
-LOCATION_RECORD = "opvang-location-record"
-AGGREGATE_RECORD = "opvang-aggregate-record"
+__all__ = ["RecordCodec", "from_changelog", "serializer"]
 
 
-class _RecordCodec(codecs.Codec):
-    kind: Any = None
+class RecordCodec(codecs.Codec):
+    """Any record with ``to_dict`` and a ``from_dict`` class method, as compact JSON."""
+
+    def __init__(self, kind: Any) -> None:
+        super().__init__()
+        self.kind = kind
 
     def _dumps(self, obj: Any) -> bytes:
         return orjson.dumps(obj.to_dict())
@@ -46,12 +29,12 @@ class _RecordCodec(codecs.Codec):
         return self.kind.from_dict(orjson.loads(s))
 
 
-class LocationRecordCodec(_RecordCodec):
-    kind = LocationRecord
-
-
-class AggregateRecordCodec(_RecordCodec):
-    kind = AggregateRecord
+def serializer(kind: Any) -> str:
+    """The name of the codec for records of ``kind``, registered with Faust on first use."""
+    name = f"opvang-{kind.__module__}.{kind.__qualname__}"
+    if name not in codecs.codecs:
+        codecs.register(name, RecordCodec(kind))
+    return name
 
 
 def from_changelog(kind: Any) -> Any:
@@ -61,56 +44,3 @@ def from_changelog(kind: Any) -> Any:
         return kind.from_dict(value) if isinstance(value, dict) else value
 
     return to_value
-
-
-def register() -> None:
-    codecs.register(LOCATION_RECORD, LocationRecordCodec())
-    codecs.register(AGGREGATE_RECORD, AggregateRecordCodec())
-
-
-class LedgerCodec(_RecordCodec):
-    kind = Ledger
-
-
-LEDGER = "opvang-delivery-ledger"
-codecs.register(LEDGER, LedgerCodec())
-
-
-class WatchCodec(_RecordCodec):
-    kind = Watch
-
-
-WATCH = "opvang-escalation-watch"
-codecs.register(WATCH, WatchCodec())
-
-
-class LocationHeadCodec(_RecordCodec):
-    kind = LocationHead
-
-
-LOCATION_HEAD = "opvang-location-head"
-codecs.register(LOCATION_HEAD, LocationHeadCodec())
-
-
-class DayRecordCodec(_RecordCodec):
-    kind = DayRecord
-
-
-DAY_RECORD = "opvang-day-record"
-codecs.register(DAY_RECORD, DayRecordCodec())
-
-
-class AggregateHeadCodec(_RecordCodec):
-    kind = AggregateHead
-
-
-AGGREGATE_HEAD = "opvang-aggregate-head"
-codecs.register(AGGREGATE_HEAD, AggregateHeadCodec())
-
-
-class MemberRowCodec(_RecordCodec):
-    kind = MemberRow
-
-
-MEMBER_ROW = "opvang-member-row"
-codecs.register(MEMBER_ROW, MemberRowCodec())

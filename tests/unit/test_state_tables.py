@@ -130,10 +130,10 @@ def test_the_changelog_values_go_through_the_codecs() -> None:
     record = apply(apply(None, 0, 1999), 1, 2001)
     locations.write(0, "ter-apel", record)
     head = heads.data["ter-apel"]
-    head_codec = codecs.LocationHeadCodec()
+    head_codec = codecs.RecordCodec(LocationHead)
     assert head_codec.loads(head_codec.dumps(head)) == head
     day = days.data[day_key("ter-apel", START)]
-    day_codec = codecs.DayRecordCodec()
+    day_codec = codecs.RecordCodec(DayRecord)
     assert day_codec.loads(day_codec.dumps(day)) == day
 
 
@@ -232,7 +232,7 @@ def test_after_a_recovery_the_aggregate_is_rebuilt_from_the_tables() -> None:
             table.data[key] = kind.from_dict(orjson.loads(orjson.dumps(value.to_dict())))
     rebuilt = store.get("GR")
     assert rebuilt == record and rebuilt is not record
-    codec = codecs.AggregateHeadCodec()
+    codec = codecs.RecordCodec(AggregateHead)
     assert codec.loads(codec.dumps(heads.data["GR"])) == heads.data["GR"]
 
 
