@@ -19,6 +19,8 @@ from typing import Any, Final, cast
 
 import faust
 
+from streams.split import write_through
+
 __all__ = ["BATCH_MAX", "BATCH_WITHIN", "Overlay", "batches"]
 
 #: Events per batch at the most; in a backlog batches are full, in live traffic they are small.
@@ -40,7 +42,7 @@ class Overlay:
 
     ``table``: a Faust table, or anything with ``get``, ``items`` and
     ``write(partition, key, value)`` that stores a value and sends it to its changelog
-    (``streams.locations.LocationStore``)."""
+    (``streams.split.SplitStore``)."""
 
     def __init__(self, table: Any) -> None:
         self.table = table
@@ -75,10 +77,7 @@ class Overlay:
             if write is not None:
                 written += write(partition, key, value)
                 continue
-            # What ``table[key] = value`` does, with the partition given instead of taken from
-            # the event being processed (a batch spans several partitions).
-            self.table.data[key] = value
-            self.table.send_changelog(partition, key, value)
+            write_through(self.table, partition, key, value)
             written += 1
         self._dirty.clear()
         return written
