@@ -340,12 +340,13 @@ async def _broadcast_mark(source: int, date: dt.date) -> None:
         await province_topic.send(key=b"__mark__", value=encode(mark), partition=partition)
 
 
-def _marks(prefix: str, table: Any) -> dict[int, dt.date]:
+def _reached(prefix: str, table: Any) -> dt.date | None:
+    """The input watermark from the marks stored under ``prefix``: the lowest of them."""
     found = {}
     for key, value in table.items():
         if isinstance(key, str) and key.startswith(prefix) and value:
             found[int(key[len(prefix) :])] = dt.date.fromisoformat(value)
-    return found
+    return progress(found, found.keys())
 
 
 def _store_mark(partition: int, key: str, date: dt.date, table: Overlay) -> None:
@@ -391,8 +392,7 @@ async def _aggregate_province(
     if message.get("type") == "mark":
         date = dt.date.fromisoformat(message["date"])
         _store_mark(partition, f"{partition}:{message['source']}", date, marks_overlay)
-        marks = _marks(f"{partition}:", marks_overlay)
-        reached = progress(marks, marks.keys())
+        reached = _reached(f"{partition}:", marks_overlay)
         for code in sorted(_provinces_on_partition.get(partition, ())):
             stored_record: engine.AggregateRecord | None = provinces.get(code)
             if stored_record is not None:
@@ -404,8 +404,7 @@ async def _aggregate_province(
             forward = {"type": "mark", "source": partition, "date": reached.isoformat()}
             await national_topic.send(key=b"NL", value=encode(forward))
         return
-    marks = _marks(f"{partition}:", marks_overlay)
-    reached = progress(marks, marks.keys())
+    reached = _reached(f"{partition}:", marks_overlay)
     # A bundle from one batch of reports, or (from older workers) a single contribution.
     bundle = message["items"] if message.get("type") == "contributions" else [message]
     for raw in bundle:
@@ -445,8 +444,7 @@ async def _aggregate_nation(
         _store_mark(partition, f"nat:{message['source']}", date, marks_overlay)
     else:
         record = engine.on_contribution(record, Contribution.from_dict(message))
-    national_marks = _marks("nat:", marks_overlay)
-    reached = progress(national_marks, national_marks.keys())
+    reached = _reached("nat:", marks_overlay)
     outcome = engine.close_days(record, config, engine.national_rules, progress=reached)
     if outcome.record != stored:
         nation.set(partition, "NL", outcome.record)
