@@ -350,6 +350,7 @@ async def run_delivery(args: argparse.Namespace) -> dict[str, Any]:
     from bench.run import (
         REPO,
         RESULTS_DIR,
+        Run,
         Worker,
         check_broker,
         code_version,
@@ -365,14 +366,10 @@ async def run_delivery(args: argparse.Namespace) -> dict[str, Any]:
         summarise_profile,
         wait_healthy,
     )
-    from streams.settings import Settings
 
-    bootstrap = __import__("os").environ.get("OPVANG_KAFKA_BOOTSTRAP") or "localhost:9092"
-    partitions = args.partitions or 4
-    run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{random.randrange(16**4):04x}"
-    prefix = f"bench-{run_id}."
-    app_id = Settings(topic_prefix=prefix).app_id
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    ids = Run.new(args)
+    bootstrap, partitions, run_id = ids.bootstrap, ids.partitions, ids.run_id
+    prefix, app_id = ids.prefix, ids.app_id
     log_path = RESULTS_DIR / f"worker-delivery-{run_id}.log"
     count = args.notifications or (2000 if args.quick else 10_000)
     names = receiver_names(args.receivers)

@@ -1184,15 +1184,36 @@ async def measure_restart(worker: Worker, expected: int, timeout: float) -> dict
         await asyncio.sleep(0.1)
 
 
-async def run_year(args: argparse.Namespace) -> dict[str, Any]:
-    bootstrap = os.environ.get("OPVANG_KAFKA_BOOTSTRAP") or "localhost:9092"
-    partitions = args.partitions or int(os.environ.get("OPVANG_PARTITIONS", "4"))
-    run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{random.randrange(16**4):04x}"
-    prefix = f"bench-{run_id}."
-    from streams.settings import Settings
+@dataclass(frozen=True)
+class Run:
+    """Where a benchmark run goes: the broker, its own topic prefix and the worker's app id."""
 
-    app_id = Settings(topic_prefix=prefix).app_id
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    bootstrap: str
+    partitions: int
+    run_id: str
+    prefix: str
+    app_id: str
+
+    @classmethod
+    def new(cls, args: argparse.Namespace) -> Run:
+        from streams.settings import Settings
+
+        run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{random.randrange(16**4):04x}"
+        prefix = f"bench-{run_id}."
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        return cls(
+            bootstrap=os.environ.get("OPVANG_KAFKA_BOOTSTRAP") or "localhost:9092",
+            partitions=args.partitions or int(os.environ.get("OPVANG_PARTITIONS", "4")),
+            run_id=run_id,
+            prefix=prefix,
+            app_id=Settings(topic_prefix=prefix).app_id,
+        )
+
+
+async def run_year(args: argparse.Namespace) -> dict[str, Any]:
+    ids = Run.new(args)
+    bootstrap, partitions, run_id = ids.bootstrap, ids.partitions, ids.run_id
+    prefix, app_id = ids.prefix, ids.app_id
     log_path = RESULTS_DIR / f"worker-year-{run_id}.log"
     days = args.year_days
     n_loc = args.locations
@@ -1567,14 +1588,9 @@ def package_versions() -> dict[str, str]:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    bootstrap = os.environ.get("OPVANG_KAFKA_BOOTSTRAP") or "localhost:9092"
-    partitions = args.partitions or int(os.environ.get("OPVANG_PARTITIONS", "4"))
-    run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{random.randrange(16**4):04x}"
-    prefix = f"bench-{run_id}."
-    from streams.settings import Settings
-
-    app_id = Settings(topic_prefix=prefix).app_id
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    ids = Run.new(args)
+    bootstrap, partitions, run_id = ids.bootstrap, ids.partitions, ids.run_id
+    prefix, app_id = ids.prefix, ids.app_id
     log_path = RESULTS_DIR / f"worker-{run_id}.log"
 
     results: dict[str, Any] = {
