@@ -25,6 +25,17 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+#: Ter Apel as the tests put it on the locations topic: a registration centre capped at 2,000.
+TER_APEL: dict[str, Any] = {
+    "location_id": "ter-apel",
+    "name": "Ter Apel",
+    "kind": "registration_centre",
+    "municipality_code": "GM1950",
+    "province": "GR",
+    "capacity": 2000,
+    "cap": 2000,
+}
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -12,21 +12,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from e2e_support import HookServer, WorkerProcess, produce
+from e2e_support import TER_APEL, HookServer, WorkerProcess, produce
 from standardwebhooks.webhooks import Webhook
 
 pytestmark = pytest.mark.integration
 
 SECRET = "whsec_" + base64.b64encode(b"opvangwacht-test-secret-0123456").decode()
-TER_APEL = {
-    "location_id": "ter-apel",
-    "name": "Ter Apel",
-    "kind": "registration_centre",
-    "municipality_code": "GM1950",
-    "province": "GR",
-    "capacity": 2000,
-    "cap": 2000,
-}
 
 
 def report(n: int, count: int) -> bytes:

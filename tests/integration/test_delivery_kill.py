@@ -25,22 +25,13 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from e2e_support import WorkerProcess, produce, read_topic
+from e2e_support import TER_APEL, WorkerProcess, produce, read_topic
 from fakes import Recorded, Reply, WebhookReceiver
 
 from streams.settings import Settings
 
 pytestmark = pytest.mark.integration
 
-TER_APEL = {
-    "location_id": "ter-apel",
-    "name": "Ter Apel",
-    "kind": "registration_centre",
-    "municipality_code": "GM1950",
-    "province": "GR",
-    "capacity": 2000,
-    "cap": 2000,
-}
 DAYS = 10
 
 

@@ -24,7 +24,15 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from e2e_support import WorkerProcess, call_api, drain_topic, list_topics, produce, read_topic
+from e2e_support import (
+    TER_APEL,
+    WorkerProcess,
+    call_api,
+    drain_topic,
+    list_topics,
+    produce,
+    read_topic,
+)
 from fakes.channels import (
     AM_TOKEN,
     CM_TOKEN,
@@ -56,15 +64,6 @@ pytestmark = pytest.mark.integration
 
 API_TOKEN = "api-T0ken-s3cret-8d41c"
 DLR_TOKEN = "dlr-T0ken-s3cret-52be9"
-TER_APEL = {
-    "location_id": "ter-apel",
-    "name": "Ter Apel",
-    "kind": "registration_centre",
-    "municipality_code": "GM1950",
-    "province": "GR",
-    "capacity": 2000,
-    "cap": 2000,
-}
 
 
 def phone_spellings(e164: str) -> list[str]:

@@ -10,19 +10,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from e2e_support import WorkerProcess, metric_value, produce, read_topic
+from e2e_support import TER_APEL, WorkerProcess, metric_value, produce, read_topic
 
 pytestmark = pytest.mark.integration
-
-TER_APEL = {
-    "location_id": "ter-apel",
-    "name": "Ter Apel",
-    "kind": "registration_centre",
-    "municipality_code": "GM1950",
-    "province": "GR",
-    "capacity": 2000,
-    "cap": 2000,
-}
 
 
 def report(n: int, count: int) -> tuple[str, str, bytes]:

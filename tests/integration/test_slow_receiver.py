@@ -12,20 +12,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from e2e_support import WorkerProcess, produce
+from e2e_support import TER_APEL, WorkerProcess, produce
 from fakes import Recorded, Reply, WebhookReceiver
 
 pytestmark = pytest.mark.integration
 
-TER_APEL = {
-    "location_id": "ter-apel",
-    "name": "Ter Apel",
-    "kind": "registration_centre",
-    "municipality_code": "GM1950",
-    "province": "GR",
-    "capacity": 2000,
-    "cap": 2000,
-}
 DAYS = 10
 TIMEOUT_S = 2
 
