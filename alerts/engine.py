@@ -64,8 +64,12 @@ INHIBITIONS: Final[Mapping[str, str]] = {
 }
 
 #: Contributions kept per member of an aggregate at the most: the open days plus the newest closed
-#: one. Bounded so that a member whose days never close cannot grow a record without end.
-MEMBER_HISTORY: Final = 45
+#: one. Bounded so that a member whose days never close (an input that stopped for good) cannot
+#: grow a record without end. The bound must stay above how far one input partition can be read
+#: ahead of another: when it was 45, a year's replay read one partition more than 45 days ahead,
+#: the fast members lost their oldest open days, and those days closed with the members "missing"
+#: (four false report_missing alerts). A year and a month of open days is the limit now.
+MEMBER_HISTORY: Final = 400
 
 
 def _advance(

@@ -561,3 +561,21 @@ def test_close_days_events_do_not_depend_on_interleaving_of_members(
         sent[k] += 1
     in_order = [per_member[k][n] for n in range(len(days)) for k in range(3)]
     assert _province_run(order) == _province_run(in_order)
+
+
+def test_a_member_read_far_ahead_keeps_every_open_day() -> None:
+    """A replay reads the input partitions at their own pace: one can be months ahead of the
+    other. The member on the fast partition must keep all its open days until the slow one
+    catches up, or those days close without it and it is reported missing (seen in the year
+    benchmark with 45 days of skew)."""
+    pipe = Pipe(seeded("GR", loc("a", 0, 900, 1000), loc("b", 0, 480, 500)), province_rules)
+    ahead = 120
+    for n in range(1, ahead + 1):
+        assert pipe.push(loc("a", n, 900, 1000), progress=day(0)) == []
+    assert len(pipe.record.members["a"]) == ahead + 1
+    closed: list[dt.date] = []
+    for n in range(1, ahead + 1):
+        closed += pipe.push(loc("b", n, 480, 500), progress=day(n))
+    assert closed == [day(n) for n in range(1, ahead + 1)]
+    assert {(t.occupancy, t.locations) for _, t, _ in pipe.closed} == {(1380, 2)}
+    assert brief(pipe.events, "report_missing") == []
