@@ -623,6 +623,20 @@ async def scrape(worker: Worker) -> tuple[int, dict[str, int], float]:
     return total, outcomes, elapsed
 
 
+_RECOVERED_LINE = re.compile(
+    r'^opvang_changelog_recovered_messages_total\{table="([^"]*)"\}\s+(\S+)', re.M
+)
+
+
+async def recovered_messages(worker: Worker) -> dict[str, int]:
+    """Changelog messages the worker read back since it started, per table (from /metrics)."""
+    status, body = await asyncio.to_thread(http_get, worker.base_url + "/metrics")
+    if status != 200:
+        raise RunFailed(f"/metrics answered {status}")
+    found = {t: int(float(n)) for t, n in _RECOVERED_LINE.findall(body.decode())}
+    return {"all tables": sum(found.values()), **dict(sorted(found.items()))}
+
+
 async def wait_healthy(worker: Worker, timeout: float) -> float:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -1098,8 +1112,9 @@ class YearData:
 
 
 async def topic_stats(bootstrap: str, names: list[str], sample: int = 50) -> dict[str, Any]:
-    """Messages per topic (end offsets; nothing is compacted away this young) and the mean value
-    size of the newest ``sample`` messages of each partition."""
+    """Offsets per topic (the messages written; compaction may have removed some of them since)
+    and the mean value size of what is left among the newest ``sample`` offsets of each
+    partition."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -1118,9 +1133,13 @@ async def topic_stats(bootstrap: str, names: list[str], sample: int = 50) -> dic
             for tp in tps:
                 if ends[tp] > 0:
                     consumer.seek(tp, max(0, ends[tp] - sample))
-            wanted = sum(min(sample, e) for e in ends.values())
+            # Read to the end offsets, not to a message count: a compacted topic has fewer
+            # messages than offsets, and counting them once held the run here for 16 minutes.
             deadline = time.monotonic() + 10
-            while len(sizes) < wanted and time.monotonic() < deadline:
+            while time.monotonic() < deadline:
+                positions = [await consumer.position(tp) for tp in tps]
+                if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
+                    break
                 batches = await consumer.getmany(timeout_ms=500)
                 for messages in batches.values():
                     sizes.extend(len(m.value or b"") for m in messages)
@@ -1311,22 +1330,6 @@ async def run_year(args: argparse.Namespace) -> dict[str, Any]:
             "note": "drained = consumer-group lag 0 on every source topic of the worker; Faust "
             "commits every ~2.8 s, so up to ~3.5 s late",
         }
-        names = sorted(
-            t
-            for t in await list_topics(bootstrap)
-            if t.startswith(app_id + "-") and t.endswith("-changelog")
-        )
-        say("  reading the changelog topics' sizes")
-        try:
-            # Statistics only: they must not hold up the restart (a run once waited here for
-            # 16 minutes on the broker).
-            results["topics_after_year"] = await asyncio.wait_for(
-                topic_stats(bootstrap, [*names, *lag_topics]), timeout=120
-            )
-        except TimeoutError:
-            say("  topic statistics took over 120 s; left out of the results")
-            results["topics_after_year"] = {}
-
         say("3/4 restart: SIGTERM, then the same worker again (same prefix and data dir)")
         t_stop = time.monotonic()
         results["first_exit_code"] = await asyncio.to_thread(worker.stop)
@@ -1353,11 +1356,35 @@ async def run_year(args: argparse.Namespace) -> dict[str, Any]:
             }
         status = proc_status(worker.pid)
         restart["peak_rss_mb"] = status.get("VmHWM", 0) / 1e6
+        with contextlib.suppress(OSError, urllib.error.URLError, RunFailed):
+            restart["recovered_messages"] = await recovered_messages(worker)
+            say(
+                "  changelog messages read back by the restart: "
+                + ", ".join(f"{t} {n:,}" for t, n in restart["recovered_messages"].items())
+            )
         restart["new_day"] = next_day.isoformat()
         results["restart"] = restart
         say("4/4 letting the restarted worker drain the new day")
         lag, _ = await wait_drained(bootstrap, app_id, lag_topics, timeout=300.0, stall=120.0)
         results["restart"]["drained_after"] = lag == 0
+        names = sorted(
+            t
+            for t in await list_topics(bootstrap)
+            if t.startswith(app_id + "-") and t.endswith("-changelog")
+        )
+        # Read only now: the restart above comes right after the year, before Kafka's cleaner has
+        # had more time than the run itself gave it.
+        say("  reading the changelog topics' sizes")
+        try:
+            # Statistics only: they must not hold up the run (one once waited 16 minutes
+            # here on the broker).
+            results["topics_after_year"] = await asyncio.wait_for(
+                topic_stats(bootstrap, [*names, *lag_topics]), timeout=120
+            )
+        except TimeoutError:
+            say("  topic statistics took over 120 s; left out of the results")
+            results["topics_after_year"] = {}
+
         if profiles:
             results["profile"] = profiles
     finally:
@@ -1431,13 +1458,25 @@ def render_year_table(results: dict[str, Any]) -> str:
         ),
         ("  restarted worker peak RSS", f"{r['peak_rss_mb']:.0f} MB", "", ""),
     ]
-    for name, stats in results.get("topics_after_year", {}).items():
+    if "recovered_messages" in r:
+        rows.append(
+            (
+                "  changelog messages read back by the restart",
+                f"{r['recovered_messages']['all tables']:,}",
+                "",
+                "",
+            )
+        )
+    changelogs = results.get("topics_after_year", {})
+    if changelogs:
+        rows.append(("changelog offsets written (after the year and the new day)", "", "", ""))
+    for name, stats in changelogs.items():
         if name.endswith("-changelog"):
             short = name[len(results["app_id"]) + 1 :]
             rows.append(
                 (
                     f"  {short}",
-                    f"{stats['messages']:,} messages, ~{stats['estimated_mb']:,.0f} MB",
+                    f"{stats['messages']:,} offsets, ~{stats['estimated_mb']:,.0f} MB",
                     "",
                     "",
                 )

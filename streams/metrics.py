@@ -34,6 +34,7 @@ class PipelineMetrics:
     alert_events: Counter
     notifications: Counter
     notification_attempts: Counter
+    recovered: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> PipelineMetrics:
@@ -67,6 +68,13 @@ class PipelineMetrics:
                 "opvang_notification_attempts",
                 "Delivery attempts, by channel, receiver and result (ok, retry, error).",
                 ["channel", "receiver", "result"],
+                registry=registry,
+            ),
+            recovered=Counter(
+                "opvang_changelog_recovered_messages",
+                "Changelog messages read back into a state table since the worker started "
+                "(recovery after a start or a rebalance), by table: what a restart costs.",
+                ["table"],
                 registry=registry,
             ),
         )

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 #: Ter Apel as the tests put it on the locations topic: a registration centre capped at 2,000.
 TER_APEL: dict[str, Any] = {
@@ -288,6 +290,22 @@ async def list_topics(bootstrap: str) -> set[str]:
         return set(await consumer.topics())
     finally:
         await consumer.stop()
+
+
+async def topic_configs(bootstrap: str, topic: str) -> dict[str, str]:
+    """The topic's effective configuration, as the broker describes it."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        await admin.close()
+    found: dict[str, str] = {}
+    for response in responses:
+        for _error, _message, _kind, _name, entries in response.resources:
+            for entry in entries:
+                found[entry[0]] = entry[1]
+    return found
 
 
 def call_api(

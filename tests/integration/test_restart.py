@@ -10,7 +10,15 @@ import uuid
 from pathlib import Path
 
 import pytest
-from e2e_support import TER_APEL, WorkerProcess, metric_value, produce, read_topic
+from e2e_support import (
+    TER_APEL,
+    WorkerProcess,
+    list_topics,
+    metric_value,
+    produce,
+    read_topic,
+    topic_configs,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -68,5 +76,37 @@ async def test_state_survives_a_restart(
             if a["rule"] == "cap_exceeded"
         ]
         assert cap == [("firing", "2024-03-02", 1), ("resolved", "2024-03-03", 2)]
+    finally:
+        worker.stop()
+
+
+async def test_changelogs_compact_soon_and_forget_deleted_rows(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """What a restart reads is what Kafka's cleaner has left: changelog segments roll every 10 s
+    so the cleaner can compact them during a run, and the row tables of the split stores drop
+    their tombstones after a minute. Tables whose deletes matter keep Kafka's day."""
+    worker = WorkerProcess(
+        bootstrap=kafka_bootstrap,
+        prefix=f"changelogs-{uuid.uuid4().hex[:8]}.",
+        workdir=tmp_path,
+        config="receivers: []\n",
+    )
+    worker.start()
+    try:
+        app_id = "opvangwacht-" + worker.prefix.rstrip(".")
+        changelogs = {
+            t[len(app_id) + 1 : -len("-changelog")]
+            for t in await list_topics(kafka_bootstrap)
+            if t.startswith(app_id + "-") and t.endswith("-changelog")
+        }
+        rows = {"location-days", "province-members", "national-members"}
+        assert rows | {"location-heads", "escalations", "delivery-ledger"} <= changelogs
+        for table in sorted(changelogs):
+            found = await topic_configs(kafka_bootstrap, f"{app_id}-{table}-changelog")
+            assert found["cleanup.policy"] == "compact", table
+            assert found["segment.ms"] == "10000", table
+            expected = "60000" if table in rows else "86400000"  # Kafka's default: a day
+            assert found["delete.retention.ms"] == expected, table
     finally:
         worker.stop()
