@@ -552,13 +552,20 @@ class Worker:
         return self.proc.returncode
 
 
-def run_ceiling(bootstrap: str, prefix: str, partitions: int, events: int, mode: str) -> dict:
-    """Run bench/faust_ceiling.py to completion; its topics start with ``prefix``."""
+def run_ceiling(
+    bootstrap: str,
+    prefix: str,
+    partitions: int,
+    events: int,
+    mode: str,
+    topics: tuple[str, ...] = ("occupancy",),
+) -> dict:
+    """Run bench/faust_ceiling.py to completion over ``topics`` (names after ``prefix``)."""
     data_dir = tempfile.mkdtemp(prefix="opvang-bench-ceiling-")
     env = dict(os.environ)
     env.update(
         BENCH_BOOTSTRAP=bootstrap,
-        BENCH_TOPIC=f"{prefix}occupancy",
+        BENCH_TOPIC=",".join(f"{prefix}{name}" for name in topics),
         BENCH_EVENTS=str(events),
         BENCH_APP_ID=f"{prefix}ceiling-{mode}",
         BENCH_MODE=mode,
@@ -1387,6 +1394,21 @@ async def run_year(args: argparse.Namespace) -> dict[str, Any]:
 
         if profiles:
             results["profile"] = profiles
+        if not args.no_ceiling:
+            # The floor under goal 4: a Faust agent that only decodes the same messages, read in
+            # batches as the worker reads them, with the worker stopped.
+            say("  stopping the worker for the Faust ceiling run")
+            results["worker_exit_code"] = await asyncio.to_thread(worker.stop)
+            worker = None
+            say("  Faust ceiling (batch): a minimal Faust agent decoding the same reports")
+            ceiling = await asyncio.to_thread(
+                run_ceiling, bootstrap, prefix, partitions, total, "batch", ("occupancy", "intake")
+            )
+            results["faust_ceiling"] = {"batch": ceiling}
+            say(
+                f"  Faust ceiling (batch): {ceiling['events_per_s']:,.0f} events/s, "
+                f"{ceiling['wall_s_incl_startup']:.1f} s with its start"
+            )
     finally:
         stop_profiler(profiler)
         if worker is not None:
@@ -1458,6 +1480,18 @@ def render_year_table(results: dict[str, Any]) -> str:
         ),
         ("  restarted worker peak RSS", f"{r['peak_rss_mb']:.0f} MB", "", ""),
     ]
+    after_year = next(i for i, row in enumerate(rows) if row[0].startswith("restart:"))
+    for mode, c in results.get("faust_ceiling", {}).items():
+        rows.insert(
+            after_year,
+            (
+                f"  minimal Faust agent ({mode}, decode only), same reports",
+                f"{c['wall_s_incl_startup']:.1f} s with its start "
+                f"({c['events_per_s']:,.0f} events/s)",
+                "",
+                "",
+            ),
+        )
     if "recovered_messages" in r:
         rows.append(
             (
@@ -1682,7 +1716,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         if not args.no_ceiling:
             results["faust_ceiling"] = {}
-            for mode in ("read", "io"):
+            for mode in ("read", "batch", "io"):
                 say(f"2b/5 Faust ceiling ({mode}): a minimal Faust agent over the same topic")
                 await create_topic(bootstrap, f"{prefix}ceiling-{mode}-sink", partitions)
                 ceiling = await asyncio.to_thread(

@@ -41,7 +41,7 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from alerts import cap, delivery, engine, escalation, routing
-from alerts.capacity import Applied, Contribution, DayRecord
+from alerts.capacity import Applied, Contribution
 from alerts.errors import ConfigError, InvalidReport
 from alerts.model import AlertEvent, AlertStatus, IntakeReport, OccupancyReport
 from alerts.notify import DeliveryError, DeliveryResult, Notifier
@@ -53,7 +53,7 @@ from streams import api, codecs
 from streams.aggregates import AggregateHead, AggregateStore, MemberRow
 from streams.audit import AuditLog
 from streams.batch import Overlay, batches
-from streams.locations import LocationHead, LocationStore
+from streams.locations import LocationHead, LocationStore, WeekRow
 from streams.logging import logging_dict_config
 from streams.metrics import PipelineMetrics, StateCollector, StateView
 from streams.progress import SourceProgress, progress
@@ -135,13 +135,13 @@ CHANGELOG_CONFIG = {
     "max.message.bytes": str(MAX_MESSAGE_BYTES),
 }
 
-#: For the row tables of the split stores only (days of a location, members of a province or the
-#: nation): deleted rows leave the compacted changelog after a minute instead of a day. A year of
-#: reports deletes about 130,000 day rows; with Kafka's default those tombstones were most of what
-#: a restart read. A reader slower than this may miss a tombstone and keep a row nobody deleted;
-#: for these tables that is harmless, because a record is rebuilt only from the rows its head
-#: lists (``streams.split``). Tables whose deletes mean something (escalations, ledgers) keep
-#: Kafka's default, so that no restart can bring back a deleted entry.
+#: For the row tables of the split stores only (weeks of a location, members of a province or the
+#: nation): deleted rows leave the compacted changelog after a minute instead of a day. When
+#: locations kept a row per day, a year of reports deleted about 130,000 of them, and with Kafka's
+#: default those tombstones were most of what a restart read. A reader slower than this may miss
+#: a tombstone and keep a row nobody deleted; for these tables that is harmless, because a record
+#: is rebuilt only from the rows its head lists (``streams.split``). Tables whose deletes mean
+#: something (escalations, ledgers) keep Kafka's default: no restart may bring back their entries.
 ROWS_CHANGELOG_CONFIG = {**CHANGELOG_CONFIG, "delete.retention.ms": str(60 * 1000)}
 
 
@@ -170,7 +170,7 @@ def _state_table(name: str, partitions: int, kind: Any = None, *, rows: bool = F
 
 location_table = LocationStore(
     _state_table("location-heads", settings.partitions, LocationHead),
-    _state_table("location-days", settings.partitions, DayRecord, rows=True),
+    _state_table("location-weeks", settings.partitions, WeekRow, rows=True),
 )
 province_table = AggregateStore(
     _state_table("province-heads", settings.partitions, AggregateHead),

@@ -1,11 +1,17 @@
-"""The location state in two tables: a small head per location and one row per location and day.
+"""The location state in two tables: a small head per location and one row per location and week.
 
 In memory the agents work with whole ``LocationRecord`` values. On the changelog a record is
 split: ``location-heads`` holds the current figures, alert states and penalties (without the
-history), ``location-days`` one ``DayRecord`` per (location, date). A report then writes its head
-and the one or two days it changed, a few hundred bytes, instead of the whole record with six
-weeks of history (about 15 kB), and a restart reads back heads and days, not every version of
-every record. This is the issue's "daily values in plain tables keyed by (subject, date)".
+history), ``location-weeks`` the ``DayRecord`` values of one location in one ISO week (Monday to
+Sunday). A report then writes its head and the week of the day it changed, about a kilobyte,
+instead of the whole record with six weeks of history (about 15 kB). This is the issue's "daily
+values in plain tables keyed by (subject, date)", with the dates of a week kept together.
+
+Why weeks and not a row per day (as until 2026-11-28): a row per day meant 365 rows, and as many
+deletes, per location a year. A restart reads what Kafka's cleaner has not removed yet, and in
+the year benchmark that was 67,000 day rows and tombstones of the 80,000 messages read back. A
+week row is written as often as a day row was, but a location has 6 or 7 of them instead of 42,
+and deletes one a week.
 
 How the two tables are kept in step, and records rebuilt from them: ``streams.split``.
 """
@@ -17,14 +23,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from alerts.capacity import DayRecord
 from alerts.engine import LocationRecord
 from streams.split import SplitStore
 
-__all__ = ["LocationHead", "LocationStore", "day_key"]
+__all__ = ["LocationHead", "LocationStore", "WeekRow", "week_key", "week_of"]
 
 
-def day_key(location_id: str, date: dt.date) -> str:
-    return f"{location_id}|{date.isoformat()}"
+def week_of(date: dt.date) -> dt.date:
+    """The Monday of the ISO week ``date`` is in: the part a day is stored under."""
+    return date - dt.timedelta(days=date.weekday())
+
+
+def week_key(location_id: str, monday: dt.date) -> str:
+    return f"{location_id}|week-of-{monday.isoformat()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,22 +56,50 @@ class LocationHead:
         return cls(LocationRecord.from_dict(rest), dates)
 
 
+@dataclass(frozen=True, slots=True)
+class WeekRow:
+    """The days of one location in one week, in date order."""
+
+    days: tuple[DayRecord, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"days": [day.to_dict() for day in self.days]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WeekRow:
+        return cls(tuple(DayRecord.from_dict(day) for day in data.get("days", ())))
+
+
 class LocationStore(SplitStore[LocationRecord, LocationHead]):
-    """Whole location records over the heads table and the days table."""
+    """Whole location records over the heads table and the weeks table."""
 
     def row_key(self, key: str, part: Any) -> str:
-        return day_key(key, part)
+        return week_key(key, part)
 
     def parts(self, record: LocationRecord) -> Mapping[Any, Any]:
-        return {day.date: day for day in record.state.days}
+        weeks: dict[dt.date, list[DayRecord]] = {}
+        for day in record.state.days:
+            weeks.setdefault(week_of(day.date), []).append(day)
+        return {monday: tuple(days) for monday, days in weeks.items()}
+
+    def same(self, old: Any, new: Any) -> bool:
+        # A week is rebuilt on every call; it is unchanged when it holds the very same days.
+        return len(old) == len(new) and all(a is b for a, b in zip(old, new, strict=True))
 
     def head(self, record: LocationRecord) -> LocationHead:
         bare = replace(record, state=replace(record.state, days=()))
         return LocationHead(bare, tuple(d.date for d in record.state.days))
 
     def head_parts(self, head: LocationHead) -> Iterable[Any]:
-        return head.dates
+        return dict.fromkeys(week_of(date) for date in head.dates)
 
     def join(self, head: LocationHead, parts: Mapping[Any, Any]) -> LocationRecord:
-        days = tuple(parts[date] for date in head.dates if date in parts)
+        found = {day.date: day for days in parts.values() for day in days}
+        days = tuple(found[date] for date in head.dates if date in found)
         return replace(head.record, state=replace(head.record.state, days=days))
+
+    def to_row(self, part: Any) -> Any:
+        return WeekRow(part)
+
+    def from_row(self, row: Any) -> Any:
+        return row.days

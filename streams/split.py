@@ -1,10 +1,10 @@
 """Records kept in two Faust tables: a head per key, and one row per (key, part).
 
-Locations keep a row per day (``streams.locations``), provinces and the nation a row per member
-(``streams.aggregates``). In memory the agents work with whole records; on the changelog a write
-sends the head (only when it changed) and the rows that are not the very objects they were
-before, and deletes the rows the record no longer has. A restart reads back heads and rows, not
-every version of every whole record.
+Locations keep a row per week of days (``streams.locations``), provinces and the nation a row per
+member (``streams.aggregates``). In memory the agents work with whole records; on the changelog a
+write sends the head (only when it changed) and the rows whose contents are not the very objects
+they were before, and deletes the rows the record no longer has. A restart reads back heads and
+rows, not every version of every whole record.
 
 Whole records are rebuilt from the two tables when first read and kept in a cache. A cache entry
 is trusted only while the head in the table is the very object it was built from: after a
@@ -63,6 +63,11 @@ class SplitStore(Generic[R, H]):
         """What the rows table stores for a part (the part itself unless overridden)."""
         return part
 
+    def same(self, old: Any, new: Any) -> bool:
+        """Whether a part is unchanged: by identity, since the core keeps unchanged values as the
+        objects they were (cheap, and never a false "unchanged")."""
+        return old is new
+
     def from_row(self, row: Any) -> Any:
         return row
 
@@ -104,7 +109,7 @@ class SplitStore(Generic[R, H]):
         new = self.parts(record)
         writes = 0
         for part, value in new.items():
-            if old.get(part) is not value:
+            if part not in old or not self.same(old[part], value):
                 write_through(self.rows, partition, self.row_key(key, part), self.to_row(value))
                 writes += 1
         for part in old:

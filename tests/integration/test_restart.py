@@ -100,7 +100,7 @@ async def test_changelogs_compact_soon_and_forget_deleted_rows(
             for t in await list_topics(kafka_bootstrap)
             if t.startswith(app_id + "-") and t.endswith("-changelog")
         }
-        rows = {"location-days", "province-members", "national-members"}
+        rows = {"location-weeks", "province-members", "national-members"}
         assert rows | {"location-heads", "escalations", "delivery-ledger"} <= changelogs
         for table in sorted(changelogs):
             found = await topic_configs(kafka_bootstrap, f"{app_id}-{table}-changelog")

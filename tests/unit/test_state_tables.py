@@ -1,6 +1,6 @@
 """The edge's state plumbing: batches that write each key once, and location records split into a
-head and one row per day on the changelog. Faust tables are replaced by a recording fake with the
-two things the code uses: the store (``data``) and ``send_changelog``."""
+head and one row per week of days on the changelog. Faust tables are replaced by a recording fake
+with the two things the code uses: the store (``data``) and ``send_changelog``."""
 
 from __future__ import annotations
 
@@ -11,19 +11,28 @@ import orjson
 import pytest
 
 from alerts import engine
-from alerts.capacity import Contribution, DayRecord
+from alerts.capacity import Contribution
 from alerts.config import AlertingConfig
 from alerts.model import Location, OccupancyReport
 from streams import api, codecs
 from streams.aggregates import AggregateHead, AggregateStore, MemberRow, member_key
 from streams.batch import Overlay
-from streams.locations import LocationHead, LocationStore, day_key
+from streams.locations import LocationHead, LocationStore, WeekRow, week_key, week_of
 
 TER_APEL = Location(
     "ter-apel", "Ter Apel", "registration_centre", "GM1950", "GR", 2000, 2000, "afspraak"
 )
 CONFIG = AlertingConfig()
-START = dt.date(2022, 8, 1)
+START = dt.date(2022, 8, 1)  # a Monday
+
+
+def day_n(n: int) -> dt.date:
+    return START + dt.timedelta(days=n)
+
+
+def week_n(n: int) -> str:
+    """The row key of the week that day ``n`` is in."""
+    return week_key("ter-apel", week_of(day_n(n)))
 
 
 class FakeTable:
@@ -69,7 +78,8 @@ def test_a_record_comes_back_whole_from_its_head_and_days() -> None:
     assert record is not None
     locations.write(2, "ter-apel", record)
     assert locations.get("ter-apel") == record
-    assert set(days.data) == {day_key("ter-apel", START + dt.timedelta(days=d)) for d in range(5)}
+    assert set(days.data) == {week_n(0)}  # Monday to Friday: one week
+    assert [d.date for d in days.data[week_n(0)].days] == [day_n(d) for d in range(5)]
     head = heads.data["ter-apel"]
     assert head.record.state.days == ()
     assert head.dates == tuple(START + dt.timedelta(days=d) for d in range(5))
@@ -77,7 +87,7 @@ def test_a_record_comes_back_whole_from_its_head_and_days() -> None:
     assert {p for p, _, _ in heads.changelog + days.changelog} == {2}
 
 
-def test_a_report_writes_its_head_and_only_the_day_it_changed() -> None:
+def test_a_report_writes_its_head_and_only_the_week_it_changed() -> None:
     locations, heads, days = store()
     record = None
     for day in range(10):
@@ -88,13 +98,15 @@ def test_a_report_writes_its_head_and_only_the_day_it_changed() -> None:
     days.changelog.clear()
     record = apply(locations.get("ter-apel"), 10, 1600)
     writes = locations.write(0, "ter-apel", record)
-    assert [key for _, key, _ in days.changelog] == [day_key("ter-apel", START + dt.timedelta(10))]
+    assert len({week_n(d) for d in range(10)}) == 2  # days 0-9 lie in two weeks
+    assert [key for _, key, _ in days.changelog] == [week_n(10)]
+    assert [d.date for d in days.changelog[0][2].days] == [day_n(7), day_n(8), day_n(9), day_n(10)]
     assert [key for _, key, _ in heads.changelog] == ["ter-apel"]
     assert writes == 2
     assert locations.get("ter-apel") == record
 
 
-def test_days_the_record_drops_are_deleted() -> None:
+def test_weeks_the_record_drops_are_deleted() -> None:
     locations, _, days = store()
     record = None
     for day in range(100):
@@ -103,9 +115,11 @@ def test_days_the_record_drops_are_deleted() -> None:
     assert record is not None
     kept = {d.date for d in record.state.days}
     assert len(kept) < 100  # the history is bounded...
-    assert {day_key("ter-apel", d) for d in kept} == set(days.data)  # ...and so is the table
+    assert {week_key("ter-apel", week_of(d)) for d in kept} == set(days.data)  # ...and the table
+    assert {d.date for row in days.data.values() for d in row.days} >= kept
     deleted = [key for _, key, value in days.changelog if value is None]
-    assert day_key("ter-apel", START) in deleted
+    assert week_n(0) in deleted
+    assert len(deleted) == len(set(deleted))  # each week once
 
 
 def test_after_a_recovery_the_record_is_rebuilt_from_the_tables() -> None:
@@ -116,7 +130,7 @@ def test_after_a_recovery_the_record_is_rebuilt_from_the_tables() -> None:
     assert record is not None
     locations.write(0, "ter-apel", record)
     # A recovery puts new objects in the tables, decoded from the changelog.
-    for table, kind in ((heads, LocationHead), (days, DayRecord)):
+    for table, kind in ((heads, LocationHead), (days, WeekRow)):
         for key, value in list(table.data.items()):
             table.data[key] = kind.from_dict(orjson.loads(orjson.dumps(value.to_dict())))
     rebuilt = locations.get("ter-apel")
@@ -132,9 +146,9 @@ def test_the_changelog_values_go_through_the_codecs() -> None:
     head = heads.data["ter-apel"]
     head_codec = codecs.RecordCodec(LocationHead)
     assert head_codec.loads(head_codec.dumps(head)) == head
-    day = days.data[day_key("ter-apel", START)]
-    day_codec = codecs.RecordCodec(DayRecord)
-    assert day_codec.loads(day_codec.dumps(day)) == day
+    week = days.data[week_n(0)]
+    week_codec = codecs.RecordCodec(WeekRow)
+    assert week_codec.loads(week_codec.dumps(week)) == week
 
 
 def test_a_batch_writes_each_key_once_with_the_last_value() -> None:
