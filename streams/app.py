@@ -191,6 +191,8 @@ _provinces_on_partition: dict[int, set[str]] = {}
 registry = LocationRegistry()
 audit_log = AuditLog()
 silences = SilenceBook()
+#: How long an SMS delivery report waits for the audit trail to be read after a start.
+AUDIT_WAIT_SECONDS = 20.0
 #: How often every receiver's ledger is woken for due retries and digests.
 TICK_SECONDS = 5.0
 #: Each receiver's retry waits: its own ``retry`` list, else its channel's default.
@@ -994,6 +996,11 @@ async def tick_escalations() -> None:
 
 @app.task  # type: ignore[untyped-decorator]  # faust leaves Service.task untyped
 async def follow_audit() -> None:
+    # Only once the tables are back: the audit topic holds every alert change and delivery of
+    # the past, and reading it at the same time as the changelogs made a restart after a year
+    # take 14 s instead of about 7 (docs/performance.md). What waits for it: the alert history,
+    # the dead-notification list, and matching SMS delivery reports to their alerts.
+    await cast(Any, app.tables).recovery.completed.wait()
     await audit_log.follow(settings.broker_address, settings.topic("audit"))
 
 
@@ -1220,6 +1227,16 @@ class DeliveryReportView(faust.web.View):
             reports = parse_report(provider, body=raw, query=query, form=form)
         except (InvalidDeliveryReport, ValueError) as exc:
             return self.json({"error": str(exc)}, status=400)
+        try:
+            # A report is matched to its alert through the audit trail: after a start, wait
+            # until the trail has been read, or ask the provider to send the report again.
+            await asyncio.wait_for(audit_log.ready.wait(), timeout=AUDIT_WAIT_SECONDS)
+        except TimeoutError:
+            return self.json(
+                {"error": "the worker is still reading its audit trail; send the report again"},
+                status=503,
+                headers={"Retry-After": "30"},
+            )
         for found in reports:
             alert_id = audit_log.alert_for(found.provider_id) or "unmatched"
             await audit(

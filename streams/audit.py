@@ -8,6 +8,7 @@ what goes in is built from sanitised notifier errors and the alert's own summary
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import OrderedDict
 from typing import Any
@@ -24,6 +25,8 @@ class AuditLog:
         self._provider_ids: OrderedDict[str, str] = OrderedDict()
         self._per_alert = per_alert
         self._alerts = alerts
+        #: Set once the trail on the topic when following began has been read.
+        self.ready = asyncio.Event()
 
     def add(self, alert_id: str, entry: dict[str, Any]) -> None:
         history = self._entries.pop(alert_id, [])
@@ -63,4 +66,4 @@ class AuditLog:
             self.add(alert_id, entry)
 
     async def follow(self, bootstrap: str, topic: str) -> None:
-        await follow_topic(bootstrap, topic, self.apply)
+        await follow_topic(bootstrap, topic, self.apply, self.ready)

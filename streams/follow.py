@@ -6,6 +6,7 @@ from the first offset and applies each record as it comes. This is the loop they
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -14,9 +15,13 @@ __all__ = ["follow_topic"]
 
 
 async def follow_topic(
-    bootstrap: str, topic: str, apply: Callable[[str, bytes | None], None]
+    bootstrap: str,
+    topic: str,
+    apply: Callable[[str, bytes | None], None],
+    ready: asyncio.Event | None = None,
 ) -> None:
-    """Call ``apply(key, value)`` for every keyed record of ``topic``, from the start, forever."""
+    """Call ``apply(key, value)`` for every keyed record of ``topic``, from the start, forever.
+    ``ready`` is set once everything that was on the topic when reading began has been applied."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
     )
@@ -27,11 +32,16 @@ async def follow_topic(
         ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
         while True:
             batches = await consumer.getmany(timeout_ms=500)
             for messages in batches.values():
                 for message in messages:
                     if message.key is not None:
                         apply(message.key.decode("utf-8", "replace"), message.value)
+            if ready is not None and not ready.is_set():
+                positions = [await consumer.position(tp) for tp in partitions]
+                if all(pos >= ends[tp] for pos, tp in zip(positions, partitions, strict=True)):
+                    ready.set()
     finally:
         await consumer.stop()
