@@ -34,6 +34,7 @@ from typing import Any, cast
 
 import faust
 import faust.streams as faust_streams
+import faust.transport.drivers.aiokafka as faust_aiokafka
 import httpx
 import structlog
 from aiohttp import web as aiohttp_web
@@ -78,6 +79,27 @@ config = load_alerting_config(settings.config_path)
 #: The largest message the worker writes (changelog values included), well above any record's
 #: expected size; the producer and the changelog topics are configured for it.
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
+#: How long the broker may hold a fetch of the worker's consumer when none of its partitions has
+#: new messages. Faust fixes it at 1.5 s, and aiokafka keeps one fetch in flight per broker: when
+#: a restarted worker finishes reading its changelogs, the partitions it then resumes wait for the
+#: fetch that is still held, up to 1.5 s before the first report, and partitions that catch up
+#: during recovery wait the same way. In the year benchmark (150 days, same code, one run each)
+#: a restart took 15.9 s with 1.5 s and 11.3 s with 100 ms. Set on the consumer Faust creates,
+#: before it starts.
+FETCH_MAX_WAIT_MS = 100
+_create_worker_consumer = faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer
+
+
+def _worker_consumer(self: Any, transport: Any) -> Any:
+    consumer = _create_worker_consumer(self, transport)
+    consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+    return consumer
+
+
+# Faust has no setting for it; its consumer factory is wrapped instead (checked on faust-streaming
+# 0.15; tests/agents/test_consumer_settings.py fails if a new Faust stops calling it).
+faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer = _worker_consumer  # type: ignore[method-assign]
 
 app = faust.App(
     settings.app_id,
