@@ -28,7 +28,7 @@ import time
 import urllib.parse
 import uuid
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from importlib import resources
 from typing import Any, cast
 
@@ -187,6 +187,19 @@ def _state_table(name: str, partitions: int, kind: Any = None, *, rows: bool = F
     if kind is not None:
         table.value_serializer = codecs.serializer(kind)
         table._to_value = codecs.from_changelog(kind)
+    apply_all = table.apply_changelog_batch
+
+    def apply_newest(batch: Iterable[Any]) -> None:
+        # Recovery hands over up to 1000 changelog events at a time, often several for one key:
+        # only the newest of each is applied (and turned into a record), in the order written.
+        newest: dict[Any, Any] = {}
+        for event in batch:
+            key = table._to_key(event.key)
+            newest.pop(key, None)
+            newest[key] = event
+        apply_all(list(newest.values()))
+
+    table.apply_changelog_batch = apply_newest
     return table
 
 
