@@ -116,6 +116,9 @@ app = faust.App(
     logging_config=logging_dict_config(),
     producer_acks=-1,
     producer_max_request_size=MAX_MESSAGE_BYTES,
+    # With a worker id the worker is a static member of its group: restarted after a crash, it
+    # gets its partitions back at once instead of after the old member's session timed out.
+    consumer_group_instance_id=settings.worker_id,
     # Faust's own table and router browsers would publish raw table contents: not ours to show.
     web_router_enabled=False,
     web_tables_enabled=False,

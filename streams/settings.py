@@ -41,6 +41,9 @@ class Settings:
     api_token: str | None = None
     partitions: int = 4
     data_dir: Path = Path("/tmp/opvangwacht-worker")
+    #: OPVANG_WORKER_ID: this worker's lasting name in its consumer group (Kafka's static
+    #: membership, ``group.instance.id``). Unset: a new member at every start.
+    worker_id: str | None = None
 
     @property
     def broker_address(self) -> str:
@@ -70,6 +73,11 @@ class Settings:
         if not re.fullmatch(r"[A-Za-z0-9._-]*", prefix):
             raise ConfigError("OPVANG_TOPIC_PREFIX may hold letters, digits, '.', '_', '-' only")
         default_data = Path(env.get("TMPDIR", "/tmp")) / f"opvangwacht-{os.getuid()}"
+        worker_id = env.get("OPVANG_WORKER_ID") or None
+        if worker_id is not None and not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", worker_id):
+            raise ConfigError(
+                "OPVANG_WORKER_ID may hold letters, digits, '.', '_', '-' only (1 to 200 of them)"
+            )
         return cls(
             bootstrap=env.get("OPVANG_KAFKA_BOOTSTRAP") or None,
             topic_prefix=prefix,
@@ -79,6 +87,7 @@ class Settings:
             api_token=env.get("OPVANG_API_TOKEN") or None,
             partitions=int(partitions_text),
             data_dir=Path(env.get("OPVANG_DATA_DIR", str(default_data))),
+            worker_id=worker_id,
         )
 
 

@@ -308,6 +308,20 @@ async def topic_configs(bootstrap: str, topic: str) -> dict[str, str]:
     return found
 
 
+async def group_member_ids(bootstrap: str, group: str) -> list[str]:
+    """The member ids of a consumer group. Kafka names a static member after its
+    ``group.instance.id`` (``<instance id>-<uuid>``), a dynamic one after its client id."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        responses = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    # DescribeGroups v2: (error, group, state, protocol type, protocol, members); a member is
+    # (member id, client id, client host, metadata, assignment).
+    return [member[0] for r in responses for described in r.groups for member in described[5]]
+
+
 def call_api(
     port: int,
     path: str,

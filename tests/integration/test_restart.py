@@ -13,6 +13,7 @@ import pytest
 from e2e_support import (
     TER_APEL,
     WorkerProcess,
+    group_member_ids,
     list_topics,
     metric_value,
     produce,
@@ -28,15 +29,20 @@ def report(n: int, count: int) -> tuple[str, str, bytes]:
     return ("occupancy", "ter-apel", json.dumps({**body, "occupancy": count}).encode())
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=["term", "kill-9"])
+@pytest.mark.parametrize(
+    ("stop_signal", "worker_id"),
+    [(signal.SIGTERM, None), (signal.SIGKILL, None), (signal.SIGKILL, "worker-1")],
+    ids=["term", "kill-9", "kill-9-static-member"],
+)
 async def test_state_survives_a_restart(
-    kafka_bootstrap: str, tmp_path: Path, stop_signal: signal.Signals
+    kafka_bootstrap: str, tmp_path: Path, stop_signal: signal.Signals, worker_id: str | None
 ) -> None:
     worker = WorkerProcess(
         bootstrap=kafka_bootstrap,
         prefix=f"restart-{uuid.uuid4().hex[:8]}.",
         workdir=tmp_path,
         config="receivers: []\n",
+        extra_env={"OPVANG_WORKER_ID": worker_id} if worker_id else None,
     )
     topic = worker.prefix
     worker.start()
@@ -56,6 +62,12 @@ async def test_state_survives_a_restart(
 
     worker.start()
     try:
+        if worker_id is not None:
+            # A static member: Kafka knows the worker by its id, so the restarted one takes the
+            # killed one's place at once instead of after its session timed out.
+            app_id = "opvangwacht-" + worker.prefix.rstrip(".")
+            members = await group_member_ids(kafka_bootstrap, app_id)
+            assert len(members) == 1 and members[0].startswith(f"{worker_id}-"), members
         # The same reports again (a producer retrying after the crash) and the next day.
         again = [report(1, 1900), report(2, 2100), report(3, 1950)]
         await produce(kafka_bootstrap, [(f"{topic}{t}", k, v) for t, k, v in again])
