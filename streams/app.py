@@ -229,8 +229,9 @@ _provinces_on_partition: dict[int, set[str]] = {}
 registry = LocationRegistry()
 audit_log = AuditLog()
 silences = SilenceBook()
-#: How long an SMS delivery report waits for the audit trail to be read after a start.
-AUDIT_WAIT_SECONDS = 20.0
+#: How long an SMS delivery report waits for the audit trail to be read after a start. Kept short,
+#: so that the provider gets an answer (503, send it again later) rather than a timeout of its own.
+AUDIT_WAIT_SECONDS = 10.0
 #: How often every receiver's ledger is woken for due retries and digests.
 TICK_SECONDS = 5.0
 #: Each receiver's retry waits: its own ``retry`` list, else its channel's default.
