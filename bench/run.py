@@ -59,6 +59,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.follow import reached
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"
 
@@ -1143,10 +1145,7 @@ async def topic_stats(bootstrap: str, names: list[str], sample: int = 50) -> dic
             # Read to the end offsets, not to a message count: a compacted topic has fewer
             # messages than offsets, and counting them once held the run here for 16 minutes.
             deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                positions = [await consumer.position(tp) for tp in tps]
-                if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
-                    break
+            while time.monotonic() < deadline and not await reached(consumer, ends):
                 batches = await consumer.getmany(timeout_ms=500)
                 for messages in batches.values():
                     sizes.extend(len(m.value or b"") for m in messages)

@@ -7,11 +7,20 @@ from the first offset and applies each record as it comes. This is the loop they
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-__all__ = ["follow_topic"]
+__all__ = ["follow_topic", "reached"]
+
+
+async def reached(consumer: AIOKafkaConsumer, ends: Mapping[TopicPartition, int]) -> bool:
+    """Whether ``consumer`` has read every partition up to its offset in ``ends``. Offsets, not
+    message counts: a compacted topic holds fewer messages than its end offset says."""
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return False
+    return True
 
 
 async def follow_topic(
@@ -39,9 +48,7 @@ async def follow_topic(
                 for message in messages:
                     if message.key is not None:
                         apply(message.key.decode("utf-8", "replace"), message.value)
-            if ready is not None and not ready.is_set():
-                positions = [await consumer.position(tp) for tp in partitions]
-                if all(pos >= ends[tp] for pos, tp in zip(positions, partitions, strict=True)):
-                    ready.set()
+            if ready is not None and not ready.is_set() and await reached(consumer, ends):
+                ready.set()
     finally:
         await consumer.stop()

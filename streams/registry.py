@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from alerts.errors import InvalidReport
 from alerts.model import Location
+from streams.follow import reached
 from streams.records import location_to_domain
 
 __all__ = ["LocationRegistry"]
@@ -87,11 +88,9 @@ class LocationRegistry:
                                 exc,
                                 message.value,
                             )
-                if not self.ready.is_set():
-                    positions = {tp: await consumer.position(tp) for tp in partitions}
-                    if all(positions[tp] >= end[tp] for tp in partitions):
-                        self.ready.set()
-                        log.info("locations loaded", count=len(self._locations), topic=topic)
+                if not self.ready.is_set() and await reached(consumer, end):
+                    self.ready.set()
+                    log.info("locations loaded", count=len(self._locations), topic=topic)
         finally:
             self._consumer = None
             await consumer.stop()

@@ -27,6 +27,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from streams.follow import reached
+
 #: Ter Apel as the tests put it on the locations topic: a registration centre capped at 2,000.
 TER_APEL: dict[str, Any] = {
     "location_id": "ter-apel",
@@ -270,10 +272,7 @@ async def drain_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, by
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            positions = [await consumer.position(tp) for tp in tps]
-            if all(at >= ends[tp] for at, tp in zip(positions, tps, strict=True)):
-                break
+        while time.monotonic() < deadline and not await reached(consumer, ends):
             batches = await consumer.getmany(timeout_ms=200)
             for messages in batches.values():
                 records.extend((m.key, m.value) for m in messages)
