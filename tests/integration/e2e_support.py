@@ -160,6 +160,19 @@ class WorkerProcess:
             time.sleep(0.3)
         raise AssertionError(f"worker not ready within {timeout} s:\n{self.log_tail()}")
 
+    async def publish_locations(self, *locations: dict[str, Any]) -> dict[str, Any]:
+        """Put ``locations`` (Ter Apel unless given) on the worker's locations topic, keyed by
+        their id, and wait until the worker knows that many; returns its /health body."""
+        records = locations or (TER_APEL,)
+        await produce(
+            self.env["OPVANG_KAFKA_BOOTSTRAP"],
+            [
+                (f"{self.prefix}locations", loc["location_id"], json.dumps(loc).encode())
+                for loc in records
+            ],
+        )
+        return self.wait_health(lambda b: b.get("locations") == len(records), timeout=30)
+
     def metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
             return str(r.read().decode())

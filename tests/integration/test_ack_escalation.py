@@ -82,14 +82,7 @@ async def test_ack_stops_escalation_and_silences_hold_messages(
     worker.start()
     try:
         prefix = worker.prefix
-        await produce(
-            kafka_bootstrap,
-            [
-                (f"{prefix}locations", loc["location_id"], json.dumps(loc).encode())
-                for loc in LOCATIONS
-            ],
-        )
-        worker.wait_health(lambda b: b.get("locations") == 2, timeout=30)
+        await worker.publish_locations(*LOCATIONS)
 
         # Changes need the token; a silence on cap_near for Budel is made through the API.
         status, _ = call(

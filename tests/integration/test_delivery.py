@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from e2e_support import TER_APEL, HookServer, WorkerProcess, produce
+from e2e_support import HookServer, WorkerProcess, produce
 from standardwebhooks.webhooks import Webhook
 
 pytestmark = pytest.mark.integration
@@ -48,10 +48,7 @@ async def test_a_receiver_that_was_down_gets_everything_once(
     worker.start()
     try:
         prefix = worker.prefix
-        await produce(
-            kafka_bootstrap, [(f"{prefix}locations", "ter-apel", json.dumps(TER_APEL).encode())]
-        )
-        worker.wait_health(lambda b: b.get("locations") == 1, timeout=30)
+        await worker.publish_locations()
         reports = [report(1, 1900), report(2, 2300), report(3, 1700)]
         await produce(kafka_bootstrap, [(f"{prefix}occupancy", "ter-apel", r) for r in reports])
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from e2e_support import TER_APEL, WorkerProcess, produce, read_topic
+from e2e_support import WorkerProcess, produce, read_topic
 from fakes import Recorded, Reply, WebhookReceiver
 
 from streams.settings import Settings
@@ -109,10 +109,7 @@ async def test_kill_9_during_delivery_loses_nothing(kafka_bootstrap: str, tmp_pa
     worker.start()
     try:
         prefix = worker.prefix
-        await produce(
-            kafka_bootstrap, [(f"{prefix}locations", "ter-apel", json.dumps(TER_APEL).encode())]
-        )
-        worker.wait_health(lambda b: b.get("locations") == 1, timeout=30)
+        await worker.publish_locations()
 
         async def reports() -> None:
             for day in range(1, DAYS + 1):

@@ -89,11 +89,7 @@ async def test_a_group_waits_together_and_reminders_repeat(
     try:
         prefix = worker.prefix
         places = [location("aa", 1000), location("bb", 1000), location("cc", 500, cap=500)]
-        await produce(
-            kafka_bootstrap,
-            [(f"{prefix}locations", p["location_id"], json.dumps(p).encode()) for p in places],
-        )
-        worker.wait_health(lambda b: b.get("locations") == 3, timeout=30)
+        await worker.publish_locations(*places)
         sent_at = time.monotonic()
         await produce(
             kafka_bootstrap,

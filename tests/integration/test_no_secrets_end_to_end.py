@@ -25,7 +25,6 @@ from pathlib import Path
 
 import pytest
 from e2e_support import (
-    TER_APEL,
     WorkerProcess,
     call_api,
     drain_topic,
@@ -231,10 +230,7 @@ async def test_no_secret_and_no_whole_number_anywhere(kafka_bootstrap: str, tmp_
     api: dict[str, bytes] = {}
     try:
         worker.start()
-        await produce(
-            kafka_bootstrap, [(f"{prefix}locations", "ter-apel", json.dumps(TER_APEL).encode())]
-        )
-        worker.wait_health(lambda b: b.get("locations") == 1, timeout=30)
+        await worker.publish_locations()
         records = [
             (f"{prefix}occupancy", "ter-apel", report(n, c))
             for n, c in ((1, 1900), (2, 2300), (3, 1700))

@@ -397,11 +397,7 @@ def _feed(bootstrap: str, worker: WorkerProcess) -> None:
     def topic(name: str) -> str:
         return f"{worker.prefix}{name}"
 
-    locations = [
-        (topic("locations"), loc["location_id"], json.dumps(loc).encode()) for loc in LOCATIONS
-    ]
-    asyncio.run(produce(bootstrap, locations))
-    worker.wait_health(lambda body: body.get("locations") == len(LOCATIONS), timeout=30)
+    asyncio.run(worker.publish_locations(*LOCATIONS))
     asyncio.run(produce(bootstrap, [(topic(t), key, value) for t, key, value in reports()]))
 
 

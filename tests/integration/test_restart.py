@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from e2e_support import (
-    TER_APEL,
     WorkerProcess,
     group_member_ids,
     list_topics,
@@ -47,10 +46,7 @@ async def test_state_survives_a_restart(
     topic = worker.prefix
     worker.start()
     try:
-        await produce(
-            kafka_bootstrap, [(f"{topic}locations", "ter-apel", json.dumps(TER_APEL).encode())]
-        )
-        worker.wait_health(lambda b: b.get("locations") == 1, timeout=30)
+        await worker.publish_locations()
         first = [report(1, 1900), report(2, 2100)]
         await produce(kafka_bootstrap, [(f"{topic}{t}", k, v) for t, k, v in first])
         alerts = await read_topic(kafka_bootstrap, f"{topic}alerts", expect=2, timeout=30)

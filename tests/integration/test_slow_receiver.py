@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from e2e_support import TER_APEL, WorkerProcess, produce
+from e2e_support import WorkerProcess, produce
 from fakes import Recorded, Reply, WebhookReceiver
 
 pytestmark = pytest.mark.integration
@@ -61,10 +61,7 @@ async def test_a_hanging_receiver_does_not_hold_up_the_others(
     worker.start()
     try:
         prefix = worker.prefix
-        await produce(
-            kafka_bootstrap, [(f"{prefix}locations", "ter-apel", json.dumps(TER_APEL).encode())]
-        )
-        worker.wait_health(lambda b: b.get("locations") == 1, timeout=30)
+        await worker.publish_locations()
         for day in range(1, DAYS + 1):  # one change a day, routed to both, over about 5 s
             await produce(kafka_bootstrap, [(f"{prefix}occupancy", "ter-apel", report(day))])
             await asyncio.sleep(0.5)

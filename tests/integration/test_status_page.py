@@ -113,13 +113,7 @@ def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> It
         def topic(name: str) -> str:
             return f"{process.prefix}{name}"
 
-        asyncio.run(
-            produce(
-                kafka_bootstrap,
-                [(topic("locations"), x["location_id"], json.dumps(x).encode()) for x in LOCATIONS],
-            )
-        )
-        process.wait_health(lambda body: body.get("locations") == len(LOCATIONS), timeout=30)
+        asyncio.run(process.publish_locations(*LOCATIONS))
         asyncio.run(produce(kafka_bootstrap, [(topic(t), k, v) for t, k, v in reports()]))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -95,14 +95,7 @@ def t(worker: WorkerProcess, name: str) -> str:
 
 
 async def test_locations_are_loaded(kafka_bootstrap: str, worker: WorkerProcess) -> None:
-    await produce(
-        kafka_bootstrap,
-        [
-            (t(worker, "locations"), loc["location_id"], json.dumps(loc).encode())
-            for loc in LOCATIONS
-        ],
-    )
-    body = worker.wait_health(lambda b: b.get("locations") == 2, timeout=30)
+    body = await worker.publish_locations(*LOCATIONS)
     assert body["status"] == "ok"
 
 
