@@ -622,13 +622,18 @@ def events_total(metrics_text: str) -> tuple[int, dict[str, int]]:
     return sum(by_outcome.values()), dict(by_outcome)
 
 
-async def scrape(worker: Worker) -> tuple[int, dict[str, int], float]:
-    t = time.monotonic()
+async def metrics_text(worker: Worker) -> str:
     status, body = await asyncio.to_thread(http_get, worker.base_url + "/metrics")
-    elapsed = time.monotonic() - t
     if status != 200:
         raise RunFailed(f"/metrics answered {status}")
-    total, outcomes = events_total(body.decode())
+    return body.decode()
+
+
+async def scrape(worker: Worker) -> tuple[int, dict[str, int], float]:
+    t = time.monotonic()
+    text = await metrics_text(worker)
+    elapsed = time.monotonic() - t
+    total, outcomes = events_total(text)
     return total, outcomes, elapsed
 
 
@@ -639,10 +644,7 @@ _RECOVERED_LINE = re.compile(
 
 async def recovered_messages(worker: Worker) -> dict[str, int]:
     """Changelog messages the worker read back since it started, per table (from /metrics)."""
-    status, body = await asyncio.to_thread(http_get, worker.base_url + "/metrics")
-    if status != 200:
-        raise RunFailed(f"/metrics answered {status}")
-    found = {t: int(float(n)) for t, n in _RECOVERED_LINE.findall(body.decode())}
+    found = {t: int(float(n)) for t, n in _RECOVERED_LINE.findall(await metrics_text(worker))}
     return {"all tables": sum(found.values()), **dict(sorted(found.items()))}
 
 
