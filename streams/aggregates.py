@@ -11,7 +11,7 @@ year (docs/performance.md). How the two tables are kept in step: ``streams.split
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from alerts.capacity import Contribution
@@ -31,14 +31,32 @@ class AggregateHead:
 
     record: AggregateRecord
     members: tuple[str, ...] = ()
+    #: How many times the head was written: the rows it goes with (``streams.split``).
+    seq: int = 0
+    #: The newest offset of its input partition (``in``) this record reflects.
+    offsets: Mapping[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.record.to_dict(), "member_ids": list(self.members)}
+        return {
+            **self.record.to_dict(),
+            "member_ids": list(self.members),
+            "seq": self.seq,
+            "offsets": dict(self.offsets),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AggregateHead:
-        rest = {key: value for key, value in data.items() if key != "member_ids"}
-        return cls(AggregateRecord.from_dict(rest), tuple(data.get("member_ids", ())))
+        rest = {key: value for key, value in data.items() if key not in _HEAD_FIELDS}
+        offsets = {str(k): int(v) for k, v in (data.get("offsets") or {}).items()}
+        return cls(
+            AggregateRecord.from_dict(rest),
+            tuple(data.get("member_ids", ())),
+            int(data.get("seq", 0)),
+            offsets,
+        )
+
+
+_HEAD_FIELDS = frozenset({"member_ids", "seq", "offsets"})
 
 
 @dataclass(frozen=True, slots=True)

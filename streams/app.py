@@ -23,22 +23,22 @@ import dataclasses
 import datetime as dt
 import hmac
 import json
+import logging
 import os
 import time
 import urllib.parse
 import uuid
-import weakref
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from importlib import resources
 from typing import Any, cast
 
 import faust
-import faust.streams as faust_streams
 import faust.transport.drivers.aiokafka as faust_aiokafka
 import httpx
 import structlog
 from aiohttp import web as aiohttp_web
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from alerts import cap, delivery, engine, escalation, routing
@@ -54,10 +54,11 @@ from streams import api, codecs
 from streams.aggregates import AggregateHead, AggregateStore, MemberRow
 from streams.audit import AuditLog
 from streams.batch import Overlay, batches
+from streams.guarantee import Cursor, GapReader, Outputs, Record, commit_offsets
 from streams.locations import LocationHead, LocationStore, WeekRow
 from streams.logging import logging_dict_config
 from streams.metrics import PipelineMetrics, StateCollector, StateView
-from streams.progress import SourceProgress, progress
+from streams.progress import MarkLog, PartitionProgress, observe, partition_of, progress
 from streams.records import (
     dead_letter,
     encode,
@@ -68,6 +69,7 @@ from streams.reference import load_municipalities
 from streams.registry import LocationRegistry
 from streams.settings import Settings, load_alerting_config
 from streams.silences import SilenceBook
+from streams.split import Changes, VersionedRows
 
 __all__ = ["app", "config", "metrics", "registry", "settings"]
 
@@ -127,22 +129,27 @@ app = faust.App(
 )
 
 _raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
-reports_topic = app.topic(settings.topic("occupancy"), settings.topic("intake"), **_raw)
+#: The topics agents read: Faust never commits their offsets itself (``acks=False``); each agent
+#: commits what it has made durable (``streams.guarantee``).
+_input: dict[str, Any] = {**_raw, "acks": False}
+reports_topic = app.topic(settings.topic("occupancy"), settings.topic("intake"), **_input)
 alerts_topic = app.topic(settings.topic("alerts"), partitions=settings.partitions, **_raw)
 deadletter_topic = app.topic(settings.topic("deadletter"), partitions=1, **_raw)
 dead_notifications_topic = app.topic(settings.topic("notifications.dead"), partitions=1, **_raw)
 province_topic = app.topic(
-    settings.topic("internal.province-contributions"), partitions=settings.partitions, **_raw
+    settings.topic("internal.province-contributions"), partitions=settings.partitions, **_input
 )
-national_topic = app.topic(settings.topic("internal.national-contributions"), partitions=1, **_raw)
+national_topic = app.topic(
+    settings.topic("internal.national-contributions"), partitions=1, **_input
+)
 notifications_topic = app.topic(
-    settings.topic("notifications"), partitions=settings.partitions, **_raw
+    settings.topic("notifications"), partitions=settings.partitions, **_input
 )
 audit_topic = app.topic(settings.topic("audit"), partitions=1, **_raw)
 silences_topic = app.topic(settings.topic("silences"), partitions=1, **_raw)
 acks_topic = app.topic(settings.topic("acks"), partitions=settings.partitions, **_raw)
 # The escalation agent reads alert changes and acknowledgements together, both keyed by alert_id.
-escalation_input = app.topic(settings.topic("alerts"), settings.topic("acks"), **_raw)
+escalation_input = app.topic(settings.topic("alerts"), settings.topic("acks"), **_input)
 
 prometheus_registry = CollectorRegistry()
 metrics = PipelineMetrics.create(prometheus_registry)
@@ -206,25 +213,28 @@ def _state_table(name: str, partitions: int, kind: Any = None, *, rows: bool = F
     return table
 
 
+# The split stores' row tables hold versioned rows (``streams.split``): new table names, since the
+# changelogs of the earlier, unversioned tables do not carry the input offsets a head now keeps.
 location_table = LocationStore(
-    _state_table("location-heads", settings.partitions, LocationHead),
-    _state_table("location-weeks", settings.partitions, WeekRow, rows=True),
+    _state_table("location-heads-v2", settings.partitions, LocationHead),
+    _state_table("location-weeks-v2", settings.partitions, VersionedRows(WeekRow), rows=True),
 )
 province_table = AggregateStore(
-    _state_table("province-heads", settings.partitions, AggregateHead),
-    _state_table("province-members", settings.partitions, MemberRow, rows=True),
+    _state_table("province-heads-v2", settings.partitions, AggregateHead),
+    _state_table("province-members-v2", settings.partitions, VersionedRows(MemberRow), rows=True),
 )
 national_table = AggregateStore(
-    _state_table("national-heads", 1, AggregateHead),
-    _state_table("national-members", 1, MemberRow, rows=True),
+    _state_table("national-heads-v2", 1, AggregateHead),
+    _state_table("national-members-v2", 1, VersionedRows(MemberRow), rows=True),
 )
 ledger_table = _state_table("delivery-ledger", settings.partitions, delivery.Ledger)
 escalation_table = _state_table("escalations", settings.partitions, escalation.Watch)
-# Input marks, keyed "<province partition>:<source partition>"; the nation's, "nat:<partition>".
-marks_table = _state_table("input-marks", settings.partitions)
-national_marks_table = _state_table("national-marks", 1)
-source_progress = SourceProgress(expect_intake=config.expect_intake)
-_provinces_on_partition: dict[int, set[str]] = {}
+#: How far each input partition has been read (``streams.progress.PartitionProgress``), keyed by
+#: the input partition.
+progress_table = _state_table("input-progress", settings.partitions, PartitionProgress)
+#: The input marks each province partition has read, keyed by that partition; the nation's, "NL".
+marks_table = _state_table("province-marks", settings.partitions, MarkLog)
+national_marks_table = _state_table("national-marks-v2", 1, MarkLog)
 
 registry = LocationRegistry()
 audit_log = AuditLog()
@@ -263,6 +273,21 @@ app.monitor = PrometheusMonitor(metrics=_faust_metrics)
 
 # ---------------------------------------------------------------- helpers (the edge's plumbing)
 
+#: The messages of the batch being handled (``streams.guarantee.Outputs``): every send of an
+#: agent registers its delivery future here, and the batch awaits them before it writes state.
+_outputs: contextvars.ContextVar[Outputs | None] = contextvars.ContextVar("outputs", default=None)
+
+
+async def emit(
+    topic: Any, key: bytes | None, value: bytes | None, partition: int | None = None
+) -> None:
+    """Send a message; inside a batch, the batch waits for its delivery before writing state."""
+    outputs = _outputs.get()
+    if outputs is not None:
+        await outputs.send(topic, key, value, partition)
+    else:
+        await topic.send(key=key, value=value, partition=partition)
+
 
 async def send_dead_letter(
     topic: str,
@@ -281,14 +306,36 @@ async def send_dead_letter(
         detail=error.detail,
         payload=value,
     )
-    await deadletter_topic.send(key=key, value=encode(record))
+    await emit(deadletter_topic, key, encode(record))
     metrics.events.labels(topic, f"dead_letter:{error.reason}").inc()
     log.warning("dead letter", topic=topic, offset=offset, reason=error.reason, detail=error.detail)
 
 
+async def _reject(record: Record, error: InvalidReport) -> None:
+    await send_dead_letter(
+        record.topic, record.partition, record.offset, record.key, error, record.value
+    )
+
+
+def _internal(exc: BaseException) -> InvalidReport:
+    """An input that made an agent fail: dead-lettered, so the batch and the worker go on."""
+    return InvalidReport("internal", f"{type(exc).__name__}: {exc}"[:500])
+
+
+def _load(record: Record) -> dict[str, Any]:
+    """An internal message as a JSON object, or the typed error that dead-letters it."""
+    try:
+        message = json.loads(record.value or b"")
+    except (ValueError, RecursionError) as exc:
+        raise InvalidReport("invalid_json", f"not JSON: {str(exc)[:200]}") from None
+    if not isinstance(message, dict):
+        raise InvalidReport("schema", "not a JSON object")
+    return message
+
+
 async def publish_alerts(events: tuple[AlertEvent, ...], source_timestamp: float | None) -> None:
     for alert in events:
-        await alerts_topic.send(key=alert.alert_id.encode(), value=encode(alert.to_dict()))
+        await emit(alerts_topic, alert.alert_id.encode(), encode(alert.to_dict()))
         metrics.alert_events.labels(alert.rule, alert.status.value).inc()
         if source_timestamp:
             metrics.event_to_alert.observe(max(0.0, time.time() - source_timestamp))
@@ -305,12 +352,85 @@ async def publish_alerts(events: tuple[AlertEvent, ...], source_timestamp: float
         await route_alert(alert)
 
 
+#: Reads back the records Faust's stream skipped (``streams.guarantee``).
+gap_reader = GapReader(settings.broker_address, max_bytes=MAX_MESSAGE_BYTES)
+
+
+def _fatal(exc: BaseException) -> None:
+    """A batch whose outputs or state could not be written: nothing of it was committed, so the
+    worker stops with a non-zero exit code and its supervisor restarts it at the uncommitted
+    offsets. Carrying on would skip the batch."""
+    log.critical("batch failed; stopping so that it is read again", error=repr(exc))
+    logging.shutdown()
+    os._exit(70)
+
+
+async def run_batch(
+    cursor: Cursor,
+    events: Sequence[Any],
+    handle: Callable[[list[Record]], Awaitable[list[Overlay]]],
+) -> None:
+    """One batch of an agent in the steps of ``streams.guarantee``: handle every record (sending
+    its outputs), wait for the outputs and changed rows, then the heads, then delete rows and
+    commit the input offsets."""
+    try:
+        records = await cursor.admit(events)
+        if not records:
+            return
+        outputs = Outputs()
+        token = _outputs.set(outputs)
+        try:
+            overlays = await handle(records)
+        finally:
+            _outputs.reset(token)
+        changes = Changes()
+        for overlay in overlays:
+            overlay.stage(changes)
+        await outputs.settle(await Changes.send(changes.rows))
+        await Changes.settle(await Changes.send(changes.heads))
+        await Changes.send(changes.deletes)
+        await commit_offsets(app, cursor.done(records))
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        _fatal(exc)
+
+
+def _on_rebalance(*_: Any, **__: Any) -> None:
+    for cursor in _cursors:
+        cursor.reset()
+
+
+async def _reset_cursors(*args: Any, **kwargs: Any) -> None:
+    _on_rebalance()
+
+
 # ---------------------------------------------------------------- agents
 
 
 @app.task  # type: ignore[untyped-decorator]  # faust leaves Service.task untyped
 async def follow_locations() -> None:
     await registry.follow(settings.broker_address, settings.topic("locations"), send_dead_letter)
+
+
+def _count_read_back(topic: str, count: int) -> None:
+    metrics.read_back.labels(topic).inc(count)
+
+
+reports_cursor = Cursor(app, gap_reader, _count_read_back)
+provinces_cursor = Cursor(app, gap_reader, _count_read_back)
+nation_cursor = Cursor(app, gap_reader, _count_read_back)
+notifications_cursor = Cursor(app, gap_reader, _count_read_back)
+escalation_cursor = Cursor(app, gap_reader, _count_read_back)
+_cursors = (
+    reports_cursor,
+    provinces_cursor,
+    nation_cursor,
+    notifications_cursor,
+    escalation_cursor,
+)
+app.on_partitions_revoked.connect(_reset_cursors)
+app.on_partitions_assigned.connect(_reset_cursors)
 
 
 @app.agent(reports_topic, concurrency=1)
@@ -320,12 +440,20 @@ async def process_reports(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
     # just after its partitions, without a consumer of its input: seen in the kill -9 test.)
     async for events in batches(stream):
         await registry.ready.wait()
-        locations, outbox = Overlay(location_table), _Outbox()
-        for event in events:
-            await _process_report(event, locations, outbox)
-        await outbox.flush()
-        locations.flush()
+        await run_batch(reports_cursor, events, _ingest)
         yield None
+
+
+async def _ingest(records: list[Record]) -> list[Overlay]:
+    locations, progress_rows, outbox = Overlay(location_table), Overlay(progress_table), _Outbox()
+    for record in records:
+        try:
+            await _process_report(record, locations, progress_rows, outbox)
+        except Exception as exc:
+            log.exception("report failed", topic=record.topic, offset=record.offset)
+            await _reject(record, _internal(exc))
+    await outbox.flush()
+    return [locations, progress_rows]
 
 
 class _Outbox:
@@ -342,20 +470,20 @@ class _Outbox:
     async def flush(self) -> None:
         for province, items in self.pending.items():
             bundle = {"type": "contributions", "items": items}
-            await province_topic.send(key=province.encode(), value=encode(bundle))
+            await emit(province_topic, province.encode(), encode(bundle))
         self.pending.clear()
 
 
 async def _process_report(
-    event: faust.types.EventT[bytes], locations: Overlay, outbox: _Outbox
+    record: Record, locations: Overlay, progress_rows: Overlay, outbox: _Outbox
 ) -> None:
-    message = event.message
-    topic = message.topic
+    topic, partition = record.topic, record.partition
+    kind = "intake" if topic == settings.topic("intake") else "occupancy"
     try:
         report: OccupancyReport | IntakeReport = (
-            intake_to_domain(event.value)
-            if topic == settings.topic("intake")
-            else occupancy_to_domain(event.value)
+            intake_to_domain(record.value)
+            if kind == "intake"
+            else occupancy_to_domain(record.value)
         )
         location = registry.get(report.location_id)
         if location is None:
@@ -368,52 +496,66 @@ async def _process_report(
                 "publish it first (opvangwacht load-locations)",
             )
     except InvalidReport as exc:
-        await send_dead_letter(
-            topic, message.partition, message.offset, message.key, exc, event.value
-        )
+        await _reject(record, exc)
         return
     with structlog.contextvars.bound_contextvars(
         event_id=report.event_id, location_id=report.location_id
     ):
-        stored: engine.LocationRecord | None = locations.get(report.location_id)
-        record = stored if stored is not None else engine.LocationRecord.new(report.location_id)
-        if isinstance(report, OccupancyReport):
-            outcome = engine.on_occupancy(location, record, report, config)
+        if record.offset <= locations.offsets(report.location_id).get(kind, -1):
+            # Read again after a restart: the stored record already reflects this report.
+            metrics.events.labels(topic, "reread").inc()
         else:
-            outcome = engine.on_intake(location, record, report, config)
-        metrics.events.labels(topic, outcome.applied.value).inc()
-        if outcome.applied is not Applied.DUPLICATE:
-            locations.set(message.partition, report.location_id, outcome.record)
-        await publish_alerts(outcome.events, message.timestamp)
-        for share in outcome.contributions:
-            outbox.add(share)
-        kind = "intake" if isinstance(report, IntakeReport) else "occupancy"
-        mark = source_progress.observe(message.partition, kind, report.date)
+            stored: engine.LocationRecord | None = locations.get(report.location_id)
+            current = (
+                stored if stored is not None else engine.LocationRecord.new(report.location_id)
+            )
+            if isinstance(report, OccupancyReport):
+                outcome = engine.on_occupancy(location, current, report, config)
+            else:
+                outcome = engine.on_intake(location, current, report, config)
+            metrics.events.labels(topic, outcome.applied.value).inc()
+            kept = current if outcome.applied is Applied.DUPLICATE else outcome.record
+            locations.set(partition, report.location_id, kept, {kind: record.offset})
+            await publish_alerts(outcome.events, record.timestamp)
+            for share in outcome.contributions:
+                outbox.add(share)
+        key = str(partition)
+        state: PartitionProgress = progress_rows.get(key) or PartitionProgress()
+        if state.seen(kind, record.offset):
+            return
+        state, mark = observe(
+            state, kind, report.date, record.offset, expect_intake=config.expect_intake
+        )
+        progress_rows.set(partition, key, state)
         if mark is not None:
             await outbox.flush()
-            await _broadcast_mark(message.partition, mark)
+            await _broadcast_mark(partition, mark)
 
 
 async def _broadcast_mark(source: int, date: dt.date) -> None:
     """Tell every province partition how far this input partition has been read."""
     mark = {"type": "mark", "source": source, "date": date.isoformat()}
     for partition in range(settings.partitions):
-        await province_topic.send(key=b"__mark__", value=encode(mark), partition=partition)
+        await emit(province_topic, b"__mark__", encode(mark), partition)
 
 
-def _reached(prefix: str, table: Any) -> dt.date | None:
-    """The input watermark from the marks stored under ``prefix``: the lowest of them."""
-    found = {}
-    for key, value in table.items():
-        if isinstance(key, str) and key.startswith(prefix) and value:
-            found[int(key[len(prefix) :])] = dt.date.fromisoformat(value)
-    return progress(found, found.keys())
+def _marks(table: Overlay, key: str) -> MarkLog:
+    found: MarkLog | None = table.get(key)
+    return found if found is not None else MarkLog()
 
 
-def _store_mark(partition: int, key: str, date: dt.date, table: Overlay) -> None:
-    old = table.get(key)
-    if old is None or date > dt.date.fromisoformat(old):
-        table.set(partition, key, date.isoformat())
+def _add_mark(
+    table: Overlay, key: str, log_: MarkLog, record: Record, source: int, date: dt.date
+) -> MarkLog:
+    added = log_.add(source, record.offset, date)
+    if added is not log_:
+        committed = cast(Any, app.consumer)._committed_offset.get(
+            TP(record.topic, record.partition)
+        )
+        if committed is not None:
+            added = added.fold(int(committed))
+        table.set(record.partition, key, added)
+    return added
 
 
 async def _close_province(
@@ -421,95 +563,121 @@ async def _close_province(
     provinces: Overlay,
     record: engine.AggregateRecord,
     reached: dt.date | None,
-    timestamp: float | None,
+    source: Record,
 ) -> None:
     outcome = engine.close_days(record, config, engine.province_rules, progress=reached)
-    provinces.set(partition, record.subject_id, outcome.record)
-    await publish_alerts(outcome.events, timestamp)
+    provinces.set(partition, record.subject_id, outcome.record, {"in": source.offset})
+    await publish_alerts(outcome.events, source.timestamp)
     for date, asylum, ukrainian in outcome.closed_days:
         for totals, is_asylum in ((asylum, True), (ukrainian, False)):
             if totals.locations == 0 and not is_asylum:
                 continue
             share = engine.province_share(outcome.record, date, totals, asylum=is_asylum)
-            await national_topic.send(key=b"NL", value=encode(share.to_dict()))
+            await emit(national_topic, b"NL", encode(share.to_dict()))
 
 
 @app.agent(province_topic, concurrency=1)
 async def aggregate_provinces(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
     async for events in batches(stream):
-        provinces, marks = Overlay(province_table), Overlay(marks_table)
-        for event in events:
-            await _aggregate_province(event, provinces, marks)
-        provinces.flush()
-        marks.flush()
+        await run_batch(provinces_cursor, events, _aggregate_provinces)
         yield None
 
 
-async def _aggregate_province(
-    event: faust.types.EventT[bytes], provinces: Overlay, marks_overlay: Overlay
-) -> None:
-    partition = event.message.partition
-    message = json.loads(event.value)
+async def _aggregate_provinces(records: list[Record]) -> list[Overlay]:
+    provinces, marks = Overlay(province_table), Overlay(marks_table)
+    for record in records:
+        try:
+            await _aggregate_province(record, provinces, marks)
+        except InvalidReport as exc:
+            await _reject(record, exc)
+        except Exception as exc:
+            log.exception("province message failed", offset=record.offset)
+            await _reject(record, _internal(exc))
+    return [provinces, marks]
+
+
+def _handled(table: Overlay, key: str, record: Record) -> bool:
+    """Whether the stored aggregate already reflects this message (read again after a crash)."""
+    return record.offset <= table.offsets(key).get("in", -1)
+
+
+async def _aggregate_province(record: Record, provinces: Overlay, marks: Overlay) -> None:
+    partition = record.partition
+    message = _load(record)
+    key = str(partition)
+    mark_log = _marks(marks, key)
     if message.get("type") == "mark":
-        date = dt.date.fromisoformat(message["date"])
-        _store_mark(partition, f"{partition}:{message['source']}", date, marks_overlay)
-        reached = _reached(f"{partition}:", marks_overlay)
-        for code in sorted(_provinces_on_partition.get(partition, ())):
+        source, date = int(message["source"]), dt.date.fromisoformat(message["date"])
+        mark_log = _add_mark(marks, key, mark_log, record, source, date)
+        found = mark_log.as_of(record.offset)
+        reached = progress(found, found.keys())
+        codes = sorted(
+            code
+            for code in provinces.all_keys()
+            if partition_of(code, settings.partitions) == partition
+        )
+        for code in codes:
             stored_record: engine.AggregateRecord | None = provinces.get(code)
-            if stored_record is not None:
-                await _close_province(
-                    partition, provinces, stored_record, reached, event.message.timestamp
-                )
+            if stored_record is not None and not _handled(provinces, code, record):
+                await _close_province(partition, provinces, stored_record, reached, record)
         if reached is not None:
             # After this partition's province days: the nation reads them in this order.
             forward = {"type": "mark", "source": partition, "date": reached.isoformat()}
-            await national_topic.send(key=b"NL", value=encode(forward))
+            await emit(national_topic, b"NL", encode(forward))
         return
-    reached = _reached(f"{partition}:", marks_overlay)
+    found = mark_log.as_of(record.offset)
+    reached = progress(found, found.keys())
     # A bundle from one batch of reports, or (from older workers) a single contribution.
     bundle = message["items"] if message.get("type") == "contributions" else [message]
-    for raw in bundle:
-        item = Contribution.from_dict(raw)
-        _provinces_on_partition.setdefault(partition, set()).add(item.province)
+    items = [Contribution.from_dict(raw) for raw in bundle]
+    for item in items:
+        if _handled(provinces, item.province, record):
+            continue
         stored: engine.AggregateRecord | None = provinces.get(item.province)
-        record = stored if stored is not None else engine.AggregateRecord(item.province)
+        current = stored if stored is not None else engine.AggregateRecord(item.province)
         await _close_province(
-            partition,
-            provinces,
-            engine.on_contribution(record, item),
-            reached,
-            event.message.timestamp,
+            partition, provinces, engine.on_contribution(current, item), reached, record
         )
 
 
 @app.agent(national_topic, concurrency=1)
 async def aggregate_nation(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
     async for events in batches(stream):
-        nation, marks = Overlay(national_table), Overlay(national_marks_table)
-        for event in events:
-            await _aggregate_nation(event, nation, marks)
-        nation.flush()
-        marks.flush()
+        await run_batch(nation_cursor, events, _aggregate_national)
         yield None
 
 
-async def _aggregate_nation(
-    event: faust.types.EventT[bytes], nation: Overlay, marks_overlay: Overlay
-) -> None:
-    partition = event.message.partition
-    message = json.loads(event.value)
+async def _aggregate_national(records: list[Record]) -> list[Overlay]:
+    nation, marks = Overlay(national_table), Overlay(national_marks_table)
+    for record in records:
+        try:
+            await _aggregate_nation(record, nation, marks)
+        except InvalidReport as exc:
+            await _reject(record, exc)
+        except Exception as exc:
+            log.exception("national message failed", offset=record.offset)
+            await _reject(record, _internal(exc))
+    return [nation, marks]
+
+
+async def _aggregate_nation(record: Record, nation: Overlay, marks: Overlay) -> None:
+    partition = record.partition
+    message = _load(record)
+    mark_log = _marks(marks, "NL")
     stored: engine.AggregateRecord | None = nation.get("NL")
-    record = stored if stored is not None else engine.AggregateRecord("NL")
+    current = stored if stored is not None else engine.AggregateRecord("NL")
     if message.get("type") == "mark":
         date = dt.date.fromisoformat(message["date"])
-        _store_mark(partition, f"nat:{message['source']}", date, marks_overlay)
-    else:
-        record = engine.on_contribution(record, Contribution.from_dict(message))
-    reached = _reached("nat:", marks_overlay)
-    outcome = engine.close_days(record, config, engine.national_rules, progress=reached)
-    if outcome.record != stored:
-        nation.set(partition, "NL", outcome.record)
-    await publish_alerts(outcome.events, event.message.timestamp)
+        mark_log = _add_mark(marks, "NL", mark_log, record, int(message["source"]), date)
+    elif not _handled(nation, "NL", record):
+        current = engine.on_contribution(current, Contribution.from_dict(message))
+    if _handled(nation, "NL", record):
+        return
+    found = mark_log.as_of(record.offset)
+    reached = progress(found, found.keys())
+    outcome = engine.close_days(current, config, engine.national_rules, progress=reached)
+    nation.set(partition, "NL", outcome.record, {"in": record.offset})
+    await publish_alerts(outcome.events, record.timestamp)
 
 
 # ---------------------------------------------------------------- delivery
@@ -521,7 +689,7 @@ def _now() -> dt.datetime:
 
 async def audit(alert_id: str, entry: dict[str, Any]) -> None:
     record = {"time": _now().isoformat(), **entry}
-    await audit_topic.send(key=alert_id.encode(), value=encode(record))
+    await emit(audit_topic, alert_id.encode(), encode(record))
 
 
 #: The labels of every alert firing in this worker, by alert_id: what the configured inhibition
@@ -577,7 +745,7 @@ async def route_alert(alert: AlertEvent) -> None:
         }
         if decision.grouping is not None:
             notification["group"] = decision.grouping.to_dict()
-        await notifications_topic.send(key=decision.receiver.encode(), value=encode(notification))
+        await emit(notifications_topic, decision.receiver.encode(), encode(notification))
 
 
 async def _send(notifier: Notifier, event: AlertEvent, nid: str) -> DeliveryResult:
@@ -659,7 +827,7 @@ async def _attempt(
                 "status_code": exc.status_code,
                 "alert": event.to_dict(),
             }
-            await dead_notifications_topic.send(key=nid.encode(), value=encode(dead))
+            await emit(dead_notifications_topic, nid.encode(), encode(dead))
         return verdict.ledger
     metrics.notification_attempts.labels(notifier.channel, notifier.name, "ok").inc()
     metrics.notifications.labels(notifier.channel, notifier.name, "delivered").inc()
@@ -911,53 +1079,44 @@ async def deliver_notifications(stream: faust.StreamT[bytes]) -> AsyncIterator[N
     """One receiver's notifications arrive in order on one partition; its ledger (confirmed ids,
     retries, held digests, groups, reminders) lives in a table keyed by receiver on the same
     partition. Records come in batches; every receiver's share of a batch is worked through in
-    order, receivers side by side, and each ledger is written once per batch, before the batch
-    is acknowledged: a crash before that write makes Kafka deliver the records again, and the
-    ledger tells which of them were already confirmed."""
+    order, receivers side by side, and each ledger is written once per batch, after the batch's
+    audit entries and dead notifications are acknowledged and before its offsets are committed:
+    a crash before that write makes the records come again, and the ledger (which notes the
+    offset of the last record it took in) tells which of them were already handled."""
     async with contextlib.AsyncExitStack() as clients:
         notifiers = {}
         for spec in config.receivers:
             client = await clients.enter_async_context(httpx.AsyncClient(limits=RECEIVER_LIMITS))
             notifiers[spec.name] = build_notifier(spec, client, os.environ)
         lanes = asyncio.Semaphore(RECEIVERS_AT_ONCE)
-        # Stream.take_events acknowledges a batch only when the loop asks for the next one.
+        # Stream.take_events hands over a batch at a time.
         batches = stream.take_events(BATCH_SIZE, within=BATCH_WITHIN)  # type: ignore[attr-defined]
-        async for events in batches:
-            work: dict[str, list[Any]] = {}
-            for event in events:
-                message = json.loads(event.value)
+
+        async def handle(records: list[Record]) -> list[Overlay]:
+            ledgers = Overlay(ledger_table)
+            work: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
+            for record in records:
+                try:
+                    message = _load(record)
+                except InvalidReport as exc:
+                    await _reject(record, exc)
+                    continue
                 receiver = str(message.get("receiver", ""))
                 if receiver not in notifiers:
                     log.warning("notification for an unknown receiver dropped", receiver=receiver)
                     continue
-                work.setdefault(receiver, []).append((event, message))
+                work.setdefault(receiver, []).append((record.partition, record.offset, message))
             done = await asyncio.gather(
-                *(
-                    _lane(
-                        notifiers[name],
-                        [(e.message.partition, e.message.offset, m) for e, m in items],
-                        lanes,
-                    )
-                    for name, items in work.items()
-                )
+                *(_lane(notifiers[name], items, lanes) for name, items in work.items())
             )
             for (name, items), (stored, updated) in zip(work.items(), done, strict=True):
                 if updated != stored or stored is None:
-                    _store_ledger(items[-1][0], name, updated)
+                    ledgers.set(items[-1][0], name, updated)
+            return [ledgers]
+
+        async for events in batches:
+            await run_batch(notifications_cursor, events, handle)
             yield None
-
-
-def _store_ledger(event: Any, receiver: str, ledger: delivery.Ledger) -> None:
-    """Write a ledger to the table from a batch. Faust sends a table write to the changelog
-    partition of the *current event*; in a batch that must be one of this receiver's records (its
-    key's partition). Faust has no public way to say so: its context variable is set in a copy of
-    the context, never on the stream (whose own ``current_event`` the batching reads)."""
-
-    def write() -> None:
-        faust_streams._current_event.set(weakref.ref(event))
-        ledger_table[receiver] = ledger
-
-    contextvars.copy_context().run(write)
 
 
 @app.timer(interval=TICK_SECONDS, on_leader=True)  # type: ignore[untyped-decorator]
@@ -974,31 +1133,46 @@ async def escalate(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
     """Critical alerts nobody acknowledged go, every ``after`` minutes, to the next receiver on
     the escalation list. Alert changes start and end a watch, acknowledgements and ticks (from
     :func:`tick_escalations`) arrive on the acks topic."""
-    policy = config.escalation
-    async for event in stream.events():
-        message = json.loads(event.value)
-        kind = message.get("type")
-        alert_id = str(message.get("alert_id", ""))
-        current: escalation.Watch | None = escalation_table.get(alert_id)
-        if kind == "ack":
-            updated = escalation.acknowledge(current, str(message.get("by", "")))
-        elif kind == "tick":
-            updated = current
-            if current is not None:
-                updated, receiver = escalation.due(current, policy, _now())
-                if receiver is not None:
-                    await _escalate_to(receiver, updated)
-        else:  # an alert change from the alerts topic
-            alert = AlertEvent.from_dict(message)
-            alert_id = alert.alert_id
-            current = escalation_table.get(alert_id)
-            updated = escalation.watch(current, alert, _now())
-        if updated != current:
-            if updated is None:
-                escalation_table.pop(alert_id, None)
-            else:
-                escalation_table[alert_id] = updated
+    async for events in batches(stream):
+        await run_batch(escalation_cursor, events, _escalate_batch)
         yield None
+
+
+async def _escalate_batch(records: list[Record]) -> list[Overlay]:
+    watches = Overlay(escalation_table)
+    for record in records:
+        try:
+            await _escalate_one(record, watches)
+        except InvalidReport as exc:
+            await _reject(record, exc)
+        except Exception as exc:
+            log.exception("escalation message failed", offset=record.offset)
+            await _reject(record, _internal(exc))
+    return [watches]
+
+
+async def _escalate_one(record: Record, watches: Overlay) -> None:
+    policy = config.escalation
+    message = _load(record)
+    kind = message.get("type")
+    alert_id = str(message.get("alert_id", ""))
+    if kind == "ack":
+        current: escalation.Watch | None = watches.get(alert_id)
+        updated = escalation.acknowledge(current, str(message.get("by", "")))
+    elif kind == "tick":
+        current = watches.get(alert_id)
+        updated = current
+        if current is not None:
+            updated, receiver = escalation.due(current, policy, _now())
+            if receiver is not None:
+                await _escalate_to(receiver, updated)
+    else:  # an alert change from the alerts topic
+        alert = AlertEvent.from_dict(message)
+        alert_id = alert.alert_id
+        current = watches.get(alert_id)
+        updated = escalation.watch(current, alert, _now())
+    if updated != current:
+        watches.set(record.partition, alert_id, updated)
 
 
 async def _escalate_to(receiver: str, watch: escalation.Watch) -> None:
@@ -1019,7 +1193,7 @@ async def _escalate_to(receiver: str, watch: escalation.Watch) -> None:
         "queued_at": _now().isoformat(),
         "event": alert.to_dict(),
     }
-    await notifications_topic.send(key=receiver.encode(), value=encode(notification))
+    await emit(notifications_topic, receiver.encode(), encode(notification))
     log.warning("escalated", alert_id=alert.alert_id, receiver=receiver, level=watch.level)
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from alerts.capacity import DayRecord
@@ -45,15 +45,28 @@ class LocationHead:
 
     record: LocationRecord
     dates: tuple[dt.date, ...] = ()
+    #: How many times the head was written: the rows it goes with (``streams.split``).
+    seq: int = 0
+    #: The newest offset of each input topic (``occupancy``, ``intake``) this record reflects.
+    offsets: Mapping[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.record.to_dict(), "dates": [d.isoformat() for d in self.dates]}
+        return {
+            **self.record.to_dict(),
+            "dates": [d.isoformat() for d in self.dates],
+            "seq": self.seq,
+            "offsets": dict(self.offsets),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LocationHead:
-        rest = {key: value for key, value in data.items() if key != "dates"}
+        rest = {key: value for key, value in data.items() if key not in _HEAD_FIELDS}
         dates = tuple(dt.date.fromisoformat(d) for d in data.get("dates", ()))
-        return cls(LocationRecord.from_dict(rest), dates)
+        offsets = {str(k): int(v) for k, v in (data.get("offsets") or {}).items()}
+        return cls(LocationRecord.from_dict(rest), dates, int(data.get("seq", 0)), offsets)
+
+
+_HEAD_FIELDS = frozenset({"dates", "seq", "offsets"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ class PipelineMetrics:
     notifications: Counter
     notification_attempts: Counter
     recovered: Counter
+    read_back: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> PipelineMetrics:
@@ -75,6 +76,14 @@ class PipelineMetrics:
                 "Changelog messages read back into a state table since the worker started "
                 "(recovery after a start or a rebalance), by table: what a restart costs.",
                 ["table"],
+                registry=registry,
+            ),
+            read_back=Counter(
+                "opvang_records_read_back",
+                "Input records an agent read back from the broker because the stream skipped "
+                "them (after a recovery or a rebalance), by topic. Each one would otherwise have "
+                "been lost.",
+                ["topic"],
                 registry=registry,
             ),
         )

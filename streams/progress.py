@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka.partitioner import murmur2
 
-__all__ = ["SourceProgress", "partition_of", "progress"]
+__all__ = ["MarkLog", "PartitionProgress", "observe", "partition_of", "progress"]
 
 
 def partition_of(key: str, partitions: int) -> int:
@@ -35,36 +37,126 @@ def progress(marks: Mapping[int, dt.date], required: Iterable[int]) -> dt.date |
     return min(dates) if dates else None
 
 
-class SourceProgress:
-    """Newest dates read per input partition, for occupancy and intake separately.
+@dataclass(frozen=True, slots=True)
+class PartitionProgress:
+    """How far one input partition has been read: the newest morning count and intake dates, the
+    mark last sent, and the offsets of the reports these reflect. Kept in the ``input-progress``
+    table, one value per input partition, so a restart continues from it exactly: a report read
+    again (at or below ``offsets``) is not counted twice, and no mark is sent that an uncrashed
+    worker would not have sent."""
+
+    occupancy: dt.date | None = None
+    intake: dt.date | None = None
+    sent: dt.date | None = None
+    offsets: Mapping[str, int] = field(default_factory=dict)
+
+    def seen(self, kind: str, offset: int) -> bool:
+        return offset <= self.offsets.get(kind, -1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "occupancy": _iso(self.occupancy),
+            "intake": _iso(self.intake),
+            "sent": _iso(self.sent),
+            "offsets": dict(self.offsets),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PartitionProgress:
+        return cls(
+            _date(data.get("occupancy")),
+            _date(data.get("intake")),
+            _date(data.get("sent")),
+            {str(k): int(v) for k, v in (data.get("offsets") or {}).items()},
+        )
+
+
+def observe(
+    state: PartitionProgress, kind: str, date: dt.date, offset: int, *, expect_intake: bool
+) -> tuple[PartitionProgress, dt.date | None]:
+    """Record a report read on the partition; returns the new progress, and the partition's new
+    mark when it moved forward.
 
     A partition's mark is the newest morning count read there, held back to the day after the
     newest intake once intake reports flow: a province must not close a day whose flows are still
-    on their way.
-    """
-
-    def __init__(self, *, expect_intake: bool = False) -> None:
-        self._expect_intake = expect_intake
-        self._occupancy: dict[int, dt.date] = {}
-        self._intake: dict[int, dt.date] = {}
-        self._sent: dict[int, dt.date] = {}
-
-    def observe(self, partition: int, kind: str, date: dt.date) -> dt.date | None:
-        """Record a report read; returns the partition's new mark when it moved forward."""
-        seen = self._intake if kind == "intake" else self._occupancy
-        if partition not in seen or date > seen[partition]:
-            seen[partition] = date
-        occupancy = self._occupancy.get(partition)
-        if occupancy is None:
-            return None
-        intake = self._intake.get(partition)
+    on their way."""
+    occupancy, intake = state.occupancy, state.intake
+    if kind == "intake":
+        intake = date if intake is None or date > intake else intake
+    else:
+        occupancy = date if occupancy is None or date > occupancy else occupancy
+    offsets = {**state.offsets, kind: max(offset, state.offsets.get(kind, -1))}
+    mark: dt.date | None = None
+    if occupancy is not None:
         if intake is None:
-            if self._expect_intake:
-                return None  # the flows of these days are still to come
-            mark = occupancy
+            mark = None if expect_intake else occupancy
         else:
             mark = min(occupancy, intake + dt.timedelta(days=1))
-        if partition in self._sent and mark <= self._sent[partition]:
-            return None
-        self._sent[partition] = mark
-        return mark
+    if mark is not None and state.sent is not None and mark <= state.sent:
+        mark = None
+    sent = mark if mark is not None else state.sent
+    return PartitionProgress(occupancy, intake, sent, offsets), mark
+
+
+@dataclass(frozen=True, slots=True)
+class MarkLog:
+    """The marks one partition of an aggregating agent has read, per source, with the offset each
+    arrived at. ``as_of(offset)`` is the watermark exactly as it stood when the message at that
+    offset was handled, also when that message is read again after a crash and the log already
+    holds later marks. Marks below the committed offset are folded into one per source: nothing
+    below it is ever read again."""
+
+    marks: Mapping[int, tuple[tuple[int, dt.date], ...]] = field(default_factory=dict)
+
+    def add(self, source: int, offset: int, date: dt.date) -> MarkLog:
+        entries = self.marks.get(source, ())
+        if any(at == offset for at, _ in entries):
+            return self
+        merged = tuple(sorted((*entries, (offset, date))))
+        return MarkLog({**self.marks, source: merged})
+
+    def as_of(self, offset: int) -> dict[int, dt.date]:
+        """Each source's highest mark among those at or below ``offset``."""
+        found: dict[int, dt.date] = {}
+        for source, entries in self.marks.items():
+            dates = [date for at, date in entries if at <= offset]
+            if dates:
+                found[source] = max(dates)
+        return found
+
+    def fold(self, committed: int) -> MarkLog:
+        """Forget what no re-read can ask for: of the marks below ``committed``, keep the one
+        that stands for them all."""
+        folded: dict[int, tuple[tuple[int, dt.date], ...]] = {}
+        for source, entries in self.marks.items():
+            old = [(at, date) for at, date in entries if at < committed]
+            new = tuple((at, date) for at, date in entries if at >= committed)
+            if old:
+                top = max(date for _, date in old)
+                folded[source] = ((max(at for at, _ in old), top), *new)
+            else:
+                folded[source] = new
+        return MarkLog(folded)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            str(source): [[at, date.isoformat()] for at, date in entries]
+            for source, entries in self.marks.items()
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MarkLog:
+        return cls(
+            {
+                int(source): tuple((int(at), dt.date.fromisoformat(d)) for at, d in entries)
+                for source, entries in data.items()
+            }
+        )
+
+
+def _iso(date: dt.date | None) -> str | None:
+    return None if date is None else date.isoformat()
+
+
+def _date(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None

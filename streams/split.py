@@ -1,10 +1,23 @@
-"""Records kept in two Faust tables: a head per key, and one row per (key, part).
+"""Records kept in two Faust tables: a head per key, and one row per (key, part), written so that
+a crash between any two changelog messages never leaves a record half old and half new.
 
 Locations keep a row per week of days (``streams.locations``), provinces and the nation a row per
 member (``streams.aggregates``). In memory the agents work with whole records; on the changelog a
-write sends the head (only when it changed) and the rows whose contents are not the very objects
-they were before, and deletes the rows the record no longer has. A restart reads back heads and
-rows, not every version of every whole record.
+write sends the rows whose contents changed, then the head, then the deletes of rows the record
+no longer has. A restart reads back heads and rows, not every version of every whole record.
+
+**Crash safety.** The head is the commit point of a record. Rows and head live on two changelog
+topics, and Kafka gives no order between topics, so the writer imposes one (``Changes``): every
+row write of a batch is acknowledged by the broker before any head of that batch is sent, and a
+row is deleted only after the head that stopped naming it is acknowledged. A row carries the
+sequence number of the head write it belongs to (``Versions.seq``) and the version it replaced
+(``Versions.prev``). After a crash between the two steps a row can be one version ahead of its
+head; the head's ``seq`` says so, and the record is rebuilt from the row's previous version,
+exactly as it was when the head was written. At most one version can be ahead: the next batch
+starts only once the heads of this one are acknowledged.
+
+The head also carries the input offsets the record reflects (``offsets``): a report read again
+after a restart is recognised by its offset, whatever Faust committed (``streams.guarantee``).
 
 Whole records are rebuilt from the two tables when first read and kept in a cache. A cache entry
 is trusted only while the head in the table is the very object it was built from: after a
@@ -13,28 +26,120 @@ recovery or a rebalance the table holds new objects and the record is rebuilt.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
-__all__ = ["SplitStore", "write_through"]
+__all__ = [
+    "Changes",
+    "SplitStore",
+    "VersionedRows",
+    "Versions",
+    "send_changelog",
+]
 
 R = TypeVar("R")  # the whole record
 H = TypeVar("H")  # its head
 
 
-def write_through(table: Any, partition: int, key: Any, value: Any) -> None:
+async def send_changelog(table: Any, partition: int, key: Any, value: Any) -> Any:
     """What ``table[key] = value`` does (``del table[key]`` for None), with the changelog
-    partition given instead of taken from the event being processed: a batch spans several."""
+    partition given instead of taken from the event being processed (a batch spans several),
+    and the send's delivery future returned instead of left in Faust's producer buffer."""
     if value is None:
         table.data.pop(key, None)
-        table.send_changelog(partition, key, None, value_serializer="raw")
-    else:
-        table.data[key] = value
-        table.send_changelog(partition, key, value)
+        return await table.changelog_topic.send(
+            key=key,
+            value=None,
+            partition=partition,
+            key_serializer=table.key_serializer,
+            value_serializer="raw",
+        )
+    table.data[key] = value
+    return await table.changelog_topic.send(
+        key=key,
+        value=value,
+        partition=partition,
+        key_serializer=table.key_serializer,
+        value_serializer=table.value_serializer,
+    )
+
+
+@dataclass
+class Changes:
+    """A batch's changelog writes in the three steps that keep records whole across a crash:
+    ``rows`` (acknowledged first, together with the batch's output messages), ``heads`` and plain
+    table values (acknowledged next: the commit point), ``deletes`` (last: rows no head names)."""
+
+    rows: list[tuple[Any, int, Any, Any]] = field(default_factory=list)
+    heads: list[tuple[Any, int, Any, Any]] = field(default_factory=list)
+    deletes: list[tuple[Any, int, Any, Any]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.rows) + len(self.heads) + len(self.deletes)
+
+    @staticmethod
+    async def send(writes: list[tuple[Any, int, Any, Any]]) -> list[Any]:
+        return [await send_changelog(*write) for write in writes]
+
+    @staticmethod
+    async def settle(futures: Iterable[Any]) -> None:
+        """Wait until the broker has acknowledged every send (raises the first failure)."""
+        pending = [f for f in futures if f is not None]
+        if pending:
+            await asyncio.gather(*pending)
+
+
+@dataclass(frozen=True, slots=True)
+class Versions:
+    """A row as the rows table stores it: the row written by head write ``seq``, and the version
+    it replaced (``prev``, written by head write ``prev_seq``; None for a new row)."""
+
+    seq: int
+    row: Any
+    prev_seq: int | None = None
+    prev: Any = None
+
+    def for_head(self, head_seq: int) -> Any:
+        """The version that belongs to a head at ``head_seq``."""
+        if self.seq <= head_seq:
+            return self.row
+        return self.prev  # written for a head that never reached the changelog
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "row": self.row.to_dict(),
+            "prev_seq": self.prev_seq,
+            "prev": None if self.prev is None else self.prev.to_dict(),
+        }
+
+
+class VersionedRows:
+    """The codec kind of a rows table: ``Versions`` of ``kind`` rows. A value written before rows
+    were versioned (a bare row) reads as version 0."""
+
+    def __init__(self, kind: Any) -> None:
+        self.kind = kind
+        self.__module__ = kind.__module__
+        self.__qualname__ = f"Versions[{kind.__qualname__}]"
+
+    def from_dict(self, data: Mapping[str, Any]) -> Versions:
+        if "seq" not in data:
+            return Versions(0, self.kind.from_dict(data))
+        prev = data.get("prev")
+        return Versions(
+            int(data["seq"]),
+            self.kind.from_dict(data["row"]),
+            data.get("prev_seq"),
+            None if prev is None else self.kind.from_dict(prev),
+        )
 
 
 class SplitStore(Generic[R, H]):
-    """Whole records over a heads table and a rows table. Subclasses say how a record splits."""
+    """Whole records over a heads table and a rows table. Subclasses say how a record splits.
+    Heads are dataclasses with ``seq: int`` and ``offsets: Mapping[str, int]`` fields."""
 
     def __init__(self, heads: Any, rows: Any) -> None:
         self.heads = heads
@@ -81,14 +186,21 @@ class SplitStore(Generic[R, H]):
         cached = self._cache.get(key)
         if cached is not None and cached[0] is head:
             return cached[1]
+        seq: int = getattr(head, "seq", 0)
         parts = {}
         for part in self.head_parts(head):
-            row = self.rows.get(self.row_key(key, part))
+            stored = self.rows.get(self.row_key(key, part))
+            row = stored.for_head(seq) if isinstance(stored, Versions) else stored
             if row is not None:
                 parts[part] = self.from_row(row)
         record = self.join(head, parts)
         self._cache[key] = (head, record)
         return record
+
+    def offsets(self, key: str) -> Mapping[str, int]:
+        """The input offsets the stored record reflects (empty for none)."""
+        head = self.heads.get(key)
+        return {} if head is None else getattr(head, "offsets", {})
 
     def __getitem__(self, key: str) -> R:
         record = self.get(key)
@@ -96,35 +208,54 @@ class SplitStore(Generic[R, H]):
             raise KeyError(key)
         return record
 
+    def keys(self) -> list[str]:
+        return list(self.heads.keys())
+
     def items(self) -> Iterator[tuple[str, R]]:
         for key in list(self.heads.keys()):
             record = self.get(key)
             if record is not None:
                 yield key, record
 
-    def write(self, partition: int, key: str, record: R) -> int:
-        """Store ``record``; returns the number of changelog writes."""
+    def stage(
+        self,
+        changes: Changes,
+        partition: int,
+        key: str,
+        record: R,
+        offsets: Mapping[str, int] | None = None,
+    ) -> None:
+        """Put the writes that store ``record`` (reflecting ``offsets``) into ``changes``."""
         before = self.get(key)
+        stored: H | None = self.heads.get(key)
+        old_seq: int = getattr(stored, "seq", 0) if stored is not None else 0
         old = self.parts(before) if before is not None else {}
         new = self.parts(record)
-        writes = 0
+        seq = old_seq + 1
+        rows_written = False
         for part, value in new.items():
-            if part not in old or not self.same(old[part], value):
-                write_through(self.rows, partition, self.row_key(key, part), self.to_row(value))
-                writes += 1
+            if part in old and self.same(old[part], value):
+                continue
+            previous = self.to_row(old[part]) if part in old else None
+            versions = Versions(
+                seq, self.to_row(value), old_seq if previous is not None else None, previous
+            )
+            changes.rows.append((self.rows, partition, self.row_key(key, part), versions))
+            rows_written = True
         for part in old:
             if part not in new:
-                write_through(self.rows, partition, self.row_key(key, part), None)
-                writes += 1
-        head = self.head(record)
-        stored: H | None = self.heads.get(key)
-        if stored is not None and stored == head:
+                changes.deletes.append((self.rows, partition, self.row_key(key, part), None))
+        kept_offsets = dict(getattr(stored, "offsets", {}) or {}) if stored is not None else {}
+        if offsets:
+            kept_offsets.update(offsets)
+        head: Any = self.head(record)
+        head = replace(head, seq=old_seq, offsets=kept_offsets)
+        if stored is not None and stored == head and not rows_written:
             head = stored  # unchanged: keep the stored head, and the cache in step with it
         else:
-            write_through(self.heads, partition, key, head)
-            writes += 1
+            head = replace(head, seq=seq)
+            changes.heads.append((self.heads, partition, key, head))
         self._cache[key] = (head, record)
-        return writes
 
     def clear(self) -> None:
         """Forget everything in memory (tests)."""

@@ -25,11 +25,9 @@ class RecordingTopic:
     def __init__(self) -> None:
         self.sent: list[tuple[bytes | None, dict[str, Any]]] = []
 
-    async def __call__(
-        self, key: bytes | None = None, value: bytes | None = None, **_: Any
-    ) -> None:
-        assert value is not None
-        self.sent.append((key, json.loads(value)))
+    async def __call__(self, key: bytes | None = None, value: Any = None, **_: Any) -> None:
+        if isinstance(value, bytes):
+            self.sent.append((key, json.loads(value)))
 
 
 @pytest.fixture
@@ -52,7 +50,33 @@ def topics(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, RecordingTopic
     monkeypatch.setattr(worker.deadletter_topic, "send", fakes["deadletter"])
     monkeypatch.setattr(worker.audit_topic, "send", fakes["audit"])
     monkeypatch.setattr(worker.notifications_topic, "send", fakes["notifications"])
+    monkeypatch.setattr(worker, "_fatal", _reraise)
+    # No broker: the changelogs record what would be written, and the cursors start every
+    # partition at offset 0 with nothing to read back (the test context has no holes).
+    for table in worker.app.tables.values():
+        table.data.clear()
+        monkeypatch.setattr(table.changelog_topic, "send", RecordingTopic())
+    for cursor in worker._cursors:
+        cursor.reset()
+        monkeypatch.setattr(cursor, "_reader", NoHoles())
+    monkeypatch.setattr(worker, "commit_offsets", _no_consumer_group)
     yield fakes
+
+
+async def _no_consumer_group(app: Any, offsets: Any) -> None:
+    return None
+
+
+class NoHoles:
+    async def earliest(self, topic: str, partition: int) -> int:
+        return 0
+
+    async def read(self, topic: str, partition: int, start: int, stop: int) -> list[Any]:
+        raise AssertionError(f"no hole expected in {topic}[{partition}] {start}..{stop}")
+
+
+def _reraise(exc: BaseException) -> None:
+    raise exc
 
 
 def occupancy(event_id: str, date: str, count: int, location: str = "ter-apel") -> bytes:

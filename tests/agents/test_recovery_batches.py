@@ -43,12 +43,12 @@ def test_only_the_newest_event_of_a_key_is_applied(monkeypatch: Any) -> None:
         ]
     )
     assert decoded == [3, 1]  # the superseded versions were never turned into records
-    assert [d.date.isoformat() for d in table.data["a|week-of-2026-11-23"].days] == [
+    assert [d.date.isoformat() for d in table.data["a|week-of-2026-11-23"].row.days] == [
         "2026-11-23",
         "2026-11-24",
         "2026-11-25",
     ]
-    assert isinstance(table.data["b|week-of-2026-11-23"].days[0], DayRecord)
+    assert isinstance(table.data["b|week-of-2026-11-23"].row.days[0], DayRecord)
     table.apply_changelog_batch([event("a|week-of-2026-11-23", None)])
     assert "a|week-of-2026-11-23" not in table.data
     table.data.clear()
