@@ -213,19 +213,19 @@ def _state_table(name: str, partitions: int, kind: Any = None, *, rows: bool = F
     return table
 
 
-# The split stores' row tables hold versioned rows (``streams.split``): new table names, since the
-# changelogs of the earlier, unversioned tables do not carry the input offsets a head now keeps.
+# The row tables hold versioned rows (``streams.split``); rows and heads written before versions
+# were kept read as version 0 with no input offsets.
 location_table = LocationStore(
-    _state_table("location-heads-v2", settings.partitions, LocationHead),
-    _state_table("location-weeks-v2", settings.partitions, VersionedRows(WeekRow), rows=True),
+    _state_table("location-heads", settings.partitions, LocationHead),
+    _state_table("location-weeks", settings.partitions, VersionedRows(WeekRow), rows=True),
 )
 province_table = AggregateStore(
-    _state_table("province-heads-v2", settings.partitions, AggregateHead),
-    _state_table("province-members-v2", settings.partitions, VersionedRows(MemberRow), rows=True),
+    _state_table("province-heads", settings.partitions, AggregateHead),
+    _state_table("province-members", settings.partitions, VersionedRows(MemberRow), rows=True),
 )
 national_table = AggregateStore(
-    _state_table("national-heads-v2", 1, AggregateHead),
-    _state_table("national-members-v2", 1, VersionedRows(MemberRow), rows=True),
+    _state_table("national-heads", 1, AggregateHead),
+    _state_table("national-members", 1, VersionedRows(MemberRow), rows=True),
 )
 ledger_table = _state_table("delivery-ledger", settings.partitions, delivery.Ledger)
 escalation_table = _state_table("escalations", settings.partitions, escalation.Watch)
@@ -234,7 +234,7 @@ escalation_table = _state_table("escalations", settings.partitions, escalation.W
 progress_table = _state_table("input-progress", settings.partitions, PartitionProgress)
 #: The input marks each province partition has read, keyed by that partition; the nation's, "NL".
 marks_table = _state_table("province-marks", settings.partitions, MarkLog)
-national_marks_table = _state_table("national-marks-v2", 1, MarkLog)
+national_marks_table = _state_table("nation-marks", 1, MarkLog)
 
 registry = LocationRegistry()
 audit_log = AuditLog()

@@ -173,6 +173,9 @@ class Cursor:
         """Forget the positions (after a rebalance: committed offsets are the truth again)."""
         self._next.clear()
 
+    def _assignment(self) -> set[TP] | None:
+        return set(self._app.consumer.assignment())
+
     async def _start(self, tp: TP) -> int:
         committed = self._app.consumer._committed_offset.get(tp)
         if committed is not None:
@@ -184,9 +187,12 @@ class Cursor:
         """The batch's records in order, with every hole before them read back."""
         out: list[Record] = []
         at: dict[TP, int] = {}
+        assignment = self._assignment()
         for event in events:
             message = event.message
             tp = TP(message.topic, message.partition)
+            if assignment is not None and tp not in assignment:
+                continue  # fetched before a rebalance took the partition away: not ours now
             expected = at.get(tp)
             if expected is None:
                 expected = self._next.get(tp)

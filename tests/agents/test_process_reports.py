@@ -59,6 +59,7 @@ def topics(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, RecordingTopic
     for cursor in worker._cursors:
         cursor.reset()
         monkeypatch.setattr(cursor, "_reader", NoHoles())
+        monkeypatch.setattr(cursor, "_assignment", lambda: None)  # no consumer group here
     monkeypatch.setattr(worker, "commit_offsets", _no_consumer_group)
     yield fakes
 

@@ -30,8 +30,11 @@ class FakeReader:
         ]
 
 
-def app_with(committed: dict[TP, int]) -> Any:
-    return SimpleNamespace(consumer=SimpleNamespace(_committed_offset=committed))
+def app_with(committed: dict[TP, int], assigned: set[TP] | None = None) -> Any:
+    held = assigned if assigned is not None else {TP("in", p) for p in range(4)}
+    return SimpleNamespace(
+        consumer=SimpleNamespace(_committed_offset=committed, assignment=lambda: held)
+    )
 
 
 def event(offset: int, partition: int = 0, topic: str = "in") -> Any:
@@ -88,3 +91,12 @@ async def test_a_rebalance_forgets_the_positions() -> None:
     committed[TP("in", 0)] = 1  # another worker held it meanwhile and committed less
     cursor.reset()
     assert [r.offset for r in await cursor.admit([event(1)])] == [1]
+
+
+async def test_events_of_a_partition_this_worker_no_longer_holds_are_dropped() -> None:
+    reader = FakeReader({n: b"x" for n in range(5)})
+    app = app_with({TP("in", 0): 0, TP("in", 1): 0}, assigned={TP("in", 0)})
+    cursor = Cursor(app, reader)
+    records = await cursor.admit([event(0), event(3, partition=1)])
+    assert [(r.partition, r.offset) for r in records] == [(0, 0)]
+    assert reader.reads == []
