@@ -32,6 +32,7 @@ __all__ = [
     "QUOTE_CHARS",
     "boolean",
     "count",
+    "cut",
     "decode_object",
     "iso_date",
     "load_json",
