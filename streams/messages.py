@@ -31,8 +31,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Final, TypeAlias
 
 from alerts.capacity import Contribution
@@ -126,13 +127,17 @@ def _where(exc: InvalidReport, where: str) -> InvalidReport:
 # ---------------------------------------------------------------------------- alert events
 
 
+def _one_of(value: Any, values: Iterable[StrEnum]) -> bool:
+    return isinstance(value, str) and value in {v.value for v in values}
+
+
 def alert_event_from_dict(obj: Mapping[str, Any]) -> AlertEvent:
     """An AlertEvent from its dict (alerts topic, notifications, audit), every field checked."""
     for name, values in (("status", AlertStatus), ("severity", Severity)):
-        if obj.get(name) not in {v.value for v in values}:
+        if not _one_of(obj.get(name), values):
             raise InvalidReport("schema", f"{name!r} is not one of the known values")
     subject = _object(obj.get("subject"), "'subject'")
-    if subject.get("kind") not in {k.value for k in SubjectKind}:
+    if not _one_of(subject.get("kind"), SubjectKind):
         raise InvalidReport("schema", "'subject.kind' is not location, province or national")
     text(subject, "id")
     text(obj, "alert_id")
