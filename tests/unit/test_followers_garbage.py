@@ -162,9 +162,7 @@ async def test_garbage_on_the_topic_never_stops_the_loop(
             await task
 
 
-async def test_the_silence_book_follows_past_garbage(
-    fake_kafka: FakeLog, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_the_silence_book_follows_past_garbage(monkeypatch: pytest.MonkeyPatch) -> None:
     log = FakeLog()
     log.extend("s", [(b"api-1", raw) for raw in GARBAGE + BAD_SILENCES])
     log.append("s", b"api-2", json.dumps(SILENCE).encode())
