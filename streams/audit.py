@@ -9,11 +9,11 @@ what goes in is built from sanitised notifier errors and the alert's own summary
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import OrderedDict
 from typing import Any
 
-from streams.follow import follow_topic
+from streams.follow import Skipped, follow_topic
+from streams.messages import decode_audit_entry
 
 __all__ = ["AuditLog"]
 
@@ -56,14 +56,12 @@ class AuditLog:
         ]
 
     def apply(self, alert_id: str, value: bytes | None) -> None:
+        """One record of the audit topic. An entry whose fields the readers use have the wrong
+        types (or that is no JSON object) raises :class:`~alerts.errors.InvalidReport`, which
+        the follow loop logs and counts; a tombstone is nothing."""
         if value is None:
             return
-        try:
-            entry = json.loads(value)
-        except ValueError:
-            return
-        if isinstance(entry, dict):
-            self.add(alert_id, entry)
+        self.add(alert_id, decode_audit_entry(value))
 
-    async def follow(self, bootstrap: str, topic: str) -> None:
-        await follow_topic(bootstrap, topic, self.apply, self.ready)
+    async def follow(self, bootstrap: str, topic: str, *, skipped: Skipped | None = None) -> None:
+        await follow_topic(bootstrap, topic, self.apply, self.ready, skipped=skipped)

@@ -7,12 +7,10 @@ from the config file are part of the routing configuration and need no topic.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from alerts.errors import ConfigError
-from alerts.routing import Silence, parse_silence
-from streams.follow import follow_topic
+from alerts.errors import InvalidReport
+from alerts.routing import Silence
+from streams.follow import Skipped, follow_topic
+from streams.messages import decode_silence
 
 __all__ = ["SilenceBook"]
 
@@ -26,14 +24,17 @@ class SilenceBook:
         return tuple(self._silences.values())
 
     def apply(self, key: str, value: bytes | None) -> None:
+        """One record of the silences topic: a silence, or a tombstone that ends it. An
+        unreadable record ends the silence of its key too (never silence by accident) and
+        raises :class:`InvalidReport`, which the follow loop logs and counts."""
         if value is None:
             self._silences.pop(key, None)
             return
         try:
-            raw: Any = json.loads(value)
-            self._silences[key] = parse_silence(raw, key, f"silence {key}")
-        except (ValueError, ConfigError):
-            self._silences.pop(key, None)  # unreadable: never silence by accident
+            self._silences[key] = decode_silence(key, value)
+        except InvalidReport:
+            self._silences.pop(key, None)
+            raise
 
-    async def follow(self, bootstrap: str, topic: str) -> None:
-        await follow_topic(bootstrap, topic, self.apply)
+    async def follow(self, bootstrap: str, topic: str, *, skipped: Skipped | None = None) -> None:
+        await follow_topic(bootstrap, topic, self.apply, skipped=skipped)

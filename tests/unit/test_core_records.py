@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -312,6 +313,9 @@ def test_dead_letter_keeps_utf8_payload_as_text() -> None:
         "reason": "invalid_json",
         "detail": "not UTF-8 JSON",
         "payload": '{"event_id":"x","naam":"Zoë"',
+        "payload_truncated": False,
+        "payload_size": len(payload),
+        "payload_sha256": hashlib.sha256(payload).hexdigest(),
     }
     json.dumps(record)  # the record itself must be JSON
 
