@@ -22,7 +22,6 @@ import contextvars
 import dataclasses
 import datetime as dt
 import hmac
-import json
 import logging
 import os
 import time
@@ -57,10 +56,30 @@ from streams.batch import Overlay, batches
 from streams.guarantee import Cursor, GapReader, Outputs, Record, commit_offsets
 from streams.locations import LocationHead, LocationStore, WeekRow
 from streams.logging import logging_dict_config
+from streams.messages import (
+    Acknowledgement,
+    ContributionBundle,
+    EnableReceiver,
+    EscalationTick,
+    Mark,
+    Notification,
+    NotificationMessage,
+    ReceiverAck,
+    ReceiverTick,
+    decode_escalation_message,
+    decode_national_message,
+    decode_notification_message,
+    decode_province_message,
+    encode_escalation_message,
+    encode_national_message,
+    encode_notification_message,
+    encode_province_message,
+)
 from streams.metrics import PipelineMetrics, StateCollector, StateView
 from streams.progress import MarkLog, PartitionProgress, observe, partition_of, progress
 from streams.records import (
     dead_letter,
+    dead_letter_key,
     encode,
     intake_to_domain,
     occupancy_to_domain,
@@ -306,7 +325,7 @@ async def send_dead_letter(
         detail=error.detail,
         payload=value,
     )
-    await emit(deadletter_topic, key, encode(record))
+    await emit(deadletter_topic, dead_letter_key(key), encode(record))
     metrics.events.labels(topic, f"dead_letter:{error.reason}").inc()
     log.warning("dead letter", topic=topic, offset=offset, reason=error.reason, detail=error.detail)
 
@@ -320,17 +339,6 @@ async def _reject(record: Record, error: InvalidReport) -> None:
 def _internal(exc: BaseException) -> InvalidReport:
     """An input that made an agent fail: dead-lettered, so the batch and the worker go on."""
     return InvalidReport("internal", f"{type(exc).__name__}: {exc}"[:500])
-
-
-def _load(record: Record) -> dict[str, Any]:
-    """An internal message as a JSON object, or the typed error that dead-letters it."""
-    try:
-        message = json.loads(record.value or b"")
-    except (ValueError, RecursionError) as exc:
-        raise InvalidReport("invalid_json", f"not JSON: {str(exc)[:200]}") from None
-    if not isinstance(message, dict):
-        raise InvalidReport("schema", "not a JSON object")
-    return message
 
 
 async def publish_alerts(events: tuple[AlertEvent, ...], source_timestamp: float | None) -> None:
@@ -462,15 +470,15 @@ class _Outbox:
     province the order is kept, and a mark goes out only after everything before it."""
 
     def __init__(self) -> None:
-        self.pending: dict[str, list[dict[str, Any]]] = {}
+        self.pending: dict[str, list[Contribution]] = {}
 
     def add(self, share: Contribution) -> None:
-        self.pending.setdefault(share.province, []).append(share.to_dict())
+        self.pending.setdefault(share.province, []).append(share)
 
     async def flush(self) -> None:
         for province, items in self.pending.items():
-            bundle = {"type": "contributions", "items": items}
-            await emit(province_topic, province.encode(), encode(bundle))
+            bundle = encode_province_message(ContributionBundle(tuple(items)))
+            await emit(province_topic, province.encode(), bundle)
         self.pending.clear()
 
 
@@ -481,14 +489,11 @@ async def _process_report(
     kind = "intake" if topic == settings.topic("intake") else "occupancy"
     try:
         report: OccupancyReport | IntakeReport = (
-            intake_to_domain(record.value)
+            intake_to_domain(record.value, timestamp=record.timestamp)
             if kind == "intake"
-            else occupancy_to_domain(record.value)
+            else occupancy_to_domain(record.value, timestamp=record.timestamp)
         )
-        location = registry.get(report.location_id)
-        if location is None:
-            await registry.caught_up()
-            location = registry.get(report.location_id)
+        location = await registry.lookup(report.location_id, timestamp=record.timestamp)
         if location is None:
             raise InvalidReport(
                 "unknown_location",
@@ -534,9 +539,9 @@ async def _process_report(
 
 async def _broadcast_mark(source: int, date: dt.date) -> None:
     """Tell every province partition how far this input partition has been read."""
-    mark = {"type": "mark", "source": source, "date": date.isoformat()}
+    mark = encode_province_message(Mark(source, date))
     for partition in range(settings.partitions):
-        await emit(province_topic, b"__mark__", encode(mark), partition)
+        await emit(province_topic, b"__mark__", mark, partition)
 
 
 def _marks(table: Overlay, key: str) -> MarkLog:
@@ -573,7 +578,7 @@ async def _close_province(
             if totals.locations == 0 and not is_asylum:
                 continue
             share = engine.province_share(outcome.record, date, totals, asylum=is_asylum)
-            await emit(national_topic, b"NL", encode(share.to_dict()))
+            await emit(national_topic, b"NL", encode_national_message(share))
 
 
 @app.agent(province_topic, concurrency=1)
@@ -603,12 +608,11 @@ def _handled(table: Overlay, key: str, record: Record) -> bool:
 
 async def _aggregate_province(record: Record, provinces: Overlay, marks: Overlay) -> None:
     partition = record.partition
-    message = _load(record)
+    message = decode_province_message(record.value)
     key = str(partition)
     mark_log = _marks(marks, key)
-    if message.get("type") == "mark":
-        source, date = int(message["source"]), dt.date.fromisoformat(message["date"])
-        mark_log = _add_mark(marks, key, mark_log, record, source, date)
+    if isinstance(message, Mark):
+        mark_log = _add_mark(marks, key, mark_log, record, message.source, message.date)
         found = mark_log.as_of(record.offset)
         reached = progress(found, found.keys())
         codes = sorted(
@@ -622,15 +626,12 @@ async def _aggregate_province(record: Record, provinces: Overlay, marks: Overlay
                 await _close_province(partition, provinces, stored_record, reached, record)
         if reached is not None:
             # After this partition's province days: the nation reads them in this order.
-            forward = {"type": "mark", "source": partition, "date": reached.isoformat()}
-            await emit(national_topic, b"NL", encode(forward))
+            forward = encode_national_message(Mark(partition, reached))
+            await emit(national_topic, b"NL", forward)
         return
     found = mark_log.as_of(record.offset)
     reached = progress(found, found.keys())
-    # A bundle from one batch of reports, or (from older workers) a single contribution.
-    bundle = message["items"] if message.get("type") == "contributions" else [message]
-    items = [Contribution.from_dict(raw) for raw in bundle]
-    for item in items:
+    for item in message.items:
         if _handled(provinces, item.province, record):
             continue
         stored: engine.AggregateRecord | None = provinces.get(item.province)
@@ -662,15 +663,14 @@ async def _aggregate_national(records: list[Record]) -> list[Overlay]:
 
 async def _aggregate_nation(record: Record, nation: Overlay, marks: Overlay) -> None:
     partition = record.partition
-    message = _load(record)
+    message = decode_national_message(record.value)
     mark_log = _marks(marks, "NL")
     stored: engine.AggregateRecord | None = nation.get("NL")
     current = stored if stored is not None else engine.AggregateRecord("NL")
-    if message.get("type") == "mark":
-        date = dt.date.fromisoformat(message["date"])
-        mark_log = _add_mark(marks, "NL", mark_log, record, int(message["source"]), date)
+    if isinstance(message, Mark):
+        mark_log = _add_mark(marks, "NL", mark_log, record, message.source, message.date)
     elif not _handled(nation, "NL", record):
-        current = engine.on_contribution(current, Contribution.from_dict(message))
+        current = engine.on_contribution(current, message)
     if _handled(nation, "NL", record):
         return
     found = mark_log.as_of(record.offset)
@@ -736,16 +736,18 @@ async def route_alert(alert: AlertEvent) -> None:
         if decision.action is not routing.Action.SEND:
             metrics.notifications.labels("-", decision.receiver, decision.action.value).inc()
             continue
-        notification: dict[str, Any] = {
-            "type": "notification",
-            "notification_id": delivery.notification_id(alert, decision.receiver),
-            "receiver": decision.receiver,
-            "queued_at": _now().isoformat(),
-            "event": alert.to_dict(),
-        }
-        if decision.grouping is not None:
-            notification["group"] = decision.grouping.to_dict()
-        await emit(notifications_topic, decision.receiver.encode(), encode(notification))
+        notification = Notification(
+            delivery.notification_id(alert, decision.receiver),
+            decision.receiver,
+            _now(),
+            alert,
+            decision.grouping,
+        )
+        await emit(
+            notifications_topic,
+            decision.receiver.encode(),
+            encode_notification_message(notification),
+        )
 
 
 async def _send(notifier: Notifier, event: AlertEvent, nid: str) -> DeliveryResult:
@@ -907,13 +909,11 @@ def _iso(moment: dt.datetime | None) -> str | None:
 
 
 async def _on_notification(
-    notifier: Notifier, ledger: delivery.Ledger, message: dict[str, Any]
+    notifier: Notifier, ledger: delivery.Ledger, message: Notification
 ) -> delivery.Ledger:
-    nid = str(message["notification_id"])
-    event = AlertEvent.from_dict(message["event"])
+    nid, event, queued = message.notification_id, message.event, message.queued_at
     if ledger.knows(nid):
         return ledger  # redelivered after a restart: already confirmed, queued or held
-    queued = dt.datetime.fromisoformat(message["queued_at"])
     if ledger.disabled:
         await audit(
             event.alert_id,
@@ -922,8 +922,7 @@ async def _on_notification(
         return ledger
     now = _now()
     item = delivery.Pending(nid, event, 0, now, queued)
-    raw_group = message.get("group")
-    grouping = delivery.Grouping.from_dict(raw_group) if isinstance(raw_group, dict) else None
+    grouping = message.group
     if nid == delivery.notification_id(event, notifier.name):  # an alert change, not an escalation
         ledger = delivery.remember(ledger, event, grouping.repeat if grouping else None, now)
     if grouping is not None:
@@ -1009,9 +1008,9 @@ async def _digest(
     return await _deliver(notifier, ledger, delivery.Pending(nid, digest, 0, now, first))
 
 
-async def _acknowledge(notifier: Notifier, message: dict[str, Any]) -> None:
+async def _acknowledge(notifier: Notifier, message: ReceiverAck) -> None:
     """Pass a human acknowledgement on to on-call tooling that knows the word (PagerDuty)."""
-    alert_id = str(message["alert_id"])
+    alert_id = message.alert_id
     acknowledge = getattr(notifier, "acknowledge", None)
     if acknowledge is None:
         return
@@ -1027,26 +1026,27 @@ async def _acknowledge(notifier: Notifier, message: dict[str, Any]) -> None:
 
 
 async def _apply(
-    notifier: Notifier, ledger: delivery.Ledger, message: dict[str, Any]
+    notifier: Notifier, ledger: delivery.Ledger, message: NotificationMessage
 ) -> delivery.Ledger:
     """One record of the notifications topic, applied to its receiver's ledger."""
-    kind = message.get("type")
-    if kind == "tick":
+    if isinstance(message, ReceiverTick):
         return await _on_tick(notifier, ledger)
-    if kind == "ack":
+    if isinstance(message, ReceiverAck):
         await _acknowledge(notifier, message)
         return ledger
-    if kind == "enable":
+    if isinstance(message, EnableReceiver):
         await audit(
             f"receiver:{notifier.name}",
-            {"type": "enabled", "receiver": notifier.name, "by": message.get("by")},
+            {"type": "enabled", "receiver": notifier.name, "by": message.by},
         )
         return dataclasses.replace(ledger, disabled=None, resting_until=None)
     return await _on_notification(notifier, ledger, message)
 
 
 async def _lane(
-    notifier: Notifier, records: list[tuple[int, int, dict[str, Any]]], lanes: asyncio.Semaphore
+    notifier: Notifier,
+    records: list[tuple[int, int, NotificationMessage]],
+    lanes: asyncio.Semaphore,
 ) -> tuple[delivery.Ledger | None, delivery.Ledger]:
     """One receiver's share of a batch, (partition, offset, message) in order: (the ledger as
     stored, the ledger after). A record the stored ledger already took in (read again after a
@@ -1094,14 +1094,14 @@ async def deliver_notifications(stream: faust.StreamT[bytes]) -> AsyncIterator[N
 
         async def handle(records: list[Record]) -> list[Overlay]:
             ledgers = Overlay(ledger_table)
-            work: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
+            work: dict[str, list[tuple[int, int, NotificationMessage]]] = {}
             for record in records:
                 try:
-                    message = _load(record)
+                    message = decode_notification_message(record.value)
                 except InvalidReport as exc:
                     await _reject(record, exc)
                     continue
-                receiver = str(message.get("receiver", ""))
+                receiver = message.receiver
                 if receiver not in notifiers:
                     log.warning("notification for an unknown receiver dropped", receiver=receiver)
                     continue
@@ -1124,8 +1124,8 @@ async def tick_receivers() -> None:
     """Wake every receiver's ledger: retries that are due, digests whose quiet hours ended,
     groups whose wait or interval is over, reminders (so their times have a 5 s granularity)."""
     for spec in config.receivers:
-        tick = {"type": "tick", "receiver": spec.name}
-        await notifications_topic.send(key=spec.name.encode(), value=encode(tick))
+        tick = encode_notification_message(ReceiverTick(spec.name))
+        await notifications_topic.send(key=spec.name.encode(), value=tick)
 
 
 @app.agent(escalation_input, concurrency=1)
@@ -1153,24 +1153,19 @@ async def _escalate_batch(records: list[Record]) -> list[Overlay]:
 
 async def _escalate_one(record: Record, watches: Overlay) -> None:
     policy = config.escalation
-    message = _load(record)
-    kind = message.get("type")
-    alert_id = str(message.get("alert_id", ""))
-    if kind == "ack":
-        current: escalation.Watch | None = watches.get(alert_id)
-        updated = escalation.acknowledge(current, str(message.get("by", "")))
-    elif kind == "tick":
-        current = watches.get(alert_id)
+    message = decode_escalation_message(record.value)
+    alert_id = message.alert_id
+    current: escalation.Watch | None = watches.get(alert_id)
+    if isinstance(message, Acknowledgement):
+        updated = escalation.acknowledge(current, message.by)
+    elif isinstance(message, EscalationTick):
         updated = current
         if current is not None:
             updated, receiver = escalation.due(current, policy, _now())
             if receiver is not None:
                 await _escalate_to(receiver, updated)
     else:  # an alert change from the alerts topic
-        alert = AlertEvent.from_dict(message)
-        alert_id = alert.alert_id
-        current = watches.get(alert_id)
-        updated = escalation.watch(current, alert, _now())
+        updated = escalation.watch(current, message, _now())
     if updated != current:
         watches.set(record.partition, alert_id, updated)
 
@@ -1186,14 +1181,10 @@ async def _escalate_to(receiver: str, watch: escalation.Watch) -> None:
             "since": watch.since.isoformat(),
         },
     )
-    notification = {
-        "type": "notification",
-        "notification_id": f"{delivery.notification_id(alert, receiver)}.esc{watch.level}",
-        "receiver": receiver,
-        "queued_at": _now().isoformat(),
-        "event": alert.to_dict(),
-    }
-    await emit(notifications_topic, receiver.encode(), encode(notification))
+    notification = Notification(
+        f"{delivery.notification_id(alert, receiver)}.esc{watch.level}", receiver, _now(), alert
+    )
+    await emit(notifications_topic, receiver.encode(), encode_notification_message(notification))
     log.warning("escalated", alert_id=alert.alert_id, receiver=receiver, level=watch.level)
 
 
@@ -1203,8 +1194,8 @@ async def tick_escalations() -> None:
     if not config.escalation.receivers:
         return
     for alert_id in list(escalation_table.keys()):
-        tick = {"type": "tick", "alert_id": alert_id}
-        await acks_topic.send(key=str(alert_id).encode(), value=encode(tick))
+        tick = encode_escalation_message(EscalationTick(str(alert_id)))
+        await acks_topic.send(key=str(alert_id).encode(), value=tick)
 
 
 @app.task  # type: ignore[untyped-decorator]  # faust leaves Service.task untyped
@@ -1214,12 +1205,18 @@ async def follow_audit() -> None:
     # take 14 s instead of about 7 (docs/performance.md). What waits for it: the alert history,
     # the dead-notification list, and matching SMS delivery reports to their alerts.
     await cast(Any, app.tables).recovery.completed.wait()
-    await audit_log.follow(settings.broker_address, settings.topic("audit"))
+    await audit_log.follow(settings.broker_address, settings.topic("audit"), skipped=_skipped)
 
 
 @app.task  # type: ignore[untyped-decorator]  # faust leaves Service.task untyped
 async def follow_silences() -> None:
-    await silences.follow(settings.broker_address, settings.topic("silences"))
+    await silences.follow(settings.broker_address, settings.topic("silences"), skipped=_skipped)
+
+
+def _skipped(topic: str, reason: str) -> None:
+    """A record on the audit or silences topic that could not be applied (logged by the
+    follower; counted here)."""
+    metrics.events.labels(topic, f"skipped:{reason}").inc()
 
 
 # ---------------------------------------------------------------- web
