@@ -1050,6 +1050,12 @@ async def follow_silences() -> None:
 
 # ---------------------------------------------------------------- web
 
+# The web part's own imports, kept with it.
+from streams import static_member  # noqa: E402
+
+# A restart with the same OPVANG_WORKER_ID on another web port joins its group (see the module).
+static_member.install()
+
 
 def _state_view() -> StateView:
     locations = []
