@@ -120,8 +120,8 @@ def running(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> I
         config=config(hook),
         extra_env=ENV,
     )
-    worker.start()
     try:
+        worker.start()
         asyncio.run(worker.publish_locations())
         topic = f"{worker.prefix}occupancy"
         asyncio.run(produce(kafka_bootstrap, [(topic, "ter-apel", report(1, 2300))]))

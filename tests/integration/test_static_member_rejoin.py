@@ -36,8 +36,8 @@ async def test_a_static_member_rejoins_on_another_port(
         extra_env={"OPVANG_WORKER_ID": "x"},
     )
     topic = f"{worker.prefix}occupancy"
-    worker.start()
     try:
+        worker.start()
         await worker.publish_locations()
         key, value = report(1, 1500)
         await produce(kafka_bootstrap, [(topic, key, value)])
@@ -53,8 +53,8 @@ async def test_a_static_member_rejoins_on_another_port(
     worker.port = free_port()
     worker.env["OPVANG_WEB_PORT"] = str(worker.port)
     assert worker.port != first_port
-    worker.start(timeout=60)  # /health 200: it joined and has its partitions
     try:
+        worker.start(timeout=60)  # /health 200: it joined and has its partitions
         key, value = report(2, 1600)
         await produce(kafka_bootstrap, [(topic, key, value)])
         deadline = time.monotonic() + 30
