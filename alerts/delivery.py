@@ -4,8 +4,9 @@ for a digest, and when a text budget was spent. Pure bookkeeping; the delivery a
 Guarantees it helps keep:
 - a notification id that was confirmed is never sent again (a redelivered record is skipped);
 - a failed attempt is retried on the receiver's schedule (the caller passes its waits: see
-  ``alerts.notify.retry.schedule_for``), and a receiver's Retry-After is respected; after the
-  last one the notification is dead, not lost;
+  ``alerts.notify.retry.schedule_for``), each wait moved by up to 20 % either way by a hash of
+  the notification id and attempt (:func:`jittered`), and a receiver's Retry-After is
+  respected; after the last one the notification is dead, not lost;
 - 410 Gone switches the receiver off until an operator turns it back on;
 - a receiver that did not answer at all (timeout, refused connection) is given a rest: what
   arrives for it meanwhile queues behind the failed notification instead of waiting for another
@@ -17,6 +18,7 @@ Guarantees it helps keep:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
@@ -24,6 +26,7 @@ from typing import Any, Final
 from alerts.model import NATIONAL, AlertEvent, AlertStatus
 
 __all__ = [
+    "RETRY_JITTER",
     "Failure",
     "Group",
     "Grouping",
@@ -39,6 +42,7 @@ __all__ = [
     "flush_groups",
     "group_arrival",
     "hold",
+    "jittered",
     "mark_applied",
     "notification_id",
     "release",
@@ -313,6 +317,21 @@ class Failure:
     unreachable: bool = False
 
 
+#: How far a retry wait may move either way (a fraction of it): the +-20 % of the Standard
+#: Webhooks guidance (``alerts.notify.retry``).
+RETRY_JITTER: Final = 0.2
+
+
+def jittered(wait: float, notification: str, attempt: int, spread: float = RETRY_JITTER) -> float:
+    """``wait`` moved by up to ``spread`` of it either way, by an amount drawn from a hash of the
+    notification id and the attempt number: no random source and no clock, so a replay or a test
+    sees the same waits, while notifications that failed at the same moment come back spread
+    over the whole band instead of all at once."""
+    digest = hashlib.sha256(f"{notification}#{attempt}".encode()).digest()
+    fraction = int.from_bytes(digest[:8], "big") / 2**64  # in [0, 1)
+    return wait * (1 + spread * (2 * fraction - 1))
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     ledger: Ledger
@@ -331,10 +350,14 @@ def failed(
     attempts: int,
     first_queued_at: dt.datetime,
     schedule: Sequence[float],
+    jitter: float = RETRY_JITTER,
 ) -> Verdict:
     """An attempt (number ``attempts``) did not go through: schedule the next one or give up.
 
-    ``schedule``: the seconds to wait after attempt 1, 2, ...; after the last, it is dead."""
+    ``schedule``: the seconds to wait after attempt 1, 2, ...; after the last, it is dead. Each
+    wait is moved by up to ``jitter`` (a fraction) either way, by :func:`jittered`, so that
+    notifications that failed together do not all come back at the same moment; a receiver's
+    Retry-After is a floor under the result."""
     rest = _without(ledger.pending, notification)
     if failure.disable:
         why = f"switched off after: {failure.message}"
@@ -342,7 +365,7 @@ def failed(
     steps = tuple(schedule)
     if not failure.recoverable or attempts > len(steps):
         return Verdict(replace(ledger, pending=rest), gave_up="dead")
-    wait = float(steps[attempts - 1])
+    wait = jittered(float(steps[attempts - 1]), notification, attempts, jitter)
     if failure.retry_after is not None:
         wait = max(wait, failure.retry_after)
     when = now + dt.timedelta(seconds=wait)

@@ -95,8 +95,10 @@ class WebhookSpec:
 @dataclass(frozen=True, slots=True)
 class SmsSpec:
     """SMS through one provider to E.164 numbers. Credentials are named by environment variable:
-    ``token_env`` holds the CM product token, the MessageBird access key or the Twilio auth token;
-    ``account_sid_env`` the Twilio Account SID."""
+    ``token_env`` holds the CM product token, the MessageBird access key or the Twilio auth token
+    (which is also the key of Twilio's signature on delivery reports); ``account_sid_env`` the
+    Twilio Account SID; ``signing_key_env`` MessageBird's signing key, with which its delivery
+    reports are signed (``MessageBird-Signature-JWT``)."""
 
     provider: SmsProvider
     to: tuple[str, ...]
@@ -105,6 +107,17 @@ class SmsSpec:
     base_url: str | None = None
     account_sid_env: str | None = None
     timeout: float = 10.0
+    signing_key_env: str | None = None
+
+    @property
+    def report_key_env(self) -> str | None:
+        """The variable holding the key that signs this provider's delivery reports: Twilio's
+        auth token, MessageBird's signing key; None for CM, which does not sign them."""
+        if self.provider == "twilio":
+            return self.token_env
+        if self.provider == "messagebird":
+            return self.signing_key_env
+        return None
 
     @property
     def api_base(self) -> str:
@@ -398,7 +411,16 @@ def _webhook(body: Mapping[str, Any], env: Mapping[str, str], where: str) -> Web
 def _sms(body: Mapping[str, Any], env: Mapping[str, str], where: str) -> SmsSpec:
     _keys(
         body,
-        {"provider", "to", "sender", "token_env", "account_sid_env", "base_url", "timeout"},
+        {
+            "provider",
+            "to",
+            "sender",
+            "token_env",
+            "account_sid_env",
+            "signing_key_env",
+            "base_url",
+            "timeout",
+        },
         where,
     )
     provider = body.get("provider")
@@ -429,6 +451,14 @@ def _sms(body: Mapping[str, Any], env: Mapping[str, str], where: str) -> SmsSpec
         account_sid_env = _env_name(body.get("account_sid_env"), env, f"{where}.account_sid_env")
     elif "account_sid_env" in body:
         raise ConfigError(f"{where}.account_sid_env is for twilio only")
+    signing_key_env = None
+    if provider == "messagebird" and body.get("signing_key_env") is not None:
+        signing_key_env = _env_name(body["signing_key_env"], env, f"{where}.signing_key_env")
+    elif "signing_key_env" in body and provider != "messagebird":
+        raise ConfigError(
+            f"{where}.signing_key_env is for messagebird only (twilio signs with the auth "
+            "token, cm does not sign)"
+        )
     base_url = body.get("base_url")
     if base_url is not None:
         base_url = _url(base_url, f"{where}.base_url")
@@ -440,6 +470,7 @@ def _sms(body: Mapping[str, Any], env: Mapping[str, str], where: str) -> SmsSpec
         base_url=base_url,
         account_sid_env=account_sid_env,
         timeout=_timeout(body.get("timeout"), 10.0, f"{where}.timeout"),
+        signing_key_env=signing_key_env,
     )
 
 

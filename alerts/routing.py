@@ -13,6 +13,7 @@ Every function takes ``now`` as an argument; none reads a clock.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,12 +21,16 @@ from enum import StrEnum
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+import re2
+
 from alerts.delivery import Grouping
 from alerts.errors import ConfigError
 from alerts.model import AlertEvent, AlertStatus, Severity
 
 __all__ = [
     "ALWAYS_THROUGH",
+    "MAX_MATCHERS",
+    "MAX_MATCHER_VALUE",
     "Action",
     "Audience",
     "Budget",
@@ -131,9 +136,41 @@ def alert_labels(event: AlertEvent) -> dict[str, str]:
     return {**labels, **dict(event.labels)}
 
 
+#: Limits of a matcher, so that no configuration or API request can make parsing or matching slow:
+#: Alertmanager takes a value of any length; 1,000 characters are far more than any label here has.
+MAX_MATCHER_VALUE: Final = 1000
+MAX_LABEL_NAME: Final = 100
+#: Matchers in one list (a silence, a route, one side of an inhibition rule).
+MAX_MATCHERS: Final = 64
+#: The longest ``label op "value"`` string read: the name, the operator, quotes and some spaces.
+_MAX_MATCHER_TEXT: Final = MAX_LABEL_NAME + MAX_MATCHER_VALUE + 16
+
+_RE2_OPTIONS: Final = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a refused pattern is our ConfigError, not a line on stderr
+
+
+@functools.lru_cache(maxsize=1024)
+def _regex(pattern: str) -> Any:
+    """``pattern`` compiled with RE2: matching takes time linear in the text, whatever the
+    pattern (as Alertmanager's Go regexp), never Python's backtracking. Raises ``re2.error``."""
+    return re2.compile(pattern, _RE2_OPTIONS)
+
+
+def _regex_problem(pattern: str) -> str | None:
+    """Why RE2 refuses ``pattern`` (one line), or None."""
+    try:
+        _regex(pattern)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else "not a regular expression"
+        text = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+        return " ".join(text.split())[:200]
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Matcher:
-    """``label = value``, ``label != value``, ``label =~ regex`` or ``label !~ regex``."""
+    """``label = value``, ``label != value``, ``label =~ regex`` or ``label !~ regex``. A regex
+    must match the whole value and has RE2 syntax (no backreferences or lookaround)."""
 
     label: str
     value: str
@@ -142,7 +179,14 @@ class Matcher:
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         actual = labels.get(self.label, "")
-        hit = re.fullmatch(self.value, actual) is not None if self.regex else actual == self.value
+        if self.regex:
+            try:
+                hit = _regex(self.value).fullmatch(actual) is not None
+            except UnicodeEncodeError:  # a lone surrogate in a label value: RE2 reads UTF-8
+                text = actual.encode("utf-8", "replace").decode("utf-8")
+                hit = _regex(self.value).fullmatch(text) is not None
+        else:
+            hit = actual == self.value
         return hit != self.negate
 
     def to_dict(self) -> dict[str, Any]:
@@ -154,30 +198,79 @@ class Matcher:
         }
 
 
-_MATCHER = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*\"?(.*?)\"?\s*")
+_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_OPERATORS: Final = ("=~", "!~", "!=", "=")
+
+
+def _read_matcher(text: str) -> tuple[str, str, str] | None:
+    """``label``, operator and value of ``label op value`` or ``label op "value"``; None when it
+    is not one. One pass over the text: the value is what follows the operator, without the
+    spaces around it and without one leading and one trailing double quote."""
+    text = text.strip()
+    found = _LABEL.match(text)
+    if found is None:
+        return None
+    label = found.group(0)
+    rest = text[found.end() :].lstrip()
+    op = next((o for o in _OPERATORS if rest.startswith(o)), None)
+    if op is None:
+        return None
+    value = rest[len(op) :].lstrip()
+    value = value.removeprefix('"')
+    return label, op, value.removesuffix('"')
+
+
+def _scalar(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float | bool):  # YAML reads `code: 1950` as a number
+        return str(value)
+    return None
+
+
+def _matcher(label: str, op: str, value: str, where: str) -> Matcher:
+    if len(label) > MAX_LABEL_NAME:
+        raise ConfigError(f"{where}: a label name is at most {MAX_LABEL_NAME} characters")
+    if len(value) > MAX_MATCHER_VALUE:
+        raise ConfigError(f"{where}: a matcher value is at most {MAX_MATCHER_VALUE} characters")
+    regex = "~" in op
+    if regex:
+        problem = _regex_problem(value)
+        if problem is not None:
+            raise ConfigError(f"{where}: bad regular expression {value[:100]!r} (RE2: {problem})")
+    return Matcher(label, value, regex=regex, negate=op.startswith("!"))
 
 
 def parse_matchers(raw: Any, where: str) -> tuple[Matcher, ...]:
-    """A mapping ``{label: value}`` (equality) or a list of strings like ``severity=~"warn.*"``."""
+    """A mapping ``{label: value}`` (equality) or a list of strings like ``severity=~"warn.*"``.
+
+    At most MAX_MATCHERS of them, values of at most MAX_MATCHER_VALUE characters, regular
+    expressions in RE2 syntax: a ConfigError says which limit or what RE2 refused. Reading takes
+    time linear in the input, and an input over the limits is refused before it is read."""
     if raw is None:
         return ()
+    if not isinstance(raw, Mapping | list):
+        raise ConfigError(f"{where}: matchers must be a mapping or a list of 'label=value' strings")
+    if len(raw) > MAX_MATCHERS:
+        raise ConfigError(f"{where}: at most {MAX_MATCHERS} matchers")
+    matchers = []
     if isinstance(raw, Mapping):
-        return tuple(Matcher(str(k), str(v)) for k, v in raw.items())
-    if isinstance(raw, list):
-        matchers = []
-        for item in raw:
-            found = _MATCHER.fullmatch(str(item))
-            if not found:
-                raise ConfigError(f"{where}: cannot read matcher {item!r} (label=value)")
-            label, op, value = found.groups()
-            if "~" in op:
-                try:
-                    re.compile(value)
-                except re.error as exc:
-                    raise ConfigError(f"{where}: bad regular expression {value!r}: {exc}") from None
-            matchers.append(Matcher(label, value, regex="~" in op, negate=op.startswith("!")))
+        for key, item in raw.items():
+            label, value = _scalar(key), _scalar(item)
+            if label is None or value is None:
+                raise ConfigError(f"{where}: matchers map a label name to a text value")
+            matchers.append(_matcher(label, "=", value, where))
         return tuple(matchers)
-    raise ConfigError(f"{where}: matchers must be a mapping or a list of 'label=value' strings")
+    for item in raw:
+        if not isinstance(item, str):
+            raise ConfigError(f"{where}: a matcher is a string like 'label=\"value\"'")
+        if len(item) > _MAX_MATCHER_TEXT:
+            raise ConfigError(f"{where}: a matcher value is at most {MAX_MATCHER_VALUE} characters")
+        found = _read_matcher(item)
+        if found is None:
+            raise ConfigError(f"{where}: cannot read matcher {item[:80]!r} (label=value)")
+        matchers.append(_matcher(*found, where))
+    return tuple(matchers)
 
 
 def _all(matchers: Iterable[Matcher], labels: Mapping[str, str]) -> bool:
@@ -243,6 +336,8 @@ class Silence:
 def _moment(value: Any, where: str) -> dt.datetime:
     if isinstance(value, dt.datetime):
         moment = value
+    elif not isinstance(value, str) or len(value) > 64:
+        raise ConfigError(f"{where}: not an RFC 3339 time: {str(value)[:64]!r}")
     else:
         try:
             moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
@@ -253,7 +348,16 @@ def _moment(value: Any, where: str) -> dt.datetime:
     return moment
 
 
+#: The longest ``author`` and ``comment`` of a silence.
+MAX_SILENCE_TEXT: Final = 1000
+
+
 def parse_silence(raw: Mapping[str, Any], silence_id: str, where: str = "silence") -> Silence:
+    """A silence from the config file, an API request or the silences topic: ``matchers`` (see
+    :func:`parse_matchers`), ``starts_at`` and ``ends_at`` (RFC 3339 with an offset), ``author``
+    and ``comment`` (text, at most MAX_SILENCE_TEXT characters each)."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: a silence is a mapping (matchers, starts_at, ends_at, ...)")
     for key in ("matchers", "starts_at", "ends_at", "author", "comment"):
         if key not in raw:
             raise ConfigError(f"{where}: missing {key!r}")
@@ -264,7 +368,12 @@ def parse_silence(raw: Mapping[str, Any], silence_id: str, where: str = "silence
     ends = _moment(raw["ends_at"], f"{where}.ends_at")
     if ends <= starts:
         raise ConfigError(f"{where}: ends_at must be after starts_at")
-    author, comment = str(raw["author"]).strip(), str(raw["comment"]).strip()
+    author, comment = _scalar(raw["author"]), _scalar(raw["comment"])
+    if author is None or comment is None:
+        raise ConfigError(f"{where}: author and comment are text")
+    author, comment = author.strip(), comment.strip()
+    if len(author) > MAX_SILENCE_TEXT or len(comment) > MAX_SILENCE_TEXT:
+        raise ConfigError(f"{where}: author and comment are at most {MAX_SILENCE_TEXT} characters")
     if not author or not comment:
         raise ConfigError(f"{where}: say who silences this and why (author, comment)")
     return Silence(silence_id, matchers, starts, ends, author, comment)

@@ -25,6 +25,7 @@ __all__ = [
     "national_document",
     "province_detail",
     "provinces_list",
+    "published_alert",
 ]
 
 
@@ -182,6 +183,16 @@ def _alert(state: AlertState) -> dict[str, Any]:
 
 def firing_states(view: StateView) -> list[AlertState]:
     return [state for state in _all_states(view) if state.firing]
+
+
+def published_alert(view: StateView, alert_id: str) -> AlertState | None:
+    """The alert ``alert_id`` as this worker's state holds it, firing or resolved, once it has
+    been published (a state still pending has an id nobody was told); None when it holds none
+    (it may be on another worker's partitions: ask the audit trail too)."""
+    for state in _all_states(view):
+        if state.alert_id == alert_id and state.last_event is not None:
+            return state
+    return None
 
 
 def _all_states(view: StateView) -> Iterable[AlertState]:

@@ -25,7 +25,6 @@ import hmac
 import logging
 import os
 import time
-import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from importlib import resources
@@ -1221,6 +1220,33 @@ def _skipped(topic: str, reason: str) -> None:
 
 # ---------------------------------------------------------------- web
 
+# The web part's own imports, kept with it.
+from alerts.notify.dlr import parse_cm_reports  # noqa: E402
+from streams import static_member  # noqa: E402
+from streams.web.http import (  # noqa: E402
+    BodyError,
+    form_fields,
+    json_object,
+    optional_text,
+    page_policy,
+    read_body,
+    read_json_object,
+)
+from streams.web.http import install as install_web_headers  # noqa: E402
+from streams.web.reports import ReportKeys, called_urls  # noqa: E402
+
+# A restart with the same OPVANG_WORKER_ID on another web port joins its group (see the module).
+static_member.install()
+
+
+def _on_webserver_init(web: Any) -> None:
+    """Faust's hook before its aiohttp server starts: every answer gets the headers of
+    streams.web.http (nosniff, a Content-Security-Policy)."""
+    install_web_headers(web.web_app)
+
+
+app.on_webserver_init = _on_webserver_init  # type: ignore[method-assign]
+
 
 def _state_view() -> StateView:
     locations = []
@@ -1238,11 +1264,13 @@ prometheus_registry.register(StateCollector(_state_view))
 
 @app.page("/")
 async def status_page(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-    """The operations centre's page: plain HTML and script, no build step, no external assets."""
-    return web.html(_STATUS_PAGE)
+    """The operations centre's page: plain HTML and script, no build step, no external assets;
+    its inline script and style allowed by their hashes, nothing else."""
+    return web.html(_STATUS_PAGE, headers={"Content-Security-Policy": _STATUS_PAGE_POLICY})
 
 
 _STATUS_PAGE = (resources.files("streams") / "web" / "index.html").read_text(encoding="utf-8")
+_STATUS_PAGE_POLICY = page_policy(_STATUS_PAGE)
 
 
 @app.page("/health")
@@ -1344,12 +1372,34 @@ def _authorised(request: faust.web.Request) -> str | None:
     return None
 
 
-async def _body(request: faust.web.Request) -> dict[str, Any] | None:
+def _aiohttp_request(request: faust.web.Request) -> aiohttp_web.Request:
+    """The aiohttp request behind Faust's (its aiohttp driver hands views aiohttp's own)."""
+    return cast(aiohttp_web.Request, request)
+
+
+def _refused(view: faust.web.View, error: BodyError) -> faust.web.Response:
+    return view.json({"error": error.reason}, status=error.status)
+
+
+async def _alert_exists(alert_id: str) -> bool | None:
+    """Whether ``alert_id`` was ever published: this worker's state holds it, or the audit trail
+    (which every worker reads whole) has its changes. None: the trail is still being read after
+    a start, so nobody can tell yet."""
+    if api.published_alert(_state_view(), alert_id) is not None or audit_log.knows(alert_id):
+        return True
     try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
+        await asyncio.wait_for(audit_log.ready.wait(), timeout=AUDIT_WAIT_SECONDS)
+    except TimeoutError:
         return None
-    return body if isinstance(body, dict) else None
+    return audit_log.knows(alert_id)
+
+
+def _still_reading(view: faust.web.View) -> faust.web.Response:
+    return view.json(
+        {"error": "the worker is still reading its audit trail; send it again"},
+        status=503,
+        headers={"Retry-After": "30"},
+    )
 
 
 @app.page("/api/alerts/{alert_id}/history")
@@ -1372,11 +1422,19 @@ class AcknowledgeView(faust.web.View):
         refused = _authorised(request)
         if refused is not None:
             return self.json({"error": refused}, status=401)
-        body = await _body(request) or {}
-        by = str(body.get("by", "")).strip()
+        try:
+            body = await read_json_object(_aiohttp_request(request), empty=True)
+            by, comment = optional_text(body, "by", 200), optional_text(body, "comment")
+        except BodyError as exc:
+            return _refused(self, exc)
         if not by:
             return self.json({"error": 'say who acknowledges: {"by": "name"}'}, status=400)
-        await audit(alert_id, {"type": "ack", "by": by, "comment": str(body.get("comment", ""))})
+        exists = await _alert_exists(alert_id)
+        if exists is None:
+            return _still_reading(self)
+        if not exists:
+            return self.json({"error": f"no alert {alert_id[:200]!r}"}, status=404)
+        await audit(alert_id, {"type": "ack", "by": by, "comment": comment})
         ack_record = {"type": "ack", "alert_id": alert_id, "by": by}
         await acks_topic.send(key=alert_id.encode(), value=encode(ack_record))
         for spec in config.receivers:
@@ -1395,9 +1453,10 @@ class SilencesView(faust.web.View):
         refused = _authorised(request)
         if refused is not None:
             return self.json({"error": refused}, status=401)
-        body = await _body(request)
-        if body is None:
-            return self.json({"error": "send a JSON object"}, status=400)
+        try:
+            body = await read_json_object(_aiohttp_request(request))
+        except BodyError as exc:
+            return _refused(self, exc)
         silence_id = f"api-{uuid.uuid4().hex[:12]}"
         try:
             routing.parse_silence(body, silence_id)
@@ -1413,28 +1472,56 @@ class SilenceView(faust.web.View):
         refused = _authorised(request)
         if refused is not None:
             return self.json({"error": refused}, status=401)
+        try:
+            await read_json_object(
+                _aiohttp_request(request), empty=True
+            )  # none is needed; a bad one is refused
+        except BodyError as exc:
+            return _refused(self, exc)
         await silences_topic.send(key=silence_id.encode(), value=None)
         return self.json({"silence_id": silence_id, "expired": True})
+
+
+#: The keys the SMS providers that sign their delivery reports sign them with (streams.web.reports).
+_report_keys = ReportKeys.from_receivers(config.receivers, os.environ)
 
 
 @app.page("/api/sms/reports/{provider}/{token}")
 class DeliveryReportView(faust.web.View):
     """Delivery reports from the SMS providers. They cannot send our API token in a header, so
-    the callback URL carries OPVANG_DLR_TOKEN as its last path segment."""
+    the callback URL carries OPVANG_DLR_TOKEN as its last path segment; Twilio's and
+    MessageBird's reports must also carry their signature (403 without a valid one)."""
 
     async def _handle(self, request: faust.web.Request, provider: str, token: str) -> Any:
         expected = os.environ.get("OPVANG_DLR_TOKEN", "")
         if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
             return self.json({"error": "unknown callback"}, status=404)
-        raw = await request.read()
         query = {str(k): str(v) for k, v in request.query.items()}
-        form: dict[str, str] = {}
-        if "form" in str(request.headers.get("Content-Type", "")):
-            form = {
-                k: v[0] for k, v in urllib.parse.parse_qs(raw.decode("utf-8", "replace")).items()
-            }
         try:
-            reports = parse_report(provider, body=raw, query=query, form=form)
+            raw = await read_body(_aiohttp_request(request))
+            form = []
+            if "form" in str(request.headers.get("Content-Type", "")):
+                form = form_fields(raw)
+        except BodyError as exc:
+            return _refused(self, exc)
+        refusal = _report_keys.refusal(
+            provider,
+            urls=called_urls(_aiohttp_request(request)),
+            headers=request.headers,
+            body=raw,
+            form=form,
+            now=time.time(),
+        )
+        if refusal is not None:
+            log.warning("delivery report refused", provider=provider[:40], reason=refusal)
+            return self.json({"error": refusal}, status=403)
+        try:
+            if provider == "cm":
+                reports = parse_cm_reports(json_object(raw))
+            else:
+                reports = parse_report(provider, body=raw, query=query, form=dict(form))
+        except BodyError as exc:
+            return _refused(self, exc)
         except (InvalidDeliveryReport, ValueError) as exc:
             return self.json({"error": str(exc)}, status=400)
         try:
@@ -1478,9 +1565,14 @@ class EnableReceiverView(faust.web.View):
         if refused is not None:
             return self.json({"error": refused}, status=401)
         if name not in {spec.name for spec in config.receivers}:
-            return self.json({"error": f"no receiver named {name!r}"}, status=404)
-        body = await _body(request) or {}
-        message = {"type": "enable", "receiver": name, "by": str(body.get("by", ""))}
+            return self.json({"error": f"no receiver named {name[:200]!r}"}, status=404)
+        try:
+            by = optional_text(
+                await read_json_object(_aiohttp_request(request), empty=True), "by", 200
+            )
+        except BodyError as exc:
+            return _refused(self, exc)
+        message = {"type": "enable", "receiver": name, "by": by}
         await notifications_topic.send(key=name.encode(), value=encode(message))
         return self.json({"receiver": name, "enabled": True}, status=202)
 

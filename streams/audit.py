@@ -43,6 +43,14 @@ class AuditLog:
     def history(self, alert_id: str) -> list[dict[str, Any]]:
         return list(self._entries.get(alert_id, ()))
 
+    def knows(self, alert_id: str) -> bool:
+        """Whether the trail holds a change of ``alert_id`` or a routing decision about one (the
+        first entries of every published alert; acks and delivery reports do not count, since
+        anyone may send those for any id)."""
+        return any(
+            entry.get("type") in ("change", "routed") for entry in self._entries.get(alert_id, ())
+        )
+
     def alert_for(self, provider_id: str) -> str | None:
         return self._provider_ids.get(provider_id)
 

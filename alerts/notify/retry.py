@@ -8,6 +8,12 @@ random source, and sleeps (or schedules) itself.
   :data:`PAGING_SCHEDULE` under an hour, since a late page or SMS is worth little.
   :func:`schedule_for` picks one for a receiver, honouring its ``retry`` setting.
 
+The worker's delivery ledger takes a schedule's ``delays`` and applies the jitter itself, without
+a random source: ``alerts.delivery.failed`` moves each wait by an amount drawn from a hash of the
+notification id and attempt number (``alerts.delivery.jittered``), so that a replay gives the
+same waits and notifications that failed together do not return together. ``delay(attempt,
+rng)`` below is for a caller that retries in its own loop.
+
 Both treat a receiver's Retry-After as a floor, capped so a silly header cannot park a
 notification forever, and share ``delay(attempt, rng, retry_after)`` and ``gives_up_after``.
 """

@@ -40,6 +40,7 @@ from fakes.channels import (
     HOOK_SECRET,
     HOOK_SECRET_OLD,
     MB_KEY,
+    MB_SIGNING_KEY,
     PATH_SECRET,
     PD_KEY,
     PHONES,
@@ -58,6 +59,7 @@ from fakes.servers import (
     TwilioFake,
     WebhookReceiver,
 )
+from fakes.signing import messagebird_jwt, twilio_signature
 
 pytestmark = pytest.mark.integration
 
@@ -104,6 +106,7 @@ SECRET_VALUES = [
     HOOK_SECRET_OLD.removeprefix("whsec_"),
     CM_TOKEN,
     MB_KEY,
+    MB_SIGNING_KEY,
     TW_SID,
     TW_TOKEN,
     PD_KEY,
@@ -164,8 +167,14 @@ def config(fakes: dict[str, FakeServer]) -> str:
         "      secret_env: HOOK_SECRET\n"
         "  - name: cm-sms\n" + sms("cm", "CM_PRODUCT_TOKEN", fakes["cm"].url) + ""
         "  - name: cm-rejecting\n" + sms("cm", "CM_PRODUCT_TOKEN", fakes["cm_reject"].url) + ""
-        "  - name: mb-sms\n" + sms("messagebird", "MESSAGEBIRD_ACCESS_KEY", fakes["mb"].url) + ""
-        "  - name: tw-sms\n"
+        "  - name: mb-sms\n"
+        + sms(
+            "messagebird",
+            "MESSAGEBIRD_ACCESS_KEY",
+            fakes["mb"].url,
+            "      signing_key_env: MESSAGEBIRD_SIGNING_KEY\n",
+        )
+        + "  - name: tw-sms\n"
         + sms(
             "twilio",
             "TWILIO_AUTH_TOKEN",
@@ -311,26 +320,32 @@ async def test_no_secret_and_no_whole_number_anywhere(kafka_bootstrap: str, tmp_
                 "statusErrorCode": "1",
             }
         )
+        mb_path = f"/api/sms/reports/messagebird/{DLR_TOKEN}?{query}"
+        signed = messagebird_jwt(f"http://127.0.0.1:{worker.port}{mb_path}", b"", MB_SIGNING_KEY)
         status, api["messagebird delivery report"] = call_api(
-            worker.port, f"/api/sms/reports/messagebird/{DLR_TOKEN}?{query}"
+            worker.port, mb_path, headers={"MessageBird-Signature-JWT": signed}
         )
-        assert status == 200
-        form = urllib.parse.urlencode(
-            {
-                "MessageSid": "SM123",
-                "MessageStatus": "undelivered",
-                "ErrorCode": "30003",
-                "To": PHONES[0],
-            }
-        ).encode()
+        assert status == 200, api["messagebird delivery report"]
+        fields = {
+            "MessageSid": "SM123",
+            "MessageStatus": "undelivered",
+            "ErrorCode": "30003",
+            "To": PHONES[0],
+        }
+        tw_path = f"/api/sms/reports/twilio/{DLR_TOKEN}"
         status, api["twilio delivery report"] = call_api(
             worker.port,
-            f"/api/sms/reports/twilio/{DLR_TOKEN}",
+            tw_path,
             method="POST",
-            body=form,
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            body=urllib.parse.urlencode(fields).encode(),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Twilio-Signature": twilio_signature(
+                    f"http://127.0.0.1:{worker.port}{tw_path}", fields, TW_TOKEN
+                ),
+            },
         )
-        assert status == 200
+        assert status == 200, api["twilio delivery report"]
         status, api["delivery report with a wrong token"] = call_api(
             worker.port, f"/api/sms/reports/cm/{DLR_TOKEN}x", method="POST", body=b"{}"
         )

@@ -230,6 +230,25 @@ def test_active_alerts_most_severe_first_with_summary_and_age(dom: str) -> None:
     assert by_id(dom, "tally-critical").endswith("kritiek")
 
 
+def test_the_page_renders_under_its_content_security_policy(worker: str, tmp_path: Path) -> None:
+    """The worker serves the page with a strict policy (no 'unsafe-inline': its script and style
+    allowed by their hashes) and nosniff; the browser loads it without refusing anything, and
+    the bars get their widths (set through the CSSOM, which the policy allows)."""
+    with urllib.request.urlopen(worker, timeout=5) as response:
+        headers = {k.lower(): v for k, v in response.headers.items()}
+    assert headers["x-content-type-options"] == "nosniff"
+    policy = headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "unsafe-inline" not in policy
+    assert "script-src 'sha256-" in policy and "style-src 'sha256-" in policy
+    result = chromium(tmp_path, worker, "--dump-dom", "--enable-logging=stderr", "--v=0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'data-loaded="true"' in result.stdout
+    refused = [line for line in result.stderr.splitlines() if "Content Security Policy" in line]
+    assert refused == [], refused
+    widths = re.findall(r'<div class="fill \w+" style="width: ([\d.]+)%;?">', result.stdout)
+    assert widths and all(0 < float(w) <= 100 for w in widths), result.stdout[-2000:]
+
+
 def test_screenshot(worker: str, tmp_path: Path) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     SCREENSHOT.unlink(missing_ok=True)

@@ -262,6 +262,7 @@ def test_an_unreachable_receiver_rests_and_new_notifications_queue_behind_it() -
         attempts=1,
         first_queued_at=at(0),
         schedule=(5.0, 300.0),
+        jitter=0.0,
     )
     ledger = verdict.ledger
     assert ledger.resting(at(1)) and not ledger.resting(at(5))

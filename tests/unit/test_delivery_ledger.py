@@ -12,6 +12,7 @@ from alerts.delivery import (
     digest_event,
     failed,
     hold,
+    jittered,
     notification_id,
     release,
 )
@@ -41,6 +42,7 @@ def event(revision: int = 1, severity: Severity = Severity.CRITICAL) -> AlertEve
 
 
 def fail(ledger: Ledger, attempts: int, failure: Failure) -> tuple[Ledger, str | None, object]:
+    """A failed attempt without jitter, so that the times below are the schedule's own."""
     verdict = failed(
         ledger,
         event(),
@@ -50,6 +52,7 @@ def fail(ledger: Ledger, attempts: int, failure: Failure) -> tuple[Ledger, str |
         attempts=attempts,
         first_queued_at=NOW,
         schedule=SCHEDULE,
+        jitter=0.0,
     )
     return verdict.ledger, verdict.gave_up, verdict.next_attempt_at
 
@@ -111,3 +114,50 @@ def test_the_ledger_round_trips() -> None:
     ledger, _, _ = fail(Ledger("ops"), 1, Failure(recoverable=True, message="x"))
     ledger = delivered(ledger, "n0", NOW)
     assert Ledger.from_dict(ledger.to_dict()) == ledger
+
+
+def test_retries_that_failed_together_come_back_spread_over_the_jitter_band() -> None:
+    """30 notifications to one receiver fail at the same moment: before, all 30 came back exactly
+    300 s later. Now each wait is within 20 % of 300 s, and no two are the same."""
+    waits = []
+    for n in range(30):
+        verdict = failed(
+            Ledger("ops"),
+            event(n + 1),
+            notification_id(event(n + 1), "ops"),
+            Failure(recoverable=True, message="HTTP 503"),
+            NOW,
+            attempts=2,
+            first_queued_at=NOW,
+            schedule=SCHEDULE,
+        )
+        assert verdict.next_attempt_at is not None
+        waits.append((verdict.next_attempt_at - NOW).total_seconds())
+    assert len(set(waits)) == 30
+    assert all(240 <= w <= 360 for w in waits), waits
+    assert max(waits) - min(waits) > 90  # spread over the band, not bunched in one corner
+
+
+def test_the_jitter_is_the_same_for_the_same_notification_and_attempt() -> None:
+    """Drawn from the notification id and the attempt, not from a random source: a replay, a
+    restart or a test sees the same schedule; the next attempt of one notification moves anew."""
+    assert jittered(300.0, "a.1.ops", 2) == jittered(300.0, "a.1.ops", 2)
+    assert jittered(300.0, "a.1.ops", 2) != jittered(300.0, "a.1.ops", 3)
+    assert jittered(300.0, "a.1.ops", 2, spread=0.0) == 300.0
+    draws = [jittered(100.0, f"n{i}", 1) for i in range(2000)]
+    assert 80 <= min(draws) < 82 and 118 < max(draws) < 120
+    assert 99 < sum(draws) / len(draws) < 101  # centred on the schedule's wait
+
+
+def test_retry_after_is_a_floor_under_the_jittered_wait() -> None:
+    verdict = failed(
+        Ledger("ops"),
+        event(),
+        "n1",
+        Failure(recoverable=True, retry_after=1000.0),
+        NOW,
+        attempts=2,
+        first_queued_at=NOW,
+        schedule=SCHEDULE,
+    )
+    assert verdict.next_attempt_at == NOW + dt.timedelta(seconds=1000)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +20,8 @@ from alerts.notify.dlr import (
     parse_messagebird,
     parse_report,
     parse_twilio,
+    twilio_signature,
+    verify_messagebird_signature,
     verify_twilio_signature,
 )
 
@@ -139,3 +144,98 @@ def test_twilio_signature() -> None:
     assert verify_twilio_signature(url, form, good, "token")
     assert not verify_twilio_signature(url, form, good, "other")
     assert not verify_twilio_signature(url, {**form, "MessageStatus": "failed"}, good, "token")
+
+
+# --------------------------------------------------------------------------- Twilio, known vectors
+
+# The request of Twilio's own tests of its request validation (twilio-python,
+# tests/unit/test_request_validator.py): auth token "12345", this URL and these POST fields.
+TWILIO_TOKEN = "12345"
+TWILIO_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
+TWILIO_FORM = {
+    "CallSid": "CA1234567890ABCDE",
+    "Digits": "1234",
+    "From": "+14158675309",
+    "To": "+18005551212",
+    "Caller": "+14158675309",
+}
+
+
+def test_twilio_signature_of_twilios_own_example() -> None:
+    assert twilio_signature(TWILIO_URL, TWILIO_FORM, TWILIO_TOKEN) == "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+    assert verify_twilio_signature(TWILIO_URL, TWILIO_FORM, "RSOYDt4T1cUTdK1PDd93/VVr8B8=", "12345")
+    assert not verify_twilio_signature(TWILIO_URL, TWILIO_FORM, "RSOYDt4T1cUTdK1PDd93/VVr8B8=", "1")
+    assert not verify_twilio_signature(TWILIO_URL, TWILIO_FORM, "", TWILIO_TOKEN)
+
+
+def test_twilio_signature_with_a_repeated_field() -> None:
+    form = [("Sid", "CA123"), ("SidAccount", "AC123"), ("Digits", "5678"), ("Digits", "1234")]
+    assert twilio_signature(TWILIO_URL, form, TWILIO_TOKEN) == "IK+Dwps556ElfBT0I3Rgjkr1wJU="
+
+
+@pytest.mark.parametrize(
+    ("url", "signature"),
+    [
+        # signed without the port; the request came in with one
+        pytest.param(
+            "https://mycompany.com:1234/myapp.php?foo=1&bar=2",
+            "RSOYDt4T1cUTdK1PDd93/VVr8B8=",
+            id="port-removed",
+        ),
+        # signed with the default port; the request came in without it
+        pytest.param(TWILIO_URL, "kvajT1Ptam85bY51eRf/AJRuM3w=", id="https-port-added"),
+        pytest.param(
+            TWILIO_URL.replace("https", "http"),
+            "0ZXoZLH/DfblKGATFgpif+LLRf4=",
+            id="http-port-added",
+        ),
+    ],
+)
+def test_twilio_signature_with_or_without_the_port(url: str, signature: str) -> None:
+    assert verify_twilio_signature(url, TWILIO_FORM, signature, TWILIO_TOKEN)
+
+
+# --------------------------------------------------------------------------- MessageBird, vectors
+
+MB_VECTORS = json.loads(
+    (Path(__file__).parent / "data" / "messagebird_webhook_signatures.json").read_text()
+)
+
+
+@pytest.mark.parametrize("case", MB_VECTORS["cases"], ids=lambda case: case["name"])
+def test_messagebird_signature_against_messagebirds_own_vectors(case: dict[str, Any]) -> None:
+    now = dt.datetime.fromisoformat(MB_VECTORS["timestamp"]).timestamp()
+    body = case.get("payload", "").encode()
+    found = verify_messagebird_signature(
+        case["url"], body, case["token"], MB_VECTORS["secret"], now
+    )
+    assert found is case["valid"]
+
+
+def test_a_valid_messagebird_signature_checked_with_another_key_or_later_fails() -> None:
+    case = MB_VECTORS["cases"][2]
+    now = dt.datetime.fromisoformat(MB_VECTORS["timestamp"]).timestamp()
+    body = case["payload"].encode()
+    assert verify_messagebird_signature(case["url"], body, case["token"], MB_VECTORS["secret"], now)
+    assert not verify_messagebird_signature(case["url"], body, case["token"], "other", now)
+    assert not verify_messagebird_signature(case["url"], body, case["token"], "", now)
+    later = now + 3600
+    assert not verify_messagebird_signature(
+        case["url"], body, case["token"], MB_VECTORS["secret"], later
+    )
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "a.b",
+        "a.b.c.d",
+        "!!!.???.###",
+        base64.urlsafe_b64encode(b"[" * 5000).decode() + ".e30.sig",
+        "x" * 10_000,
+    ],
+    ids=["empty", "two-parts", "four-parts", "not-base64", "deep-json", "huge"],
+)
+def test_garbage_in_the_messagebird_header_is_refused_not_raised(token: str) -> None:
+    assert not verify_messagebird_signature("https://example.com/", b"", token, "key", 1.0)

@@ -221,6 +221,17 @@ def test_unusable_webhook_secret_names_the_variable_only() -> None:
         ({"name": "a", "sms": {**RAW[2]["sms"], "account_sid_env": None}}, "account_sid_env"),
         ({"name": "a", "sms": {**RAW[1]["sms"], "token_env": "not a name"}}, "token_env must"),
         ({"name": "a", "webhook": {"url": "https://x.nl", "timeout": 0}}, "timeout must be"),
+        (
+            {"name": "a", "sms": {**RAW[2]["sms"], "signing_key_env": "CM_PRODUCT_TOKEN"}},
+            "signing_key_env is for messagebird only",
+        ),
+        (
+            {
+                "name": "a",
+                "sms": {**RAW[1]["sms"], "provider": "messagebird", "signing_key_env": "UNSET"},
+            },
+            "signing_key_env: environment variable UNSET is not set",
+        ),
     ],
 )
 def test_config_errors_name_the_key(item: dict[str, Any], message: str) -> None:
@@ -230,3 +241,20 @@ def test_config_errors_name_the_key(item: dict[str, Any], message: str) -> None:
 def test_duplicate_names() -> None:
     with pytest.raises(ConfigError, match="used twice"):
         parse_receivers([RAW[3], RAW[3]], ENV)
+
+
+def test_the_key_of_each_providers_signed_delivery_reports() -> None:
+    """Twilio signs delivery reports with the auth token, MessageBird with its signing key (a
+    separate setting), CM not at all."""
+    messagebird = {
+        "name": "mb",
+        "sms": {**RAW[1]["sms"], "provider": "messagebird", "signing_key_env": "MB_SIGNING_KEY"},
+    }
+    env = {**ENV, "MB_SIGNING_KEY": "mb-signing-key"}
+    cm, twilio, mb = parse_receivers([RAW[1], RAW[2], messagebird], env)
+    assert isinstance(cm.spec, SmsSpec) and cm.spec.report_key_env is None
+    assert isinstance(twilio.spec, SmsSpec) and twilio.spec.report_key_env == "TWILIO_AUTH_TOKEN"
+    assert isinstance(mb.spec, SmsSpec) and mb.spec.report_key_env == "MB_SIGNING_KEY"
+    unsigned = {"name": "mb", "sms": {**RAW[1]["sms"], "provider": "messagebird"}}
+    (mb,) = parse_receivers([unsigned], env)
+    assert isinstance(mb.spec, SmsSpec) and mb.spec.report_key_env is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -195,6 +196,108 @@ def test_parse_matchers(raw: Any, expected: tuple[Matcher, ...]) -> None:
 def test_matcher_matches(matcher: Matcher, value: str | None, expected: bool) -> None:
     labels = {} if value is None else {matcher.label: value}
     assert matcher.matches(labels) is expected
+
+
+# --------------------------------------------------------------------------- matcher limits, RE2
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param(['a=""'], (Matcher("a", ""),), id="empty-quoted"),
+        pytest.param(['a="x'], (Matcher("a", "x"),), id="only-a-leading-quote"),
+        pytest.param(["a=x y  "], (Matcher("a", "x y"),), id="inner-space-kept"),
+        pytest.param(["a==b"], (Matcher("a", "=b"),), id="value-starting-with-an-operator"),
+        pytest.param(['a = " x "'], (Matcher("a", " x "),), id="spaces-inside-quotes-kept"),
+        pytest.param({"code": 1950}, (Matcher("code", "1950"),), id="yaml-number"),
+    ],
+)
+def test_parse_matchers_reads_what_the_old_pattern_read(
+    raw: Any, expected: tuple[Matcher, ...]
+) -> None:
+    assert parse_matchers(raw, "here") == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        pytest.param(["=x"], "cannot read matcher", id="no-label"),
+        pytest.param(["a"], "cannot read matcher", id="no-operator"),
+        pytest.param([5], "a matcher is a string", id="not-a-string"),
+        pytest.param({"a": ["b"]}, "text value", id="mapping-to-a-list"),
+        pytest.param("rule=x", "mapping or a list", id="a-bare-string"),
+        pytest.param(["a=" + "x" * 1001], "at most 1000 characters", id="value-too-long"),
+        pytest.param({"a": "x" * 1001}, "at most 1000 characters", id="mapped-value-too-long"),
+        pytest.param({"a" * 101: "x"}, "at most 100 characters", id="label-too-long"),
+        pytest.param([f"a{i}=x" for i in range(65)], "at most 64 matchers", id="too-many"),
+        pytest.param(
+            ['a=~"(?=x)"'],
+            "bad regular expression '(?=x)' (RE2: invalid perl operator: (?=)",
+            id="lookahead",
+        ),
+        pytest.param([r'a=~"(\w)\1"'], "(RE2: invalid escape sequence", id="backreference"),
+        pytest.param(['a=~"(x"'], "(RE2: missing ): (x)", id="unbalanced"),
+    ],
+)
+def test_matchers_refused_with_a_one_line_reason(raw: Any, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)) as refused:
+        parse_matchers(raw, "silence.matchers")
+    assert "\n" not in str(refused.value)
+    assert str(refused.value).startswith("silence.matchers: ")
+
+
+def test_a_20000_character_matcher_is_refused_at_once() -> None:
+    """It took 4 s to read before: the pattern's lazy value and trailing spaces backtracked over
+    every run of spaces, quadratically."""
+    for text in ("a=x" + " " * 20_000 + "y", 'a="' + "x" * 20_000 + '"'):
+        started = time.perf_counter()
+        with pytest.raises(ConfigError, match="at most 1000 characters"):
+            parse_matchers([text], "here")
+        assert time.perf_counter() - started < 0.05
+
+
+def test_reading_a_matcher_is_linear_in_its_length() -> None:
+    """Within the limit, a value full of spaces (the old quadratic case) reads as fast as any."""
+    text = "a=x" + " " * 990 + "y"
+    started = time.perf_counter()
+    for _ in range(200):
+        assert parse_matchers([text], "here") == (Matcher("a", "x" + " " * 990 + "y"),)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_a_backtracking_pattern_matches_in_linear_time() -> None:
+    """(a|a)*b left /health unanswered for 16 s with Python's re; RE2 needs no backtracking."""
+    (matcher,) = parse_matchers(['location_id=~"(a|a)*b"'], "here")
+    started = time.perf_counter()
+    assert not matcher.matches({"location_id": "a" * 100_000})
+    assert matcher.matches({"location_id": "a" * 1000 + "b"})
+    assert time.perf_counter() - started < 0.5
+
+
+def test_a_regex_matcher_takes_a_label_with_a_lone_surrogate() -> None:
+    (matcher,) = parse_matchers(['location_id=~"ter-.*"'], "here")
+    assert matcher.matches({"location_id": "ter-\ud800"})
+    assert not matcher.matches({"location_id": "\ud800"})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        pytest.param({"author": "x" * 1001}, "at most 1000 characters", id="long-author"),
+        pytest.param({"comment": {"a": 1}}, "author and comment are text", id="comment-object"),
+        pytest.param({"starts_at": 5}, "not an RFC 3339 time", id="time-number"),
+        pytest.param({"ends_at": "2" * 10_000}, "not an RFC 3339 time", id="time-huge"),
+        pytest.param({"matchers": "rule=x"}, "mapping or a list", id="matchers-a-string"),
+    ],
+)
+def test_silence_fields_of_the_wrong_kind_are_refused(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_silence({**WINTER_NIGHT, **change}, "api-1")
+
+
+def test_a_silence_that_is_not_a_mapping_is_refused() -> None:
+    with pytest.raises(ConfigError, match="a silence is a mapping"):
+        parse_silence(["rule=x"], "api-1")  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- route tree

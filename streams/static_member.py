@@ -1,0 +1,66 @@
+"""A static group member that comes back with another web address joins its group normally.
+
+With ``OPVANG_WORKER_ID`` the worker is a static member of its consumer group (KIP-345). When it
+rejoins after a crash, Kafka hands it the assignment it had before, without a new assignment
+round; Faust's assignor metadata in that assignment still carries the web URL of the previous
+run (``http://{web_host}:{web_port}``). Faust's ``PartitionAssignor.on_assignment`` ends with
+``assert metadata.url == str(self._url)``: a worker restarted with the same id and another
+``OPVANG_WEB_PORT`` (or ``OPVANG_WEB_HOST``) failed that assertion in aiokafka's coordinator,
+whose routine then stopped, and the worker stayed in ``starting`` for good.
+
+:func:`install` wraps ``on_assignment``: when the only thing wrong is that URL, the assignment is
+kept (the method has applied all of it before its last line) and the worker carries on. The URL
+is what Faust's table router would send other workers to; the worker switches that router off
+(``web_router_enabled=False``), so nothing reads it. The next real rebalance writes the new URL.
+Any other failed check (the partitions) is raised as before.
+
+Checked on faust-streaming 0.15.3; ``tests/agents/test_static_member_patch.py`` fails if Faust's
+method no longer ends with that assertion, or no longer applies the assignment before it.
+
+Imports Faust; nothing of ours.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import structlog
+from faust.assignor.client_assignment import ClientMetadata
+from faust.assignor.partition_assignor import PartitionAssignor
+
+__all__ = ["CHECKED_FAUST", "install", "installed"]
+
+#: The faust-streaming release whose ``on_assignment`` this was written against.
+CHECKED_FAUST = "0.15.3"
+
+log = structlog.get_logger("opvangwacht.worker")
+
+_original = PartitionAssignor.on_assignment
+
+
+def _on_assignment(self: Any, assignment: Any) -> None:
+    try:
+        _original(self, assignment)
+    except AssertionError:
+        metadata = ClientMetadata.loads(zlib.decompress(assignment.user_data))
+        own = str(self._url)
+        if metadata.url == own:
+            raise
+        ours = sorted(self._assignment.kafka_protocol_assignment(self._table_manager))
+        if sorted(assignment.assignment) != ours:
+            raise
+        log.info(
+            "rejoined with the assignment of an earlier run",
+            previous_url=metadata.url,
+            url=own,
+        )
+
+
+def install() -> None:
+    """Wrap Faust's ``PartitionAssignor.on_assignment`` (once; safe to call again)."""
+    PartitionAssignor.on_assignment = _on_assignment  # type: ignore[method-assign]
+
+
+def installed() -> bool:
+    return PartitionAssignor.on_assignment is _on_assignment
