@@ -630,8 +630,10 @@ async def _aggregate_province(record: Record, provinces: Overlay, marks: Overlay
         return
     found = mark_log.as_of(record.offset)
     reached = progress(found, found.keys())
+    # Judged once per message: the first item of a bundle marks its province with this offset.
+    handled = {i.province for i in message.items if _handled(provinces, i.province, record)}
     for item in message.items:
-        if _handled(provinces, item.province, record):
+        if item.province in handled:
             continue
         stored: engine.AggregateRecord | None = provinces.get(item.province)
         current = stored if stored is not None else engine.AggregateRecord(item.province)

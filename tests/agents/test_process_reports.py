@@ -6,15 +6,19 @@ Faust table (memory store).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from alerts.capacity import Contribution
 from alerts.config import AlertingConfig
 from alerts.model import Location
 from streams import app as worker
+from streams.messages import ContributionBundle, encode_province_message
 
 TER_APEL = Location(
     "ter-apel", "Ter Apel", "registration_centre", "GM1950", "GR", 2000, 2000, "afspraak"
@@ -192,3 +196,39 @@ async def test_configured_inhibition_holds_back_the_target_while_its_source_fire
     sent = [value["event"]["rule"] for _, value in topics["notifications"].sent]
     assert sent.count("without_bed") == 2  # the resolve and the second firing
     assert "cap_exceeded" in sent
+
+
+def _event(topic: str, offset: int, value: bytes, partition: int = 0) -> Any:
+    message = SimpleNamespace(
+        topic=topic, partition=partition, offset=offset, timestamp=None, key=b"GR", value=value
+    )
+    return SimpleNamespace(message=message)
+
+
+def _share(location_id: str, day: int) -> Contribution:
+    return Contribution(location_id, "GR", dt.date(2022, 8, day), 100, 200, name=location_id)
+
+
+async def test_every_contribution_of_a_bundle_counts_and_a_bundle_read_again_none(
+    topics: dict[str, RecordingTopic],
+) -> None:
+    """A bundle carries a whole batch's contributions to one province, all at one offset: each of
+    them is applied (the offset marks the province only once the message is done), and the same
+    message read again after a restart changes nothing."""
+    topic = worker.province_topic.get_topic_name()
+    bundle = encode_province_message(
+        ContributionBundle((_share("a", 1), _share("b", 1), _share("c", 1)))
+    )
+    await worker.run_batch(
+        worker.provinces_cursor, [_event(topic, 0, bundle)], worker._aggregate_provinces
+    )
+    record = worker.province_table.get("GR")
+    assert record is not None and set(record.members) == {"a", "b", "c"}
+    # Read again from offset 0 (nothing was committed to a consumer group here): skipped.
+    worker.provinces_cursor.reset()
+    again = encode_province_message(ContributionBundle((_share("d", 1),)))
+    await worker.run_batch(
+        worker.provinces_cursor, [_event(topic, 0, again)], worker._aggregate_provinces
+    )
+    record = worker.province_table.get("GR")
+    assert record is not None and set(record.members) == {"a", "b", "c"}
