@@ -9,10 +9,55 @@ other's records and can run against a broker that already holds data.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+
+#: Programs some tests need, and the Debian package that brings each. Without them those tests
+#: skip on a developer's machine (said at the start and the end of the run) and fail under CI.
+TOOLS = {
+    "prometheus": "prometheus",
+    "promtool": "prometheus",
+    "amtool": "prometheus-alertmanager",
+    "chromium": "chromium",
+}
+
+
+def _missing_tools() -> dict[str, str]:
+    return {tool: package for tool, package in TOOLS.items() if shutil.which(tool) is None}
+
+
+def _install_hint(missing: dict[str, str]) -> str:
+    packages = " ".join(sorted(set(missing.values())))
+    return (
+        f"missing {', '.join(sorted(missing))}: the tests that need them skip here. "
+        f"Install with: sudo apt-get install {packages}"
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    missing = _missing_tools()
+    return [_install_hint(missing)] if missing else []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    missing = _missing_tools()
+    if missing and terminalreporter.stats.get("skipped"):
+        terminalreporter.write_line(_install_hint(missing), yellow=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Under CI a skipped test is a failed one: CI must never pass by not running a test."""
+    outcome: Any = yield
+    report = outcome.get_result()
+    if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI, which counts as a failure: {reason}"
 
 
 @pytest.fixture(scope="session")

@@ -168,10 +168,12 @@ async def test_retry_after_is_passed_on(channel: Channel, status: int, header: s
     assert caught.value.retry_after == float(header)
 
 
-@pytest.mark.parametrize("channel", ALL)
+#: Channels that authenticate their caller (the webhook and Alertmanager fakes take anyone).
+WITH_CREDENTIALS = [c for c in ALL if c.id not in ("webhook", "alertmanager")]
+
+
+@pytest.mark.parametrize("channel", WITH_CREDENTIALS)
 async def test_wrong_credentials_are_not_recoverable(channel: Channel) -> None:
-    if channel.id in ("webhook", "alertmanager"):
-        pytest.skip("the fake takes any caller")
     with channel.fake() as fake:
         fake_cred = {"token": "wrong", "access_key": "wrong", "auth_token": "wrong"}
         for attribute, value in fake_cred.items():
