@@ -58,6 +58,10 @@ def bad_records(
         }
         return json.dumps(body).encode()
 
+    def negative() -> bytes:
+        # A count below zero in the field each topic requires or reads.
+        return report(occupancy=-5, arrivals=-5)
+
     makers = [
         lambda: b"{not json",
         lambda: b"\xff\xfe\x00garbage",
@@ -65,7 +69,7 @@ def bad_records(
         lambda: b'{"a":' * 5_000 + b"1" + b"}" * 5_000,
         lambda: _huge_int_report(rng, known),
         lambda: report(event_id="\ud800"),
-        lambda: report(occupancy=-5),
+        negative,
         lambda: report(date="9999-12-31"),
         lambda: report(date="0001-01-01"),
         lambda: report(location_id=f"nergens-{rng.randrange(10**6)}"),

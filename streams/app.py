@@ -505,7 +505,12 @@ async def _process_report(
     with structlog.contextvars.bound_contextvars(
         event_id=report.event_id, location_id=report.location_id
     ):
-        if record.offset <= locations.offsets(report.location_id).get(kind, -1):
+        # Offsets per input partition: a producer that keys by something else than the
+        # location_id spreads one location over several partitions, each with its own offsets.
+        # The state itself always goes to the location's own changelog partition.
+        source = f"{kind}:{partition}"
+        home = partition_of(report.location_id, settings.partitions)
+        if record.offset <= locations.offsets(report.location_id).get(source, -1):
             # Read again after a restart: the stored record already reflects this report.
             metrics.events.labels(topic, "reread").inc()
         else:
@@ -519,7 +524,7 @@ async def _process_report(
                 outcome = engine.on_intake(location, current, report, config)
             metrics.events.labels(topic, outcome.applied.value).inc()
             kept = current if outcome.applied is Applied.DUPLICATE else outcome.record
-            locations.set(partition, report.location_id, kept, {kind: record.offset})
+            locations.set(home, report.location_id, kept, {source: record.offset})
             await publish_alerts(outcome.events, record.timestamp)
             for share in outcome.contributions:
                 outbox.add(share)

@@ -47,7 +47,8 @@ class LocationHead:
     dates: tuple[dt.date, ...] = ()
     #: How many times the head was written: the rows it goes with (``streams.split``).
     seq: int = 0
-    #: The newest offset of each input topic (``occupancy``, ``intake``) this record reflects.
+    #: The newest offset of each input partition this record reflects, keyed ``occupancy:<p>``
+    #: and ``intake:<p>`` (one partition each when producers key by location_id, as they should).
     offsets: Mapping[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

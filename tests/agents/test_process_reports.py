@@ -232,3 +232,31 @@ async def test_every_contribution_of_a_bundle_counts_and_a_bundle_read_again_non
     )
     record = worker.province_table.get("GR")
     assert record is not None and set(record.members) == {"a", "b", "c"}
+
+
+async def test_a_report_read_again_is_skipped_and_one_on_another_partition_is_not(
+    topics: dict[str, RecordingTopic],
+) -> None:
+    """After a restart the report agent may read from an earlier offset than its state reflects:
+    those reports are recognised by offset and change nothing. A producer that keys by something
+    else than the location_id puts one location on several partitions; offsets are per partition,
+    so a lower offset on another partition is a new report, not a re-read one."""
+    topic = worker.settings.topic("occupancy")
+    first = [
+        _event(topic, 0, occupancy("e1", "2022-08-19", 2100)),
+        _event(topic, 1, occupancy("e2", "2022-08-20", 2200)),
+    ]
+    await worker.run_batch(worker.reports_cursor, first, worker._ingest)
+    assert cap_exceeded(topics) == ["firing"]
+    worker.reports_cursor.reset()  # a restart: read again from the start of the partition
+    await worker.run_batch(worker.reports_cursor, first, worker._ingest)
+    assert cap_exceeded(topics) == ["firing"]
+    assert worker.location_table["ter-apel"].state.occupancy == 2200
+    elsewhere = [_event(topic, 0, occupancy("e3", "2022-08-21", 1900), partition=1)]
+    await worker.run_batch(worker.reports_cursor, elsewhere, worker._ingest)
+    assert worker.location_table["ter-apel"].state.occupancy == 1900
+    assert cap_exceeded(topics) == ["firing", "resolved"]
+
+
+def cap_exceeded(topics: dict[str, RecordingTopic]) -> list[str]:
+    return [a["status"] for _, a in topics["alerts"].sent if a["rule"] == "cap_exceeded"]
