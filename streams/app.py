@@ -109,6 +109,8 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 #: before it starts.
 FETCH_MAX_WAIT_MS = 100
 _create_worker_consumer = faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer
+#: The producer's batch size per partition (see the app's settings below).
+PRODUCER_BATCH_BYTES = 1024 * 1024
 
 
 def _worker_consumer(self: Any, transport: Any) -> Any:
@@ -136,6 +138,11 @@ app = faust.App(
     logging_config=logging_dict_config(),
     producer_acks=-1,
     producer_max_request_size=MAX_MESSAGE_BYTES,
+    # Agents wait for the broker to acknowledge a batch's writes before the next step
+    # (streams.guarantee), and aiokafka has one request in flight per partition: with Faust's
+    # 16 kB batches, a backlog batch's heads to one changelog partition took a dozen round trips
+    # in a row (130 ms a batch, measured by opvang_batch_step_seconds). A megabyte is one trip.
+    producer_max_batch_size=PRODUCER_BATCH_BYTES,
     # With a worker id the worker is a static member of its group: restarted after a crash, it
     # gets its partitions back at once instead of after the old member's session timed out.
     consumer_group_instance_id=settings.worker_id,
@@ -377,10 +384,13 @@ async def run_batch(
     events: Sequence[Any],
     handle: Callable[[list[Record]], Awaitable[list[Overlay]]],
 ) -> None:
-    """One batch of an agent in the steps of ``streams.guarantee``: handle every record (sending
-    its outputs), wait for the outputs and changed rows, then the heads, then delete rows and
-    commit the input offsets."""
+    """One batch of an agent: handle every record (sending its outputs) and stage its state;
+    then hand the batch to the agent's writer, which waits for the outputs and changed rows,
+    then the heads, then deletes rows and commits the input offsets (``streams.guarantee``),
+    while the agent goes on with the next batch."""
+    name = getattr(handle, "__name__", "batch").lstrip("_")
     try:
+        clock = time.perf_counter()
         records = await cursor.admit(events)
         if not records:
             return
@@ -393,14 +403,86 @@ async def run_batch(
         changes = Changes()
         for overlay in overlays:
             overlay.stage(changes)
-        await outputs.settle(await Changes.send(changes.rows))
-        await Changes.settle(await Changes.send(changes.heads))
-        await Changes.send(changes.deletes)
-        await commit_offsets(app, cursor.done(records))
+        _lap(metrics.batch_steps, name, "handle", clock)
+        writer = _writers.get(name)
+        if writer is None:
+            writer = _writers[name] = BatchWriter(name)
+        await writer.put(outputs, changes, cursor.done(records))
     except asyncio.CancelledError:
         raise
     except Exception as exc:
         _fatal(exc)
+
+
+class BatchWriter:
+    """Writes an agent's batches in order, one at a time, in the steps of
+    ``streams.guarantee``: outputs and rows acknowledged, then heads (and plain table values)
+    acknowledged, then deletes, then the input offsets committed. The agent hands a batch over
+    and goes on with the next one; up to WRITER_BACKLOG wait here (the queue's bound), so the
+    agent's handling and the broker's round trips overlap. The rows of a batch are sent only
+    after the heads of the batch before are acknowledged: a row is never more than one version
+    ahead of the head on the changelog (``streams.split``)."""
+
+    def __init__(self, agent: str) -> None:
+        self.agent = agent
+        self._queue: asyncio.Queue[tuple[Outputs, Changes, dict[TP, int]]]
+        self._queue = asyncio.Queue(WRITER_BACKLOG)
+        self._task: asyncio.Task[None] | None = None
+        #: Offsets durable but not committed yet, and when offsets were last committed.
+        self._uncommitted: dict[TP, int] = {}
+        self._committed_at = 0.0
+
+    async def put(self, outputs: Outputs, changes: Changes, offsets: dict[TP, int]) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._run())
+        await self._queue.put((outputs, changes, offsets))
+
+    async def _run(self) -> None:
+        steps = metrics.batch_steps
+        while True:
+            outputs, changes, offsets = await self._queue.get()
+            try:
+                clock = time.perf_counter()
+                await outputs.settle(await Changes.send(changes.rows))
+                clock = _lap(steps, self.agent, "outputs_and_rows", clock)
+                await Changes.settle(await Changes.send(changes.heads))
+                clock = _lap(steps, self.agent, "heads", clock)
+                await Changes.send(changes.deletes)
+                self._uncommitted.update(offsets)
+                # Committing is for a quick restart and the lag metrics, not for correctness (the
+                # heads carry the offsets): in a backlog it is done twice a second, not per batch.
+                if self._queue.qsize() == 0 or clock - self._committed_at >= COMMIT_EVERY:
+                    await commit_offsets(app, self._uncommitted)
+                    self._uncommitted = {}
+                    self._committed_at = clock
+                    _lap(steps, self.agent, "commit", clock)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                _fatal(exc)
+            finally:
+                self._queue.task_done()
+
+    async def drain(self) -> None:
+        """Wait until every batch handed over is written (tests)."""
+        await self._queue.join()
+
+
+#: Batches an agent may hand its writer before it waits: in live traffic a batch every 50 ms meets
+#: writes that take a few round trips to the broker each.
+WRITER_BACKLOG = 8
+#: Seconds between offset commits while batches queue up for a writer; an idle writer commits at
+#: once, so the input lag reaches 0 as soon as the worker has caught up.
+COMMIT_EVERY = 0.5
+
+#: One writer per agent, made on its first batch.
+_writers: dict[str, BatchWriter] = {}
+
+
+def _lap(histogram: Any, agent: str, step: str, since: float) -> float:
+    now = time.perf_counter()
+    histogram.labels(agent, step).observe(now - since)
+    return now
 
 
 def _on_rebalance(*_: Any, **__: Any) -> None:

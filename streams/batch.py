@@ -97,6 +97,6 @@ class Overlay:
             if stage is not None:
                 stage(changes, partition, key, value, offsets)
             else:
-                changes.heads.append((self.table, partition, key, value))
+                changes.head(self.table, partition, key, value)
         self._dirty.clear()
         return count

@@ -36,6 +36,7 @@ class PipelineMetrics:
     notification_attempts: Counter
     recovered: Counter
     read_back: Counter
+    batch_steps: Histogram
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> PipelineMetrics:
@@ -84,6 +85,14 @@ class PipelineMetrics:
                 "them (after a recovery or a rebalance), by topic. Each one would otherwise have "
                 "been lost.",
                 ["topic"],
+                registry=registry,
+            ),
+            batch_steps=Histogram(
+                "opvang_batch_step_seconds",
+                "Time each agent spends per batch in each step (streams.guarantee): handling the "
+                "records, waiting for outputs and rows, for heads, committing offsets.",
+                ["agent", "step"],
+                buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
                 registry=registry,
             ),
         )

@@ -44,11 +44,11 @@ H = TypeVar("H")  # its head
 
 
 async def send_changelog(table: Any, partition: int, key: Any, value: Any) -> Any:
-    """What ``table[key] = value`` does (``del table[key]`` for None), with the changelog
-    partition given instead of taken from the event being processed (a batch spans several),
-    and the send's delivery future returned instead of left in Faust's producer buffer."""
+    """Send a table value (a delete for None) to its changelog partition, given instead of taken
+    from the event being processed (a batch spans several); returns the send's delivery future,
+    instead of leaving it in Faust's producer buffer. The table in memory was changed when the
+    write was staged (``Changes``)."""
     if value is None:
-        table.data.pop(key, None)
         return await table.changelog_topic.send(
             key=key,
             value=None,
@@ -56,7 +56,6 @@ async def send_changelog(table: Any, partition: int, key: Any, value: Any) -> An
             key_serializer=table.key_serializer,
             value_serializer="raw",
         )
-    table.data[key] = value
     return await table.changelog_topic.send(
         key=key,
         value=value,
@@ -78,6 +77,27 @@ class Changes:
 
     def __len__(self) -> int:
         return len(self.rows) + len(self.heads) + len(self.deletes)
+
+    @staticmethod
+    def _local(table: Any, key: Any, value: Any) -> None:
+        """The table in memory takes a write when it is staged: what the next batch reads, while
+        this batch's writes may still be on their way to the changelog."""
+        if value is None:
+            table.data.pop(key, None)
+        else:
+            table.data[key] = value
+
+    def row(self, table: Any, partition: int, key: Any, value: Any) -> None:
+        self._local(table, key, value)
+        self.rows.append((table, partition, key, value))
+
+    def head(self, table: Any, partition: int, key: Any, value: Any) -> None:
+        self._local(table, key, value)
+        self.heads.append((table, partition, key, value))
+
+    def delete(self, table: Any, partition: int, key: Any) -> None:
+        self._local(table, key, None)
+        self.deletes.append((table, partition, key, None))
 
     @staticmethod
     async def send(writes: list[tuple[Any, int, Any, Any]]) -> list[Any]:
@@ -240,11 +260,11 @@ class SplitStore(Generic[R, H]):
             versions = Versions(
                 seq, self.to_row(value), old_seq if previous is not None else None, previous
             )
-            changes.rows.append((self.rows, partition, self.row_key(key, part), versions))
+            changes.row(self.rows, partition, self.row_key(key, part), versions)
             rows_written = True
         for part in old:
             if part not in new:
-                changes.deletes.append((self.rows, partition, self.row_key(key, part), None))
+                changes.delete(self.rows, partition, self.row_key(key, part))
         kept_offsets = dict(getattr(stored, "offsets", {}) or {}) if stored is not None else {}
         if offsets:
             kept_offsets.update(offsets)
@@ -254,7 +274,7 @@ class SplitStore(Generic[R, H]):
             head = stored  # unchanged: keep the stored head, and the cache in step with it
         else:
             head = replace(head, seq=seq)
-            changes.heads.append((self.heads, partition, key, head))
+            changes.head(self.heads, partition, key, head)
         self._cache[key] = (head, record)
 
     def clear(self) -> None:

@@ -65,7 +65,9 @@ def topics(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, RecordingTopic
         monkeypatch.setattr(cursor, "_reader", NoHoles())
         monkeypatch.setattr(cursor, "_assignment", lambda: None)  # no consumer group here
     monkeypatch.setattr(worker, "commit_offsets", _no_consumer_group)
+    worker._writers.clear()  # each test has an event loop of its own
     yield fakes
+    worker._writers.clear()
 
 
 async def _no_consumer_group(app: Any, offsets: Any) -> None:
