@@ -373,7 +373,12 @@ gap_reader = GapReader(settings.broker_address, max_bytes=MAX_MESSAGE_BYTES)
 def _fatal(exc: BaseException) -> None:
     """A batch whose outputs or state could not be written: nothing of it was committed, so the
     worker stops with a non-zero exit code and its supervisor restarts it at the uncommitted
-    offsets. Carrying on would skip the batch."""
+    offsets. Carrying on would skip the batch. While the worker is stopping (SIGTERM), a write
+    cut off by the producer or the event loop closing is expected: the batch is read again at
+    the next start all the same, and the exit stays clean."""
+    if app.should_stop:
+        log.info("batch left unwritten by the stop; it is read again at the next start")
+        return
     log.critical("batch failed; stopping so that it is read again", error=repr(exc))
     logging.shutdown()
     os._exit(70)
