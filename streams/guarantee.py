@@ -118,6 +118,15 @@ class GapReader:
             found = await consumer.beginning_offsets([tp])
             return int(found[tp])
 
+    async def ends(self, tps: Sequence[TP]) -> dict[TP, int]:
+        """The log end offset of each partition."""
+        async with self._lock:
+            consumer = await self._ensure()
+            found = await consumer.end_offsets(
+                [TopicPartition(tp.topic, tp.partition) for tp in tps]
+            )
+            return {TP(tp.topic, tp.partition): int(end) for tp, end in found.items()}
+
     async def read(self, topic: str, partition: int, start: int, stop: int) -> list[Record]:
         """Every record with ``start <= offset < stop`` that the broker still has."""
         async with self._lock:
@@ -169,6 +178,7 @@ class Cursor:
         self._reader = reader
         self._next: dict[TP, int] = {}
         self._on_read_back = on_read_back
+        self._lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     def reset(self) -> None:
         """Forget the positions (after a rebalance: committed offsets are the truth again)."""
@@ -220,6 +230,27 @@ class Cursor:
             out.append(Record.of(message))
             at[tp] = message.offset + 1
         return out
+
+    async def behind(self, tps: Sequence[TP]) -> dict[TP, tuple[int, int]]:
+        """The partitions whose log goes on past this cursor's position: (position, end)."""
+        if not tps:
+            return {}
+        ends = await self._reader.ends(tps)
+        found: dict[TP, tuple[int, int]] = {}
+        for tp in tps:
+            position = self._next.get(tp)
+            if position is None:
+                position = await self._start(tp)
+            if ends.get(tp, 0) > position:
+                found[tp] = (position, ends[tp])
+        return found
+
+    def lock(self) -> asyncio.Lock:
+        """One batch of this agent at a time, from its stream or from the stall watch."""
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock[0] is not loop:
+            self._lock = (loop, asyncio.Lock())
+        return self._lock[1]
 
     def done(self, records: Sequence[Record]) -> dict[TP, int]:
         """The batch is durable: move past it. Returns the offsets to commit."""
