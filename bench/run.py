@@ -1498,7 +1498,12 @@ def render_year_table(results: dict[str, Any]) -> str:
             "",
         ),
         ("  worker peak RSS during the year", f"{y['peak_rss_mb']:.0f} MB", "", ""),
-        ("restart: SIGTERM until the worker exited", f"{results['stop_seconds']:.1f} s", "", ""),
+        (
+            f"restart: {results.get('restart_signal', 'SIGTERM')} until the worker exited",
+            f"{results['stop_seconds']:.1f} s",
+            "",
+            "",
+        ),
         ("restart: process start to /health 200", f"{marks.get('health_200', 0):.1f} s", "", ""),
         (
             "restart: process start to first new report",
