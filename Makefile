@@ -7,12 +7,14 @@ PY     := $(VENV)/bin/python
 LINT_PATHS := alerts streams tests $(wildcard bench)
 SOURCES := pyproject.toml $(shell find alerts streams -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: help install demo test lint typecheck unit integration bench kafka-start kafka-stop clean
+.PHONY: help install demo test lint typecheck unit integration soak bench kafka-start kafka-stop clean
 
 help:
 	@echo "make demo     start a local Kafka, a worker and a webhook sink; replay Ter Apel, August 2022"
-	@echo "make test     lint, type checks and the whole test suite (starts the local Kafka if needed)"
+	@echo "make test     lint, type checks and the test suite but the soak (starts the local Kafka if needed)"
 	@echo "make bench    throughput, latency and memory of the worker on the local Kafka"
+	@echo "make soak     the crash test with many kills over several seeds (SOAK_SEEDS=1,2,3"
+	@echo "              SOAK_KILLS=10 SOAK_SIGTERMS=3; SOAK_CONTROL=1 checks the harness itself)"
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -39,14 +41,20 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
+# Soak tests (marker "soak") run only in `make soak`.
 test: lint typecheck
-	$(VENV)/bin/pytest -p no:cacheprovider
+	$(VENV)/bin/pytest -p no:cacheprovider -m "not soak"
 
 unit: install
 	$(VENV)/bin/pytest -p no:cacheprovider tests/unit tests/agents tests/test_architecture.py
 
 integration: install
-	$(VENV)/bin/pytest -p no:cacheprovider -m integration
+	$(VENV)/bin/pytest -p no:cacheprovider -m "integration and not soak"
+
+# The crash test of issue 9 (tests/integration/test_crash.py), with many more kills over several
+# seeds; progress lines as it goes. Takes a few minutes per seed and kill-heavy plans longer.
+soak: install
+	$(VENV)/bin/pytest -p no:cacheprovider -m soak -s tests/integration/test_crash.py
 
 bench: install
 	$(PY) -m bench.run

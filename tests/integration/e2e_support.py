@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -17,14 +18,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from streams.follow import reached
@@ -62,6 +63,9 @@ class HookServer:
     status: int = 200
     refused: int = 0
     raw: list[bytes] = field(default_factory=list)
+    #: Called (in the server's thread) right after a 2xx answer went out, with what was received:
+    #: the moment a sender has its confirmation and nothing else has happened yet.
+    on_answer: Callable[[Received], None] | None = None
 
     def __post_init__(self) -> None:
         server = self
@@ -75,13 +79,15 @@ class HookServer:
                     self.send_header("content-length", "0")
                     self.end_headers()
                     return
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                received = Received(headers, json.loads(raw))
                 server.raw.append(raw)
-                server.received.append(
-                    Received({k.lower(): v for k, v in self.headers.items()}, json.loads(raw))
-                )
+                server.received.append(received)
                 self.send_response(200)
                 self.send_header("content-length", "0")
                 self.end_headers()
+                if server.on_answer is not None:
+                    server.on_answer(received)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -130,16 +136,31 @@ class WorkerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 90.0) -> None:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
-            env=self.env,
-            cwd=self.workdir,  # not the repository: the worker runs the installed package
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self.spawn()
         self.wait_health(lambda body: body.get("status") == "ok", timeout)
+
+    def spawn(self) -> None:
+        """Start the worker process and return at once, without waiting until it is ready."""
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "worker"],
+                env=self.env,
+                cwd=self.workdir,  # not the repository: the worker runs the installed package
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def health_status(self) -> tuple[int, dict[str, Any]] | None:
+        """(HTTP status, body) of /health, 503 included; None while nothing answers."""
+        try:
+            code, body = call_api(self.port, "/health", timeout=2)
+        except (urllib.error.URLError, OSError):
+            return None
+        try:
+            return code, dict(json.loads(body))
+        except ValueError:
+            return code, {}
 
     def health(self) -> dict[str, Any] | None:
         try:
@@ -182,15 +203,19 @@ class WorkerProcess:
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
-    def stop(self, sig: int = signal.SIGTERM) -> None:
+    def stop(self, sig: int = signal.SIGTERM) -> bool:
+        """Stop the worker with ``sig`` (its whole process group); SIGKILL after 30 s if it is
+        still there. True when it went with ``sig`` alone (or was not running)."""
         if self.proc is None or self.proc.poll() is not None:
-            return
+            return True
         os.killpg(self.proc.pid, sig)
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
+            return False
+        return True
 
 
 def metric_value(text: str, name: str, labels: dict[str, str] | None = None) -> float:
@@ -207,6 +232,22 @@ def metric_value(text: str, name: str, labels: dict[str, str] | None = None) -> 
             continue
         total += float(value)
     return total
+
+
+async def produce_many(bootstrap: str, records: Iterable[tuple[str, str, bytes]]) -> None:
+    """Like :func:`produce`, but all at once (a backlog appears in a moment, not one round trip
+    per record); the idempotent producer keeps each partition in the order given."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+    )
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(topic, value, key=key.encode()) for topic, key, value in records
+        ]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
 
 
 async def produce(bootstrap: str, records: Iterable[tuple[str, str, bytes]]) -> None:
@@ -341,13 +382,96 @@ def call_api(
     method: str = "GET",
     body: bytes | None = None,
     headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
 ) -> tuple[int, bytes]:
     """One request to the worker's web port: (status, body), also for 4xx and 5xx answers."""
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}", data=body, method=method, headers=headers or {}
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return int(response.status), bytes(response.read())
     except urllib.error.HTTPError as exc:
         return int(exc.code), bytes(exc.read())
+
+
+def group_id(prefix: str) -> str:
+    """The worker's consumer group (Faust's application id) for a topic prefix, derived as
+    ``streams.settings.Settings.app_id`` does: ``opvangwacht-`` and the prefix as a slug."""
+    slug = re.sub(r"[^a-z0-9]+", "-", prefix.lower()).strip("-") or "default"
+    return f"opvangwacht-{slug}"
+
+
+async def create_input_topics(bootstrap: str, prefix: str, partitions: int) -> None:
+    """The topics a producer writes to, as the contract describes them (locations: one partition,
+    compacted; occupancy and intake: ``partitions`` each), for publishing before a worker ever
+    ran: a first produce would otherwise auto-create them with the broker's defaults."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(f"{prefix}locations", 1, 1, topic_configs={"cleanup.policy": "compact"}),
+                NewTopic(f"{prefix}occupancy", partitions, 1),
+                NewTopic(f"{prefix}intake", partitions, 1),
+            ]
+        )
+        deadline = time.monotonic() + 30
+        names = [f"{prefix}{name}" for name in ("locations", "occupancy", "intake")]
+        while time.monotonic() < deadline:
+            described = await admin.describe_topics(names)
+            if all(
+                d.get("error_code", 0) == 0
+                and d.get("partitions")
+                and all(p.get("leader", -1) >= 0 for p in d["partitions"])
+                for d in described
+            ):
+                return
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"topics {names} have no leader after 30 s")
+    finally:
+        await admin.close()
+
+
+class OffsetProbe:
+    """How far a consumer group has got: its committed offsets against the end offsets, per
+    partition. ``async with OffsetProbe(bootstrap, group) as probe: await probe.positions(...)``"""
+
+    def __init__(self, bootstrap: str, group: str) -> None:
+        self.group = group
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+        )
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+
+    async def __aenter__(self) -> OffsetProbe:
+        await self._consumer.start()
+        await self._admin.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._admin.close()
+        await self._consumer.stop()
+
+    async def positions(self, topics: Iterable[str]) -> dict[TopicPartition, tuple[int, int]]:
+        """(committed, end) per partition of ``topics``; committed is 0 where the group has
+        committed nothing yet."""
+        tps: list[TopicPartition] = []
+        for topic in topics:
+            partitions = self._consumer.partitions_for_topic(topic)
+            if not partitions:
+                await self._consumer._client.force_metadata_update()
+                partitions = self._consumer.partitions_for_topic(topic) or set()
+            tps.extend(TopicPartition(topic, p) for p in sorted(partitions))
+        if not tps:
+            return {}
+        ends = await self._consumer.end_offsets(tps)
+        committed = await self._admin.list_consumer_group_offsets(self.group, partitions=tps)
+        return {
+            tp: (max(0, committed[tp].offset) if tp in committed else 0, int(ends[tp]))
+            for tp in tps
+        }
+
+    async def lag(self, topics: Iterable[str]) -> int:
+        """Messages on ``topics`` past the group's committed offsets."""
+        return sum(end - done for done, end in (await self.positions(topics)).values())
