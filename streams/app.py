@@ -550,8 +550,21 @@ async def _watch(
     is stalled: after a restart, Faust's consumer has been seen to stop fetching partitions for
     good (the year benchmark: 425 of 800 new reports, then nothing for minutes, with lag on half
     the input partitions). Its records are read straight from the broker and go through the same
-    batch path. Only once the tables are recovered and the locations loaded."""
-    if not cast(Any, app.tables).recovery.completed.is_set() or not registry.ready.is_set():
+    batch path. Never during a rebalance or a recovery (a stall check then handled records
+    beside Faust's own table recovery, and the crash test caught false report_missing alerts),
+    and only once the locations are loaded."""
+    state: Any = app
+    busy = (
+        state.rebalancing
+        or getattr(state, "in_recovery", False)
+        or not state.flow_control.is_active()
+        or not cast(Any, app.tables).recovery.completed.is_set()
+        or not registry.ready.is_set()
+    )
+    if busy:
+        # A rebalance pauses every stream and may read tables back: nothing is stalled then, and
+        # nothing may be handled beside Faust's recovery.
+        last.clear()
         return
     wanted = set(topics)
     tps = [tp for tp in app.consumer.assignment() if tp.topic in wanted]
