@@ -10,9 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import structlog
 from faust.serializers import codecs
 
 __all__ = ["RecordCodec", "from_changelog", "serializer"]
+
+log = structlog.get_logger("opvangwacht.codecs")
 
 
 class RecordCodec(codecs.Codec):
@@ -38,9 +41,21 @@ def serializer(kind: Any) -> str:
 
 
 def from_changelog(kind: Any) -> Any:
-    """What a table's ``_to_value`` does during recovery: a JSON dict becomes a record."""
+    """What a table's ``_to_value`` does during recovery: a JSON dict becomes a record. A value the
+    worker cannot read (one it did not write: a hand-made or damaged changelog message) is read
+    as no value, with a warning, instead of stopping the recovery and with it the worker."""
 
     def to_value(value: Any) -> Any:
-        return kind.from_dict(value) if isinstance(value, dict) else value
+        if not isinstance(value, dict):
+            return value if value is None or isinstance(value, (str, int, float)) else None
+        try:
+            return kind.from_dict(value)
+        except Exception as exc:
+            log.warning(
+                "unreadable changelog value skipped",
+                kind=getattr(kind, "__qualname__", str(kind)),
+                error=f"{type(exc).__name__}: {str(exc)[:200]}",
+            )
+            return None
 
     return to_value

@@ -366,3 +366,15 @@ def test_a_versioned_row_serves_the_head_it_belongs_to() -> None:
     assert versions.for_head(7) == "new"
     assert versions.for_head(4) == "old"  # the head of write 5 never reached the changelog
     assert Versions(1, "first").for_head(0) is None  # a row no durable head names yet
+
+
+def test_a_changelog_value_the_worker_cannot_read_is_no_value() -> None:
+    """Recovery reads whatever is on a changelog topic; a message the worker did not write must
+    not stop it (it would stop at every start)."""
+    to_value = codecs.from_changelog(LocationHead)
+    assert to_value({"state": "not a state"}) is None
+    assert to_value({"record": 1, "dates": [[[]]]}) is None
+    assert to_value([1, 2, 3]) is None
+    assert to_value(None) is None
+    good = LocationHead(engine.LocationRecord.new("ter-apel"))
+    assert to_value(good.to_dict()) == good
