@@ -121,16 +121,25 @@ class Differences:
                 f"the same location (outcome correction; reference run: {self.corrections[0]})"
             )
         lines += [f"note: {note}" for note in self.notes]
-        samples: list[str] = []
-        for old, new in self.conflicting:
-            samples.append(f"  conflict  reference {sorted(old, key=str)}")
-            samples.append(f"            crash run {sorted(new, key=str)}")
-        samples += [f"  missing   {item}" for item in self.missing]
-        samples += [f"  invented  {item}" for item in self.invented]
-        samples += [f"  undelivered webhook-id {wid}" for wid in self.undelivered]
-        if samples:
-            lines.append(f"first differences (of {len(samples)}):")
-            lines += samples[:limit]
+        conflicts = [
+            f"  conflict  reference {sorted(old, key=str)}\n            crash run "
+            f"{sorted(new, key=str)}"
+            for old, new in self.conflicting
+        ]
+        groups = [
+            [f"  missing   {item}" for item in self.missing],
+            [f"  invented  {item}" for item in self.invented],
+            conflicts,
+            [f"  undelivered webhook-id {wid}" for wid in self.undelivered],
+        ]
+        total = sum(len(g) for g in groups)
+        if total:
+            # A few of each kind rather than the first twenty of one.
+            samples: list[str] = []
+            for index in range(max(len(g) for g in groups)):
+                samples += [g[index] for g in groups if index < len(g)]
+            lines.append(f"first differences ({min(limit, total)} of {total}, each kind in turn):")
+            lines += [line for sample in samples[:limit] for line in sample.split("\n")]
         return "\n".join(lines)
 
 

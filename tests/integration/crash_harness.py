@@ -6,17 +6,15 @@ topics in; the alerts and notifications topics, the signed webhook receiver, /he
 and /api/locations out) and the consumer group's committed offsets. Nothing of the worker is
 imported.
 
-A crash run follows a :class:`Plan`: a backlog is published before the first start, then each
-:class:`Step` publishes some days, stops the worker its own way, publishes more days while it is
-down, and restarts it (as the same static group member or as a new member, by the seed):
+A crash run follows a seeded plan (crash_plan.py): a backlog is published before the first
+start, then each step publishes some days, stops the worker its own way, publishes more days while
+it is down, and restarts it (as the same static group member or as a new member):
 
 - ``mid_batch``: kill -9 once the worker has handled a seeded share of its backlog;
 - ``after_webhook``: kill -9 from the webhook receiver's thread right after its nth 2xx answer;
 - ``recovery``: kill -9 at the nth /health "recovering" (503) right after a restart;
-- ``sigterm``: a clean stop once the worker has handled a seeded share of its backlog.
-
-A control plan (``make_plan(..., control=True)``) publishes the same days at the same points but
-stops nothing (``pace``): on a correct harness it must give exactly the reference run's alerts.
+- ``sigterm``: a clean stop once the worker has handled a seeded share of its backlog;
+- ``pace`` (control plans only): no stop at all, the same publishing.
 """
 
 from __future__ import annotations
@@ -26,18 +24,17 @@ import base64
 import contextlib
 import json
 import os
-import random
 import signal
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from crash_compare import Differences, Outcome, compare, self_check
 from crash_input import CrashInput, Record, alerting_yaml, generate
+from crash_plan import STATIC_ID, Plan, Step, make_plan
 from e2e_support import (
     HookServer,
     OffsetProbe,
@@ -54,7 +51,6 @@ from e2e_support import (
 SECRET_ENV = "CRASH_HOOK_SECRET"
 SECRET = "whsec_" + base64.b64encode(b"opvangwacht-crash-test-secret-01").decode()
 PARTITIONS = 2
-STATIC_ID = "crash-worker-1"
 #: Bounds: one step (a new member restarted after a kill waits out the old member's session,
 #: 60 s, first), the drain at the end, the deliveries after it.
 STEP_TIMEOUT = 180.0
@@ -63,82 +59,6 @@ DELIVERY_TIMEOUT = 60.0
 #: No event counted and no offset moved for this long, input not consumed: a stall. Longer than
 #: the wait of a new member for the killed one's session (60 s) plus a start.
 IDLE_LIMIT = 90.0
-
-KILLS = ("mid_batch", "after_webhook", "recovery")
-
-
-@dataclass(frozen=True)
-class Step:
-    kind: str  # mid_batch, after_webhook, recovery, sigterm
-    up: int  # days published at the start of the step, while the worker runs
-    down: int  # days published while it is down
-    static: bool  # restart with OPVANG_WORKER_ID (a static member) or as a new member
-    fraction: float  # mid_batch, sigterm: share of the backlog handled before the stop
-    nth: int  # after_webhook: the nth 2xx; recovery: the nth /health "recovering"
-
-    def describe(self) -> str:
-        what = {
-            "mid_batch": f"kill -9 mid-batch after {self.fraction:.0%} of the backlog",
-            "after_webhook": f"kill -9 right after webhook 2xx #{self.nth}",
-            "recovery": f"kill -9 at /health 'recovering' #{self.nth} after the restart",
-            "sigterm": f"SIGTERM after {self.fraction:.0%} of the backlog",
-            "pace": f"no stop (control), a pause after {self.fraction:.0%} of the backlog",
-        }[self.kind]
-        if self.kind == "pace":
-            return f"{what}; {self.up} days before, {self.down} after"
-        member = f"static member {STATIC_ID}" if self.static else "a new member"
-        return f"{what}; {self.up} days before, {self.down} while down; back as {member}"
-
-
-@dataclass(frozen=True)
-class Plan:
-    seed: int
-    backlog: int  # days published before the first start
-    first_static: bool  # the first start as the static member
-    steps: tuple[Step, ...]
-
-
-def make_plan(seed: int, kills: int, sigterms: int, days: int, *, control: bool = False) -> Plan:
-    """Seeded: ``kills`` kill -9 steps (the three kinds in turn) and ``sigterms`` clean stops in
-    a random order, never a kill during recovery first (it needs a restart with state behind
-    it); restarts as the static member or a new one, at least one of each when there are two.
-    ``control``: the same plan with every stop replaced by a pause (``pace``)."""
-    rng = random.Random(f"crash-plan-{seed}")
-    kinds = [KILLS[i % len(KILLS)] for i in range(kills)] + ["sigterm"] * sigterms
-    rng.shuffle(kinds)
-    if kinds and kinds[0] == "recovery":
-        other = next((i for i, k in enumerate(kinds) if k != "recovery"), 0)
-        kinds[0], kinds[other] = kinds[other], kinds[0]
-    backlog = rng.randint(8, 14)
-    # Days published at the start of a step: a real backlog (hundreds of reports, batches of
-    # hundreds) before a stop while behind, a few for alert changes before a webhook kill.
-    wanted = {"mid_batch": (5, 9), "sigterm": (8, 12), "after_webhook": (0, 2), "recovery": (0, 0)}
-    ups = [rng.randint(*wanted[k]) for k in kinds]
-    downs = [rng.randint(1, 4) for _ in kinds]
-    # Keep at least six days for after the last stop; shrink the steps' days to fit. Half of
-    # what is left arrives while the worker is down for the last time: a backlog at its restart.
-    budget = max(0, days - backlog - 6)
-    total = sum(ups) + sum(downs)
-    if total > budget:
-        ups = [n * budget // total for n in ups]
-        downs = [n * budget // total for n in downs]
-    if downs:
-        downs[-1] += (days - backlog - sum(ups) - sum(downs)) // 2
-    statics = [rng.random() < 0.5 for _ in kinds]
-    if len(statics) >= 2 and len(set(statics)) == 1:
-        statics[rng.randrange(len(statics))] = not statics[0]
-    steps = tuple(
-        Step(
-            "pace" if control else kind,
-            up,
-            down,
-            static,
-            fraction=round(rng.uniform(0.15, 0.6), 2),
-            nth=rng.randint(1, 4) if kind == "after_webhook" else rng.randint(1, 40),
-        )
-        for kind, up, down, static in zip(kinds, ups, downs, statics, strict=True)
-    )
-    return Plan(seed, backlog, rng.random() < 0.5, steps)
 
 
 class Run:
