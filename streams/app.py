@@ -342,6 +342,19 @@ async def _reject(record: Record, error: InvalidReport) -> None:
     )
 
 
+async def _each(records: list[Record], handle_one: Callable[[Record], Awaitable[None]]) -> None:
+    """Handle a batch's records one by one: one that does not decode is dead-lettered with its
+    reason, one the core fails on as ``internal``; the batch goes on either way."""
+    for record in records:
+        try:
+            await handle_one(record)
+        except InvalidReport as exc:
+            await _reject(record, exc)
+        except Exception as exc:
+            log.exception("record failed", topic=record.topic, offset=record.offset)
+            await _reject(record, _internal(exc))
+
+
 def _internal(exc: BaseException) -> InvalidReport:
     """An input that made an agent fail: dead-lettered, so the batch and the worker go on."""
     return InvalidReport("internal", f"{type(exc).__name__}: {exc}"[:500])
@@ -632,12 +645,7 @@ async def process_reports(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
 
 async def _ingest(records: list[Record]) -> list[Overlay]:
     locations, progress_rows, outbox = Overlay(location_table), Overlay(progress_table), _Outbox()
-    for record in records:
-        try:
-            await _process_report(record, locations, progress_rows, outbox)
-        except Exception as exc:
-            log.exception("report failed", topic=record.topic, offset=record.offset)
-            await _reject(record, _internal(exc))
+    await _each(records, lambda record: _process_report(record, locations, progress_rows, outbox))
     await outbox.flush()
     return [locations, progress_rows]
 
@@ -773,14 +781,7 @@ async def aggregate_provinces(stream: faust.StreamT[bytes]) -> AsyncIterator[Non
 
 async def _aggregate_provinces(records: list[Record]) -> list[Overlay]:
     provinces, marks = Overlay(province_table), Overlay(marks_table)
-    for record in records:
-        try:
-            await _aggregate_province(record, provinces, marks)
-        except InvalidReport as exc:
-            await _reject(record, exc)
-        except Exception as exc:
-            log.exception("province message failed", offset=record.offset)
-            await _reject(record, _internal(exc))
+    await _each(records, lambda record: _aggregate_province(record, provinces, marks))
     return [provinces, marks]
 
 
@@ -835,14 +836,7 @@ async def aggregate_nation(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
 
 async def _aggregate_national(records: list[Record]) -> list[Overlay]:
     nation, marks = Overlay(national_table), Overlay(national_marks_table)
-    for record in records:
-        try:
-            await _aggregate_nation(record, nation, marks)
-        except InvalidReport as exc:
-            await _reject(record, exc)
-        except Exception as exc:
-            log.exception("national message failed", offset=record.offset)
-            await _reject(record, _internal(exc))
+    await _each(records, lambda record: _aggregate_nation(record, nation, marks))
     return [nation, marks]
 
 
@@ -1325,14 +1319,7 @@ async def escalate(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
 
 async def _escalate_batch(records: list[Record]) -> list[Overlay]:
     watches = Overlay(escalation_table)
-    for record in records:
-        try:
-            await _escalate_one(record, watches)
-        except InvalidReport as exc:
-            await _reject(record, exc)
-        except Exception as exc:
-            log.exception("escalation message failed", offset=record.offset)
-            await _reject(record, _internal(exc))
+    await _each(records, lambda record: _escalate_one(record, watches))
     return [watches]
 
 
