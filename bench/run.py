@@ -1276,6 +1276,16 @@ async def run_year(args: argparse.Namespace) -> dict[str, Any]:
     await check_broker(bootstrap)
     year = YearData(n_loc, args.seed)
     data_dir = Path(tempfile.mkdtemp(prefix="opvang-bench-year-"))
+    # After a kill -9 a static member is back at once; a new member would wait out the killed
+    # one's session first (docs/operations.md).
+    static = {"OPVANG_WORKER_ID": f"bench-{run_id}"} if args.restart_kill else None
+
+    def start_worker() -> Worker:
+        """The year's worker, and the same again for the restart (same prefix and data dir)."""
+        return Worker(
+            bootstrap, prefix, partitions, log_path, args.worker_log_level, data_dir, static
+        )
+
     lag_topics = worker_source_topics(prefix)
     results["drain_topics"] = lag_topics
     worker: Worker | None = None
@@ -1296,17 +1306,7 @@ async def run_year(args: argparse.Namespace) -> dict[str, Any]:
         say(f"  published in {produce_s:.1f} s ({total / produce_s:,.0f}/s)")
 
         say("2/4 starting the worker on the backlog")
-        worker = Worker(
-            bootstrap,
-            prefix,
-            partitions,
-            log_path,
-            args.worker_log_level,
-            data_dir,
-            # After a kill -9 a static member is back at once; a new member would wait out the
-            # killed one's session first (docs/operations.md).
-            {"OPVANG_WORKER_ID": f"bench-{run_id}"} if args.restart_kill else None,
-        )
+        worker = start_worker()
         say(f"  worker pid {worker.pid}, web port {worker.port}, log {log_path}")
         prof_path = RESULTS_DIR / f"profile-year-{run_id}.txt"
         if args.profile:
@@ -1367,17 +1367,7 @@ async def run_year(args: argparse.Namespace) -> dict[str, Any]:
         results["stop_seconds"] = time.monotonic() - t_stop
         worker = None
         say(f"  stopped in {results['stop_seconds']:.1f} s; starting again")
-        worker = Worker(
-            bootstrap,
-            prefix,
-            partitions,
-            log_path,
-            args.worker_log_level,
-            data_dir,
-            # After a kill -9 a static member is back at once; a new member would wait out the
-            # killed one's session first (docs/operations.md).
-            {"OPVANG_WORKER_ID": f"bench-{run_id}"} if args.restart_kill else None,
-        )
+        worker = start_worker()
         restart_prof = RESULTS_DIR / f"profile-restart-{run_id}.txt"
         if args.profile:
             profiler = start_profiler(worker.pid, restart_prof, args.profile_rate)

@@ -512,13 +512,10 @@ def _lap(histogram: Any, agent: str, step: str, since: float) -> float:
     return now
 
 
-def _on_rebalance(*_: Any, **__: Any) -> None:
+async def _reset_cursors(*_: Any, **__: Any) -> None:
+    """After a rebalance the committed offsets are the truth again (``Cursor.reset``)."""
     for cursor in _cursors:
         cursor.reset()
-
-
-async def _reset_cursors(*args: Any, **kwargs: Any) -> None:
-    _on_rebalance()
 
 
 # ---------------------------------------------------------------- agents

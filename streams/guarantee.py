@@ -40,6 +40,8 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import TP
 
+from streams.split import Changes
+
 __all__ = ["Cursor", "GapReader", "Outputs", "Record", "commit_offsets"]
 
 log = structlog.get_logger("opvangwacht.guarantee")
@@ -81,10 +83,10 @@ class Outputs:
         self.futures.append(await topic.send(key=key, value=value, partition=partition))
 
     async def settle(self, more: Iterable[Any] = ()) -> None:
-        pending = [f for f in (*self.futures, *more) if f is not None]
+        """Wait for every send of the batch, and ``more`` (its rows) with them."""
+        pending = [*self.futures, *more]
         self.futures.clear()
-        if pending:
-            await asyncio.gather(*pending)
+        await Changes.settle(pending)
 
 
 class GapReader:
