@@ -4,7 +4,7 @@ closed as the input marks move. The reference answer the worker must reproduce, 
 ``opvangwacht route --dry-run`` routes when it is given a scenario.
 
 Pure: the caller reads the files and converts the records into domain values
-(``streams.scenario``). Must not import faust, aiokafka, httpx or ``streams``.
+(``streams.cli.scenario``). Must not import faust, aiokafka, httpx or ``streams``.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ occupancy topic with the same Faust settings as the real worker and, per event, 
              send to another topic - the same Kafka I/O shape as ``process_reports`` with trivial
              application code.
 * ``batch``: json.loads only, but reading with ``Stream.take_events`` in batches the way the real
-             agents do (``streams.batch``): the fastest a Faust agent reads on this machine.
+             agents do (``streams.state.batch``): the fastest a Faust agent reads on this machine.
 
 When it has seen BENCH_EVENTS events it prints one JSON line with the rate and stops.
 Environment: BENCH_BOOTSTRAP, BENCH_TOPIC (one, or several separated by commas), BENCH_EVENTS,

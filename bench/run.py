@@ -59,7 +59,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.follow import reached
+from streams.state.follow import reached
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"
@@ -391,7 +391,7 @@ def worker_source_topics(prefix: str) -> list[str]:
     env = dict(os.environ, OPVANG_TOPIC_PREFIX=prefix, OPVANG_WEB_PORT=str(free_port()))
     env.pop("OPVANG_CONFIG", None)
     code = (
-        "import json\nfrom streams.app import app\n"
+        "import json\nfrom streams.worker.app import app\n"
         "print(json.dumps(sorted({t for a in app.agents.values() for t in a.channel.topics})))"
     )
     with contextlib.suppress(OSError, subprocess.SubprocessError, ValueError, IndexError):

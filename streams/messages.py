@@ -23,7 +23,7 @@ A decoder returns a value or raises :class:`~alerts.errors.InvalidReport` with r
 before a domain ``from_dict`` sees it, and anything those raise (``KeyError``, ``TypeError``,
 ``ValueError``, ...) is turned into ``schema`` too. Fields a reader does not know are ignored.
 
-Imports no Kafka or Faust: the agents in :mod:`streams.app` call these.
+Imports no Kafka or Faust: the agents in :mod:`streams.worker.app` call these.
 """
 
 from __future__ import annotations

@@ -89,7 +89,8 @@ class PipelineMetrics:
             ),
             batch_steps=Histogram(
                 "opvang_batch_step_seconds",
-                "Time each agent spends per batch in each step (streams.guarantee): handling the "
+                "Time each agent spends per batch in each step (streams.worker.guarantee): "
+                "handling the "
                 "records, waiting for outputs and rows, for heads, committing offsets.",
                 ["agent", "step"],
                 buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),

@@ -66,7 +66,7 @@ def kafka_bootstrap() -> Iterator[str]:
     if external:
         yield external
         return
-    from streams import broker
+    from streams.dev import broker
 
     status = broker.status()
     started = False

@@ -36,7 +36,7 @@ def test_the_wheel_ships_data_files_and_the_console_script(tmp_path: Path) -> No
     ):
         assert expected in files, expected
     scripts = importlib.metadata.entry_points(group="console_scripts")
-    assert any(ep.name == "opvangwacht" and ep.value == "streams.cli:main" for ep in scripts)
+    assert any(ep.name == "opvangwacht" and ep.value == "streams.cli.main:main" for ep in scripts)
     # The command works from a directory that has no source tree in it.
     result = subprocess.run(
         [sys.executable, "-m", "streams.cli", "--help"],

@@ -1,3 +1,3 @@
-"""The worker's web edge: what the views in ``streams.app`` share (reading bodies, the headers
-every answer carries, the status page's Content-Security-Policy, checking SMS delivery reports),
-and the status page itself (``index.html``, package data)."""
+"""The worker's web edge: what the views share (reading bodies, the headers every answer carries,
+the status page's Content-Security-Policy, checking SMS delivery reports), and the status page
+itself (``index.html``, package data)."""

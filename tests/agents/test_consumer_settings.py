@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams import app as worker
+from streams.worker import app as worker
 
 
 async def test_the_consumer_fetch_wait_is_short() -> None:

@@ -17,8 +17,8 @@ import pytest
 from alerts.capacity import Contribution
 from alerts.config import AlertingConfig
 from alerts.model import Location
-from streams import app as worker
 from streams.messages import ContributionBundle, encode_province_message
+from streams.worker import app as worker
 
 TER_APEL = Location(
     "ter-apel", "Ter Apel", "registration_centre", "GM1950", "GR", 2000, 2000, "afspraak"

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from alerts.capacity import DayRecord
-from streams import app as worker
-from streams.locations import WeekRow
+from streams.state.locations import WeekRow
+from streams.worker import app as worker
 
 
 def event(key: str, value: dict[str, Any] | None) -> Any:

@@ -1,5 +1,6 @@
-"""The patch that lets a static group member rejoin with another web URL (streams.static_member),
-against the Faust it was written for: if Faust's ``on_assignment`` changes, these fail."""
+"""The patch that lets a static group member rejoin with another web URL
+(streams.worker.faust_patches), against the Faust it was written for: if Faust's
+``on_assignment`` changes, these fail."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from faust.assignor.client_assignment import ClientAssignment, ClientMetadata
 from faust.assignor.partition_assignor import PartitionAssignor
 
-from streams import app as worker
-from streams import static_member
+from streams.worker import app as worker
+from streams.worker import faust_patches as static_member
 
 #: sha256 of the source of ``PartitionAssignor.on_assignment`` in faust-streaming 0.15.3. A new
 #: Faust that changes the method fails here: read it again, then update the patch and this.

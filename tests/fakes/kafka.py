@@ -3,7 +3,7 @@ small topics use (assign, seek to the beginning, getmany, position, end_offsets)
 of those loops without a broker. Patch it in where the module under test builds its consumer::
 
     log = FakeLog()
-    monkeypatch.setattr(streams.follow, "AIOKafkaConsumer", log.consumer)
+    monkeypatch.setattr(streams.state.follow, "AIOKafkaConsumer", log.consumer)
 """
 
 from __future__ import annotations

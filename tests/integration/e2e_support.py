@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from streams.follow import reached
+from streams.state.follow import reached
 
 #: Ter Apel as the tests put it on the locations topic: a registration centre capped at 2,000.
 TER_APEL: dict[str, Any] = {

@@ -1,6 +1,7 @@
 """Feed a scenario straight through the decision core, in file order, the way the agents would:
 the reference answer that the worker, reading two topics in whatever order Kafka hands them over,
-must reproduce. The loop itself lives in ``alerts.replay`` (``streams.scenario`` reads the file)."""
+must reproduce. The loop itself lives in ``alerts.replay`` (``streams.cli.scenario`` reads the
+file)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from alerts.config import AlertingConfig
 from alerts.model import AlertEvent
-from streams.scenario import scenario_alerts
+from streams.cli.scenario import scenario_alerts
 
 
 def replay(path: Path, config: AlertingConfig) -> list[AlertEvent]:

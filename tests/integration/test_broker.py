@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams import broker
+from streams.dev import broker
 
 pytestmark = pytest.mark.integration
 

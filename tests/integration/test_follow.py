@@ -10,8 +10,8 @@ import uuid
 import pytest
 from e2e_support import produce
 
-from streams.audit import AuditLog
-from streams.follow import follow_topic
+from streams.state.audit import AuditLog
+from streams.state.follow import follow_topic
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ import pytest
 from e2e_support import produce
 
 from alerts.errors import InvalidReport
-from streams.registry import LocationRegistry
+from streams.state.registry import LocationRegistry
 
 pytestmark = pytest.mark.integration
 

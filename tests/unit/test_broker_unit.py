@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from streams import broker
+from streams.dev import broker
 
 REPO = Path(__file__).resolve().parents[2]
 POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}

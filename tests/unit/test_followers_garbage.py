@@ -13,9 +13,9 @@ import structlog
 from fakes.kafka import FakeLog
 from prometheus_client import CollectorRegistry, Counter
 
-from streams import follow
-from streams.audit import AuditLog
-from streams.silences import SilenceBook
+from streams.state import follow
+from streams.state.audit import AuditLog
+from streams.state.silences import SilenceBook
 
 GARBAGE: list[bytes] = [
     b"",

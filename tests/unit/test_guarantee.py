@@ -9,7 +9,7 @@ from typing import Any
 
 from faust.types import TP
 
-from streams.guarantee import Cursor, Record
+from streams.worker.guarantee import Cursor, Record
 
 
 class FakeReader:

@@ -270,7 +270,7 @@ def test_audit_entry_comes_back_as_written() -> None:
 
 
 def test_the_encoders_write_what_the_agents_always_wrote() -> None:
-    # The dicts streams.app built by hand before these encoders existed.
+    # The dicts streams.worker.app built by hand before these encoders existed.
     bundle = m.ContributionBundle((LOCATION_SHARE,))
     assert m.encode_province_message(bundle) == encode(
         {"type": "contributions", "items": [LOCATION_SHARE.to_dict()]}

@@ -201,8 +201,8 @@ def test_a_malformed_secret_is_refused_without_echoing_it() -> None:
 
 
 async def test_plain_envelope_is_the_old_body_for_the_old_constructor() -> None:
-    """``WebhookNotifier(name, url, client, timeout=, headers=)`` as streams.app calls it today
-    still posts the bare AlertEvent with ``opvang-delivery-id``."""
+    """``WebhookNotifier(name, url, client, timeout=, headers=)`` as streams.worker.app calls it
+    today still posts the bare AlertEvent with ``opvang-delivery-id``."""
     with WebhookReceiver() as hook:
         async with httpx.AsyncClient(trust_env=False) as client:
             notifier = WebhookNotifier(

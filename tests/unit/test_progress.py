@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from streams.progress import MarkLog, PartitionProgress, observe
+from streams.state.progress import MarkLog, PartitionProgress, observe
 
 D = dt.date(2025, 3, 1)
 

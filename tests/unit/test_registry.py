@@ -1,4 +1,4 @@
-"""streams.registry: a bad location record is dead-lettered while the last good version stays;
+"""streams.state.registry: a bad location record is dead-lettered while the last good version stays;
 nothing stops the follow loop; an unknown location costs no more than a schema error.
 
 The follow loop runs on tests/fakes/kafka.py's in-memory log, no broker."""
@@ -16,8 +16,8 @@ import pytest
 from fakes.kafka import FakeLog, Record
 
 from alerts.errors import InvalidReport
-from streams import registry as registry_module
-from streams.registry import LocationRegistry
+from streams.state import registry as registry_module
+from streams.state.registry import LocationRegistry
 
 TOPIC = "opvang.locations"
 

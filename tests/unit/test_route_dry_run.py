@@ -15,7 +15,7 @@ from fakes.channels import ENV, EVENT, PHONES, SECRETS
 from fakes.servers import closed_port
 
 from alerts.receivers import gsm7_units
-from streams.cli import main
+from streams.cli.main import main
 
 
 def closed_port_url() -> str:

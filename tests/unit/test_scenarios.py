@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from streams.publish import InputRecord, bundled_path, load_locations_file, read_scenario
+from streams.cli.publish import InputRecord, bundled_path, load_locations_file, read_scenario
 from streams.records import intake_to_domain, location_to_domain, occupancy_to_domain
 
 ROOT = Path(__file__).parents[2]

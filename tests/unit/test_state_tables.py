@@ -14,11 +14,12 @@ from alerts import engine
 from alerts.capacity import Contribution
 from alerts.config import AlertingConfig
 from alerts.model import Location, OccupancyReport
-from streams import api, codecs
-from streams.aggregates import AggregateHead, AggregateStore, MemberRow, member_key
-from streams.batch import Overlay
-from streams.locations import LocationHead, LocationStore, WeekRow, week_key, week_of
-from streams.split import Changes, VersionedRows, Versions
+from streams.state import codecs
+from streams.state.aggregates import AggregateHead, AggregateStore, MemberRow, member_key
+from streams.state.batch import Overlay
+from streams.state.locations import LocationHead, LocationStore, WeekRow, week_key, week_of
+from streams.state.split import Changes, VersionedRows, Versions
+from streams.web import api
 
 TER_APEL = Location(
     "ter-apel", "Ter Apel", "registration_centre", "GM1950", "GR", 2000, 2000, "afspraak"
@@ -64,7 +65,7 @@ class FakeTable:
 
 
 async def write_all(changes: Changes) -> None:
-    """Every step of a batch's changelog writes, in order (``streams.split``)."""
+    """Every step of a batch's changelog writes, in order (``streams.state.split``)."""
     for step in (changes.rows, changes.heads, changes.deletes):
         await Changes.send(step)
 

@@ -48,12 +48,6 @@ from alerts.notify.dlr import InvalidDeliveryReport, parse_report
 from alerts.notify.factory import build_notifier
 from alerts.notify.retry import schedule_for
 from alerts.notify.webhook import WebhookNotifier, webhook_id
-from streams import api, codecs
-from streams.aggregates import AggregateHead, AggregateStore, MemberRow
-from streams.audit import AuditLog
-from streams.batch import BATCH_MAX, Overlay, batches
-from streams.guarantee import Cursor, GapReader, Outputs, Record, commit_offsets
-from streams.locations import LocationHead, LocationStore, WeekRow
 from streams.logging import logging_dict_config
 from streams.messages import (
     Acknowledgement,
@@ -75,7 +69,6 @@ from streams.messages import (
     encode_province_message,
 )
 from streams.metrics import PipelineMetrics, StateCollector, StateView
-from streams.progress import MarkLog, PartitionProgress, observe, partition_of, progress
 from streams.records import (
     dead_letter,
     dead_letter_key,
@@ -84,10 +77,18 @@ from streams.records import (
     occupancy_to_domain,
 )
 from streams.reference import load_municipalities
-from streams.registry import LocationRegistry
 from streams.settings import Settings, load_alerting_config
-from streams.silences import SilenceBook
-from streams.split import Changes, VersionedRows
+from streams.state import codecs
+from streams.state.aggregates import AggregateHead, AggregateStore, MemberRow
+from streams.state.audit import AuditLog
+from streams.state.batch import BATCH_MAX, Overlay, batches
+from streams.state.locations import LocationHead, LocationStore, WeekRow
+from streams.state.progress import MarkLog, PartitionProgress, observe, partition_of, progress
+from streams.state.registry import LocationRegistry
+from streams.state.silences import SilenceBook
+from streams.state.split import Changes, VersionedRows
+from streams.web import api
+from streams.worker.guarantee import Cursor, GapReader, Outputs, Record, commit_offsets
 
 __all__ = ["app", "config", "metrics", "registry", "settings"]
 
@@ -139,7 +140,7 @@ app = faust.App(
     producer_acks=-1,
     producer_max_request_size=MAX_MESSAGE_BYTES,
     # Agents wait for the broker to acknowledge a batch's writes before the next step
-    # (streams.guarantee), and aiokafka has one request in flight per partition: with Faust's
+    # (streams.worker.guarantee), and aiokafka has one request in flight per partition: with Faust's
     # 16 kB batches, a backlog batch's heads to one changelog partition took a dozen round trips
     # in a row (130 ms a batch, measured by opvang_batch_step_seconds). A megabyte is one trip.
     producer_max_batch_size=PRODUCER_BATCH_BYTES,
@@ -155,7 +156,7 @@ app = faust.App(
 
 _raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
 #: The topics agents read: Faust never commits their offsets itself (``acks=False``); each agent
-#: commits what it has made durable (``streams.guarantee``).
+#: commits what it has made durable (``streams.worker.guarantee``).
 _input: dict[str, Any] = {**_raw, "acks": False}
 reports_topic = app.topic(settings.topic("occupancy"), settings.topic("intake"), **_input)
 alerts_topic = app.topic(settings.topic("alerts"), partitions=settings.partitions, **_raw)
@@ -197,7 +198,7 @@ CHANGELOG_CONFIG = {
 #: locations kept a row per day, a year of reports deleted about 130,000 of them, and with Kafka's
 #: default those tombstones were most of what a restart read. A reader slower than this may miss
 #: a tombstone and keep a row nobody deleted; for these tables that is harmless, because a record
-#: is rebuilt only from the rows its head lists (``streams.split``). Tables whose deletes mean
+#: is rebuilt only from the rows its head lists (``streams.state.split``). Tables whose deletes mean
 #: something (escalations, ledgers) keep Kafka's default: no restart may bring back their entries.
 ROWS_CHANGELOG_CONFIG = {**CHANGELOG_CONFIG, "delete.retention.ms": str(60 * 1000)}
 
@@ -238,7 +239,8 @@ def _state_table(name: str, partitions: int, kind: Any = None, *, rows: bool = F
     return table
 
 
-# The row tables hold versioned rows (``streams.split``); rows and heads written before versions
+# The row tables hold versioned rows (``streams.state.split``); rows and heads written before
+# versions
 # were kept read as version 0 with no input offsets.
 location_table = LocationStore(
     _state_table("location-heads", settings.partitions, LocationHead),
@@ -254,7 +256,8 @@ national_table = AggregateStore(
 )
 ledger_table = _state_table("delivery-ledger", settings.partitions, delivery.Ledger)
 escalation_table = _state_table("escalations", settings.partitions, escalation.Watch)
-#: How far each input partition has been read (``streams.progress.PartitionProgress``), keyed by
+#: How far each input partition has been read (``streams.state.progress.PartitionProgress``), keyed
+#: by
 #: the input partition.
 progress_table = _state_table("input-progress", settings.partitions, PartitionProgress)
 #: The input marks each province partition has read, keyed by that partition; the nation's, "NL".
@@ -298,7 +301,7 @@ app.monitor = PrometheusMonitor(metrics=_faust_metrics)
 
 # ---------------------------------------------------------------- helpers (the edge's plumbing)
 
-#: The messages of the batch being handled (``streams.guarantee.Outputs``): every send of an
+#: The messages of the batch being handled (``streams.worker.guarantee.Outputs``): every send of an
 #: agent registers its delivery future here, and the batch awaits them before it writes state.
 _outputs: contextvars.ContextVar[Outputs | None] = contextvars.ContextVar("outputs", default=None)
 
@@ -379,7 +382,7 @@ async def publish_alerts(events: tuple[AlertEvent, ...], source_timestamp: float
         await route_alert(alert)
 
 
-#: Reads back the records Faust's stream skipped (``streams.guarantee``).
+#: Reads back the records Faust's stream skipped (``streams.worker.guarantee``).
 gap_reader = GapReader(settings.broker_address, max_bytes=MAX_MESSAGE_BYTES)
 
 
@@ -404,7 +407,7 @@ async def run_batch(
 ) -> None:
     """One batch of an agent: handle every record (sending its outputs) and stage its state;
     then hand the batch to the agent's writer, which waits for the outputs and changed rows,
-    then the heads, then deletes rows and commits the input offsets (``streams.guarantee``),
+    then the heads, then deletes rows and commits the input offsets (``streams.worker.guarantee``),
     while the agent goes on with the next batch."""
     async with cursor.lock():
         await _run_batch(cursor, events, handle)
@@ -443,12 +446,12 @@ async def _run_batch(
 
 class BatchWriter:
     """Writes an agent's batches in order, one at a time, in the steps of
-    ``streams.guarantee``: outputs and rows acknowledged, then heads (and plain table values)
+    ``streams.worker.guarantee``: outputs and rows acknowledged, then heads (and plain table values)
     acknowledged, then deletes, then the input offsets committed. The agent hands a batch over
     and goes on with the next one; up to WRITER_BACKLOG wait here (the queue's bound), so the
     agent's handling and the broker's round trips overlap. The rows of a batch are sent only
     after the heads of the batch before are acknowledged: a row is never more than one version
-    ahead of the head on the changelog (``streams.split``)."""
+    ahead of the head on the changelog (``streams.state.split``)."""
 
     def __init__(self, agent: str) -> None:
         self.agent = agent
@@ -1409,7 +1412,6 @@ def _skipped(topic: str, reason: str) -> None:
 
 # The web part's own imports, kept with it.
 from alerts.notify.dlr import parse_cm_reports  # noqa: E402
-from streams import static_member  # noqa: E402
 from streams.web.http import (  # noqa: E402
     BodyError,
     form_fields,
@@ -1421,6 +1423,7 @@ from streams.web.http import (  # noqa: E402
 )
 from streams.web.http import install as install_web_headers  # noqa: E402
 from streams.web.reports import ReportKeys, called_urls  # noqa: E402
+from streams.worker import faust_patches as static_member  # noqa: E402
 
 # A restart with the same OPVANG_WORKER_ID on another web port joins its group (see the module).
 static_member.install()

@@ -27,8 +27,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from alerts.errors import InvalidReport
 from alerts.model import Location
-from streams.follow import reached
 from streams.records import location_to_domain
+from streams.state.follow import reached
 from streams.wire import quote
 
 __all__ = ["CLOCK_SLACK_SECONDS", "LOOKUP_TIMEOUT_SECONDS", "DeadLetterSink", "LocationRegistry"]

@@ -35,7 +35,7 @@ def _settings() -> Settings:
 
 def _ensure_broker(quiet: bool = False) -> None:
     """Start the embedded broker when no external one is configured."""
-    from streams import broker
+    from streams.dev import broker
 
     settings = _settings()
     if settings.bootstrap is not None:
@@ -60,7 +60,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(ensure_topics(settings))
-    from streams.app import app
+    from streams.worker.app import app
 
     worker = faust.Worker(
         app,
@@ -75,7 +75,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_kafka(args: argparse.Namespace) -> int:
-    from streams import broker
+    from streams.dev import broker
 
     external = _settings().bootstrap
     if external is not None and args.action != "status":
@@ -101,7 +101,7 @@ def cmd_kafka(args: argparse.Namespace) -> int:
 
 
 def cmd_load_locations(args: argparse.Namespace) -> int:
-    from streams.publish import load_locations_file, publish
+    from streams.cli.publish import load_locations_file, publish
     from streams.topics import ensure_topics
 
     settings = _settings()
@@ -118,7 +118,7 @@ def cmd_load_locations(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from streams.publish import Progress, publish, read_scenario, resolve_scenario, summarise
+    from streams.cli.publish import Progress, publish, read_scenario, resolve_scenario, summarise
     from streams.topics import ensure_topics
 
     settings = _settings()
@@ -139,14 +139,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from streams.demo import run_demo
+    from streams.cli.demo import run_demo
 
     return run_demo(scenario=args.scenario, keep=args.keep)
 
 
 def cmd_route(args: argparse.Namespace) -> int:
     from alerts.dryrun import dry_run
-    from streams.dryrun import InputError, parse_at, print_json, print_text, read_changes
+    from streams.cli.route import InputError, parse_at, print_json, print_text, read_changes
     from streams.settings import load_dry_run_config
 
     if not args.dry_run:
@@ -265,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        from streams.broker import BrokerError
+        from streams.dev.broker import BrokerError
 
         if isinstance(exc, BrokerError):
             print(f"opvangwacht: {exc}", file=sys.stderr)

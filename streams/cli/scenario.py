@@ -14,7 +14,7 @@ from alerts.config import AlertingConfig
 from alerts.errors import InvalidReport
 from alerts.model import IntakeReport, Location, OccupancyReport
 from alerts.replay import Replay, replay
-from streams.publish import load_locations_file, read_scenario
+from streams.cli.publish import load_locations_file, read_scenario
 from streams.records import encode, intake_to_domain, location_to_domain, occupancy_to_domain
 
 __all__ = ["scenario_alerts"]

@@ -1,10 +1,11 @@
 """Records kept in two Faust tables: a head per key, and one row per (key, part), written so that
 a crash between any two changelog messages never leaves a record half old and half new.
 
-Locations keep a row per week of days (``streams.locations``), provinces and the nation a row per
-member (``streams.aggregates``). In memory the agents work with whole records; on the changelog a
-write sends the rows whose contents changed, then the head, then the deletes of rows the record
-no longer has. A restart reads back heads and rows, not every version of every whole record.
+Locations keep a row per week of days (``streams.state.locations``), provinces and the nation a row
+per member (``streams.state.aggregates``). In memory the agents work with whole records; on the
+changelog a write sends the rows whose contents changed, then the head, then the deletes of rows
+the record no longer has. A restart reads back heads and rows, not every version of every whole
+record.
 
 **Crash safety.** The head is the commit point of a record. Rows and head live on two changelog
 topics, and Kafka gives no order between topics, so the writer imposes one (``Changes``): every
@@ -17,7 +18,8 @@ exactly as it was when the head was written. At most one version can be ahead: t
 starts only once the heads of this one are acknowledged.
 
 The head also carries the input offsets the record reflects (``offsets``): a report read again
-after a restart is recognised by its offset, whatever Faust committed (``streams.guarantee``).
+after a restart is recognised by its offset, whatever Faust committed
+(``streams.worker.guarantee``).
 
 Whole records are rebuilt from the two tables when first read and kept in a cache. A cache entry
 is trusted only while the head in the table is the very object it was built from: after a

@@ -1,7 +1,7 @@
 """The read API: JSON documents built from a :class:`~streams.metrics.StateView`.
 
 Plain functions from the worker's state to dicts, so the documents are tested without a web
-server; ``streams.app`` registers them as Faust web views.
+server; ``streams.worker.app`` registers them as Faust web views.
 """
 
 from __future__ import annotations

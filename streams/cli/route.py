@@ -56,7 +56,7 @@ def parse_at(text: str) -> dt.datetime:
 
 def _resolve(name_or_path: str) -> tuple[Path, bool]:
     """The file, and whether it is known to be a scenario (a bundled one)."""
-    from streams.publish import BUNDLED_SCENARIOS, bundled_path
+    from streams.cli.publish import BUNDLED_SCENARIOS, bundled_path
 
     path = Path(name_or_path)
     if path.is_dir():
@@ -131,7 +131,7 @@ def read_changes(name_or_path: str, config: AlertingConfig) -> AlertSource:
 
 
 def _scenario(path: Path, config: AlertingConfig) -> AlertSource:
-    from streams.scenario import scenario_alerts
+    from streams.cli.scenario import scenario_alerts
 
     try:
         result = scenario_alerts(path, config)

@@ -3,7 +3,7 @@
 The agents read their input in batches (``Stream.take_events``). Within a batch every event is
 handled exactly as on its own, in order, and reads see the batch's own earlier writes; only the
 table writes wait until the end of the batch, when each changed key goes to the changelog once
-(in the steps ``streams.guarantee`` describes, which also say when offsets are committed).
+(in the steps ``streams.worker.guarantee`` describes, which also say when offsets are committed).
 
 In a backlog a location gets two reports a day, a province dozens of contributions and the nation
 two dozen shares; writing a whole record for each of them was most of the worker's time and all
@@ -17,7 +17,7 @@ from typing import Any, Final, cast
 
 import faust
 
-from streams.split import Changes
+from streams.state.split import Changes
 
 __all__ = ["BATCH_MAX", "BATCH_WITHIN", "Overlay", "batches"]
 
@@ -38,8 +38,8 @@ def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[faust.types.
 class Overlay:
     """A table seen through the batch's pending writes.
 
-    ``table``: a Faust table, or a split store (``streams.split.SplitStore``) whose records are
-    written as rows and a head that carries the input offsets the record reflects."""
+    ``table``: a Faust table, or a split store (``streams.state.split.SplitStore``) whose records
+    are written as rows and a head that carries the input offsets the record reflects."""
 
     def __init__(self, table: Any) -> None:
         self.table = table
@@ -89,7 +89,7 @@ class Overlay:
         return len(self._dirty)
 
     def stage(self, changes: Changes) -> int:
-        """Put every pending value into ``changes`` (see ``streams.split``); returns how many
+        """Put every pending value into ``changes`` (see ``streams.state.split``); returns how many
         keys were pending."""
         stage = getattr(self.table, "stage", None)
         count = len(self._dirty)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from alerts.errors import InvalidReport
 from alerts.routing import Silence
-from streams.follow import Skipped, follow_topic
 from streams.messages import decode_silence
+from streams.state.follow import Skipped, follow_topic
 
 __all__ = ["SilenceBook"]
 

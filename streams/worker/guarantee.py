@@ -4,8 +4,8 @@ the same alerts as no crash at all.
 Faust's own offset commits are not used for the project's topics (``acks=False``): they are known
 to stall behind a hole after a recovery, to run past events an agent never finished, and to move
 on when an agent raises (docs/architecture.md, "Crash safety"). Each agent instead handles a
-batch, stages its state, and hands it to its writer (``streams.app.BatchWriter``), which takes
-the batches in order through four steps, each awaited before the next:
+batch, stages its state, and hands it to its writer (``streams.worker.app.BatchWriter``), which
+takes the batches in order through four steps, each awaited before the next:
 
 1. **Outputs and rows.** The batch is handled record by record; every message it produces (alert
    changes, contributions, notifications, audit entries, dead letters) and every changed row of a
@@ -40,7 +40,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import TP
 
-from streams.split import Changes
+from streams.state.split import Changes
 
 __all__ = ["Cursor", "GapReader", "Outputs", "Record", "commit_offsets"]
 

@@ -13,7 +13,7 @@ the year benchmark that was 67,000 day rows and tombstones of the 80,000 message
 week row is written as often as a day row was, but a location has 6 or 7 of them instead of 42,
 and deletes one a week.
 
-How the two tables are kept in step, and records rebuilt from them: ``streams.split``.
+How the two tables are kept in step, and records rebuilt from them: ``streams.state.split``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 from alerts.capacity import DayRecord
 from alerts.engine import LocationRecord
-from streams.split import SplitStore
+from streams.state.split import SplitStore
 
 __all__ = ["LocationHead", "LocationStore", "WeekRow", "week_key", "week_of"]
 
@@ -45,7 +45,7 @@ class LocationHead:
 
     record: LocationRecord
     dates: tuple[dt.date, ...] = ()
-    #: How many times the head was written: the rows it goes with (``streams.split``).
+    #: How many times the head was written: the rows it goes with (``streams.state.split``).
     seq: int = 0
     #: The newest offset of each input partition this record reflects, keyed ``occupancy:<p>``
     #: and ``intake:<p>`` (one partition each when producers key by location_id, as they should).

@@ -373,7 +373,7 @@ def _server_properties(sd: Path, port: int, controller_port: int) -> str:
         "log.cleaner.backoff.ms": "2000",
         "log.retention.hours": "168",
     }
-    header = "# Written by opvangwacht (streams/broker.py) on every start; edits are lost.\n"
+    header = "# Written by opvangwacht (streams/dev/broker.py) on every start; edits are lost.\n"
     return header + "".join(f"{key}={value}\n" for key, value in settings.items())
 
 

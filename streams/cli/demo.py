@@ -22,10 +22,16 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams import broker
-from streams.publish import Progress, load_locations_file, publish, read_scenario, resolve_scenario
+from streams.cli.publish import (
+    Progress,
+    load_locations_file,
+    publish,
+    read_scenario,
+    resolve_scenario,
+)
+from streams.dev import broker
+from streams.dev.sink import WebhookSink
 from streams.settings import Settings
-from streams.sink import WebhookSink
 from streams.topics import ensure_topics
 
 __all__ = ["run_demo"]

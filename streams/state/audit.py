@@ -12,8 +12,8 @@ import asyncio
 from collections import OrderedDict
 from typing import Any
 
-from streams.follow import Skipped, follow_topic
 from streams.messages import decode_audit_entry
+from streams.state.follow import Skipped, follow_topic
 
 __all__ = ["AuditLog"]
 

@@ -1,11 +1,11 @@
-"""Province and national state in two tables, the way ``streams.locations`` keeps locations: a
+"""Province and national state in two tables, the way ``streams.state.locations`` keeps locations: a
 head per subject (closed day, alert states, the list of members) and one row per (subject,
 member) with that member's contributions for the days still open.
 
 A contribution changes one member's row; closing a day changes the rows of the members whose
 older figures it lets go of. Writing the whole record instead, with every member's open days,
 came to 150 kB for a province and 700 kB for the nation per write, most of the changelog of a
-year (docs/performance.md). How the two tables are kept in step: ``streams.split``.
+year (docs/performance.md). How the two tables are kept in step: ``streams.state.split``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from alerts.capacity import Contribution
 from alerts.engine import AggregateRecord
-from streams.split import SplitStore
+from streams.state.split import SplitStore
 
 __all__ = ["AggregateHead", "AggregateStore", "MemberRow", "member_key"]
 
@@ -31,7 +31,7 @@ class AggregateHead:
 
     record: AggregateRecord
     members: tuple[str, ...] = ()
-    #: How many times the head was written: the rows it goes with (``streams.split``).
+    #: How many times the head was written: the rows it goes with (``streams.state.split``).
     seq: int = 0
     #: The newest offset of its input partition (``in``) this record reflects.
     offsets: Mapping[str, int] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""The ``opvangwacht`` command line: the worker, the demo, publishing and the dry run."""
