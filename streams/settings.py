@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,16 @@ class Settings:
     #: OPVANG_WORKER_ID: this worker's lasting name in its consumer group (Kafka's static
     #: membership, ``group.instance.id``). Unset: a new member at every start.
     worker_id: str | None = None
+    #: OPVANG_DLR_TOKEN: the secret last path segment of the SMS providers' delivery-report URL.
+    #: Unset: delivery reports are refused (404).
+    dlr_token: str | None = None
+    #: OPVANG_CAP_SENDER and OPVANG_CAP_EXERCISE: the CAP messages' sender, and whether they are
+    #: marked as an exercise.
+    cap_sender: str = "opvangwacht"
+    cap_exercise: bool = False
+    #: The environment the receivers' credentials are looked up in (the config names the
+    #: variables, e.g. ``token_env``): read once here, like everything else.
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def broker_address(self) -> str:
@@ -88,6 +98,10 @@ class Settings:
             partitions=int(partitions_text),
             data_dir=Path(env.get("OPVANG_DATA_DIR", str(default_data))),
             worker_id=worker_id,
+            dlr_token=env.get("OPVANG_DLR_TOKEN") or None,
+            cap_sender=env.get("OPVANG_CAP_SENDER") or "opvangwacht",
+            cap_exercise=env.get("OPVANG_CAP_EXERCISE", "") not in ("", "0", "false"),
+            secrets=dict(env),
         )
 
 

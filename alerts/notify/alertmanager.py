@@ -102,7 +102,8 @@ class AlertmanagerNotifier:
             alert["generatorURL"] = f"{self._generator_url}/api/alerts/{event.alert_id}"
         return [alert]
 
-    async def send(self, event: AlertEvent) -> DeliveryResult:
+    async def send(self, event: AlertEvent, *, message_id: str | None = None) -> DeliveryResult:
+        """``message_id`` is not used: this channel deduplicates by the alert itself."""
         headers = {"authorization": f"Bearer {self._token}"} if self._token else {}
         response, latency = await request(
             self.name,

@@ -8,7 +8,7 @@ from typing import Protocol
 from alerts.errors import OpvangError
 from alerts.model import AlertEvent
 
-__all__ = ["Clock", "DeliveryError", "DeliveryResult", "Notifier"]
+__all__ = ["Acknowledger", "Clock", "DeliveryError", "DeliveryResult", "Notifier"]
 
 
 class Clock(Protocol):
@@ -72,9 +72,22 @@ class DeliveryError(OpvangError):
 
 
 class Notifier(Protocol):
-    """Sends one alert event to one receiver, or raises :class:`DeliveryError`."""
+    """Sends one alert event to one receiver, or raises :class:`DeliveryError`.
+
+    ``message_id`` names this message (the notification id: the same on every retry, another for
+    a reminder or an escalation of the same change). A channel that lets the receiver
+    deduplicate passes it on (a webhook's ``webhook-id``); the others may ignore it. None: the
+    alert change's own id."""
 
     name: str
     channel: str
 
-    async def send(self, event: AlertEvent) -> DeliveryResult: ...
+    async def send(self, event: AlertEvent, *, message_id: str | None = None) -> DeliveryResult: ...
+
+
+class Acknowledger(Protocol):
+    """On-call tooling that takes a human acknowledgement of an alert (PagerDuty)."""
+
+    name: str
+
+    async def acknowledge(self, alert_id: str) -> DeliveryResult: ...

@@ -13,13 +13,13 @@ import httpx
 
 from alerts.errors import ConfigError
 from alerts.notify.alertmanager import AlertmanagerNotifier
-from alerts.notify.base import Clock, Notifier
+from alerts.notify.base import Acknowledger, Clock, Notifier
 from alerts.notify.pagerduty import PagerDutyNotifier
 from alerts.notify.sms import SmsNotifier
 from alerts.notify.webhook import WebhookNotifier
 from alerts.receivers import AlertmanagerSpec, PagerDutySpec, ReceiverSpec, SmsSpec, WebhookSpec
 
-__all__ = ["build_notifier", "build_notifiers"]
+__all__ = ["build_acknowledger", "build_notifier", "build_notifiers"]
 
 
 def _secret(env: Mapping[str, str], name: str, receiver: str) -> str:
@@ -82,6 +82,14 @@ def build_notifier(
             firing_ttl_s=channel.firing_ttl_s,
         )
     raise ConfigError(f"receiver {spec.name}: unknown channel {spec.kind!r}")
+
+
+def build_acknowledger(spec: ReceiverSpec, notifier: Notifier) -> Acknowledger | None:
+    """The receiver's acknowledgement channel, when its kind has one: a PagerDuty receiver takes
+    acknowledgements through the notifier :func:`build_notifier` made for it."""
+    if isinstance(spec.spec, PagerDutySpec) and isinstance(notifier, PagerDutyNotifier):
+        return notifier
+    return None
 
 
 def build_notifiers(

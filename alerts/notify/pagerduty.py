@@ -67,7 +67,8 @@ class PagerDutyNotifier:
     def _action(self, action: str, alert_id: str) -> dict[str, Any]:
         return {"routing_key": self._routing_key, "event_action": action, "dedup_key": alert_id}
 
-    async def send(self, event: AlertEvent) -> DeliveryResult:
+    async def send(self, event: AlertEvent, *, message_id: str | None = None) -> DeliveryResult:
+        """``message_id`` is not used: this channel deduplicates by the alert itself."""
         return await self._post(self.body(event))
 
     async def acknowledge(self, alert_id: str) -> DeliveryResult:

@@ -101,7 +101,8 @@ class SmsNotifier:
         target = safe_target(self._base)
         return f"SmsNotifier({self.name!r}, {self.provider!r}, {target!r}, [{numbers}])"
 
-    async def send(self, event: AlertEvent) -> DeliveryResult:
+    async def send(self, event: AlertEvent, *, message_id: str | None = None) -> DeliveryResult:
+        """``message_id`` is not used: SMS providers take no idempotency key."""
         text = sms_text(event)
         if self.provider == "cm":
             return await self._cm(event, text)

@@ -52,15 +52,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from streams.logging import configure_logging, logging_dict_config
     from streams.settings import load_alerting_config
     from streams.topics import ensure_topics
+    from streams.worker.app import build_worker
 
     configure_logging(args.log_level.upper())
     settings = _settings()
-    load_alerting_config(settings.config_path)  # fail here, clearly, not inside Faust
+    config = load_alerting_config(settings.config_path)  # fail here, clearly, not inside Faust
     _ensure_broker()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(ensure_topics(settings))
-    from streams.worker.app import app
+    app = build_worker(settings, config).app
 
     worker = faust.Worker(
         app,

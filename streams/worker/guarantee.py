@@ -77,10 +77,9 @@ class Outputs:
     def __init__(self) -> None:
         self.futures: list[Any] = []
 
-    async def send(
-        self, topic: Any, key: bytes | None, value: bytes | None, partition: int | None = None
-    ) -> None:
-        self.futures.append(await topic.send(key=key, value=value, partition=partition))
+    def add(self, future: Any) -> None:
+        """A message sent for the batch: its delivery future (None when nothing is awaited)."""
+        self.futures.append(future)
 
     async def settle(self, more: Iterable[Any] = ()) -> None:
         """Wait for every send of the batch, and ``more`` (its rows) with them."""
@@ -174,10 +173,16 @@ class Cursor:
     docstring) and moves with each finished batch."""
 
     def __init__(
-        self, app: Any, reader: GapReader, on_read_back: Callable[[str, int], None] | None = None
+        self,
+        app: Any,
+        reader: GapReader,
+        on_read_back: Callable[[str, int], None] | None = None,
+        *,
+        assignment: Callable[[], set[TP] | None] | None = None,
     ) -> None:
         self._app = app
         self._reader = reader
+        self._assigned = assignment
         self._next: dict[TP, int] = {}
         self._on_read_back = on_read_back
         self._lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
@@ -187,6 +192,8 @@ class Cursor:
         self._next.clear()
 
     def _assignment(self) -> set[TP] | None:
+        if self._assigned is not None:
+            return self._assigned()
         return set(self._app.consumer.assignment())
 
     async def _start(self, tp: TP) -> int:

@@ -1,7 +1,8 @@
-"""Agent tests: the real Faust agents driven through ``test_context()``, no broker.
+"""Agent tests: the real Faust agents of a worker built by the composition root
+(``build_worker``) with a recording edge, no broker.
 
-The topics the agents write to are replaced by recording fakes; the location table is the real
-Faust table (memory store).
+The worker's sends go to recording topics; the tables are real Faust tables (memory store) whose
+changelog writes are recorded too.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from alerts.capacity import Contribution
 from alerts.config import AlertingConfig
 from alerts.model import Location
 from streams.messages import ContributionBundle, encode_province_message
-from streams.worker import app as worker
+from streams.settings import Settings, load_alerting_config
+from streams.worker.app import Worker, build_worker
+from streams.worker.runner import Edge
 
 TER_APEL = Location(
     "ter-apel", "Ter Apel", "registration_centre", "GM1950", "GR", 2000, 2000, "afspraak"
@@ -34,44 +37,25 @@ class RecordingTopic:
             self.sent.append((key, json.loads(value)))
 
 
-@pytest.fixture
-def topics(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, RecordingTopic]]:
-    worker.app.finalize()
-    worker.app.flow_control.resume()
-    worker.registry._locations.clear()
-    worker.registry._locations[TER_APEL.location_id] = TER_APEL
-    worker.registry.ready.set()
-    worker.location_table.clear()  # the memory stores themselves: no changelog writes
-    fakes = {
-        "alerts": RecordingTopic(),
-        "province": RecordingTopic(),
-        "deadletter": RecordingTopic(),
-        "audit": RecordingTopic(),
-        "notifications": RecordingTopic(),
-    }
-    monkeypatch.setattr(worker.alerts_topic, "send", fakes["alerts"])
-    monkeypatch.setattr(worker.province_topic, "send", fakes["province"])
-    monkeypatch.setattr(worker.deadletter_topic, "send", fakes["deadletter"])
-    monkeypatch.setattr(worker.audit_topic, "send", fakes["audit"])
-    monkeypatch.setattr(worker.notifications_topic, "send", fakes["notifications"])
-    monkeypatch.setattr(worker, "_fatal", _reraise)
-    # No broker: the changelogs record what would be written, and the cursors start every
-    # partition at offset 0 with nothing to read back (the test context has no holes).
-    for table in worker.app.tables.values():
-        table.data.clear()
-        monkeypatch.setattr(table.changelog_topic, "send", RecordingTopic())
-    for cursor in worker._cursors:
-        cursor.reset()
-        monkeypatch.setattr(cursor, "_reader", NoHoles())
-        monkeypatch.setattr(cursor, "_assignment", lambda: None)  # no consumer group here
-    monkeypatch.setattr(worker, "commit_offsets", _no_consumer_group)
-    worker._writers.clear()  # each test has an event loop of its own
-    yield fakes
-    worker._writers.clear()
+class Recorder:
+    """The edge's ``send``: every message by the short name of its topic."""
 
+    def __init__(self, settings: Settings) -> None:
+        self.by_name = {
+            settings.topic("alerts"): "alerts",
+            settings.topic("internal.province-contributions"): "province",
+            settings.topic("deadletter"): "deadletter",
+            settings.topic("audit"): "audit",
+            settings.topic("notifications"): "notifications",
+        }
+        self.topics = {name: RecordingTopic() for name in self.by_name.values()}
+        self.other = RecordingTopic()
 
-async def _no_consumer_group(app: Any, offsets: Any) -> None:
-    return None
+    async def send(
+        self, topic: Any, key: bytes | None, value: bytes | None, partition: int | None
+    ) -> None:
+        name = self.by_name.get(topic.get_topic_name())
+        await (self.topics[name] if name else self.other)(key=key, value=value)
 
 
 class NoHoles:
@@ -82,8 +66,51 @@ class NoHoles:
         raise AssertionError(f"no hole expected in {topic}[{partition}] {start}..{stop}")
 
 
+async def _no_consumer_group(app: Any, offsets: Any) -> None:
+    return None
+
+
 def _reraise(exc: BaseException) -> None:
     raise exc
+
+
+def a_worker(config: AlertingConfig | None = None) -> tuple[Worker, Recorder]:
+    """A worker with no broker: the sends recorded, the cursors start every partition at offset
+    0 with nothing to read back, no consumer group to commit to, and a batch that cannot be
+    written raises instead of stopping the process."""
+    settings = Settings()
+    recorder = Recorder(settings)
+    edge = Edge(
+        send=recorder.send,
+        commit=_no_consumer_group,
+        reader=NoHoles(),
+        assignment=lambda: None,
+        fatal=_reraise,
+    )
+    built = build_worker(settings, config or load_alerting_config(None), edge=edge)
+    built.app.finalize()
+    built.app.flow_control.resume()
+    registry = built.ctx.registry
+    registry._locations[TER_APEL.location_id] = TER_APEL
+    registry.ready.set()
+    for table in built.app.tables.values():
+        table.changelog_topic.send = RecordingTopic()  # no changelog writes, only a record
+    return built, recorder
+
+
+@pytest.fixture
+def built() -> Iterator[tuple[Worker, Recorder]]:
+    yield a_worker()
+
+
+@pytest.fixture
+def worker(built: tuple[Worker, Recorder]) -> Worker:
+    return built[0]
+
+
+@pytest.fixture
+def topics(built: tuple[Worker, Recorder]) -> dict[str, RecordingTopic]:
+    return built[1].topics
 
 
 def occupancy(event_id: str, date: str, count: int, location: str = "ter-apel") -> bytes:
@@ -91,8 +118,10 @@ def occupancy(event_id: str, date: str, count: int, location: str = "ter-apel") 
     return json.dumps(body).encode()
 
 
-async def test_cap_exceeded_fires_and_resolves(topics: dict[str, RecordingTopic]) -> None:
-    async with worker.process_reports.test_context() as agent:
+async def test_cap_exceeded_fires_and_resolves(
+    worker: Worker, topics: dict[str, RecordingTopic]
+) -> None:
+    async with worker.ingest.agent.test_context() as agent:
         for n, (date, count) in enumerate(
             [("2022-08-18", 1960), ("2022-08-19", 2040), ("2022-08-20", 2380), ("2022-08-21", 1990)]
         ):
@@ -125,14 +154,14 @@ async def test_cap_exceeded_fires_and_resolves(topics: dict[str, RecordingTopic]
     # Each alert change is written to the audit trail with the event itself.
     changes = [e["event"] for _, e in topics["audit"].sent if e["type"] == "change"]
     assert changes == [value for _, value in topics["alerts"].sent]
-    stored = worker.location_table["ter-apel"]
+    stored = worker.ctx.tables.locations["ter-apel"]
     assert stored.state.occupancy == 1990
 
 
 async def test_bad_input_goes_to_dead_letter_and_the_agent_goes_on(
-    topics: dict[str, RecordingTopic],
+    worker: Worker, topics: dict[str, RecordingTopic]
 ) -> None:
-    async with worker.process_reports.test_context() as agent:
+    async with worker.ingest.agent.test_context() as agent:
         await agent.put(b"{not json", key=b"ter-apel")
         await agent.put(occupancy("u1", "2022-08-19", 10, location="nergens"), key=b"nergens")
         await agent.put(
@@ -151,8 +180,10 @@ async def test_bad_input_goes_to_dead_letter_and_the_agent_goes_on(
     ]
 
 
-async def test_a_repeated_event_id_changes_nothing(topics: dict[str, RecordingTopic]) -> None:
-    async with worker.process_reports.test_context() as agent:
+async def test_a_repeated_event_id_changes_nothing(
+    worker: Worker, topics: dict[str, RecordingTopic]
+) -> None:
+    async with worker.ingest.agent.test_context() as agent:
         await agent.put(occupancy("same", "2022-08-19", 2100), key=b"ter-apel")
         await agent.put(occupancy("same", "2022-08-19", 2100), key=b"ter-apel")
         await agent.put(occupancy("same", "2022-08-19", 2100), key=b"ter-apel")
@@ -161,9 +192,7 @@ async def test_a_repeated_event_id_changes_nothing(topics: dict[str, RecordingTo
     assert sum(len(b["items"]) for b in bundles) == 1
 
 
-async def test_configured_inhibition_holds_back_the_target_while_its_source_fires(
-    topics: dict[str, RecordingTopic], monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_configured_inhibition_holds_back_the_target_while_its_source_fires() -> None:
     raw = {
         "route": {"receiver": "coa-ops"},
         "receivers": [{"name": "coa-ops", "webhook": {"url": "https://ops.example.nl/hook"}}],
@@ -175,10 +204,10 @@ async def test_configured_inhibition_holds_back_the_target_while_its_source_fire
             }
         ],
     }
-    monkeypatch.setattr(worker, "config", AlertingConfig.from_mapping(raw, {}))
-    monkeypatch.setattr(worker, "_firing", None)
+    worker, recorder = a_worker(AlertingConfig.from_mapping(raw, {}))
+    topics = recorder.topics
     report = {"location_id": "ter-apel", "occupancy": 2100}
-    async with worker.process_reports.test_context() as agent:
+    async with worker.ingest.agent.test_context() as agent:
         for n, (date, without_bed) in enumerate(
             [("2022-08-19", 0), ("2022-08-20", 40), ("2022-08-21", 0), ("2022-08-22", 0)]
         ):
@@ -212,51 +241,53 @@ def _share(location_id: str, day: int) -> Contribution:
 
 
 async def test_every_contribution_of_a_bundle_counts_and_a_bundle_read_again_none(
-    topics: dict[str, RecordingTopic],
+    worker: Worker,
 ) -> None:
     """A bundle carries a whole batch's contributions to one province, all at one offset: each of
     them is applied (the offset marks the province only once the message is done), and the same
     message read again after a restart changes nothing."""
-    topic = worker.province_topic.get_topic_name()
+    topic = worker.ctx.topics.province.get_topic_name()
+    stage, runner = worker.aggregation, worker.ctx.runner
     bundle = encode_province_message(
         ContributionBundle((_share("a", 1), _share("b", 1), _share("c", 1)))
     )
-    await worker.run_batch(
-        worker.provinces_cursor, [_event(topic, 0, bundle)], worker._aggregate_provinces
+    await runner.run_batch(
+        stage.provinces_cursor, [_event(topic, 0, bundle)], stage.aggregate_provinces
     )
-    record = worker.province_table.get("GR")
+    record = worker.ctx.tables.provinces.get("GR")
     assert record is not None and set(record.members) == {"a", "b", "c"}
     # Read again from offset 0 (nothing was committed to a consumer group here): skipped.
-    worker.provinces_cursor.reset()
+    stage.provinces_cursor.reset()
     again = encode_province_message(ContributionBundle((_share("d", 1),)))
-    await worker.run_batch(
-        worker.provinces_cursor, [_event(topic, 0, again)], worker._aggregate_provinces
+    await runner.run_batch(
+        stage.provinces_cursor, [_event(topic, 0, again)], stage.aggregate_provinces
     )
-    record = worker.province_table.get("GR")
+    record = worker.ctx.tables.provinces.get("GR")
     assert record is not None and set(record.members) == {"a", "b", "c"}
 
 
 async def test_a_report_read_again_is_skipped_and_one_on_another_partition_is_not(
-    topics: dict[str, RecordingTopic],
+    worker: Worker, topics: dict[str, RecordingTopic]
 ) -> None:
     """After a restart the report agent may read from an earlier offset than its state reflects:
     those reports are recognised by offset and change nothing. A producer that keys by something
     else than the location_id puts one location on several partitions; offsets are per partition,
     so a lower offset on another partition is a new report, not a re-read one."""
-    topic = worker.settings.topic("occupancy")
+    topic = worker.ctx.settings.topic("occupancy")
+    stage, runner, locations = worker.ingest, worker.ctx.runner, worker.ctx.tables.locations
     first = [
         _event(topic, 0, occupancy("e1", "2022-08-19", 2100)),
         _event(topic, 1, occupancy("e2", "2022-08-20", 2200)),
     ]
-    await worker.run_batch(worker.reports_cursor, first, worker._ingest)
+    await runner.run_batch(stage.cursor, first, stage.ingest)
     assert cap_exceeded(topics) == ["firing"]
-    worker.reports_cursor.reset()  # a restart: read again from the start of the partition
-    await worker.run_batch(worker.reports_cursor, first, worker._ingest)
+    stage.cursor.reset()  # a restart: read again from the start of the partition
+    await runner.run_batch(stage.cursor, first, stage.ingest)
     assert cap_exceeded(topics) == ["firing"]
-    assert worker.location_table["ter-apel"].state.occupancy == 2200
+    assert locations["ter-apel"].state.occupancy == 2200
     elsewhere = [_event(topic, 0, occupancy("e3", "2022-08-21", 1900), partition=1)]
-    await worker.run_batch(worker.reports_cursor, elsewhere, worker._ingest)
-    assert worker.location_table["ter-apel"].state.occupancy == 1900
+    await runner.run_batch(stage.cursor, elsewhere, stage.ingest)
+    assert locations["ter-apel"].state.occupancy == 1900
     assert cap_exceeded(topics) == ["firing", "resolved"]
 
 

@@ -6,8 +6,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from alerts.capacity import DayRecord
+from streams.settings import Settings, load_alerting_config
 from streams.state.locations import WeekRow
-from streams.worker import app as worker
+from streams.worker.app import build_worker
 
 
 def event(key: str, value: dict[str, Any] | None) -> Any:
@@ -21,8 +22,9 @@ def week(*dates: str) -> dict[str, Any]:
 
 
 def test_only_the_newest_event_of_a_key_is_applied(monkeypatch: Any) -> None:
+    worker = build_worker(Settings(), load_alerting_config(None))
     worker.app.finalize()
-    table = worker.location_table.rows
+    table = worker.ctx.tables.locations.rows
     table.data.clear()
     decoded: list[int] = []
     from_dict = WeekRow.from_dict

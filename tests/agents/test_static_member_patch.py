@@ -14,8 +14,9 @@ from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from faust.assignor.client_assignment import ClientAssignment, ClientMetadata
 from faust.assignor.partition_assignor import PartitionAssignor
 
-from streams.worker import app as worker
+from streams.settings import Settings, load_alerting_config
 from streams.worker import faust_patches as static_member
+from streams.worker.app import Worker, build_worker
 
 #: sha256 of the source of ``PartitionAssignor.on_assignment`` in faust-streaming 0.15.3. A new
 #: Faust that changes the method fails here: read it again, then update the patch and this.
@@ -31,12 +32,21 @@ def test_faust_on_assignment_is_the_one_the_patch_was_written_for() -> None:
 
 
 def test_the_worker_installs_the_patch() -> None:
+    build_worker(Settings(), load_alerting_config(None))
     assert static_member.installed()
     assert PartitionAssignor.on_assignment is static_member._on_assignment
 
 
-def _assignment(url: str, partitions: list[int]) -> ConsumerProtocolMemberAssignment:
-    topic = worker.reports_topic.topics[0]
+def a_worker() -> Worker:
+    worker = build_worker(Settings(), load_alerting_config(None))
+    worker.app.finalize()
+    return worker
+
+
+def _assignment(
+    worker: Worker, url: str, partitions: list[int]
+) -> ConsumerProtocolMemberAssignment:
+    topic = worker.ctx.topics.reports.topics[0]
     metadata = ClientMetadata(
         assignment=ClientAssignment(actives={topic: [0, 1]}, standbys={}),
         url=url,
@@ -48,12 +58,12 @@ def _assignment(url: str, partitions: list[int]) -> ConsumerProtocolMemberAssign
 
 
 def test_an_assignment_from_an_earlier_run_on_another_port_is_kept() -> None:
-    worker.app.finalize()
+    worker = a_worker()
     assignor = worker.app.assignor
     other = "http://127.0.0.1:1"
     assert other != str(worker.app.conf.canonical_url)
-    assignor.on_assignment(_assignment(other, [0, 1]))
-    topic = worker.reports_topic.topics[0]
+    assignor.on_assignment(_assignment(worker, other, [0, 1]))
+    topic = worker.ctx.topics.reports.topics[0]
     assert {(tp.topic, tp.partition) for tp in assignor.assigned_actives()} == {
         (topic, 0),
         (topic, 1),
@@ -61,7 +71,7 @@ def test_an_assignment_from_an_earlier_run_on_another_port_is_kept() -> None:
 
 
 def test_other_failed_checks_still_fail() -> None:
-    worker.app.finalize()
+    worker = a_worker()
     with pytest.raises(AssertionError):
         # the partitions Kafka assigned differ from those in Faust's metadata
-        worker.app.assignor.on_assignment(_assignment("http://127.0.0.1:1", [0]))
+        worker.app.assignor.on_assignment(_assignment(worker, "http://127.0.0.1:1", [0]))

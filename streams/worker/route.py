@@ -1,0 +1,118 @@
+"""The routing stage: every alert change a stage decides is published, written to the audit trail
+and routed, in the step that made it.
+
+``publish`` sends the change to the alerts topic, then asks the core which receivers must hear of
+it (routes, silences, inhibition) and puts one notification per receiver on the notifications
+topic, keyed by receiver. Runs inside the batch of the stage that made the change: all of it is
+among that batch's outputs, so a ``kill -9`` anywhere here sends it again after the restart and
+receivers deduplicate by notification id (``webhook-id``).
+"""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+
+from alerts import delivery, routing
+from alerts.model import AlertEvent, AlertStatus
+from streams.messages import Notification, encode_notification_message
+from streams.records import encode
+from streams.web import api
+from streams.worker.context import Context
+
+__all__ = ["Router", "register"]
+
+log = structlog.get_logger("opvangwacht.worker")
+
+
+class Router:
+    """Publishes and routes alert changes (see the module docstring)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        #: The labels of every alert firing in this worker, by alert_id: what the configured
+        #: inhibition rules match their sources against. Built from the tables on first use
+        #: (after a restart) and kept up to date with every change this worker publishes. With
+        #: several workers each knows the alerts of its own partitions only.
+        self._firing: dict[str, dict[str, str]] | None = None
+
+    def _firing_labels(self) -> dict[str, dict[str, str]]:
+        if self._firing is None:
+            self._firing = {}
+            for state in api.firing_states(self.ctx.state_view()):
+                if state.last_event is not None:
+                    event = AlertEvent.from_dict(dict(state.last_event))
+                    self._firing[event.alert_id] = routing.alert_labels(event)
+        return self._firing
+
+    async def publish(self, events: tuple[AlertEvent, ...], source_timestamp: float | None) -> None:
+        ctx = self.ctx
+        for alert in events:
+            await ctx.runner.emit(
+                ctx.topics.alerts, alert.alert_id.encode(), encode(alert.to_dict())
+            )
+            ctx.metrics.alert_events.labels(alert.rule, alert.status.value).inc()
+            if source_timestamp:
+                ctx.metrics.event_to_alert.observe(max(0.0, time.time() - source_timestamp))
+            log.info(
+                "alert",
+                alert_id=alert.alert_id,
+                rule=alert.rule,
+                status=alert.status.value,
+                revision=alert.revision,
+                event_date=alert.event_date.isoformat(),
+                summary=alert.summary,
+            )
+            await ctx.runner.audit(alert.alert_id, {"type": "change", "event": alert.to_dict()})
+            await self.route(alert)
+
+    async def route(self, alert: AlertEvent) -> None:
+        """Routing, silences and inhibition: every receiver that must hear of the change gets a
+        notification record on the notifications topic (with its route's grouping, when the
+        route groups or repeats)."""
+        ctx = self.ctx
+        firing = self._firing_labels()
+        others = [labels for alert_id, labels in firing.items() if alert_id != alert.alert_id]
+        if alert.status is AlertStatus.FIRING:
+            firing[alert.alert_id] = routing.alert_labels(alert)
+        else:
+            firing.pop(alert.alert_id, None)
+        now = ctx.clock()
+        decisions = routing.targets(
+            alert, ctx.config.routing, now, firing=others, extra_silences=ctx.silences.active()
+        )
+        for decision in decisions:
+            await ctx.runner.audit(
+                alert.alert_id,
+                {
+                    "type": "routed",
+                    "revision": alert.revision,
+                    "receiver": decision.receiver,
+                    "action": decision.action.value,
+                    "reason": decision.reason,
+                },
+            )
+            if decision.action is not routing.Action.SEND:
+                ctx.metrics.notifications.labels(
+                    "-", decision.receiver, decision.action.value
+                ).inc()
+                continue
+            notification = Notification(
+                delivery.notification_id(alert, decision.receiver),
+                decision.receiver,
+                ctx.clock(),
+                alert,
+                decision.grouping,
+            )
+            await ctx.runner.emit(
+                ctx.topics.notifications,
+                decision.receiver.encode(),
+                encode_notification_message(notification),
+            )
+
+
+def register(ctx: Context) -> Router:
+    """The routing stage has no agent of its own: it runs inside the stages that make alert
+    changes (ingest, aggregation), which the composition root hands this router."""
+    return Router(ctx)
