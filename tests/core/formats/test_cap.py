@@ -22,7 +22,7 @@ from alerts.config import RULE_IDS
 from alerts.lifecycle import AlertState, Finding, event_time, step
 from alerts.model import NATIONAL, AlertEvent, AlertStatus, Severity, Subject, SubjectKind
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "CAP-v1.2.xsd"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "CAP-v1.2.xsd"
 SENDER = "opvangwacht@example.nl"
 NAMES = {"GM1950": "Westerwolde"}
 NS = {"cap": CAP_NS}
