@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from builders import an_alert
 from fakes.channels import CM_TOKEN, ENV, EVENT, PD_KEY, PHONES, SECRETS
 
 from alerts.config import AlertingConfig
@@ -75,7 +76,7 @@ def alert(
     date: dt.date = dt.date(2024, 7, 2),
 ) -> AlertEvent:
     subject, province, municipality = PLACES[where]
-    return AlertEvent(
+    return an_alert(
         alert_id=f"{rule}-{subject.id}",
         rule=rule,
         status=status,

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from builders import an_alert
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -59,7 +60,7 @@ def event(
     labels: dict[str, str] | None = None,
 ) -> AlertEvent:
     subject, province, municipality = PLACES[where]
-    return AlertEvent(
+    return an_alert(
         alert_id=f"{rule}-{subject.id}",
         rule=rule,
         status=status,

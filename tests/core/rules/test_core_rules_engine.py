@@ -5,27 +5,19 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from builders import BUDEL, a_location, an_occupancy_report
 
 from alerts import rules
 from alerts.capacity import Applied, LocationState, apply_occupancy
 from alerts.config import AlertingConfig
 from alerts.engine import LocationRecord, on_intake, on_occupancy
-from alerts.model import AlertEvent, AlertStatus, IntakeReport, Location, OccupancyReport, Severity
+from alerts.model import AlertEvent, AlertStatus, IntakeReport, OccupancyReport, Severity
 from alerts.render import nl_int
 
 D = dt.date
 CAP_SOURCE = "Afspraak COA-Westerwolde"
-TER_APEL = Location(
-    location_id="ter-apel",
-    name="Ter Apel",
-    kind="registration_centre",
-    municipality_code="GM1950",
-    province="GR",
-    capacity=2000,
-    cap=2000,
-    cap_source=CAP_SOURCE,
-)
-NO_CAP = Location("budel", "Budel", "regular", "GM1724", "NB", 1000)
+TER_APEL = a_location(cap_source=CAP_SOURCE)
+NO_CAP = BUDEL
 DEFAULTS = AlertingConfig()
 
 
@@ -87,7 +79,7 @@ def test_cap_exceeded_finding_fields() -> None:
 
 
 def test_cap_exceeded_uses_the_cap_not_the_capacity() -> None:
-    roomy = Location("ter-apel", "Ter Apel", "registration_centre", "GM1950", "GR", 3000, cap=2000)
+    roomy = a_location(capacity=3000, cap=2000)
     found = rules.cap_exceeded(roomy, state_with(2100), DEFAULTS)
     assert found is not None and found.breached and found.threshold == 2000
 
@@ -144,7 +136,7 @@ def feed(
     applied: list[Applied] = []
     for n, count in enumerate(counts):
         date = start + dt.timedelta(days=n)
-        report = OccupancyReport(f"occ-{date.isoformat()}", "ter-apel", date, count)
+        report = an_occupancy_report(date, count, event_id=f"occ-{date.isoformat()}")
         outcome = on_occupancy(TER_APEL, record, report, config)
         record = outcome.record
         events.extend(cap_events(outcome.events))

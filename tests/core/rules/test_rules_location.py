@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from builders import BUDEL, TER_APEL, an_intake_report, an_occupancy_report
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -22,10 +23,6 @@ from alerts.model import AlertEvent, IntakeReport, Location, OccupancyReport, Se
 
 D = dt.date
 DEFAULTS = AlertingConfig()
-TER_APEL = Location(
-    "ter-apel", "Ter Apel", "registration_centre", "GM1950", "GR", capacity=2000, cap=2000
-)
-BUDEL = Location("budel", "Budel", "regular", "GM1724", "NB", capacity=1000)
 START = D(2024, 8, 19)  # a Monday
 
 Report = OccupancyReport | IntakeReport
@@ -37,11 +34,13 @@ def day(n: int) -> dt.date:
 
 
 def occ(date: dt.date, occupancy: int, tag: str = "", **extra: Any) -> OccupancyReport:
-    return OccupancyReport(f"occ-{date}{tag}", "x", date, occupancy, **extra)
+    return an_occupancy_report(
+        date, occupancy, event_id=f"occ-{date}{tag}", location_id="x", **extra
+    )
 
 
 def intake(date: dt.date, **extra: Any) -> IntakeReport:
-    return IntakeReport(f"in-{date}", "x", date, **extra)
+    return an_intake_report(date, location_id="x", **extra)
 
 
 def state_of(*reports: Report) -> LocationState:
