@@ -28,8 +28,20 @@ from alerts.model import (
 TER_APEL = Location(
     "ter-apel", "Ter Apel", "registration_centre", "GM1950", "GR", capacity=2000, cap=2000
 )
-#: A regular location without a cap (municipality Cranendonck, Noord-Brabant).
+#: A regular location in Noord-Brabant without an agreed cap.
 BUDEL = Location("budel", "Budel", "regular", "GM1724", "NB", capacity=1000)
+
+#: Where an alert can be about, by a short name: (subject, province, municipality_code). Routing
+#: and dry-run tests match on these; the routing tests draw from all of them.
+PLACES: dict[str, tuple[Subject, str | None, str | None]] = {
+    "ter-apel": (Subject(SubjectKind.LOCATION, "ter-apel"), "GR", "GM1950"),  # Westerwolde
+    "zoutkamp": (Subject(SubjectKind.LOCATION, "zoutkamp"), "GR", "GM1966"),  # Het Hogeland
+    "budel": (Subject(SubjectKind.LOCATION, "budel"), "NB", "GM1706"),  # Cranendonck
+    "utrecht": (Subject(SubjectKind.LOCATION, "utrecht-joseph"), "UT", "GM0344"),
+    "GR": (Subject(SubjectKind.PROVINCE, "GR"), "GR", None),
+    "NB": (Subject(SubjectKind.PROVINCE, "NB"), "NB", None),
+    "NL": (Subject(SubjectKind.NATIONAL, "NL"), None, None),
+}
 
 
 def a_location(**overrides: Any) -> Location:

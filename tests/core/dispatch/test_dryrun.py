@@ -10,12 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from builders import an_alert
+from builders import PLACES, an_alert
 from fakes.channels import CM_TOKEN, ENV, EVENT, PD_KEY, PHONES, SECRETS
 
 from alerts.config import AlertingConfig
 from alerts.dryrun import DUPLICATE, DryRun, dry_run, message
-from alerts.model import AlertEvent, AlertStatus, Severity, Subject, SubjectKind
+from alerts.model import AlertEvent, AlertStatus, Severity
 from alerts.notify import build_notifier
 from alerts.receivers import gsm7_units, sms_text
 from alerts.replay import replay
@@ -58,13 +58,6 @@ BASE: dict[str, Any] = {
 
 def config(**extra: Any) -> AlertingConfig:
     return AlertingConfig.from_mapping({**BASE, **extra}, ENV)
-
-
-PLACES = {
-    "ter-apel": (Subject(SubjectKind.LOCATION, "ter-apel"), "GR", "GM1950"),
-    "budel": (Subject(SubjectKind.LOCATION, "budel"), "NB", "GM1706"),
-    "GR": (Subject(SubjectKind.PROVINCE, "GR"), "GR", None),
-}
 
 
 def alert(
