@@ -318,7 +318,7 @@ async def test_a_crash_after_the_rows_and_before_the_head_leaves_the_record_as_i
     before = locations.get("ter-apel")
     # A recount of the newest day changes a day this week's row already holds; the worker dies
     # once the row is acknowledged, before the head is sent.
-    recount = OccupancyReport("recount", "ter-apel", day_n(2), 2100)
+    recount = an_occupancy_report(day_n(2), 2100, event_id="recount")
     newer = engine.on_occupancy(TER_APEL, record, recount, CONFIG).record
     assert newer.state.day(day_n(2)) != record.state.day(day_n(2))
     changes = Changes()

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from builders import BUDEL, a_location, an_occupancy_report
+from builders import BUDEL, a_location, an_intake_report, an_occupancy_report
 
 from alerts import rules
 from alerts.capacity import Applied, LocationState, apply_occupancy
 from alerts.config import AlertingConfig
 from alerts.engine import LocationRecord, on_intake, on_occupancy
-from alerts.model import AlertEvent, AlertStatus, IntakeReport, OccupancyReport, Severity
+from alerts.model import AlertEvent, AlertStatus, OccupancyReport, Severity
 from alerts.render import nl_int
 
 D = dt.date
@@ -27,7 +27,7 @@ FIRST_DAY = D(2024, 7, 1)
 
 def state_with(occupancy: int, date: dt.date = REPORT_DAY) -> LocationState:
     state, _ = apply_occupancy(
-        LocationState("ter-apel"), OccupancyReport("e", "ter-apel", date, occupancy)
+        LocationState("ter-apel"), an_occupancy_report(date, occupancy, event_id="e")
     )
     return state
 
@@ -172,7 +172,7 @@ def test_ter_apel_episode_fires_once_and_resolves_once() -> None:
 
 def test_outcome_carries_the_new_contribution() -> None:
     record = LocationRecord.new("ter-apel")
-    report = OccupancyReport("a", "ter-apel", D(2024, 7, 2), 2380, without_bed=60)
+    report = an_occupancy_report(D(2024, 7, 2), 2380, event_id="a", without_bed=60)
     outcome = on_occupancy(TER_APEL, record, report, DEFAULTS)
     assert len(outcome.contributions) == 1
     got = outcome.contributions[0]
@@ -183,7 +183,7 @@ def test_outcome_carries_the_new_contribution() -> None:
 
 def test_duplicate_report_yields_no_events() -> None:
     record = LocationRecord.new("ter-apel")
-    report = OccupancyReport("a", "ter-apel", D(2024, 7, 2), 2380)
+    report = an_occupancy_report(D(2024, 7, 2), 2380, event_id="a")
     first = on_occupancy(TER_APEL, record, report, DEFAULTS)
     assert len(cap_events(first.events)) == 1
     again = on_occupancy(TER_APEL, first.record, report, DEFAULTS)
@@ -195,7 +195,7 @@ def test_duplicate_report_yields_no_events() -> None:
 
 def test_correction_yields_no_events_and_no_contribution() -> None:
     record, _, _ = feed([2040, 2380], start=D(2024, 7, 2))
-    late = OccupancyReport("late", "ter-apel", D(2024, 7, 1), 1500)
+    late = an_occupancy_report(D(2024, 7, 1), 1500, event_id="late")
     outcome = on_occupancy(TER_APEL, record, late, DEFAULTS)
     assert outcome.applied is Applied.CORRECTION
     assert outcome.events == ()
@@ -256,7 +256,7 @@ def test_replay_of_the_same_input_gives_the_same_events() -> None:
 def test_on_intake_never_alerts() -> None:
     record, _, _ = feed([2380])
     outcome = on_intake(
-        TER_APEL, record, IntakeReport("in", "ter-apel", D(2024, 7, 2), arrivals=500), DEFAULTS
+        TER_APEL, record, an_intake_report(D(2024, 7, 2), event_id="in", arrivals=500), DEFAULTS
     )
     assert outcome.applied is Applied.APPLIED
     assert cap_events(outcome.events) == []

@@ -622,11 +622,18 @@ def ter_apel_days(
 ) -> tuple[list[OccupancyReport], list[IntakeReport]]:
     """Day k: (occupancy, slept_outside, arrivals, transfers_out, departures, unplaced)."""
     occupancies = [
-        OccupancyReport(f"o{k}", "ter-apel", day(k), f[0], slept_outside=f[1])
+        an_occupancy_report(day(k), f[0], event_id=f"o{k}", slept_outside=f[1])
         for k, f in enumerate(figures[:n_days])
     ]
     intakes = [
-        IntakeReport(f"i{k}", "ter-apel", day(k), f[2], f[3], f[4], f[5])
+        an_intake_report(
+            day(k),
+            event_id=f"i{k}",
+            arrivals=f[2],
+            transfers_out=f[3],
+            departures=f[4],
+            unplaced=f[5],
+        )
         for k, f in enumerate(figures[:n_days])
     ]
     return occupancies, intakes
@@ -690,8 +697,10 @@ def _merge(
 def _join_events(reports: Sequence[Report]) -> list[tuple[str, int, str, str, dt.date, float]]:
     """The events of a run, per alert (rule) in revision order."""
     seed: list[Report] = [
-        OccupancyReport("seed-o", "ter-apel", day(-1), 1900),
-        IntakeReport("seed-i", "ter-apel", day(-1), 200, 150, 20),
+        an_occupancy_report(day(-1), 1900, event_id="seed-o"),
+        an_intake_report(
+            day(-1), event_id="seed-i", arrivals=200, transfers_out=150, departures=20
+        ),
     ]
     _, events = feed(TER_APEL, [*seed, *reports])
     return sorted(
