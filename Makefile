@@ -46,7 +46,7 @@ test: lint typecheck
 	$(VENV)/bin/pytest -p no:cacheprovider -m "not soak"
 
 unit: install
-	$(VENV)/bin/pytest -p no:cacheprovider tests/unit tests/agents tests/test_architecture.py
+	$(VENV)/bin/pytest -p no:cacheprovider tests/core tests/edge tests/agents tests/test_architecture.py
 
 integration: install
 	$(VENV)/bin/pytest -p no:cacheprovider -m "integration and not soak"

@@ -14,18 +14,16 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from builders import a_location
 
 from alerts.capacity import Contribution
 from alerts.config import AlertingConfig
-from alerts.model import Location
 from streams.messages import ContributionBundle, encode_province_message
 from streams.settings import Settings, load_alerting_config
 from streams.worker.app import Worker, build_worker
 from streams.worker.runner import Edge
 
-TER_APEL = Location(
-    "ter-apel", "Ter Apel", "registration_centre", "GM1950", "GR", 2000, 2000, "afspraak"
-)
+TER_APEL = a_location(cap_source="afspraak")
 
 
 class RecordingTopic:

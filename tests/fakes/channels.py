@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
+from builders import an_alert
 
-from alerts.model import AlertEvent, AlertStatus, Severity, Subject, SubjectKind
+from alerts.model import AlertStatus, Severity
 from alerts.notify import Notifier, build_notifier
 from alerts.receivers import (
     AlertmanagerSpec,
@@ -79,19 +80,15 @@ SECRETS = (
     *("0" + p[3:] for p in PHONES),
 )
 
-EVENT = AlertEvent(
+EVENT = an_alert(
     alert_id="cap_exceeded-ter-apel-bcac4a9220",
     rule="cap_exceeded",
     status=AlertStatus.FIRING,
     severity=Severity.CRITICAL,
-    subject=Subject(SubjectKind.LOCATION, "ter-apel"),
-    province="GR",
-    municipality_code="GM1950",
     value=2380,
     threshold=2000,
     summary="Ter Apel: 2.380 personen, 380 boven de afgesproken grens van 2.000",
     starts_at="2024-07-02T09:00:00+02:00",
-    ends_at=None,
     event_date=dt.date(2024, 7, 2),
     revision=3,
     headroom=-380,

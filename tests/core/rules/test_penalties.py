@@ -6,10 +6,12 @@ EUR 1.5 million (100 nights); then EUR 50,000 a night from 13 Nov 2024, at most 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
 
 import pytest
+from builders import BUDEL, TER_APEL, a_location
 
 from alerts import rules
 from alerts.capacity import Applied, LocationState, apply_occupancy
@@ -21,9 +23,6 @@ from alerts.penalties import DEFAULT_SCHEMES, PenaltyScheme, PenaltyTally, accru
 D = dt.date
 DEFAULTS = AlertingConfig()
 FIRST, SECOND = "ter-apel-2024-01", "ter-apel-2024-10"
-TER_APEL = Location(
-    "ter-apel", "Ter Apel", "registration_centre", "GM1950", "GR", capacity=2000, cap=2000
-)
 FIRST_NIGHT = D(2024, 2, 22)
 
 
@@ -165,7 +164,7 @@ def test_nights_at_or_below_the_cap_add_nothing() -> None:
 
 
 def test_a_location_without_a_cap_accrues_nothing() -> None:
-    uncapped = Location("ter-apel", "Ter Apel", "registration_centre", "GM1950", "GR", 2000)
+    uncapped = a_location(capacity=2000, cap=None)
     record, events, _ = feed([(D(2024, 3, 1), 9000)], location=uncapped)
     assert record.penalties[FIRST].nights == 0
     assert events == []
@@ -275,5 +274,5 @@ def test_penalty_accrued_rule(
 
 
 def test_penalty_accrued_only_where_a_scheme_applies() -> None:
-    budel = Location("budel", "Budel", "regular", "GM1724", "NB", 1000, cap=900)
+    budel = dataclasses.replace(BUDEL, cap=900)
     assert rules.penalty_accrued(budel, state_on(D(2024, 6, 1)), DEFAULTS, {}) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+import builders
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,7 +14,7 @@ from alerts.lifecycle import AlertState, Finding, alert_id, event_time, step
 from alerts.model import AlertEvent, AlertStatus, Severity, Subject, SubjectKind
 
 D = dt.date
-TER_APEL = Subject(SubjectKind.LOCATION, "ter-apel")
+TER_APEL = builders.TER_APEL.subject
 
 # Letters for a day's finding: B = breached, C = cleared, H = in the hysteresis band (neither);
 # a lower-case letter adds a severity: b = breached at WARNING (upper-case B is CRITICAL).

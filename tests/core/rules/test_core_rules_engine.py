@@ -5,27 +5,19 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from builders import BUDEL, a_location, an_intake_report, an_occupancy_report
 
 from alerts import rules
 from alerts.capacity import Applied, LocationState, apply_occupancy
 from alerts.config import AlertingConfig
 from alerts.engine import LocationRecord, on_intake, on_occupancy
-from alerts.model import AlertEvent, AlertStatus, IntakeReport, Location, OccupancyReport, Severity
+from alerts.model import AlertEvent, AlertStatus, OccupancyReport, Severity
 from alerts.render import nl_int
 
 D = dt.date
 CAP_SOURCE = "Afspraak COA-Westerwolde"
-TER_APEL = Location(
-    location_id="ter-apel",
-    name="Ter Apel",
-    kind="registration_centre",
-    municipality_code="GM1950",
-    province="GR",
-    capacity=2000,
-    cap=2000,
-    cap_source=CAP_SOURCE,
-)
-NO_CAP = Location("budel", "Budel", "regular", "GM1724", "NB", 1000)
+TER_APEL = a_location(cap_source=CAP_SOURCE)
+NO_CAP = BUDEL
 DEFAULTS = AlertingConfig()
 
 
@@ -35,7 +27,7 @@ FIRST_DAY = D(2024, 7, 1)
 
 def state_with(occupancy: int, date: dt.date = REPORT_DAY) -> LocationState:
     state, _ = apply_occupancy(
-        LocationState("ter-apel"), OccupancyReport("e", "ter-apel", date, occupancy)
+        LocationState("ter-apel"), an_occupancy_report(date, occupancy, event_id="e")
     )
     return state
 
@@ -87,7 +79,7 @@ def test_cap_exceeded_finding_fields() -> None:
 
 
 def test_cap_exceeded_uses_the_cap_not_the_capacity() -> None:
-    roomy = Location("ter-apel", "Ter Apel", "registration_centre", "GM1950", "GR", 3000, cap=2000)
+    roomy = a_location(capacity=3000, cap=2000)
     found = rules.cap_exceeded(roomy, state_with(2100), DEFAULTS)
     assert found is not None and found.breached and found.threshold == 2000
 
@@ -144,7 +136,7 @@ def feed(
     applied: list[Applied] = []
     for n, count in enumerate(counts):
         date = start + dt.timedelta(days=n)
-        report = OccupancyReport(f"occ-{date.isoformat()}", "ter-apel", date, count)
+        report = an_occupancy_report(date, count, event_id=f"occ-{date.isoformat()}")
         outcome = on_occupancy(TER_APEL, record, report, config)
         record = outcome.record
         events.extend(cap_events(outcome.events))
@@ -180,7 +172,7 @@ def test_ter_apel_episode_fires_once_and_resolves_once() -> None:
 
 def test_outcome_carries_the_new_contribution() -> None:
     record = LocationRecord.new("ter-apel")
-    report = OccupancyReport("a", "ter-apel", D(2024, 7, 2), 2380, without_bed=60)
+    report = an_occupancy_report(D(2024, 7, 2), 2380, event_id="a", without_bed=60)
     outcome = on_occupancy(TER_APEL, record, report, DEFAULTS)
     assert len(outcome.contributions) == 1
     got = outcome.contributions[0]
@@ -191,7 +183,7 @@ def test_outcome_carries_the_new_contribution() -> None:
 
 def test_duplicate_report_yields_no_events() -> None:
     record = LocationRecord.new("ter-apel")
-    report = OccupancyReport("a", "ter-apel", D(2024, 7, 2), 2380)
+    report = an_occupancy_report(D(2024, 7, 2), 2380, event_id="a")
     first = on_occupancy(TER_APEL, record, report, DEFAULTS)
     assert len(cap_events(first.events)) == 1
     again = on_occupancy(TER_APEL, first.record, report, DEFAULTS)
@@ -203,7 +195,7 @@ def test_duplicate_report_yields_no_events() -> None:
 
 def test_correction_yields_no_events_and_no_contribution() -> None:
     record, _, _ = feed([2040, 2380], start=D(2024, 7, 2))
-    late = OccupancyReport("late", "ter-apel", D(2024, 7, 1), 1500)
+    late = an_occupancy_report(D(2024, 7, 1), 1500, event_id="late")
     outcome = on_occupancy(TER_APEL, record, late, DEFAULTS)
     assert outcome.applied is Applied.CORRECTION
     assert outcome.events == ()
@@ -264,7 +256,7 @@ def test_replay_of_the_same_input_gives_the_same_events() -> None:
 def test_on_intake_never_alerts() -> None:
     record, _, _ = feed([2380])
     outcome = on_intake(
-        TER_APEL, record, IntakeReport("in", "ter-apel", D(2024, 7, 2), arrivals=500), DEFAULTS
+        TER_APEL, record, an_intake_report(D(2024, 7, 2), event_id="in", arrivals=500), DEFAULTS
     )
     assert outcome.applied is Applied.APPLIED
     assert cap_events(outcome.events) == []

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from builders import BUDEL, TER_APEL, an_intake_report, an_occupancy_report
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -22,10 +23,6 @@ from alerts.model import AlertEvent, IntakeReport, Location, OccupancyReport, Se
 
 D = dt.date
 DEFAULTS = AlertingConfig()
-TER_APEL = Location(
-    "ter-apel", "Ter Apel", "registration_centre", "GM1950", "GR", capacity=2000, cap=2000
-)
-BUDEL = Location("budel", "Budel", "regular", "GM1724", "NB", capacity=1000)
 START = D(2024, 8, 19)  # a Monday
 
 Report = OccupancyReport | IntakeReport
@@ -37,11 +34,13 @@ def day(n: int) -> dt.date:
 
 
 def occ(date: dt.date, occupancy: int, tag: str = "", **extra: Any) -> OccupancyReport:
-    return OccupancyReport(f"occ-{date}{tag}", "x", date, occupancy, **extra)
+    return an_occupancy_report(
+        date, occupancy, event_id=f"occ-{date}{tag}", location_id="x", **extra
+    )
 
 
 def intake(date: dt.date, **extra: Any) -> IntakeReport:
-    return IntakeReport(f"in-{date}", "x", date, **extra)
+    return an_intake_report(date, location_id="x", **extra)
 
 
 def state_of(*reports: Report) -> LocationState:
@@ -623,11 +622,18 @@ def ter_apel_days(
 ) -> tuple[list[OccupancyReport], list[IntakeReport]]:
     """Day k: (occupancy, slept_outside, arrivals, transfers_out, departures, unplaced)."""
     occupancies = [
-        OccupancyReport(f"o{k}", "ter-apel", day(k), f[0], slept_outside=f[1])
+        an_occupancy_report(day(k), f[0], event_id=f"o{k}", slept_outside=f[1])
         for k, f in enumerate(figures[:n_days])
     ]
     intakes = [
-        IntakeReport(f"i{k}", "ter-apel", day(k), f[2], f[3], f[4], f[5])
+        an_intake_report(
+            day(k),
+            event_id=f"i{k}",
+            arrivals=f[2],
+            transfers_out=f[3],
+            departures=f[4],
+            unplaced=f[5],
+        )
         for k, f in enumerate(figures[:n_days])
     ]
     return occupancies, intakes
@@ -691,8 +697,10 @@ def _merge(
 def _join_events(reports: Sequence[Report]) -> list[tuple[str, int, str, str, dt.date, float]]:
     """The events of a run, per alert (rule) in revision order."""
     seed: list[Report] = [
-        OccupancyReport("seed-o", "ter-apel", day(-1), 1900),
-        IntakeReport("seed-i", "ter-apel", day(-1), 200, 150, 20),
+        an_occupancy_report(day(-1), 1900, event_id="seed-o"),
+        an_intake_report(
+            day(-1), event_id="seed-i", arrivals=200, transfers_out=150, departures=20
+        ),
     ]
     _, events = feed(TER_APEL, [*seed, *reports])
     return sorted(

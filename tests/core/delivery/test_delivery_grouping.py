@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from builders import an_alert
 
 from alerts.delivery import (
     Failure,
@@ -39,7 +40,7 @@ def event(
     severity: Severity = Severity.WARNING,
     status: AlertStatus = AlertStatus.FIRING,
 ) -> AlertEvent:
-    return AlertEvent(
+    return an_alert(
         alert_id=alert,
         rule=rule,
         status=status,
@@ -50,9 +51,6 @@ def event(
         value=950,
         threshold=1000,
         summary=f"{alert} r{revision}",
-        starts_at="2024-06-01T09:00:00+02:00",
-        ends_at=None,
-        event_date=dt.date(2024, 6, 1),
         revision=revision,
     )
 

@@ -12,30 +12,24 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from builders import an_alert
 
 from alerts.capacity import Contribution, MemberStatus
 from alerts.delivery import Grouping
 from alerts.errors import InvalidReport
-from alerts.model import NATIONAL, AlertEvent, AlertStatus, Severity, Subject, SubjectKind
+from alerts.model import NATIONAL, AlertStatus, Severity
 from alerts.routing import Matcher, Silence, parse_silence
 from streams import messages as m
 from streams.records import encode
 
 NOW = dt.datetime(2026, 3, 2, 8, 15, 30, 123456, tzinfo=dt.UTC)
 
-ALERT = AlertEvent(
+ALERT = an_alert(
     alert_id="cap_exceeded-ter-apel-bcac4a9220",
-    rule="cap_exceeded",
-    status=AlertStatus.FIRING,
-    severity=Severity.CRITICAL,
-    subject=Subject(SubjectKind.LOCATION, "ter-apel"),
-    province="GR",
-    municipality_code="GM1950",
     value=2100,
     threshold=2000.0,
     summary="Ter Apel: 2100 bewoners, 100 boven de afspraak van 2000",
     starts_at="2026-03-02T09:00:00+01:00",
-    ends_at=None,
     event_date=dt.date(2026, 3, 2),
     revision=3,
     headroom=-100.0,

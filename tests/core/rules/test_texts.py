@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from builders import TER_APEL, a_location
 
 from alerts import rules
 from alerts.capacity import (
@@ -115,7 +116,7 @@ CYCLE = TargetCycle("eerste", D(2024, 2, 1), {"ZH": 19776, "NH": 16290})
 
 
 def ter_apel_named() -> Location:
-    return Location("ter-apel", NAME, "registration_centre", "GM1950", "GR", 2000, cap=2000)
+    return a_location(name=NAME, capacity=2000, cap=2000)
 
 
 CASES: dict[str, Callable[[], Finding | None]] = {
@@ -257,7 +258,6 @@ def test_every_province_name_is_gsm(code: str) -> None:
 # --------------------------------------------------------------------------- exact Dutch
 
 
-TER_APEL = Location("ter-apel", "Ter Apel", "registration_centre", "GM1950", "GR", 2000, cap=2000)
 MONDAY = D(2024, 8, 26)
 
 

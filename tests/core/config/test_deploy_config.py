@@ -8,7 +8,7 @@ import yaml
 
 from alerts.config import AlertingConfig
 
-SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "config" / "alerting.yml"
+SHIPPED = Path(__file__).resolve().parents[3] / "deploy" / "config" / "alerting.yml"
 
 
 def test_shipped_config_spells_out_the_defaults() -> None:

@@ -10,12 +10,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from builders import PLACES, an_alert
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts.delivery import Ledger, delivered
 from alerts.errors import ConfigError
-from alerts.model import AlertEvent, AlertStatus, Severity, Subject, SubjectKind
+from alerts.model import AlertEvent, AlertStatus, Severity
 from alerts.routing import (
     ALWAYS_THROUGH,
     Action,
@@ -39,17 +40,6 @@ from alerts.routing import (
 FIRING, RESOLVED = AlertStatus.FIRING, AlertStatus.RESOLVED
 INFO, WARNING, CRITICAL = Severity.INFO, Severity.WARNING, Severity.CRITICAL
 
-# Where an alert is about: (subject, province, municipality_code).
-PLACES: dict[str, tuple[Subject, str | None, str | None]] = {
-    "ter-apel": (Subject(SubjectKind.LOCATION, "ter-apel"), "GR", "GM1950"),  # Westerwolde
-    "zoutkamp": (Subject(SubjectKind.LOCATION, "zoutkamp"), "GR", "GM1966"),  # Het Hogeland
-    "budel": (Subject(SubjectKind.LOCATION, "budel"), "NB", "GM1706"),  # Cranendonck
-    "utrecht": (Subject(SubjectKind.LOCATION, "utrecht-joseph"), "UT", "GM0344"),
-    "GR": (Subject(SubjectKind.PROVINCE, "GR"), "GR", None),
-    "NB": (Subject(SubjectKind.PROVINCE, "NB"), "NB", None),
-    "NL": (Subject(SubjectKind.NATIONAL, "NL"), None, None),
-}
-
 
 def event(
     rule: str = "cap_near",
@@ -59,7 +49,7 @@ def event(
     labels: dict[str, str] | None = None,
 ) -> AlertEvent:
     subject, province, municipality = PLACES[where]
-    return AlertEvent(
+    return an_alert(
         alert_id=f"{rule}-{subject.id}",
         rule=rule,
         status=status,

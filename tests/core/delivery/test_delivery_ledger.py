@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from builders import an_alert
+
 from alerts.delivery import (
     Failure,
     Ledger,
@@ -16,29 +18,14 @@ from alerts.delivery import (
     notification_id,
     release,
 )
-from alerts.model import AlertEvent, AlertStatus, Severity, Subject, SubjectKind
+from alerts.model import AlertEvent, Severity
 
 NOW = dt.datetime(2024, 6, 1, 12, 0, tzinfo=dt.UTC)
 SCHEDULE = (5.0, 300.0)
 
 
 def event(revision: int = 1, severity: Severity = Severity.CRITICAL) -> AlertEvent:
-    return AlertEvent(
-        alert_id="cap_exceeded-ter-apel-x",
-        rule="cap_exceeded",
-        status=AlertStatus.FIRING,
-        severity=severity,
-        subject=Subject(SubjectKind.LOCATION, "ter-apel"),
-        province="GR",
-        municipality_code="GM1950",
-        value=2300,
-        threshold=2000,
-        summary="Ter Apel: 2.300 personen, 300 boven de afgesproken grens van 2.000",
-        starts_at="2024-06-01T09:00:00+02:00",
-        ends_at=None,
-        event_date=dt.date(2024, 6, 1),
-        revision=revision,
-    )
+    return an_alert(revision=revision, severity=severity)
 
 
 def fail(ledger: Ledger, attempts: int, failure: Failure) -> tuple[Ledger, str | None, object]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from builders import an_alert
 
 from alerts.errors import ConfigError
 from alerts.escalation import EscalationPolicy, Watch, acknowledge, due, parse_escalation, watch
-from alerts.model import AlertEvent, AlertStatus, Severity, Subject, SubjectKind
+from alerts.model import AlertEvent, AlertStatus, Severity
 
 T0 = dt.datetime(2024, 6, 1, 3, 0, tzinfo=dt.UTC)
 POLICY = EscalationPolicy(dt.timedelta(minutes=15), ("ministerie", "dg-migratie"))
@@ -17,22 +18,7 @@ POLICY = EscalationPolicy(dt.timedelta(minutes=15), ("ministerie", "dg-migratie"
 def alert(
     status: AlertStatus = AlertStatus.FIRING, severity: Severity = Severity.CRITICAL
 ) -> AlertEvent:
-    return AlertEvent(
-        alert_id="cap_exceeded-ter-apel-x",
-        rule="cap_exceeded",
-        status=status,
-        severity=severity,
-        subject=Subject(SubjectKind.LOCATION, "ter-apel"),
-        province="GR",
-        municipality_code="GM1950",
-        value=2300,
-        threshold=2000,
-        summary="Ter Apel: 2.300 personen, 300 boven de afgesproken grens van 2.000",
-        starts_at="2024-06-01T09:00:00+02:00",
-        ends_at=None,
-        event_date=dt.date(2024, 6, 1),
-        revision=1,
-    )
+    return an_alert(status=status, severity=severity)
 
 
 def minutes(n: float) -> dt.datetime:

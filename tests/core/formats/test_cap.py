@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import builders
 import pytest
 from lxml import etree
 
@@ -22,7 +23,7 @@ from alerts.config import RULE_IDS
 from alerts.lifecycle import AlertState, Finding, event_time, step
 from alerts.model import NATIONAL, AlertEvent, AlertStatus, Severity, Subject, SubjectKind
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "CAP-v1.2.xsd"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "CAP-v1.2.xsd"
 SENDER = "opvangwacht@example.nl"
 NAMES = {"GM1950": "Westerwolde"}
 NS = {"cap": CAP_NS}
@@ -31,7 +32,7 @@ D = dt.date
 # CAP 1.2 section 3.3.2: whole seconds and a numeric offset ("Z" is not allowed).
 CAP_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 
-TER_APEL = Subject(SubjectKind.LOCATION, "ter-apel")
+TER_APEL = builders.TER_APEL.subject
 GRONINGEN = Subject(SubjectKind.PROVINCE, "GR")
 
 # Every rule with the subject kind(s) it has in the engine.

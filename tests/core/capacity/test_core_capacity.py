@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 import pytest
+from builders import TER_APEL, a_location, an_intake_report, an_occupancy_report
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,23 +34,14 @@ from alerts.lifecycle import AlertState
 from alerts.model import IntakeReport, Location, OccupancyReport
 
 D = dt.date
-TER_APEL = Location(
-    location_id="ter-apel",
-    name="Ter Apel",
-    kind="registration_centre",
-    municipality_code="GM1950",
-    province="GR",
-    capacity=2000,
-    cap=2000,
-)
 
 
 def occ(event_id: str, date: dt.date, occupancy: int, **extra: Any) -> OccupancyReport:
-    return OccupancyReport(event_id, "ter-apel", date, occupancy, **extra)
+    return an_occupancy_report(date, occupancy, event_id=event_id, **extra)
 
 
 def intake(event_id: str, date: dt.date, **extra: Any) -> IntakeReport:
-    return IntakeReport(event_id, "ter-apel", date, **extra)
+    return an_intake_report(date, event_id=event_id, **extra)
 
 
 def run(
@@ -415,7 +407,7 @@ def test_without_any_capacity_in_reports_the_registered_one_is_used(
     reports: list[OccupancyReport], registered: int
 ) -> None:
     reports = [OccupancyReport(r.event_id, r.location_id, r.date, r.occupancy) for r in reports]
-    location = Location("ter-apel", "Ter Apel", "regular", "GM1950", "GR", registered)
+    location = a_location(kind="regular", capacity=registered, cap=None)
     state, _ = run(*reports)
     newest = max(reports, key=lambda r: r.date)
     assert state.free_places(location) == registered - newest.occupancy

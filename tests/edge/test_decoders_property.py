@@ -17,20 +17,16 @@ from typing import Any
 
 import orjson
 import pytest
+from builders import an_alert
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alerts.capacity import Contribution
 from alerts.errors import InvalidReport
 from alerts.model import (
-    AlertEvent,
-    AlertStatus,
     IntakeReport,
     Location,
     OccupancyReport,
-    Severity,
-    Subject,
-    SubjectKind,
 )
 from alerts.routing import Silence
 from streams import messages as m
@@ -173,21 +169,13 @@ def _write(value: Any, how: str) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
-ALERT = AlertEvent(
-    "cap_exceeded-ter-apel-1",
-    "cap_exceeded",
-    AlertStatus.FIRING,
-    Severity.CRITICAL,
-    Subject(SubjectKind.LOCATION, "ter-apel"),
-    "GR",
-    "GM1950",
-    2100,
-    2000,
-    "Ter Apel vol",
-    "2026-03-02T09:00:00+01:00",
-    None,
-    dt.date(2026, 3, 2),
-    2,
+ALERT = an_alert(
+    alert_id="cap_exceeded-ter-apel-1",
+    value=2100,
+    summary="Ter Apel vol",
+    starts_at="2026-03-02T09:00:00+01:00",
+    event_date=dt.date(2026, 3, 2),
+    revision=2,
     labels={"a": "b"},
 ).to_dict()
 SHARE = Contribution(

@@ -10,11 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+from builders import PLACES, an_alert
 from fakes.channels import CM_TOKEN, ENV, EVENT, PD_KEY, PHONES, SECRETS
 
 from alerts.config import AlertingConfig
 from alerts.dryrun import DUPLICATE, DryRun, dry_run, message
-from alerts.model import AlertEvent, AlertStatus, Severity, Subject, SubjectKind
+from alerts.model import AlertEvent, AlertStatus, Severity
 from alerts.notify import build_notifier
 from alerts.receivers import gsm7_units, sms_text
 from alerts.replay import replay
@@ -59,13 +60,6 @@ def config(**extra: Any) -> AlertingConfig:
     return AlertingConfig.from_mapping({**BASE, **extra}, ENV)
 
 
-PLACES = {
-    "ter-apel": (Subject(SubjectKind.LOCATION, "ter-apel"), "GR", "GM1950"),
-    "budel": (Subject(SubjectKind.LOCATION, "budel"), "NB", "GM1706"),
-    "GR": (Subject(SubjectKind.PROVINCE, "GR"), "GR", None),
-}
-
-
 def alert(
     rule: str = "cap_near",
     where: str = "ter-apel",
@@ -75,7 +69,7 @@ def alert(
     date: dt.date = dt.date(2024, 7, 2),
 ) -> AlertEvent:
     subject, province, municipality = PLACES[where]
-    return AlertEvent(
+    return an_alert(
         alert_id=f"{rule}-{subject.id}",
         rule=rule,
         status=status,

@@ -9,11 +9,12 @@ from typing import Any
 
 import orjson
 import pytest
+from builders import a_location, an_occupancy_report
 
 from alerts import engine
 from alerts.capacity import Contribution
 from alerts.config import AlertingConfig
-from alerts.model import Location, OccupancyReport
+from alerts.model import OccupancyReport
 from streams.state import codecs
 from streams.state.aggregates import AggregateHead, AggregateStore, MemberRow, member_key
 from streams.state.batch import Overlay
@@ -21,9 +22,7 @@ from streams.state.locations import LocationHead, LocationStore, WeekRow, week_k
 from streams.state.split import Changes, VersionedRows, Versions
 from streams.web import api
 
-TER_APEL = Location(
-    "ter-apel", "Ter Apel", "registration_centre", "GM1950", "GR", 2000, 2000, "afspraak"
-)
+TER_APEL = a_location(cap_source="afspraak")
 CONFIG = AlertingConfig()
 START = dt.date(2022, 8, 1)  # a Monday
 
@@ -81,7 +80,7 @@ async def write(
 
 def report(day: int, occupancy: int) -> OccupancyReport:
     date = START + dt.timedelta(days=day)
-    return OccupancyReport(f"e{day}", "ter-apel", date, occupancy)
+    return an_occupancy_report(date, occupancy, event_id=f"e{day}")
 
 
 def apply(record: engine.LocationRecord | None, day: int, occupancy: int) -> engine.LocationRecord:
@@ -319,7 +318,7 @@ async def test_a_crash_after_the_rows_and_before_the_head_leaves_the_record_as_i
     before = locations.get("ter-apel")
     # A recount of the newest day changes a day this week's row already holds; the worker dies
     # once the row is acknowledged, before the head is sent.
-    recount = OccupancyReport("recount", "ter-apel", day_n(2), 2100)
+    recount = an_occupancy_report(day_n(2), 2100, event_id="recount")
     newer = engine.on_occupancy(TER_APEL, record, recount, CONFIG).record
     assert newer.state.day(day_n(2)) != record.state.day(day_n(2))
     changes = Changes()
