@@ -13,7 +13,7 @@ import csv
 import json
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -218,6 +218,3 @@ def summarise(counts: dict[str, int], elapsed: float) -> str:
     rate = total / elapsed if elapsed > 0 else float(total)
     return f"published {total} records ({parts}) in {elapsed:.1f} s, {rate:,.0f}/s"
 
-
-def iter_topics(records: Iterable[InputRecord]) -> set[str]:
-    return {r.topic for r in records}
