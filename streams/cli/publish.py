@@ -217,4 +217,3 @@ def summarise(counts: dict[str, int], elapsed: float) -> str:
     parts = ", ".join(f"{n} {topic}" for topic, n in sorted(counts.items()))
     rate = total / elapsed if elapsed > 0 else float(total)
     return f"published {total} records ({parts}) in {elapsed:.1f} s, {rate:,.0f}/s"
-

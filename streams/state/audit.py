@@ -1,21 +1,197 @@
 """The audit trail: every routing decision, delivery attempt, acknowledgement and escalation.
 
-Written to ``opvang.audit`` (keyed by alert_id) by the agents; :class:`AuditLog` follows that
-topic from its start and keeps the recent history of each alert in memory for
-``GET /api/alerts/{id}/history``. Entries never hold a secret, a token or a full phone number:
-what goes in is built from sanitised notifier errors and the alert's own summary.
+Written to ``opvang.audit`` (keyed by alert_id) by the agents, one of the typed entries below
+each; :class:`AuditLog` follows that topic from its start and keeps the recent history of each
+alert in memory for ``GET /api/alerts/{id}/history``. Entries never hold a secret, a token or a
+full phone number: what goes in is built from sanitised notifier errors and the alert's own
+summary.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import OrderedDict
-from typing import Any
+from typing import Any, ClassVar
 
 from streams.messages import decode_audit_entry
 from streams.state.follow import Skipped, follow_topic
 
-__all__ = ["AuditLog"]
+__all__ = [
+    "AckForwarded",
+    "Acknowledged",
+    "AlertChanged",
+    "AttemptFailed",
+    "AuditEntry",
+    "AuditLog",
+    "Delivered",
+    "DeliveryReported",
+    "Digested",
+    "Escalated",
+    "Grouped",
+    "Held",
+    "NotSent",
+    "Queued",
+    "ReceiverEnabled",
+    "Reminded",
+    "Routed",
+]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One entry of the trail; ``kind`` is its ``type`` on the topic, the fields its body."""
+
+    kind: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        body = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {"type": self.kind, **body}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AlertChanged(AuditEntry):
+    kind: ClassVar[str] = "change"
+    event: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Routed(AuditEntry):
+    """What routing decided for one receiver: send, silenced, inhibited, ..."""
+
+    kind: ClassVar[str] = "routed"
+    revision: int
+    receiver: str
+    action: str
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Delivered(AuditEntry):
+    kind: ClassVar[str] = "attempt"
+    receiver: str
+    channel: str
+    revision: int
+    notification_id: str
+    attempt: int
+    status_code: int
+    provider_id: str | None
+    provider_ids: list[str]
+    latency_ms: float
+    text: str
+    outcome: str = "delivered"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AttemptFailed(AuditEntry):
+    """A failed attempt; ``outcome`` is ``retry``, or why it was given up (``dead``, ...)."""
+
+    kind: ClassVar[str] = "attempt"
+    receiver: str
+    channel: str
+    revision: int
+    notification_id: str
+    attempt: int
+    status_code: int | None
+    error: str
+    outcome: str
+    next_attempt_at: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Queued(AuditEntry):
+    kind: ClassVar[str] = "queued"
+    receiver: str
+    notification_id: str
+    reason: str
+    next_attempt_at: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Held(AuditEntry):
+    """Held back by quiet hours or the text budget until ``release_at``."""
+
+    kind: ClassVar[str] = "held"
+    receiver: str
+    reason: str
+    release_at: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NotSent(AuditEntry):
+    """Not sent: the receiver is switched off (``reason`` says why)."""
+
+    kind: ClassVar[str] = "skipped"
+    receiver: str
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Grouped(AuditEntry):
+    kind: ClassVar[str] = "grouped"
+    receiver: str
+    group: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Digested(AuditEntry):
+    kind: ClassVar[str] = "digest"
+    receiver: str
+    digest: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reminded(AuditEntry):
+    """A reminder sent (``wanted``) or skipped because routing no longer sends it."""
+
+    receiver: str
+    notification_id: str
+    wanted: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        kind = "reminder" if self.wanted else "reminder-skipped"
+        return {"type": kind, "receiver": self.receiver, "notification_id": self.notification_id}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReceiverEnabled(AuditEntry):
+    kind: ClassVar[str] = "enabled"
+    receiver: str
+    by: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AckForwarded(AuditEntry):
+    kind: ClassVar[str] = "ack-forwarded"
+    receiver: str
+    outcome: str
+    error: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Escalated(AuditEntry):
+    kind: ClassVar[str] = "escalated"
+    receiver: str
+    level: int
+    since: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Acknowledged(AuditEntry):
+    kind: ClassVar[str] = "ack"
+    by: str
+    comment: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DeliveryReported(AuditEntry):
+    """An SMS provider's delivery report, matched to its alert by the provider's message id."""
+
+    kind: ClassVar[str] = "delivery-report"
+    provider: str
+    provider_id: str
+    status: str
+    detail: str | None
 
 
 class AuditLog:

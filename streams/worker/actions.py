@@ -30,6 +30,7 @@ from streams.messages import (
     encode_notification_message,
 )
 from streams.records import encode
+from streams.state.audit import Acknowledged, DeliveryReported
 from streams.web import api
 from streams.web.http import (
     BodyError,
@@ -116,7 +117,7 @@ def register(app: faust.App, ctx: Context) -> None:
                 return _still_reading(self)
             if not exists:
                 return self.json({"error": f"no alert {alert_id[:200]!r}"}, status=404)
-            await ctx.runner.audit(alert_id, {"type": "ack", "by": by, "comment": comment})
+            await ctx.runner.audit(alert_id, Acknowledged(by, comment))
             ack = encode_escalation_message(Acknowledgement(alert_id, by))
             await send(topics.acks, alert_id.encode(), ack, None)
             for spec in ctx.config.receivers:
@@ -232,16 +233,8 @@ def _register_delivery_reports(app: faust.App, ctx: Context) -> None:
                 return _still_reading(self, "send the report again")
             for found in reports:
                 alert_id = ctx.audit_log.alert_for(found.provider_id) or "unmatched"
-                await ctx.runner.audit(
-                    alert_id,
-                    {
-                        "type": "delivery-report",
-                        "provider": provider,
-                        "provider_id": found.provider_id,
-                        "status": found.status,
-                        "detail": found.detail,
-                    },
-                )
+                entry = DeliveryReported(provider, found.provider_id, found.status, found.detail)
+                await ctx.runner.audit(alert_id, entry)
                 ctx.metrics.notifications.labels("sms", provider, f"report:{found.status}").inc()
             return self.json({"accepted": len(reports)})
 

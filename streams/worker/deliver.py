@@ -42,6 +42,18 @@ from streams.messages import (
     encode_notification_message,
 )
 from streams.records import encode
+from streams.state.audit import (
+    AckForwarded,
+    AttemptFailed,
+    Delivered,
+    Digested,
+    Grouped,
+    Held,
+    NotSent,
+    Queued,
+    ReceiverEnabled,
+    Reminded,
+)
 from streams.state.batch import Overlay
 from streams.worker.context import Context
 from streams.worker.guarantee import Record
@@ -140,10 +152,8 @@ class Delivery:
             await self._acknowledge(notifier.name, message)
             return ledger
         if isinstance(message, EnableReceiver):
-            await self.ctx.runner.audit(
-                f"receiver:{notifier.name}",
-                {"type": "enabled", "receiver": notifier.name, "by": message.by},
-            )
+            enabled = ReceiverEnabled(notifier.name, message.by)
+            await self.ctx.runner.audit(f"receiver:{notifier.name}", enabled)
             return dataclasses.replace(ledger, disabled=None, resting_until=None)
         return await self._on_notification(notifier, ledger, message)
 
@@ -154,10 +164,7 @@ class Delivery:
         if ledger.knows(nid):
             return ledger  # redelivered after a restart: already confirmed, queued or held
         if ledger.disabled:
-            await self.ctx.runner.audit(
-                event.alert_id,
-                {"type": "skipped", "receiver": notifier.name, "reason": ledger.disabled},
-            )
+            await self.ctx.runner.audit(event.alert_id, NotSent(notifier.name, ledger.disabled))
             return ledger
         now = self.ctx.clock()
         item = delivery.Pending(nid, event, 0, now, queued)
@@ -169,10 +176,8 @@ class Delivery:
                 ledger, item, grouping, now, urgent=routing.urgent(event)
             )
             if not send_now:
-                await self.ctx.runner.audit(
-                    event.alert_id,
-                    {"type": "grouped", "receiver": notifier.name, "group": grouping.key},
-                )
+                grouped = Grouped(notifier.name, grouping.key)
+                await self.ctx.runner.audit(event.alert_id, grouped)
                 self.ctx.metrics.notifications.labels(
                     notifier.channel, notifier.name, "grouped"
                 ).inc()
@@ -190,16 +195,13 @@ class Delivery:
         decision = routing.pace(event, notifier.name, ctx.config.routing, now, ledger.sent_at)
         if decision.action is routing.Action.SEND:
             if ledger.resting(now):
-                await ctx.runner.audit(
-                    event.alert_id,
-                    {
-                        "type": "queued",
-                        "receiver": notifier.name,
-                        "notification_id": nid,
-                        "reason": "the receiver did not answer; waits for its retry",
-                        "next_attempt_at": _iso(ledger.resting_until),
-                    },
+                queued = Queued(
+                    notifier.name,
+                    nid,
+                    "the receiver did not answer; waits for its retry",
+                    _iso(ledger.resting_until),
                 )
+                await ctx.runner.audit(event.alert_id, queued)
                 return delivery.defer(ledger, item)
             return await self._attempt(
                 notifier,
@@ -210,15 +212,8 @@ class Delivery:
                 first_queued_at=item.first_queued_at,
             )
         release_at = decision.release_at or now + dt.timedelta(hours=1)
-        await ctx.runner.audit(
-            event.alert_id,
-            {
-                "type": "held",
-                "receiver": notifier.name,
-                "reason": decision.reason,
-                "release_at": release_at.isoformat(),
-            },
-        )
+        held_entry = Held(notifier.name, decision.reason, release_at.isoformat())
+        await ctx.runner.audit(event.alert_id, held_entry)
         ctx.metrics.notifications.labels(
             notifier.channel, notifier.name, decision.action.value
         ).inc()
@@ -240,7 +235,6 @@ class Delivery:
         (a webhook's ``webhook-id``), so a receiver's deduplication does not drop it as the alert
         change it saw."""
         ctx = self.ctx
-        base = {"receiver": notifier.name, "channel": notifier.channel, "revision": event.revision}
         try:
             result = await notifier.send(event, message_id=nid)
         except DeliveryError as exc:
@@ -255,21 +249,19 @@ class Delivery:
             )
         ctx.metrics.notification_attempts.labels(notifier.channel, notifier.name, "ok").inc()
         ctx.metrics.notifications.labels(notifier.channel, notifier.name, "delivered").inc()
-        await ctx.runner.audit(
-            event.alert_id,
-            {
-                **base,
-                "type": "attempt",
-                "notification_id": nid,
-                "attempt": attempts,
-                "status_code": result.status_code,
-                "provider_id": result.provider_id,
-                "provider_ids": list(result.provider_ids),
-                "latency_ms": round(result.latency_s * 1000, 1),
-                "text": event.summary,
-                "outcome": "delivered",
-            },
+        delivered = Delivered(
+            notifier.name,
+            notifier.channel,
+            event.revision,
+            nid,
+            attempts,
+            result.status_code,
+            result.provider_id,
+            list(result.provider_ids),
+            round(result.latency_s * 1000, 1),
+            event.summary,
         )
+        await ctx.runner.audit(event.alert_id, delivered)
         log.info(
             "delivered",
             receiver=notifier.name,
@@ -317,21 +309,18 @@ class Delivery:
         )
         outcome = verdict.gave_up or "retry"
         ctx.metrics.notification_attempts.labels(notifier.channel, notifier.name, outcome).inc()
-        await ctx.runner.audit(
-            event.alert_id,
-            {
-                "receiver": notifier.name,
-                "channel": notifier.channel,
-                "revision": event.revision,
-                "type": "attempt",
-                "notification_id": nid,
-                "attempt": attempts,
-                "status_code": exc.status_code,
-                "error": str(exc),
-                "outcome": outcome,
-                "next_attempt_at": _iso(verdict.next_attempt_at),
-            },
+        failed = AttemptFailed(
+            notifier.name,
+            notifier.channel,
+            event.revision,
+            nid,
+            attempts,
+            exc.status_code,
+            str(exc),
+            outcome,
+            _iso(verdict.next_attempt_at),
         )
+        await ctx.runner.audit(event.alert_id, failed)
         log.warning(
             "delivery failed",
             receiver=notifier.name,
@@ -389,14 +378,8 @@ class Delivery:
             wanted = any(
                 d.receiver == notifier.name and d.action is routing.Action.SEND for d in decisions
             )
-            await ctx.runner.audit(
-                item.event.alert_id,
-                {
-                    "type": "reminder" if wanted else "reminder-skipped",
-                    "receiver": notifier.name,
-                    "notification_id": item.notification_id,
-                },
-            )
+            reminded = Reminded(notifier.name, item.notification_id, wanted=wanted)
+            await ctx.runner.audit(item.event.alert_id, reminded)
             if wanted:
                 ledger = await self._deliver(notifier, ledger, item)
         return ledger
@@ -415,8 +398,7 @@ class Delivery:
         digest = delivery.digest_event(notifier.name, items, now)
         for item in items:
             await self.ctx.runner.audit(
-                item.event.alert_id,
-                {"type": "digest", "receiver": notifier.name, "digest": digest.alert_id},
+                item.event.alert_id, Digested(notifier.name, digest.alert_id)
             )
         nid = delivery.notification_id(digest, notifier.name)
         first = min(p.first_queued_at for p in items)
@@ -438,10 +420,7 @@ class Delivery:
             outcome, error = "acknowledged", None
         except DeliveryError as exc:
             outcome, error = "failed", str(exc)
-        await self.ctx.runner.audit(
-            alert_id,
-            {"type": "ack-forwarded", "receiver": receiver, "outcome": outcome, "error": error},
-        )
+        await self.ctx.runner.audit(alert_id, AckForwarded(receiver, outcome, error))
 
 
 def register(app: faust.App, ctx: Context) -> Delivery:

@@ -27,6 +27,7 @@ from streams.messages import (
     encode_escalation_message,
     encode_notification_message,
 )
+from streams.state.audit import Escalated
 from streams.state.batch import Overlay, batches
 from streams.worker.context import Context
 from streams.worker.guarantee import Record
@@ -71,15 +72,8 @@ class Escalation:
     async def _escalate_to(self, receiver: str, watch: escalation.Watch) -> None:
         ctx = self.ctx
         alert = watch.event
-        await ctx.runner.audit(
-            alert.alert_id,
-            {
-                "type": "escalated",
-                "receiver": receiver,
-                "level": watch.level,
-                "since": watch.since.isoformat(),
-            },
-        )
+        escalated = Escalated(receiver, watch.level, watch.since.isoformat())
+        await ctx.runner.audit(alert.alert_id, escalated)
         nid = f"{delivery.notification_id(alert, receiver)}.esc{watch.level}"
         notification = Notification(nid, receiver, ctx.clock(), alert)
         await ctx.runner.emit(

@@ -18,6 +18,7 @@ from alerts import delivery, routing
 from alerts.model import AlertEvent, AlertStatus
 from streams.messages import Notification, encode_notification_message
 from streams.records import encode
+from streams.state.audit import AlertChanged, Routed
 from streams.web import api
 from streams.worker.context import Context
 
@@ -64,7 +65,7 @@ class Router:
                 event_date=alert.event_date.isoformat(),
                 summary=alert.summary,
             )
-            await ctx.runner.audit(alert.alert_id, {"type": "change", "event": alert.to_dict()})
+            await ctx.runner.audit(alert.alert_id, AlertChanged(alert.to_dict()))
             await self.route(alert)
 
     async def route(self, alert: AlertEvent) -> None:
@@ -83,16 +84,10 @@ class Router:
             alert, ctx.config.routing, now, firing=others, extra_silences=ctx.silences.active()
         )
         for decision in decisions:
-            await ctx.runner.audit(
-                alert.alert_id,
-                {
-                    "type": "routed",
-                    "revision": alert.revision,
-                    "receiver": decision.receiver,
-                    "action": decision.action.value,
-                    "reason": decision.reason,
-                },
+            routed = Routed(
+                alert.revision, decision.receiver, decision.action.value, decision.reason
             )
+            await ctx.runner.audit(alert.alert_id, routed)
             if decision.action is not routing.Action.SEND:
                 ctx.metrics.notifications.labels(
                     "-", decision.receiver, decision.action.value

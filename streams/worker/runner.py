@@ -31,6 +31,7 @@ from faust.types import TP
 from alerts.errors import InvalidReport
 from streams.metrics import PipelineMetrics
 from streams.records import dead_letter, dead_letter_key, encode
+from streams.state.audit import AuditEntry
 from streams.state.batch import BATCH_MAX, Overlay
 from streams.state.split import Changes
 from streams.worker.guarantee import Cursor, GapReader, Outputs, Record, commit_offsets
@@ -120,9 +121,9 @@ class Runner:
         else:
             await self.edge.send(topic, key, value, partition)
 
-    async def audit(self, alert_id: str, entry: dict[str, Any]) -> None:
+    async def audit(self, alert_id: str, entry: AuditEntry) -> None:
         """One entry of the audit trail (``streams.state.audit``), keyed by its alert."""
-        record = {"time": self.clock().isoformat(), **entry}
+        record = {"time": self.clock().isoformat(), **entry.to_dict()}
         await self.emit(self._audit, alert_id.encode(), encode(record))
 
     async def send_dead_letter(

@@ -10,9 +10,9 @@ import re
 
 import httpx
 import pytest
+from core.rules.test_texts import CASES, gsm_units
 from fakes.channels import CM_TOKEN, ENV, EVENT, MB_KEY, PHONES, SECRETS, TW_SID, TW_TOKEN
 from fakes.servers import CmFake, MessageBirdFake, Recorded, Reply, TwilioFake
-from test_texts import CASES, gsm_units
 
 from alerts.model import AlertEvent, AlertStatus, Severity
 from alerts.notify import DeliveryError, SmsNotifier, build_notifier
