@@ -13,34 +13,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
+from alerts.capacity.penalties import DEFAULT_SCHEMES, PenaltyScheme
+from alerts.catalogue import RULE_IDS
+from alerts.delivery.escalation import EscalationPolicy, parse_escalation
+from alerts.dispatch.config import RoutingConfig, parse_routing
 from alerts.errors import ConfigError
-from alerts.escalation import EscalationPolicy, parse_escalation
-from alerts.penalties import DEFAULT_SCHEMES, PenaltyScheme
-from alerts.receivers import ReceiverSpec, parse_receivers
-from alerts.routing import RoutingConfig, parse_routing
+from alerts.receivers.specs import ReceiverSpec, parse_receivers
 
 __all__ = [
-    "RULE_IDS",
     "AlertingConfig",
     "RuleSettings",
     "SpreidingTargets",
     "TargetCycle",
 ]
-
-RULE_IDS: Final = (
-    "cap_exceeded",
-    "cap_near",
-    "slept_outside",
-    "without_bed",
-    "outside_risk",
-    "breach_forecast",
-    "region_capacity_low",
-    "national_shortage",
-    "spreiding_shortfall",
-    "report_missing",
-    "implausible_report",
-    "penalty_accrued",
-)
 
 
 @dataclass(frozen=True, slots=True)

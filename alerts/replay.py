@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from alerts import engine
-from alerts.capacity import Contribution
+from alerts.capacity.totals import Contribution
 from alerts.config import AlertingConfig
 from alerts.model import AlertEvent, IntakeReport, Location, OccupancyReport
 

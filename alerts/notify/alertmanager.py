@@ -26,7 +26,8 @@ import httpx
 from alerts.model import AlertEvent, AlertStatus
 from alerts.notify.base import Clock, DeliveryResult
 from alerts.notify.http import request, status_error
-from alerts.receivers import DEFAULT_ALERTMANAGER_TTL_S, safe_target
+from alerts.receivers.redact import safe_target
+from alerts.receivers.specs import DEFAULT_ALERTMANAGER_TTL_S
 
 __all__ = ["AlertmanagerNotifier"]
 

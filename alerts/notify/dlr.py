@@ -39,7 +39,7 @@ from typing import Any, Final, Literal, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from alerts.errors import OpvangError
-from alerts.receivers import mask_numbers, mask_phone
+from alerts.receivers.redact import mask_numbers, mask_phone
 
 __all__ = [
     "JWT_LEEWAY_S",

@@ -17,7 +17,13 @@ from alerts.notify.base import Clock, Notifier
 from alerts.notify.pagerduty import PagerDutyNotifier
 from alerts.notify.sms import SmsNotifier
 from alerts.notify.webhook import WebhookNotifier
-from alerts.receivers import AlertmanagerSpec, PagerDutySpec, ReceiverSpec, SmsSpec, WebhookSpec
+from alerts.receivers.specs import (
+    AlertmanagerSpec,
+    PagerDutySpec,
+    ReceiverSpec,
+    SmsSpec,
+    WebhookSpec,
+)
 
 __all__ = ["build_notifier", "build_notifiers"]
 

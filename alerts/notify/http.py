@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from alerts.notify.base import DeliveryError
-from alerts.receivers import safe_target
+from alerts.receivers.redact import safe_target
 
 __all__ = ["is_recoverable_status", "parse_retry_after", "request", "status_error"]
 

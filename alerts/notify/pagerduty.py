@@ -20,11 +20,12 @@ from typing import Any, Final
 
 import httpx
 
+from alerts.formats.pagerduty import PAGERDUTY_SEVERITY, pagerduty_event
 from alerts.model import AlertEvent
 from alerts.notify.base import DeliveryResult
 from alerts.notify.http import request, status_error
-from alerts.payloads import PAGERDUTY_SEVERITY, pagerduty_event
-from alerts.receivers import DEFAULT_PAGERDUTY_URL, safe_target
+from alerts.receivers.redact import safe_target
+from alerts.receivers.specs import DEFAULT_PAGERDUTY_URL
 
 __all__ = ["SEVERITY", "PagerDutyNotifier"]
 

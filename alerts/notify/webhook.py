@@ -27,11 +27,12 @@ from typing import Literal
 
 import httpx
 
+from alerts.formats.cloudevents import CLOUDEVENTS_SOURCE, EVENT_TYPES, cloudevent, webhook_id
 from alerts.model import AlertEvent
 from alerts.notify.base import Clock, DeliveryError, DeliveryResult
 from alerts.notify.http import parse_retry_after, request, status_error
-from alerts.payloads import CLOUDEVENTS_SOURCE, EVENT_TYPES, cloudevent, webhook_id
-from alerts.receivers import safe_target, webhook_secret_key
+from alerts.receivers.redact import safe_target
+from alerts.receivers.specs import webhook_secret_key
 
 __all__ = [
     "CLOUDEVENTS_SOURCE",

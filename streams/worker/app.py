@@ -39,14 +39,24 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from alerts import cap, delivery, engine, escalation, routing
-from alerts.capacity import Applied, Contribution
+from alerts import engine
+from alerts.capacity.location import Applied
+from alerts.capacity.totals import Contribution
+from alerts.catalogue import urgent
+from alerts.delivery import escalation
+from alerts.delivery import ledger as delivery
+from alerts.delivery.retry import schedule_for
+from alerts.dispatch.admit import counts_against_budget, pace
+from alerts.dispatch.decision import Action
+from alerts.dispatch.dispatcher import targets
+from alerts.dispatch.matchers import alert_labels
+from alerts.dispatch.silence import parse_silence
 from alerts.errors import ConfigError, InvalidReport
+from alerts.formats import oasis_cap as cap
 from alerts.model import AlertEvent, AlertStatus, IntakeReport, OccupancyReport
 from alerts.notify import DeliveryError, DeliveryResult, Notifier
 from alerts.notify.dlr import InvalidDeliveryReport, parse_report
 from alerts.notify.factory import build_notifier
-from alerts.notify.retry import schedule_for
 from alerts.notify.webhook import WebhookNotifier, webhook_id
 from streams.logging import logging_dict_config
 from streams.messages import (
@@ -885,7 +895,7 @@ def _firing_labels() -> dict[str, dict[str, str]]:
         for state in api.firing_states(_state_view()):
             if state.last_event is not None:
                 event = AlertEvent.from_dict(dict(state.last_event))
-                _firing[event.alert_id] = routing.alert_labels(event)
+                _firing[event.alert_id] = alert_labels(event)
     return _firing
 
 
@@ -896,10 +906,10 @@ async def route_alert(alert: AlertEvent) -> None:
     firing = _firing_labels()
     others = [labels for alert_id, labels in firing.items() if alert_id != alert.alert_id]
     if alert.status is AlertStatus.FIRING:
-        firing[alert.alert_id] = routing.alert_labels(alert)
+        firing[alert.alert_id] = alert_labels(alert)
     else:
         firing.pop(alert.alert_id, None)
-    for decision in routing.targets(
+    for decision in targets(
         alert, config.routing, _now(), firing=others, extra_silences=silences.active()
     ):
         await audit(
@@ -912,7 +922,7 @@ async def route_alert(alert: AlertEvent) -> None:
                 "reason": decision.reason,
             },
         )
-        if decision.action is not routing.Action.SEND:
+        if decision.action is not Action.SEND:
             metrics.notifications.labels("-", decision.receiver, decision.action.value).inc()
             continue
         notification = Notification(
@@ -1036,7 +1046,7 @@ async def _attempt(
         status_code=result.status_code,
         latency_ms=round(result.latency_s * 1000, 1),
     )
-    counted = routing.counts_against_budget(event, notifier.name, config.routing)
+    counted = counts_against_budget(event, notifier.name, config.routing)
     return delivery.delivered(ledger, nid, _now(), counted=counted)
 
 
@@ -1047,8 +1057,8 @@ async def _deliver(
     answer a moment ago), a place in its queue instead of another timeout."""
     event, nid = item.event, item.notification_id
     now = _now()
-    decision = routing.pace(event, notifier.name, config.routing, now, ledger.sent_at)
-    if decision.action is routing.Action.SEND:
+    decision = pace(event, notifier.name, config.routing, now, ledger.sent_at)
+    if decision.action is Action.SEND:
         if ledger.resting(now):
             await audit(
                 event.alert_id,
@@ -1105,9 +1115,7 @@ async def _on_notification(
     if nid == delivery.notification_id(event, notifier.name):  # an alert change, not an escalation
         ledger = delivery.remember(ledger, event, grouping.repeat if grouping else None, now)
     if grouping is not None:
-        ledger, send_now = delivery.group_arrival(
-            ledger, item, grouping, now, urgent=routing.urgent(event)
-        )
+        ledger, send_now = delivery.group_arrival(ledger, item, grouping, now, urgent=urgent(event))
         if not send_now:
             await audit(
                 event.alert_id,
@@ -1145,12 +1153,8 @@ async def _on_tick(notifier: Notifier, ledger: delivery.Ledger) -> delivery.Ledg
                 ledger = await _deliver(notifier, ledger, item)
     ledger, reminders = delivery.due_reminders(ledger, now)
     for item in reminders:
-        decisions = routing.targets(
-            item.event, config.routing, now, extra_silences=silences.active()
-        )
-        wanted = any(
-            d.receiver == notifier.name and d.action is routing.Action.SEND for d in decisions
-        )
+        decisions = targets(item.event, config.routing, now, extra_silences=silences.active())
+        wanted = any(d.receiver == notifier.name and d.action is Action.SEND for d in decisions)
         await audit(
             item.event.alert_id,
             {
@@ -1649,7 +1653,7 @@ class SilencesView(faust.web.View):
             return _refused(self, exc)
         silence_id = f"api-{uuid.uuid4().hex[:12]}"
         try:
-            routing.parse_silence(body, silence_id)
+            parse_silence(body, silence_id)
         except ConfigError as exc:
             return self.json({"error": str(exc)}, status=400)
         await silences_topic.send(key=silence_id.encode(), value=encode(body))

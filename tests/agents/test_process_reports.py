@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from alerts.capacity import Contribution
+from alerts.capacity.totals import Contribution
 from alerts.config import AlertingConfig
 from alerts.model import Location
 from streams.messages import ContributionBundle, encode_province_message

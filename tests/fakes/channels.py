@@ -13,7 +13,7 @@ import httpx
 
 from alerts.model import AlertEvent, AlertStatus, Severity, Subject, SubjectKind
 from alerts.notify import Notifier, build_notifier
-from alerts.receivers import (
+from alerts.receivers.specs import (
     AlertmanagerSpec,
     PagerDutySpec,
     ReceiverSpec,

@@ -6,12 +6,12 @@ import datetime as dt
 
 import pytest
 
-from alerts import rules
-from alerts.capacity import Applied, LocationState, apply_occupancy
+from alerts.capacity.location import Applied, LocationState, apply_occupancy
 from alerts.config import AlertingConfig
 from alerts.engine import LocationRecord, on_intake, on_occupancy
 from alerts.model import AlertEvent, AlertStatus, IntakeReport, Location, OccupancyReport, Severity
 from alerts.render import nl_int
+from alerts.rules import location as location_rules
 
 D = dt.date
 CAP_SOURCE = "Afspraak COA-Westerwolde"
@@ -40,15 +40,15 @@ def state_with(occupancy: int, date: dt.date = REPORT_DAY) -> LocationState:
     return state
 
 
-# --------------------------------------------------------------------------- rules.cap_exceeded
+# ---------------------------------------------------------------- location_rules.cap_exceeded
 
 
 def test_no_cap_no_finding() -> None:
-    assert rules.cap_exceeded(NO_CAP, state_with(5000), DEFAULTS) is None
+    assert location_rules.cap_exceeded(NO_CAP, state_with(5000), DEFAULTS) is None
 
 
 def test_no_report_yet_no_finding() -> None:
-    assert rules.cap_exceeded(TER_APEL, LocationState("ter-apel"), DEFAULTS) is None
+    assert location_rules.cap_exceeded(TER_APEL, LocationState("ter-apel"), DEFAULTS) is None
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,7 @@ def test_no_report_yet_no_finding() -> None:
 def test_cap_exceeded_boundary(
     occupancy: int, breached: bool, cleared: bool, headroom: int
 ) -> None:
-    found = rules.cap_exceeded(TER_APEL, state_with(occupancy), DEFAULTS)
+    found = location_rules.cap_exceeded(TER_APEL, state_with(occupancy), DEFAULTS)
     assert found is not None
     assert (found.breached, found.cleared) == (breached, cleared)
     assert found.value == occupancy
@@ -73,7 +73,7 @@ def test_cap_exceeded_boundary(
 
 
 def test_cap_exceeded_finding_fields() -> None:
-    found = rules.cap_exceeded(TER_APEL, state_with(2380), DEFAULTS)
+    found = location_rules.cap_exceeded(TER_APEL, state_with(2380), DEFAULTS)
     assert found is not None
     assert found.rule == "cap_exceeded"
     assert found.subject == TER_APEL.subject
@@ -88,7 +88,7 @@ def test_cap_exceeded_finding_fields() -> None:
 
 def test_cap_exceeded_uses_the_cap_not_the_capacity() -> None:
     roomy = Location("ter-apel", "Ter Apel", "registration_centre", "GM1950", "GR", 3000, cap=2000)
-    found = rules.cap_exceeded(roomy, state_with(2100), DEFAULTS)
+    found = location_rules.cap_exceeded(roomy, state_with(2100), DEFAULTS)
     assert found is not None and found.breached and found.threshold == 2000
 
 
@@ -102,7 +102,7 @@ def test_cap_exceeded_uses_the_cap_not_the_capacity() -> None:
     ],
 )
 def test_cap_exceeded_summary(occupancy: int, firing: bool, text: str) -> None:
-    found = rules.cap_exceeded(TER_APEL, state_with(occupancy), DEFAULTS)
+    found = location_rules.cap_exceeded(TER_APEL, state_with(occupancy), DEFAULTS)
     assert found is not None and found.breached is firing
     assert found.summary == text
 

@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alerts.capacity import Contribution
+from alerts.capacity.totals import Contribution
+from alerts.dispatch.silence import Silence
 from alerts.errors import InvalidReport
 from alerts.model import (
     AlertEvent,
@@ -32,7 +33,6 @@ from alerts.model import (
     Subject,
     SubjectKind,
 )
-from alerts.routing import Silence
 from streams import messages as m
 from streams.records import (
     EARLIEST_DATE,

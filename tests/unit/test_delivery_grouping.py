@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from alerts.delivery import (
+from alerts.delivery.ledger import (
     Failure,
     Group,
     Grouping,
@@ -21,9 +21,12 @@ from alerts.delivery import (
     group_arrival,
     remember,
 )
+from alerts.dispatch.config import parse_routing
+from alerts.dispatch.dispatcher import targets
+from alerts.dispatch.matchers import parse_duration
+from alerts.dispatch.route import RouteTiming
 from alerts.errors import ConfigError
 from alerts.model import AlertEvent, AlertStatus, Severity, Subject, SubjectKind
-from alerts.routing import RouteTiming, parse_duration, parse_routing, targets
 
 T0 = dt.datetime(2024, 6, 1, 12, 0, tzinfo=dt.UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from alerts.delivery import (
+from alerts.delivery.ledger import (
     Failure,
     Ledger,
     Pending,

@@ -6,8 +6,15 @@ import datetime as dt
 
 import pytest
 
+from alerts.delivery.escalation import (
+    EscalationPolicy,
+    Watch,
+    acknowledge,
+    due,
+    parse_escalation,
+    watch,
+)
 from alerts.errors import ConfigError
-from alerts.escalation import EscalationPolicy, Watch, acknowledge, due, parse_escalation, watch
 from alerts.model import AlertEvent, AlertStatus, Severity, Subject, SubjectKind
 
 T0 = dt.datetime(2024, 6, 1, 3, 0, tzinfo=dt.UTC)

@@ -12,7 +12,7 @@ from fakes.servers import AlertmanagerFake, PagerDutyFake
 
 from alerts.model import AlertEvent, Severity
 from alerts.notify import AlertmanagerNotifier, DeliveryError, PagerDutyNotifier, build_notifier
-from alerts.receivers import AlertmanagerSpec, PagerDutySpec, ReceiverSpec
+from alerts.receivers.specs import AlertmanagerSpec, PagerDutySpec, ReceiverSpec
 
 RESOLVED = AlertEvent.from_dict(
     {**EVENT.to_dict(), "status": "resolved", "ends_at": "2024-07-05T09:00:00+02:00", "revision": 4}

@@ -17,7 +17,8 @@ from test_texts import CASES, gsm_units
 from alerts.model import AlertEvent, AlertStatus, Severity
 from alerts.notify import DeliveryError, SmsNotifier, build_notifier
 from alerts.notify.sms import cm_reference
-from alerts.receivers import ReceiverSpec, SmsSpec, gsm7_units, is_gsm7, sms_text, to_gsm7
+from alerts.receivers.sms_text import gsm7_units, is_gsm7, sms_text, to_gsm7
+from alerts.receivers.specs import ReceiverSpec, SmsSpec
 
 
 def sms(provider: str, base: str, http: httpx.AsyncClient) -> SmsNotifier:

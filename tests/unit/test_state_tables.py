@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from alerts import engine
-from alerts.capacity import Contribution
+from alerts.capacity.totals import Contribution
 from alerts.config import AlertingConfig
 from alerts.model import Location, OccupancyReport
 from streams.state import codecs

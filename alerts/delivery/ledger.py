@@ -4,9 +4,9 @@ for a digest, and when a text budget was spent. Pure bookkeeping; the delivery a
 Guarantees it helps keep:
 - a notification id that was confirmed is never sent again (a redelivered record is skipped);
 - a failed attempt is retried on the receiver's schedule (the caller passes its waits: see
-  ``alerts.notify.retry.schedule_for``), each wait moved by up to 20 % either way by a hash of
-  the notification id and attempt (:func:`jittered`), and a receiver's Retry-After is
-  respected; after the last one the notification is dead, not lost;
+  ``alerts.delivery.retry.schedule_for``), each wait moved by up to 20 % either way by a hash of the
+  notification id and attempt (:func:`jittered`), and a receiver's Retry-After is respected; after
+  the last one the notification is dead, not lost;
 - 410 Gone switches the receiver off until an operator turns it back on;
 - a receiver that did not answer at all (timeout, refused connection) is given a rest: what
   arrives for it meanwhile queues behind the failed notification instead of waiting for another
@@ -318,7 +318,7 @@ class Failure:
 
 
 #: How far a retry wait may move either way (a fraction of it): the +-20 % of the Standard
-#: Webhooks guidance (``alerts.notify.retry``).
+#: Webhooks guidance (``alerts.delivery.retry``).
 RETRY_JITTER: Final = 0.2
 
 
