@@ -53,6 +53,7 @@ __all__ = [
     "Outcome",
     "close_days",
     "national_rules",
+    "national_shares",
     "on_contribution",
     "on_intake",
     "on_occupancy",
@@ -507,6 +508,21 @@ def province_share(
         flow_days=flows.days,
         members=members,
     )
+
+
+def national_shares(
+    record: AggregateRecord, closed_days: Iterable[tuple[dt.date, Totals, Totals]]
+) -> list[Contribution]:
+    """What a province passes to the nation for the days it just closed (``closed_days`` of
+    :func:`close_days`), in order: for each day its asylum share, then its Ukrainian share when it
+    has Ukrainian locations."""
+    shares = []
+    for date, asylum, ukrainian in closed_days:
+        for totals, is_asylum in ((asylum, True), (ukrainian, False)):
+            if totals.locations == 0 and not is_asylum:
+                continue
+            shares.append(province_share(record, date, totals, asylum=is_asylum))
+    return shares
 
 
 def national_rules(
