@@ -1,7 +1,7 @@
 """The rule catalogue: one :class:`RuleInfo` per rule id, with everything about a rule that is not
 its logic: whether its messages always go through (quiet hours, SMS budgets, grouping), whether it
 forecasts rather than measures, which rule's firing alert holds it back, and its Dutch title, CAP
-category and what its ``value`` counts.
+category and what its ``value`` counts, and the defaults of its settings.
 
 Everything that needs to know a rule's metadata reads it here: routing (:func:`urgent`), the CAP
 messages (``alerts.formats.oasis_cap``), the engine's built-in inhibition and the config's list of
@@ -12,7 +12,7 @@ rule ids. Pure data; imports only ``alerts.model``. Must not import httpx, faust
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from alerts.model import AlertEvent, Severity
@@ -44,6 +44,10 @@ class RuleInfo:
     forecast: bool = False
     #: Built-in inhibition: while this rule's alert fires for the subject, this one does not change.
     inhibited_by: str | None = None
+    #: Defaults of the config's settings for this rule: report days before resolving, and the
+    #: rule's own thresholds (``rules.<id>`` in the config overrides them).
+    clear_days: int = 1
+    params: Mapping[str, float] = field(default_factory=dict)
 
 
 CATALOGUE: Final[Mapping[str, RuleInfo]] = {
@@ -62,6 +66,7 @@ CATALOGUE: Final[Mapping[str, RuleInfo]] = {
             "Infra",
             "Bezetting (personen)",
             inhibited_by="cap_exceeded",
+            params={"ratio": 0.95, "clear_ratio": 0.92, "min_places": 15},
         ),
         RuleInfo(
             "slept_outside",
@@ -69,6 +74,8 @@ CATALOGUE: Final[Mapping[str, RuleInfo]] = {
             "Safety",
             "Buiten geslapen (personen)",
             always_through=True,
+            # An explicit all-clear: two reports in a row with nobody outside.
+            clear_days=2,
         ),
         RuleInfo("without_bed", "Mensen zonder bed", "Safety", "Zonder bed (personen)"),
         RuleInfo(
@@ -86,12 +93,14 @@ CATALOGUE: Final[Mapping[str, RuleInfo]] = {
             "Infra",
             "Dagen tot vol (-1: vol, loopt niet verder vol)",
             forecast=True,
+            params={"warning_days": 7, "critical_days": 2, "clear_days": 10, "min_places": 15},
         ),
         RuleInfo(
             "region_capacity_low",
             "Weinig vrije opvangplaatsen in de provincie",
             "Infra",
             "Vrije plaatsen",
+            params={"warning_ratio": 0.02, "clear_ratio": 0.03, "min_places": 15},
         ),
         RuleInfo(
             "national_shortage", "Landelijk tekort aan opvangplaatsen", "Infra", "Plaatsen tekort"
@@ -102,14 +111,27 @@ CATALOGUE: Final[Mapping[str, RuleInfo]] = {
             "Infra",
             "Gerealiseerde plaatsen",
         ),
-        RuleInfo("report_missing", "Bezettingscijfer ontbreekt", "Other", "Dagen te laat"),
+        RuleInfo(
+            "report_missing",
+            "Bezettingscijfer ontbreekt",
+            "Other",
+            "Dagen te laat",
+            params={"warning_days": 1, "critical_days": 2},
+        ),
         RuleInfo(
             "implausible_report",
             "Bezettingscijfer lijkt onjuist",
             "Other",
             "Gemelde bezetting (personen)",
+            params={"max_ratio": 1.5, "max_change": 0.5, "min_places": 50},
         ),
-        RuleInfo("penalty_accrued", "Dwangsom loopt op", "Other", "Opgelopen dwangsom (euro)"),
+        RuleInfo(
+            "penalty_accrued",
+            "Dwangsom loopt op",
+            "Other",
+            "Opgelopen dwangsom (euro)",
+            params={"info_ratio": 0.8},
+        ),
     )
 }
 

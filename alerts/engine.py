@@ -14,6 +14,9 @@ intake). That join makes the outcome independent of the order in which the two t
 or when the newest member is ``lateness_days`` past D (a late member then keeps its last known
 figures and gets ``report_missing``). Rules run on a closed day only, so they never see a
 half-updated picture and do not flap while a day's reports come in.
+
+Pure. Must not import httpx, faust, aiokafka or ``streams``, nor ``alerts.notify``,
+``alerts.simulate`` or ``alerts.replay``.
 """
 
 from __future__ import annotations

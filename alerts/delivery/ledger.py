@@ -13,6 +13,9 @@ Guarantees it helps keep:
   timeout, so one unreachable receiver costs the others at most one timeout per retry step;
 - grouping (``group_wait``, ``group_interval``) holds changes that arrive together and sends them
   at one moment; ``repeat_interval`` reminds a receiver of an alert that is still firing.
+
+Pure. Must not import httpx, faust, aiokafka or ``streams``, nor ``alerts.dispatch`` or
+``alerts.notify``.
 """
 
 from __future__ import annotations

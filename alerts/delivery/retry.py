@@ -15,6 +15,8 @@ a replay gives the same waits and notifications that failed together do not retu
 
 It treats a receiver's Retry-After as a floor, capped so a silly header cannot park a
 notification forever.
+
+Must not import httpx, faust, aiokafka or ``streams``, nor ``alerts.dispatch`` or ``alerts.notify``.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ One CAP message per alert *change*: the first firing change of a firing period i
 later firing changes in that period (a severity step) are ``Update`` messages and the change that
 resolves it is a ``Cancel``. Updates and the Cancel reference the earlier messages of the same
 period, which the caller passes as ``history`` (the alert's earlier events, in any order).
+
+Must not import httpx, faust, aiokafka or ``streams``; within ``alerts`` only the model and the
+catalogue.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 ``env`` is a mapping the composition root passes in (``os.environ``); a credential the spec names
 but ``env`` lacks is a ConfigError naming the variable, never a value.
+
+Part of the notifier edge: may import httpx and the pure core; must not import faust, aiokafka or
+``streams``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
 """What every channel does the same way: one HTTP call, timed, with its failures turned into a
 :class:`~alerts.notify.base.DeliveryError` that names the host only (never path, query, userinfo,
 header or body, where the secrets are).
+
+Part of the notifier edge: may import httpx and the pure core; must not import faust, aiokafka or
+``streams``.
 """
 
 from __future__ import annotations

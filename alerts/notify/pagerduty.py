@@ -11,6 +11,9 @@ paging twice. ``POST {url}`` (default ``https://events.pagerduty.com/v2/enqueue`
 
 (payload, client and client_url on triggers only). PagerDuty answers 202 with the dedup key, which
 becomes the provider id. The routing key travels in the body and never in an error or repr.
+
+Part of the notifier edge: may import httpx and the pure core; must not import faust, aiokafka or
+``streams``.
 """
 
 from __future__ import annotations

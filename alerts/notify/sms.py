@@ -17,6 +17,9 @@ The text is :func:`alerts.receivers.sms_text.sms_text`. Requests as the provider
 
 Errors name the provider's host and HTTP status, its numeric error code where it gives one, and
 masked numbers; never the token, the Account SID, the path or a whole number.
+
+Part of the notifier edge: may import httpx and the pure core; must not import faust, aiokafka or
+``streams``.
 """
 
 from __future__ import annotations

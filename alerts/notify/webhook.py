@@ -13,6 +13,9 @@ id.timestamp.body>``, one per active ``whsec_`` secret, space separated (two dur
 ``opvang-delivery-id`` (``alert_id:revision``) is kept for receivers written before the envelope.
 
 A 410 Gone means the receiver wants nothing more: the error carries ``disable=True``.
+
+Part of the notifier edge: may import httpx and the pure core; must not import faust, aiokafka or
+``streams``.
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ from alerts.dispatch.silence import parse_silence
 from alerts.errors import ConfigError, InvalidReport
 from alerts.formats import oasis_cap as cap
 from alerts.model import AlertEvent, AlertStatus, IntakeReport, OccupancyReport
-from alerts.notify import DeliveryError, DeliveryResult, Notifier
+from alerts.notify.base import DeliveryError, DeliveryResult, Notifier
 from alerts.notify.dlr import InvalidDeliveryReport, parse_report
 from alerts.notify.factory import build_notifier
 from alerts.notify.webhook import WebhookNotifier, webhook_id

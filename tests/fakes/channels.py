@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import httpx
 
 from alerts.model import AlertEvent, AlertStatus, Severity, Subject, SubjectKind
-from alerts.notify import Notifier, build_notifier
+from alerts.notify.base import Notifier
+from alerts.notify.factory import build_notifier
 from alerts.receivers.specs import (
     AlertmanagerSpec,
     PagerDutySpec,

@@ -14,7 +14,7 @@ from fakes.channels import CM_TOKEN, ENV, EVENT, PD_KEY, PHONES, SECRETS
 
 from alerts.config import AlertingConfig
 from alerts.model import AlertEvent, AlertStatus, Severity, Subject, SubjectKind
-from alerts.notify import build_notifier
+from alerts.notify.factory import build_notifier
 from alerts.receivers.sms_text import gsm7_units, sms_text
 from alerts.replay import replay
 from alerts.simulate import DUPLICATE, DryRun, dry_run, message

@@ -15,8 +15,9 @@ from fakes.servers import CmFake, MessageBirdFake, Recorded, Reply, TwilioFake
 from test_texts import CASES, gsm_units
 
 from alerts.model import AlertEvent, AlertStatus, Severity
-from alerts.notify import DeliveryError, SmsNotifier, build_notifier
-from alerts.notify.sms import cm_reference
+from alerts.notify.base import DeliveryError
+from alerts.notify.factory import build_notifier
+from alerts.notify.sms import SmsNotifier, cm_reference
 from alerts.receivers.sms_text import gsm7_units, is_gsm7, sms_text, to_gsm7
 from alerts.receivers.specs import ReceiverSpec, SmsSpec
 

@@ -32,8 +32,9 @@ from alerts.delivery.retry import (
 )
 from alerts.errors import ConfigError
 from alerts.model import AlertEvent
-from alerts.notify import DeliveryError, DeliveryResult, WebhookNotifier, build_notifier
-from alerts.notify.webhook import parse_retry_after, sign
+from alerts.notify.base import DeliveryError, DeliveryResult
+from alerts.notify.factory import build_notifier
+from alerts.notify.webhook import WebhookNotifier, parse_retry_after, sign
 from alerts.receivers.specs import ReceiverSpec, WebhookSpec
 
 RESOLVED = AlertEvent.from_dict(
