@@ -45,6 +45,7 @@ from alerts.capacity.totals import Contribution
 from alerts.catalogue import urgent
 from alerts.delivery import escalation
 from alerts.delivery import ledger as delivery
+from alerts.delivery.grouping import due_reminders, flush_groups, group_arrival, remember
 from alerts.delivery.retry import schedule_for
 from alerts.dispatch.admit import counts_against_budget, pace
 from alerts.dispatch.decision import Action
@@ -1113,9 +1114,9 @@ async def _on_notification(
     item = delivery.Pending(nid, event, 0, now, queued)
     grouping = message.group
     if nid == delivery.notification_id(event, notifier.name):  # an alert change, not an escalation
-        ledger = delivery.remember(ledger, event, grouping.repeat if grouping else None, now)
+        ledger = remember(ledger, event, grouping.repeat if grouping else None, now)
     if grouping is not None:
-        ledger, send_now = delivery.group_arrival(ledger, item, grouping, now, urgent=urgent(event))
+        ledger, send_now = group_arrival(ledger, item, grouping, now, urgent=urgent(event))
         if not send_now:
             await audit(
                 event.alert_id,
@@ -1144,14 +1145,14 @@ async def _on_tick(notifier: Notifier, ledger: delivery.Ledger) -> delivery.Ledg
     ledger, ready = delivery.release(ledger, now)
     if ready:
         ledger = await _digest(notifier, ledger, ready, now, direct=True)
-    ledger, flushed = delivery.flush_groups(ledger, now)
+    ledger, flushed = flush_groups(ledger, now)
     for _key, items in flushed:
         if notifier.channel == "sms" and len(items) > 1:
             ledger = await _digest(notifier, ledger, items, now, direct=False)
         else:
             for item in items:
                 ledger = await _deliver(notifier, ledger, item)
-    ledger, reminders = delivery.due_reminders(ledger, now)
+    ledger, reminders = due_reminders(ledger, now)
     for item in reminders:
         decisions = targets(item.event, config.routing, now, extra_silences=silences.active())
         wanted = any(d.receiver == notifier.name and d.action is Action.SEND for d in decisions)

@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from alerts.delivery.grouping import due_reminders, flush_groups, group_arrival, remember
 from alerts.delivery.ledger import (
     Failure,
     Group,
@@ -15,11 +16,7 @@ from alerts.delivery.ledger import (
     Pending,
     defer,
     delivered,
-    due_reminders,
     failed,
-    flush_groups,
-    group_arrival,
-    remember,
 )
 from alerts.dispatch.config import parse_routing
 from alerts.dispatch.dispatcher import targets
