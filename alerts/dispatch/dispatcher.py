@@ -11,7 +11,7 @@ httpx, faust, aiokafka or ``streams``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from alerts.dispatch.config import RoutingConfig
 from alerts.dispatch.decision import Action, Decision
@@ -25,29 +25,44 @@ __all__ = ["Firing", "dispatch", "targets"]
 
 class Firing:
     """The labels of every alert firing now, by alert_id: what inhibition rules match their
-    sources against. Fill it from stored alert events (after a restart), then let
-    :func:`dispatch` keep it up to date with every change it routes."""
+    sources against. Filled from stored alert events (``events``, or ``load`` called on first use,
+    e.g. after a restart when the tables are ready), then kept up to date by :func:`dispatch` with
+    every change it routes."""
 
-    __slots__ = ("_labels",)
+    __slots__ = ("_labels", "_load")
 
-    def __init__(self, events: Iterable[AlertEvent] = ()) -> None:
+    def __init__(
+        self,
+        events: Iterable[AlertEvent] = (),
+        *,
+        load: Callable[[], Iterable[AlertEvent]] | None = None,
+    ) -> None:
         self._labels: dict[str, dict[str, str]] = {}
+        self._load = load
         for event in events:
             self.note(event)
 
+    def _loaded(self) -> dict[str, dict[str, str]]:
+        if self._load is not None:
+            load, self._load = self._load, None
+            for event in load():
+                self.note(event)
+        return self._labels
+
     def note(self, event: AlertEvent) -> None:
         """Take in one alert change: a firing alert's labels are kept, a resolved one's dropped."""
+        labels = self._loaded()
         if event.status is AlertStatus.FIRING:
-            self._labels[event.alert_id] = alert_labels(event)
+            labels[event.alert_id] = alert_labels(event)
         else:
-            self._labels.pop(event.alert_id, None)
+            labels.pop(event.alert_id, None)
 
     def others(self, alert_id: str) -> list[Mapping[str, str]]:
         """The labels of the firing alerts other than ``alert_id``."""
-        return [labels for other, labels in self._labels.items() if other != alert_id]
+        return [labels for other, labels in self._loaded().items() if other != alert_id]
 
     def __len__(self) -> int:
-        return len(self._labels)
+        return len(self._loaded())
 
 
 def dispatch(
