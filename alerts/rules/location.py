@@ -25,6 +25,7 @@ __all__ = [
     "FLOW_RULES",
     "REPORT_RULES",
     "LocationRule",
+    "breach_forecast",
     "cap_exceeded",
     "cap_near",
     "forecast_finding",
