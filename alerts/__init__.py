@@ -4,26 +4,7 @@ Everything under ``alerts`` (except ``alerts.notify``) is pure: it models locati
 capacity and alerts, and decides what changes. It reads no clock, no environment and no network,
 and never imports faust, aiokafka, httpx or ``streams``: event time always comes in as an argument.
 ``alerts.notify`` is the one exception, the edge that talks to receivers over httpx.
+
+Docstring only, like every ``__init__.py`` under it: import the modules themselves. How the parts
+layer is in docs/architecture.md and in the import-linter contracts of pyproject.toml.
 """
-
-from alerts.errors import ConfigError, InvalidReport, OpvangError
-from alerts.model import (
-    AlertEvent,
-    IntakeReport,
-    Location,
-    OccupancyReport,
-    Severity,
-    Subject,
-)
-
-__all__ = [
-    "AlertEvent",
-    "ConfigError",
-    "IntakeReport",
-    "InvalidReport",
-    "Location",
-    "OccupancyReport",
-    "OpvangError",
-    "Severity",
-    "Subject",
-]

@@ -4,6 +4,9 @@ The edge reads the YAML file named by ``OPVANG_CONFIG`` and hands the mapping to
 :meth:`AlertingConfig.from_mapping`; everything here is validation and defaults, no file access.
 An unknown rule id or a receiver without a URL is a :class:`~alerts.errors.ConfigError` that names
 the offending key, so a typo never silently switches an alert off.
+
+Pure: the caller reads the file and hands in the environment. Must not import httpx, faust, aiokafka
+or ``streams``, nor what reads the config (``alerts.rules``, ``alerts.engine``, ``alerts.notify``).
 """
 
 from __future__ import annotations
@@ -13,34 +16,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
+from alerts.capacity.penalties import DEFAULT_SCHEMES, PenaltyScheme
+from alerts.catalogue import CATALOGUE, RULE_IDS
+from alerts.delivery.escalation import EscalationPolicy, parse_escalation
+from alerts.dispatch.config import RoutingConfig, parse_routing
 from alerts.errors import ConfigError
-from alerts.escalation import EscalationPolicy, parse_escalation
-from alerts.penalties import DEFAULT_SCHEMES, PenaltyScheme
-from alerts.receivers import ReceiverSpec, parse_receivers
-from alerts.routing import RoutingConfig, parse_routing
+from alerts.receivers.specs import ReceiverSpec, parse_receivers
 
 __all__ = [
-    "RULE_IDS",
     "AlertingConfig",
     "RuleSettings",
     "SpreidingTargets",
     "TargetCycle",
 ]
-
-RULE_IDS: Final = (
-    "cap_exceeded",
-    "cap_near",
-    "slept_outside",
-    "without_bed",
-    "outside_risk",
-    "breach_forecast",
-    "region_capacity_low",
-    "national_shortage",
-    "spreiding_shortfall",
-    "report_missing",
-    "implausible_report",
-    "penalty_accrued",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,26 +42,10 @@ class RuleSettings:
     params: Mapping[str, float] = field(default_factory=dict)
 
 
+#: Every rule's default settings, from the rule catalogue.
 _DEFAULT_RULES: Final[Mapping[str, RuleSettings]] = {
-    "cap_exceeded": RuleSettings(),
-    "cap_near": RuleSettings(params={"ratio": 0.95, "clear_ratio": 0.92, "min_places": 15}),
-    # An explicit all-clear: two reports in a row with nobody outside.
-    "slept_outside": RuleSettings(clear_days=2),
-    "without_bed": RuleSettings(),
-    "outside_risk": RuleSettings(),
-    "breach_forecast": RuleSettings(
-        params={"warning_days": 7, "critical_days": 2, "clear_days": 10, "min_places": 15}
-    ),
-    "region_capacity_low": RuleSettings(
-        params={"warning_ratio": 0.02, "clear_ratio": 0.03, "min_places": 15}
-    ),
-    "national_shortage": RuleSettings(),
-    "spreiding_shortfall": RuleSettings(),
-    "report_missing": RuleSettings(params={"warning_days": 1, "critical_days": 2}),
-    "implausible_report": RuleSettings(
-        params={"max_ratio": 1.5, "max_change": 0.5, "min_places": 50}
-    ),
-    "penalty_accrued": RuleSettings(params={"info_ratio": 0.8}),
+    rule: RuleSettings(clear_days=info.clear_days, params=dict(info.params))
+    for rule, info in CATALOGUE.items()
 }
 
 

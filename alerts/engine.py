@@ -14,6 +14,9 @@ intake). That join makes the outcome independent of the order in which the two t
 or when the newest member is ``lateness_days`` past D (a late member then keeps its last known
 figures and gets ``report_missing``). Rules run on a closed day only, so they never see a
 half-updated picture and do not flap while a day's reports come in.
+
+Pure. Must not import httpx, faust, aiokafka or ``streams``, nor ``alerts.notify``,
+``alerts.simulate`` or ``alerts.replay``.
 """
 
 from __future__ import annotations
@@ -23,45 +26,43 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from alerts import rules
-from alerts.capacity import (
+from alerts.capacity.location import (
     FLOW_WINDOW,
     HISTORY_DAYS,
     Applied,
-    Contribution,
     LocationState,
-    MemberStatus,
-    Totals,
     apply_intake,
     apply_occupancy,
+)
+from alerts.capacity.penalties import PenaltyTally, accrue
+from alerts.capacity.totals import (
+    Contribution,
+    MemberStatus,
+    Totals,
     contribution,
     sum_contributions,
 )
+from alerts.catalogue import INHIBITIONS
 from alerts.config import AlertingConfig
-from alerts.lifecycle import AlertState, Finding, step
 from alerts.model import NATIONAL, AlertEvent, IntakeReport, Location, OccupancyReport, Subject
-from alerts.penalties import PenaltyTally, accrue
+from alerts.rules import aggregate as aggregate_rules
+from alerts.rules import location as location_rules
+from alerts.rules.lifecycle import AlertState, Finding, step
 
 __all__ = [
-    "INHIBITIONS",
     "AggregateOutcome",
     "AggregateRecord",
     "LocationRecord",
     "Outcome",
     "close_days",
     "national_rules",
+    "national_shares",
     "on_contribution",
     "on_intake",
     "on_occupancy",
     "province_rules",
     "province_share",
 ]
-
-#: Built-in inhibition: while the key's alert fires, the value's alert does not change.
-INHIBITIONS: Final[Mapping[str, str]] = {
-    "cap_near": "cap_exceeded",
-    "outside_risk": "slept_outside",
-}
 
 #: Contributions kept per member of an aggregate at the most: the open days plus the newest closed
 #: one. Bounded so that a member whose days never close (an input that stopped for good) cannot
@@ -186,7 +187,7 @@ def _catch_up_flows(
     evaluated, tonight = record.flows_evaluated, record.tonight_evaluated
     if evaluated is not None and tonight != evaluated and _has_intake(state, evaluated):
         view = state.as_of(evaluated)
-        found = rules.outside_risk_tonight(location, view, config)
+        found = location_rules.outside_risk_tonight(location, view, config)
         _advance(alerts, "outside_risk", found, evaluated, config, events)
         tonight = evaluated
     intake_dates = {d.date for d in state.days if d.intake_event is not None}
@@ -204,11 +205,11 @@ def _catch_up_flows(
                 continue  # that intake is not coming; missing data holds the last known state
             break
         view = state.as_of(date)
-        for rule_id, rule in rules.FLOW_RULES.items():
+        for rule_id, rule in location_rules.FLOW_RULES.items():
             _advance(alerts, rule_id, rule(location, view, config), date, config, events)
         evaluated = date
         if date in intake_dates:
-            found = rules.outside_risk_tonight(location, view, config)
+            found = location_rules.outside_risk_tonight(location, view, config)
             _advance(alerts, "outside_risk", found, date, config, events)
             tonight = date
     # Keep the history the days still waiting for their flow rules will need.
@@ -235,12 +236,12 @@ def on_occupancy(
     updated = replace(record, state=state, penalties=penalties)
     alerts = dict(record.alerts)
     events: list[AlertEvent] = []
-    for rule_id, rule in rules.REPORT_RULES.items():
+    for rule_id, rule in location_rules.REPORT_RULES.items():
         _advance(alerts, rule_id, rule(location, state, config), date, config, events)
     _advance(
         alerts,
         "penalty_accrued",
-        rules.penalty_accrued(location, state, config, penalties),
+        location_rules.penalty_accrued(location, state, config, penalties),
         date,
         config,
         events,
@@ -472,13 +473,15 @@ def province_rules(
     record: AggregateRecord, date: dt.date, totals: Totals, config: AlertingConfig
 ) -> Iterable[tuple[str, Finding | None]]:
     code = record.subject_id
-    yield "region_capacity_low", rules.region_capacity_low(code, totals, config)
+    yield "region_capacity_low", aggregate_rules.region_capacity_low(code, totals, config)
     yield (
         "breach_forecast",
-        rules.breach_forecast_aggregate(rules.province_subject(code), totals, config),
+        aggregate_rules.breach_forecast_aggregate(
+            aggregate_rules.province_subject(code), totals, config
+        ),
     )
     cycle = config.targets.for_date(date, config.spreiding_cycle)
-    yield "spreiding_shortfall", rules.spreiding_shortfall(code, totals, cycle)
+    yield "spreiding_shortfall", aggregate_rules.spreiding_shortfall(code, totals, cycle)
 
 
 def province_share(
@@ -510,11 +513,26 @@ def province_share(
     )
 
 
+def national_shares(
+    record: AggregateRecord, closed_days: Iterable[tuple[dt.date, Totals, Totals]]
+) -> list[Contribution]:
+    """What a province passes to the nation for the days it just closed (``closed_days`` of
+    :func:`close_days`), in order: for each day its asylum share, then its Ukrainian share when it
+    has Ukrainian locations."""
+    shares = []
+    for date, asylum, ukrainian in closed_days:
+        for totals, is_asylum in ((asylum, True), (ukrainian, False)):
+            if totals.locations == 0 and not is_asylum:
+                continue
+            shares.append(province_share(record, date, totals, asylum=is_asylum))
+    return shares
+
+
 def national_rules(
     record: AggregateRecord, date: dt.date, totals: Totals, config: AlertingConfig
 ) -> Iterable[tuple[str, Finding | None]]:
-    yield "national_shortage", rules.national_shortage(totals, config)
-    yield "breach_forecast", rules.breach_forecast_aggregate(NATIONAL, totals, config)
+    yield "national_shortage", aggregate_rules.national_shortage(totals, config)
+    yield "breach_forecast", aggregate_rules.breach_forecast_aggregate(NATIONAL, totals, config)
     # How fresh every location is. A province that closed this day knows exactly who reported
     # it. One that has not closed it yet is waiting for a late member and says nothing about its
     # locations, unless it has been silent past the lateness window (then all of them are late).
@@ -534,5 +552,5 @@ def national_rules(
             )
             yield (
                 f"report_missing:{member.location_id}",
-                rules.report_missing(member_as_contribution, date, config),
+                aggregate_rules.report_missing(member_as_contribution, date, config),
             )

@@ -8,6 +8,8 @@ The tree::
 
 Each error carries what the caller decides on: ``InvalidReport.reason`` is the machine code written
 to the dead-letter topic, ``detail`` the sentence for the person reading it.
+
+Imports nothing from ``alerts``; must not import httpx, faust, aiokafka or ``streams``.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 Plain frozen dataclasses, built by the Kafka edge from wire records (``streams.records``) and by
 tests directly. Nothing here does I/O.
+
+Imports nothing from ``alerts``; must not import httpx, faust, aiokafka or ``streams``.
 """
 
 from __future__ import annotations

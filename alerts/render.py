@@ -2,6 +2,8 @@
 
 Every summary fits one SMS segment (160 GSM-7 characters) for names up to 40 characters; the tests
 render each rule and measure it.
+
+Pure; imports nothing from ``alerts``. Must not import httpx, faust, aiokafka or ``streams``.
 """
 
 from __future__ import annotations

@@ -14,9 +14,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from alerts import engine
-from alerts.capacity import Contribution
+from alerts.capacity.totals import Contribution
 from alerts.config import AlertingConfig
 from alerts.model import AlertEvent, IntakeReport, Location, OccupancyReport
+from alerts.watermark import input_mark
 
 __all__ = ["Replay", "replay"]
 
@@ -58,13 +59,9 @@ def replay(
         out = engine.close_days(record, config, engine.province_rules, progress=mark)
         provinces[record.subject_id] = out.record
         events.extend(out.events)
-        for date, asylum, ukrainian in out.closed_days:
-            for totals, is_asylum in ((asylum, True), (ukrainian, False)):
-                if totals.locations == 0 and not is_asylum:
-                    continue
-                share = engine.province_share(out.record, date, totals, asylum=is_asylum)
-                nation = engine.on_contribution(nation, share)
-                close_nation()
+        for share in engine.national_shares(out.record, out.closed_days):
+            nation = engine.on_contribution(nation, share)
+            close_nation()
 
     def to_province(item: Contribution) -> None:
         record = provinces.get(item.province) or engine.AggregateRecord(item.province)
@@ -89,13 +86,9 @@ def replay(
         for share in outcome.contributions:
             to_province(share)
         newest[topic] = max(newest.get(topic, report.date), report.date)
-        occupancy, taken = newest.get("occupancy"), newest.get("intake")
-        if occupancy is None or (taken is None and config.expect_intake):
-            moved = None
-        elif taken is None:
-            moved = occupancy
-        else:
-            moved = min(occupancy, taken + dt.timedelta(days=1))
+        moved = input_mark(
+            newest.get("occupancy"), newest.get("intake"), expect_intake=config.expect_intake
+        )
         if moved is not None and (mark is None or moved > mark):
             mark = moved
             for code in sorted(provinces):

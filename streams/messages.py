@@ -7,13 +7,13 @@ small frozen dataclass or a domain value) and the matching encoder (the value to
 topic                                         values
 ============================================  ================================================
 ``internal.province-contributions``           :class:`ContributionBundle`, :class:`Mark`
-``internal.national-contributions``           :class:`~alerts.capacity.Contribution`,
+``internal.national-contributions``           :class:`~alerts.capacity.totals.Contribution`,
                                               :class:`Mark`
 ``notifications``                             :class:`Notification`, :class:`ReceiverTick`,
                                               :class:`ReceiverAck`, :class:`EnableReceiver`
 ``acks`` and ``alerts`` (escalation input)    :class:`Acknowledgement`, :class:`EscalationTick`,
                                               :class:`~alerts.model.AlertEvent`
-``silences``                                  :class:`~alerts.routing.Silence`
+``silences``                                  :class:`~alerts.dispatch.silence.Silence`
 ``audit``                                     an entry (a dict whose known fields are checked)
 ============================================  ================================================
 
@@ -36,11 +36,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, TypeAlias
 
-from alerts.capacity import Contribution
-from alerts.delivery import Grouping
+from alerts.capacity.totals import Contribution
+from alerts.delivery.ledger import Grouping
+from alerts.dispatch.matchers import Matcher
+from alerts.dispatch.silence import Silence, parse_silence
 from alerts.errors import ConfigError, InvalidReport
 from alerts.model import PROVINCES, AlertEvent, AlertStatus, Severity, SubjectKind
-from alerts.routing import Matcher, Silence, parse_silence
 from streams.records import encode
 from streams.wire import (
     MAX_TEXT,

@@ -15,12 +15,13 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from alerts.capacity import Totals, contribution, days_until_full, sum_contributions
+from alerts.capacity.location import days_until_full
+from alerts.capacity.totals import Totals, contribution, sum_contributions
 from alerts.config import AlertingConfig
-from alerts.delivery import Ledger
+from alerts.delivery.ledger import Ledger
 from alerts.engine import AggregateRecord, LocationRecord
-from alerts.lifecycle import AlertState
 from alerts.model import Location
+from alerts.rules.lifecycle import AlertState
 
 _EPOCH = dt.date(1970, 1, 1)
 

@@ -12,6 +12,9 @@ Alertmanager resolves an alert it has not heard about for its ``resolve_timeout`
 change once, so a firing alert carries an ``endsAt`` ``firing_ttl`` (default 7 days) ahead of the
 injected clock, and the resolve replaces it. Labels without a value are left out (Alertmanager
 rejects empty ones); label names outside ``[a-zA-Z_][a-zA-Z0-9_]*`` are rewritten with ``_``.
+
+Part of the notifier edge: may import httpx and the pure core; must not import faust, aiokafka or
+``streams``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ import httpx
 from alerts.model import AlertEvent, AlertStatus
 from alerts.notify.base import Clock, DeliveryResult
 from alerts.notify.http import request, status_error
-from alerts.receivers import DEFAULT_ALERTMANAGER_TTL_S, safe_target
+from alerts.receivers.redact import safe_target
+from alerts.receivers.specs import DEFAULT_ALERTMANAGER_TTL_S
 
 __all__ = ["AlertmanagerNotifier"]
 

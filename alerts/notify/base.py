@@ -1,4 +1,8 @@
-"""The one interface every channel implements, the result it returns and the error it raises."""
+"""The one interface every channel implements, the result it returns and the error it raises.
+
+Part of the notifier edge: may import httpx and the pure core; must not import faust, aiokafka or
+``streams``.
+"""
 
 from __future__ import annotations
 

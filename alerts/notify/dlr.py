@@ -25,6 +25,9 @@ Pure functions over what the web endpoint received, and the providers' signature
   ``statusErrorCode``.
 - Twilio (form POST): ``MessageSid``, ``MessageStatus`` (queued, sending, sent, delivered,
   undelivered, failed, read, canceled, ...), ``ErrorCode``, ``To``.
+
+Part of the notifier edge: may import httpx and the pure core; must not import faust, aiokafka or
+``streams``.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from typing import Any, Final, Literal, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from alerts.errors import OpvangError
-from alerts.receivers import mask_numbers, mask_phone
+from alerts.receivers.redact import mask_numbers, mask_phone
 
 __all__ = [
     "JWT_LEEWAY_S",

@@ -2,6 +2,9 @@
 
 ``env`` is a mapping the composition root passes in (``os.environ``); a credential the spec names
 but ``env`` lacks is a ConfigError naming the variable, never a value.
+
+Part of the notifier edge: may import httpx and the pure core; must not import faust, aiokafka or
+``streams``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,13 @@ from alerts.notify.base import Acknowledger, Clock, Notifier
 from alerts.notify.pagerduty import PagerDutyNotifier
 from alerts.notify.sms import SmsNotifier
 from alerts.notify.webhook import WebhookNotifier
-from alerts.receivers import AlertmanagerSpec, PagerDutySpec, ReceiverSpec, SmsSpec, WebhookSpec
+from alerts.receivers.specs import (
+    AlertmanagerSpec,
+    PagerDutySpec,
+    ReceiverSpec,
+    SmsSpec,
+    WebhookSpec,
+)
 
 __all__ = ["build_acknowledger", "build_notifier", "build_notifiers"]
 

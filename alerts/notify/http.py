@@ -1,6 +1,9 @@
 """What every channel does the same way: one HTTP call, timed, with its failures turned into a
 :class:`~alerts.notify.base.DeliveryError` that names the host only (never path, query, userinfo,
 header or body, where the secrets are).
+
+Part of the notifier edge: may import httpx and the pure core; must not import faust, aiokafka or
+``streams``.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any
 import httpx
 
 from alerts.notify.base import DeliveryError
-from alerts.receivers import safe_target
+from alerts.receivers.redact import safe_target
 
 __all__ = ["is_recoverable_status", "parse_retry_after", "request", "status_error"]
 

@@ -11,6 +11,9 @@ paging twice. ``POST {url}`` (default ``https://events.pagerduty.com/v2/enqueue`
 
 (payload, client and client_url on triggers only). PagerDuty answers 202 with the dedup key, which
 becomes the provider id. The routing key travels in the body and never in an error or repr.
+
+Part of the notifier edge: may import httpx and the pure core; must not import faust, aiokafka or
+``streams``.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ from typing import Any, Final
 
 import httpx
 
+from alerts.formats.pagerduty import PAGERDUTY_SEVERITY, pagerduty_event
 from alerts.model import AlertEvent
 from alerts.notify.base import DeliveryResult
 from alerts.notify.http import request, status_error
-from alerts.payloads import PAGERDUTY_SEVERITY, pagerduty_event
-from alerts.receivers import DEFAULT_PAGERDUTY_URL, safe_target
+from alerts.receivers.redact import safe_target
+from alerts.receivers.specs import DEFAULT_PAGERDUTY_URL
 
 __all__ = ["SEVERITY", "PagerDutyNotifier"]
 

@@ -1,6 +1,6 @@
 """SMS channel: one GSM-7 segment per alert through CM.com, MessageBird (Bird) or Twilio.
 
-The text is :func:`alerts.receivers.sms_text`. Requests as the providers document them:
+The text is :func:`alerts.receivers.sms_text.sms_text`. Requests as the providers document them:
 
 - **CM.com** Business Messaging: ``POST {base}/v1.0/message``, header ``X-CM-PRODUCTTOKEN``, JSON
   ``{"messages": {"msg": [{"from", "to": [{"number": "0031..."}], "body": {"type": "auto",
@@ -17,6 +17,9 @@ The text is :func:`alerts.receivers.sms_text`. Requests as the providers documen
 
 Errors name the provider's host and HTTP status, its numeric error code where it gives one, and
 masked numbers; never the token, the Account SID, the path or a whole number.
+
+Part of the notifier edge: may import httpx and the pure core; must not import faust, aiokafka or
+``streams``.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ import httpx
 from alerts.model import AlertEvent
 from alerts.notify.base import DeliveryError, DeliveryResult
 from alerts.notify.http import request, status_error
-from alerts.receivers import SMS_BASE_URLS, SmsProvider, mask_phone, safe_target, sms_text
+from alerts.receivers.redact import mask_phone, safe_target
+from alerts.receivers.sms_text import sms_text
+from alerts.receivers.specs import SMS_BASE_URLS, SmsProvider
 
 __all__ = ["SmsNotifier", "cm_reference"]
 

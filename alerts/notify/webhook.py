@@ -13,6 +13,9 @@ id.timestamp.body>``, one per active ``whsec_`` secret, space separated (two dur
 ``opvang-delivery-id`` (``alert_id:revision``) is kept for receivers written before the envelope.
 
 A 410 Gone means the receiver wants nothing more: the error carries ``disable=True``.
+
+Part of the notifier edge: may import httpx and the pure core; must not import faust, aiokafka or
+``streams``.
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ from typing import Literal
 
 import httpx
 
+from alerts.formats.cloudevents import CLOUDEVENTS_SOURCE, EVENT_TYPES, cloudevent, webhook_id
 from alerts.model import AlertEvent
 from alerts.notify.base import Clock, DeliveryError, DeliveryResult
 from alerts.notify.http import parse_retry_after, request, status_error
-from alerts.payloads import CLOUDEVENTS_SOURCE, EVENT_TYPES, cloudevent, webhook_id
-from alerts.receivers import safe_target, webhook_secret_key
+from alerts.receivers.redact import safe_target
+from alerts.receivers.specs import webhook_secret_key
 
 __all__ = [
     "CLOUDEVENTS_SOURCE",

@@ -146,7 +146,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_route(args: argparse.Namespace) -> int:
-    from alerts.dryrun import dry_run
+    from alerts.simulate import dry_run
     from streams.cli.route import InputError, parse_at, print_json, print_text, read_changes
     from streams.settings import load_dry_run_config
 

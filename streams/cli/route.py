@@ -1,5 +1,5 @@
 """``opvangwacht route --dry-run PATH``: read alert changes (an alert file, or a scenario run
-through the decision core), route them with :func:`alerts.dryrun.dry_run` and print the result.
+through the decision core), route them with :func:`alerts.simulate.dry_run` and print the result.
 
 Reads files only: never contacts Kafka, never sends anything. An alert file is JSON Lines of
 AlertEvent objects as they appear on ``opvang.alerts`` (or one JSON array of them); a scenario is
@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from alerts.config import AlertingConfig
-from alerts.dryrun import DryRun, Routed, Target
 from alerts.model import AlertEvent
+from alerts.simulate import DryRun, Routed, Target
 
 __all__ = ["AlertSource", "InputError", "parse_at", "print_json", "print_text", "read_changes"]
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from alerts.capacity import Contribution
+from alerts.capacity.totals import Contribution
 from alerts.engine import AggregateRecord
 from streams.state.split import SplitStore
 

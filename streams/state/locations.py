@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from alerts.capacity import DayRecord
+from alerts.capacity.location import DayRecord
 from alerts.engine import LocationRecord
 from streams.state.split import SplitStore
 

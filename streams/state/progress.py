@@ -19,6 +19,8 @@ from typing import Any
 
 from aiokafka.partitioner import murmur2
 
+from alerts.watermark import input_mark
+
 __all__ = ["MarkLog", "PartitionProgress", "observe", "partition_of", "progress"]
 
 
@@ -86,12 +88,7 @@ def observe(
     else:
         occupancy = date if occupancy is None or date > occupancy else occupancy
     offsets = {**state.offsets, kind: max(offset, state.offsets.get(kind, -1))}
-    mark: dt.date | None = None
-    if occupancy is not None:
-        if intake is None:
-            mark = None if expect_intake else occupancy
-        else:
-            mark = min(occupancy, intake + dt.timedelta(days=1))
+    mark = input_mark(occupancy, intake, expect_intake=expect_intake)
     if mark is not None and state.sent is not None and mark <= state.sent:
         mark = None
     sent = mark if mark is not None else state.sent

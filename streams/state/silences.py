@@ -7,8 +7,8 @@ from the config file are part of the routing configuration and need no topic.
 
 from __future__ import annotations
 
+from alerts.dispatch.silence import Silence
 from alerts.errors import InvalidReport
-from alerts.routing import Silence
 from streams.messages import decode_silence
 from streams.state.follow import Skipped, follow_topic
 

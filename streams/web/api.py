@@ -10,10 +10,10 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from alerts.capacity import Totals, contribution
+from alerts.capacity.totals import Totals, contribution
 from alerts.engine import AggregateRecord, LocationRecord
-from alerts.lifecycle import AlertState
 from alerts.model import PROVINCE_NAMES, Location
+from alerts.rules.lifecycle import AlertState
 from streams.metrics import StateView
 
 __all__ = [

@@ -32,7 +32,7 @@ from alerts.notify.dlr import (
     verify_messagebird_signature,
     verify_twilio_signature,
 )
-from alerts.receivers import ReceiverSpec, SmsSpec
+from alerts.receivers.specs import ReceiverSpec, SmsSpec
 
 __all__ = ["SIGNING_PROVIDERS", "ReportKeys", "called_urls"]
 

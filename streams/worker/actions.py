@@ -19,7 +19,7 @@ import faust
 import structlog
 from aiohttp import web as aiohttp_web
 
-from alerts import routing
+from alerts.dispatch.silence import parse_silence
 from alerts.errors import ConfigError
 from alerts.notify.dlr import InvalidDeliveryReport, parse_cm_reports, parse_report
 from streams.messages import (
@@ -141,7 +141,7 @@ def register(app: faust.App, ctx: Context) -> None:
                 return _refused(self, exc)
             silence_id = f"api-{uuid.uuid4().hex[:12]}"
             try:
-                routing.parse_silence(body, silence_id)
+                parse_silence(body, silence_id)
             except ConfigError as exc:
                 return self.json({"error": str(exc)}, status=400)
             await send(topics.silences, silence_id.encode(), encode(body), None)

@@ -128,12 +128,8 @@ class Aggregation:
         outcome = engine.close_days(record, ctx.config, engine.province_rules, progress=reached)
         provinces.set(partition, record.subject_id, outcome.record, {"in": source.offset})
         await self.publish(outcome.events, source.timestamp)
-        for date, asylum, ukrainian in outcome.closed_days:
-            for totals, is_asylum in ((asylum, True), (ukrainian, False)):
-                if totals.locations == 0 and not is_asylum:
-                    continue
-                share = engine.province_share(outcome.record, date, totals, asylum=is_asylum)
-                await ctx.runner.emit(ctx.topics.national, b"NL", encode_national_message(share))
+        for share in engine.national_shares(outcome.record, outcome.closed_days):
+            await ctx.runner.emit(ctx.topics.national, b"NL", encode_national_message(share))
 
     # ------------------------------------------------------------ the nation
 

@@ -26,8 +26,9 @@ import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import CollectorRegistry
 
-from alerts import delivery, escalation
 from alerts.config import AlertingConfig
+from alerts.delivery.escalation import Watch
+from alerts.delivery.ledger import Ledger
 from streams.logging import logging_dict_config
 from streams.metrics import PipelineMetrics, StateCollector, StateView
 from streams.settings import Settings
@@ -268,8 +269,8 @@ def _tables(app: faust.App, settings: Settings, metrics: PipelineMetrics) -> Tab
             table("national-heads", 1, AggregateHead),
             table("national-members", 1, VersionedRows(MemberRow), rows=True),
         ),
-        ledgers=table("delivery-ledger", n, delivery.Ledger),
-        escalations=table("escalations", n, escalation.Watch),
+        ledgers=table("delivery-ledger", n, Ledger),
+        escalations=table("escalations", n, Watch),
         progress=table("input-progress", n, PartitionProgress),
         province_marks=table("province-marks", n, MarkLog),
         nation_marks=table("nation-marks", 1, MarkLog),

@@ -25,13 +25,17 @@ import faust
 import httpx
 import structlog
 
-from alerts import delivery, routing
+from alerts.catalogue import urgent
+from alerts.delivery import grouping as groups
+from alerts.delivery import ledger as delivery
+from alerts.delivery.retry import schedule_for
+from alerts.dispatch.admit import admit, counts_against_budget
+from alerts.dispatch.decision import Action
+from alerts.dispatch.dispatcher import targets
 from alerts.errors import InvalidReport
 from alerts.model import AlertEvent
-from alerts.notify import DeliveryError, Notifier
-from alerts.notify.base import Acknowledger
+from alerts.notify.base import Acknowledger, DeliveryError, Notifier
 from alerts.notify.factory import build_acknowledger, build_notifier
-from alerts.notify.retry import schedule_for
 from streams.messages import (
     EnableReceiver,
     Notification,
@@ -170,10 +174,10 @@ class Delivery:
         item = delivery.Pending(nid, event, 0, now, queued)
         grouping = message.group
         if nid == delivery.notification_id(event, notifier.name):  # a change, not an escalation
-            ledger = delivery.remember(ledger, event, grouping.repeat if grouping else None, now)
+            ledger = groups.remember(ledger, event, grouping.repeat if grouping else None, now)
         if grouping is not None:
-            ledger, send_now = delivery.group_arrival(
-                ledger, item, grouping, now, urgent=routing.urgent(event)
+            ledger, send_now = groups.group_arrival(
+                ledger, item, grouping, now, urgent=urgent(event)
             )
             if not send_now:
                 grouped = Grouped(notifier.name, grouping.key)
@@ -192,8 +196,8 @@ class Delivery:
         ctx = self.ctx
         event, nid = item.event, item.notification_id
         now = ctx.clock()
-        decision = routing.pace(event, notifier.name, ctx.config.routing, now, ledger.sent_at)
-        if decision.action is routing.Action.SEND:
+        decision = admit(event, ledger, ctx.config.routing, now)
+        if decision.action is Action.SEND:
             if ledger.resting(now):
                 queued = Queued(
                     notifier.name,
@@ -211,7 +215,7 @@ class Delivery:
                 attempts=item.attempts + 1,
                 first_queued_at=item.first_queued_at,
             )
-        release_at = decision.release_at or now + dt.timedelta(hours=1)
+        release_at = decision.release_at or now
         held_entry = Held(notifier.name, decision.reason, release_at.isoformat())
         await ctx.runner.audit(event.alert_id, held_entry)
         ctx.metrics.notifications.labels(
@@ -271,7 +275,7 @@ class Delivery:
             status_code=result.status_code,
             latency_ms=round(result.latency_s * 1000, 1),
         )
-        counted = routing.counts_against_budget(event, notifier.name, ctx.config.routing)
+        counted = counts_against_budget(event, notifier.name, ctx.config.routing)
         return delivery.delivered(ledger, nid, ctx.clock(), counted=counted)
 
     async def _failed(
@@ -363,21 +367,19 @@ class Delivery:
         ledger, ready = delivery.release(ledger, now)
         if ready:
             ledger = await self._digest(notifier, ledger, ready, now, direct=True)
-        ledger, flushed = delivery.flush_groups(ledger, now)
+        ledger, flushed = groups.flush_groups(ledger, now)
         for _key, items in flushed:
             if notifier.channel == "sms" and len(items) > 1:
                 ledger = await self._digest(notifier, ledger, items, now, direct=False)
             else:
                 for item in items:
                     ledger = await self._deliver(notifier, ledger, item)
-        ledger, reminders = delivery.due_reminders(ledger, now)
+        ledger, reminders = groups.due_reminders(ledger, now)
         for item in reminders:
-            decisions = routing.targets(
+            decisions = targets(
                 item.event, ctx.config.routing, now, extra_silences=ctx.silences.active()
             )
-            wanted = any(
-                d.receiver == notifier.name and d.action is routing.Action.SEND for d in decisions
-            )
+            wanted = any(d.receiver == notifier.name and d.action is Action.SEND for d in decisions)
             reminded = Reminded(notifier.name, item.notification_id, wanted=wanted)
             await ctx.runner.audit(item.event.alert_id, reminded)
             if wanted:

@@ -18,7 +18,8 @@ from collections.abc import AsyncIterator
 import faust
 import structlog
 
-from alerts import delivery, escalation
+from alerts.delivery import escalation
+from alerts.delivery.ledger import notification_id
 from streams.messages import (
     Acknowledgement,
     EscalationTick,
@@ -74,7 +75,7 @@ class Escalation:
         alert = watch.event
         escalated = Escalated(receiver, watch.level, watch.since.isoformat())
         await ctx.runner.audit(alert.alert_id, escalated)
-        nid = f"{delivery.notification_id(alert, receiver)}.esc{watch.level}"
+        nid = f"{notification_id(alert, receiver)}.esc{watch.level}"
         notification = Notification(nid, receiver, ctx.clock(), alert)
         await ctx.runner.emit(
             ctx.topics.notifications, receiver.encode(), encode_notification_message(notification)

@@ -21,7 +21,8 @@ import faust
 import structlog
 
 from alerts import engine
-from alerts.capacity import Applied, Contribution
+from alerts.capacity.location import Applied
+from alerts.capacity.totals import Contribution
 from alerts.errors import InvalidReport
 from alerts.model import AlertEvent, IntakeReport, OccupancyReport
 from streams.messages import ContributionBundle, Mark, encode_province_message

@@ -14,8 +14,10 @@ import time
 
 import structlog
 
-from alerts import delivery, routing
-from alerts.model import AlertEvent, AlertStatus
+from alerts.delivery.ledger import notification_id
+from alerts.dispatch.decision import Action
+from alerts.dispatch.dispatcher import Firing, dispatch
+from alerts.model import AlertEvent
 from streams.messages import Notification, encode_notification_message
 from streams.records import encode
 from streams.state.audit import AlertChanged, Routed
@@ -32,20 +34,18 @@ class Router:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        #: The labels of every alert firing in this worker, by alert_id: what the configured
-        #: inhibition rules match their sources against. Built from the tables on first use
-        #: (after a restart) and kept up to date with every change this worker publishes. With
-        #: several workers each knows the alerts of its own partitions only.
-        self._firing: dict[str, dict[str, str]] | None = None
+        #: The alerts firing in this worker: what the configured inhibition rules match their
+        #: sources against. Read from the tables on first use (after a restart) and kept up to
+        #: date by every change this worker routes. With several workers each knows the alerts
+        #: of its own partitions only.
+        self.firing = Firing(load=self._stored_firing)
 
-    def _firing_labels(self) -> dict[str, dict[str, str]]:
-        if self._firing is None:
-            self._firing = {}
-            for state in api.firing_states(self.ctx.state_view()):
-                if state.last_event is not None:
-                    event = AlertEvent.from_dict(dict(state.last_event))
-                    self._firing[event.alert_id] = routing.alert_labels(event)
-        return self._firing
+    def _stored_firing(self) -> list[AlertEvent]:
+        return [
+            AlertEvent.from_dict(dict(state.last_event))
+            for state in api.firing_states(self.ctx.state_view())
+            if state.last_event is not None
+        ]
 
     async def publish(self, events: tuple[AlertEvent, ...], source_timestamp: float | None) -> None:
         ctx = self.ctx
@@ -73,28 +73,20 @@ class Router:
         notification record on the notifications topic (with its route's grouping, when the
         route groups or repeats)."""
         ctx = self.ctx
-        firing = self._firing_labels()
-        others = [labels for alert_id, labels in firing.items() if alert_id != alert.alert_id]
-        if alert.status is AlertStatus.FIRING:
-            firing[alert.alert_id] = routing.alert_labels(alert)
-        else:
-            firing.pop(alert.alert_id, None)
         now = ctx.clock()
-        decisions = routing.targets(
-            alert, ctx.config.routing, now, firing=others, extra_silences=ctx.silences.active()
-        )
+        decisions = dispatch(alert, ctx.config.routing, now, self.firing, ctx.silences.active())
         for decision in decisions:
             routed = Routed(
                 alert.revision, decision.receiver, decision.action.value, decision.reason
             )
             await ctx.runner.audit(alert.alert_id, routed)
-            if decision.action is not routing.Action.SEND:
+            if decision.action is not Action.SEND:
                 ctx.metrics.notifications.labels(
                     "-", decision.receiver, decision.action.value
                 ).inc()
                 continue
             notification = Notification(
-                delivery.notification_id(alert, decision.receiver),
+                notification_id(alert, decision.receiver),
                 decision.receiver,
                 ctx.clock(),
                 alert,

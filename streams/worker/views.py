@@ -14,7 +14,8 @@ import faust
 from aiohttp import web as aiohttp_web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from alerts import cap, delivery
+from alerts.delivery.ledger import Ledger
+from alerts.formats import oasis_cap as cap
 from alerts.model import AlertEvent
 from streams.reference import load_municipalities
 from streams.web import api
@@ -130,7 +131,7 @@ def register(app: faust.App, ctx: Context, prometheus: CollectorRegistry) -> Non
     async def api_receivers(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
         rows = []
         for spec in ctx.config.receivers:
-            ledger: delivery.Ledger | None = ctx.tables.ledgers.get(spec.name)
+            ledger: Ledger | None = ctx.tables.ledgers.get(spec.name)
             oldest = ledger.oldest_pending() if ledger else None
             rows.append(
                 {

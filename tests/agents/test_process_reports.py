@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from builders import a_location
 
-from alerts.capacity import Contribution
+from alerts.capacity.totals import Contribution
 from alerts.config import AlertingConfig
 from streams.messages import ContributionBundle, encode_province_message
 from streams.settings import Settings, load_alerting_config

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from alerts.capacity import DayRecord
+from alerts.capacity.location import DayRecord
 from streams.settings import Settings, load_alerting_config
 from streams.state.locations import WeekRow
 from streams.worker.app import build_worker

@@ -21,14 +21,14 @@ from builders import an_alert
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alerts.capacity import Contribution
+from alerts.capacity.totals import Contribution
+from alerts.dispatch.silence import Silence
 from alerts.errors import InvalidReport
 from alerts.model import (
     IntakeReport,
     Location,
     OccupancyReport,
 )
-from alerts.routing import Silence
 from streams import messages as m
 from streams.records import (
     EARLIEST_DATE,

@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 from builders import an_alert
 
-from alerts.capacity import Contribution, MemberStatus
-from alerts.delivery import Grouping
+from alerts.capacity.totals import Contribution, MemberStatus
+from alerts.delivery.ledger import Grouping
+from alerts.dispatch.matchers import Matcher
+from alerts.dispatch.silence import Silence, parse_silence
 from alerts.errors import InvalidReport
 from alerts.model import NATIONAL, AlertStatus, Severity
-from alerts.routing import Matcher, Silence, parse_silence
 from streams import messages as m
 from streams.records import encode
 

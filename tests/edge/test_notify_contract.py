@@ -17,7 +17,7 @@ import pytest
 from fakes.channels import CHANNELS, EVENT, SECRETS, Channel
 from fakes.servers import closed_port
 
-from alerts.notify import DeliveryError, DeliveryResult, Notifier
+from alerts.notify.base import DeliveryError, DeliveryResult, Notifier
 
 ALL = [pytest.param(c, id=c.id) for c in CHANNELS]
 

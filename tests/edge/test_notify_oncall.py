@@ -11,8 +11,11 @@ from fakes.channels import AM_TOKEN, ENV, EVENT, PD_KEY
 from fakes.servers import AlertmanagerFake, PagerDutyFake
 
 from alerts.model import AlertEvent, Severity
-from alerts.notify import AlertmanagerNotifier, DeliveryError, PagerDutyNotifier, build_notifier
-from alerts.receivers import AlertmanagerSpec, PagerDutySpec, ReceiverSpec
+from alerts.notify.alertmanager import AlertmanagerNotifier
+from alerts.notify.base import DeliveryError
+from alerts.notify.factory import build_notifier
+from alerts.notify.pagerduty import PagerDutyNotifier
+from alerts.receivers.specs import AlertmanagerSpec, PagerDutySpec, ReceiverSpec
 
 RESOLVED = AlertEvent.from_dict(
     {**EVENT.to_dict(), "status": "resolved", "ends_at": "2024-07-05T09:00:00+02:00", "revision": 4}

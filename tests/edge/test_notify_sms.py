@@ -15,9 +15,11 @@ from fakes.channels import CM_TOKEN, ENV, EVENT, MB_KEY, PHONES, SECRETS, TW_SID
 from fakes.servers import CmFake, MessageBirdFake, Recorded, Reply, TwilioFake
 
 from alerts.model import AlertEvent, AlertStatus, Severity
-from alerts.notify import DeliveryError, SmsNotifier, build_notifier
-from alerts.notify.sms import cm_reference
-from alerts.receivers import ReceiverSpec, SmsSpec, gsm7_units, is_gsm7, sms_text, to_gsm7
+from alerts.notify.base import DeliveryError
+from alerts.notify.factory import build_notifier
+from alerts.notify.sms import SmsNotifier, cm_reference
+from alerts.receivers.sms_text import gsm7_units, is_gsm7, sms_text, to_gsm7
+from alerts.receivers.specs import ReceiverSpec, SmsSpec
 
 
 def sms(provider: str, base: str, http: httpx.AsyncClient) -> SmsNotifier:

@@ -23,19 +23,19 @@ from fakes.channels import (
 from fakes.servers import WebhookReceiver
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from alerts.errors import ConfigError
-from alerts.model import AlertEvent
-from alerts.notify import DeliveryError, DeliveryResult, WebhookNotifier, build_notifier
-from alerts.notify.retry import (
+from alerts.delivery.retry import (
     PAGING_SCHEDULE,
     SMS_SCHEDULE,
     WEBHOOK_SCHEDULE,
-    RetryPolicy,
     RetrySchedule,
     schedule_for,
 )
-from alerts.notify.webhook import parse_retry_after, sign
-from alerts.receivers import ReceiverSpec, WebhookSpec
+from alerts.errors import ConfigError
+from alerts.model import AlertEvent
+from alerts.notify.base import DeliveryError, DeliveryResult
+from alerts.notify.factory import build_notifier
+from alerts.notify.webhook import WebhookNotifier, parse_retry_after, sign
+from alerts.receivers.specs import ReceiverSpec, WebhookSpec
 
 RESOLVED = AlertEvent.from_dict(
     {
@@ -228,7 +228,7 @@ def test_repr_names_the_target_without_path_query_or_userinfo() -> None:
 
 
 def test_factory_needs_its_env_credentials() -> None:
-    from alerts.receivers import PagerDutySpec
+    from alerts.receivers.specs import PagerDutySpec
 
     spec = ReceiverSpec("pd", "pagerduty", PagerDutySpec("PD_NOT_SET"))
     with pytest.raises(ConfigError, match="PD_NOT_SET is not set"):
@@ -283,86 +283,3 @@ def test_schedule_for_a_receiver() -> None:
 )
 def test_parse_retry_after(value: str | None, now: float | None, expected: float | None) -> None:
     assert parse_retry_after(value, now=now) == expected
-
-
-# --------------------------------------------------------------------------- RetryPolicy
-
-
-class _Edge(random.Random):
-    """A random source that always picks one end of the range it is asked for."""
-
-    def __init__(self, top: bool) -> None:
-        super().__init__(0)
-        self.top = top
-
-    def uniform(self, a: float, b: float) -> float:
-        return b if self.top else a
-
-
-def test_delays_grow_then_cap() -> None:
-    policy = RetryPolicy()  # 0.5 s, doubling, capped at 30 s
-    tops = [policy.delay(n, _Edge(top=True)) for n in range(1, 10)]
-    bottoms = [policy.delay(n, _Edge(top=False)) for n in range(1, 10)]
-    assert tops == [0.5, 1, 2, 4, 8, 16, 30, 30, 30]
-    assert bottoms == [0.25, 0.5, 1, 2, 4, 8, 15, 15, 15]
-
-
-def test_custom_policy_steps() -> None:
-    policy = RetryPolicy(max_attempts=4, initial_delay=1.0, max_delay=10.0, multiplier=3.0)
-    assert [policy.delay(n, _Edge(top=True)) for n in range(1, 6)] == [1, 3, 9, 10, 10]
-
-
-@pytest.mark.parametrize(
-    ("attempt", "low", "high"),
-    [(1, 0.25, 0.5), (2, 0.5, 1), (3, 1, 2), (5, 4, 8), (6, 8, 16), (7, 15, 30), (20, 15, 30)],
-)
-def test_full_jitter_stays_within_half_and_whole_step(
-    attempt: int, low: float, high: float
-) -> None:
-    policy = RetryPolicy()
-    rng = random.Random(20240702)
-    delays = [policy.delay(attempt, rng) for _ in range(500)]
-    assert all(low <= d <= high for d in delays)
-    # it is jitter, not a constant: the draws spread over the range
-    assert max(delays) - min(delays) > (high - low) / 2
-
-
-def test_seeded_jitter_is_reproducible() -> None:
-    policy = RetryPolicy()
-    first = [policy.delay(n, random.Random(7)) for n in range(1, 7)]
-    second = [policy.delay(n, random.Random(7)) for n in range(1, 7)]
-    assert first == second
-
-
-@pytest.mark.parametrize(
-    ("attempt", "retry_after", "expected"),
-    [
-        (1, 7.0, 7.0),  # far above the 0.5 s step: the receiver's wish wins
-        (2, 1.0, 1.0),  # the top of the step at attempt 2 is 1 s
-        (1, 1000.0, 120.0),  # floor capped at four times max_delay
-        (1, 0.0, 0.5),  # a zero floor leaves the jittered step
-    ],
-)
-def test_retry_after_is_a_floor(attempt: int, retry_after: float, expected: float) -> None:
-    policy = RetryPolicy()
-    assert policy.delay(attempt, _Edge(top=True), retry_after=retry_after) == expected
-
-
-def test_retry_after_below_the_step_does_not_shorten_it() -> None:
-    policy = RetryPolicy()
-    rng = random.Random(3)
-    for _ in range(200):
-        assert 4 <= policy.delay(5, rng, retry_after=0.1) <= 8
-
-
-def test_gives_up_after_max_attempts() -> None:
-    policy = RetryPolicy(max_attempts=3)
-    assert [policy.gives_up_after(n) for n in range(1, 6)] == [False, False, True, True, True]
-    assert RetryPolicy().max_attempts == 6
-    assert RetryPolicy().gives_up_after(5) is False
-    assert RetryPolicy().gives_up_after(6) is True
-
-
-def test_delay_is_capped_for_any_attempt() -> None:
-    policy = RetryPolicy(max_attempts=5000)
-    assert 15 <= policy.delay(1100, random.Random(1)) <= 30

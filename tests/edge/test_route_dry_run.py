@@ -14,7 +14,7 @@ import pytest
 from fakes.channels import ENV, EVENT, PHONES, SECRETS
 from fakes.servers import closed_port
 
-from alerts.receivers import gsm7_units
+from alerts.receivers.sms_text import gsm7_units
 from streams.cli.main import main
 
 

@@ -12,7 +12,7 @@ import pytest
 from builders import a_location, an_occupancy_report
 
 from alerts import engine
-from alerts.capacity import Contribution
+from alerts.capacity.totals import Contribution
 from alerts.config import AlertingConfig
 from alerts.model import OccupancyReport
 from streams.state import codecs

@@ -8,7 +8,7 @@ import time
 from aiohttp.test_utils import make_mocked_request
 from fakes.signing import messagebird_jwt, twilio_signature
 
-from alerts.receivers import parse_receivers
+from alerts.receivers.specs import parse_receivers
 from streams.web.reports import ReportKeys, called_urls
 
 ENV = {"TW": "tw-token", "TW2": "tw-token-2", "MB": "mb-key", "MBS": "mb-signing", "CM": "cm"}

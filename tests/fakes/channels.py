@@ -13,8 +13,9 @@ import httpx
 from builders import an_alert
 
 from alerts.model import AlertStatus, Severity
-from alerts.notify import Notifier, build_notifier
-from alerts.receivers import (
+from alerts.notify.base import Notifier
+from alerts.notify.factory import build_notifier
+from alerts.receivers.specs import (
     AlertmanagerSpec,
     PagerDutySpec,
     ReceiverSpec,

@@ -34,10 +34,11 @@ from fakes.servers import (
 )
 from standardwebhooks.webhooks import Webhook
 
+from alerts.delivery.retry import RetrySchedule
 from alerts.model import AlertEvent
-from alerts.notify import DeliveryError, DeliveryResult, Notifier, build_notifiers
-from alerts.notify.retry import RetrySchedule
-from alerts.receivers import parse_receivers
+from alerts.notify.base import DeliveryError, DeliveryResult, Notifier
+from alerts.notify.factory import build_notifiers
+from alerts.receivers.specs import parse_receivers
 
 FAST = RetrySchedule((0.01, 0.02, 0.05, 0.05, 0.05, 0.05))
 

@@ -17,21 +17,19 @@ from builders import TER_APEL, a_location, an_intake_report, an_occupancy_report
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.capacity import (
+from alerts.capacity.location import (
     HISTORY_DAYS,
     MAX_HELD_DAYS,
     Applied,
-    Contribution,
     DayRecord,
     LocationState,
     apply_intake,
     apply_occupancy,
-    contribution,
-    sum_contributions,
 )
+from alerts.capacity.totals import Contribution, contribution, sum_contributions
 from alerts.engine import AggregateRecord, LocationRecord, on_contribution
-from alerts.lifecycle import AlertState
 from alerts.model import IntakeReport, Location, OccupancyReport
+from alerts.rules.lifecycle import AlertState
 
 D = dt.date
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from alerts.config import RULE_IDS, AlertingConfig, RuleSettings
+from alerts.catalogue import RULE_IDS
+from alerts.config import AlertingConfig, RuleSettings
 from alerts.errors import ConfigError, OpvangError
 
 

@@ -8,7 +8,8 @@ import datetime as dt
 import pytest
 from builders import an_alert
 
-from alerts.delivery import (
+from alerts.delivery.grouping import due_reminders, flush_groups, group_arrival, remember
+from alerts.delivery.ledger import (
     Failure,
     Group,
     Grouping,
@@ -16,15 +17,14 @@ from alerts.delivery import (
     Pending,
     defer,
     delivered,
-    due_reminders,
     failed,
-    flush_groups,
-    group_arrival,
-    remember,
 )
+from alerts.dispatch.config import parse_routing
+from alerts.dispatch.dispatcher import targets
+from alerts.dispatch.matchers import parse_duration
+from alerts.dispatch.route import RouteTiming
 from alerts.errors import ConfigError
 from alerts.model import AlertEvent, AlertStatus, Severity, Subject, SubjectKind
-from alerts.routing import RouteTiming, parse_duration, parse_routing, targets
 
 T0 = dt.datetime(2024, 6, 1, 12, 0, tzinfo=dt.UTC)
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from builders import an_alert
 
-from alerts.delivery import (
+from alerts.delivery.ledger import (
     Failure,
     Ledger,
     Pending,

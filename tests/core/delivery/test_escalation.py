@@ -7,8 +7,15 @@ import datetime as dt
 import pytest
 from builders import an_alert
 
+from alerts.delivery.escalation import (
+    EscalationPolicy,
+    Watch,
+    acknowledge,
+    due,
+    parse_escalation,
+    watch,
+)
 from alerts.errors import ConfigError
-from alerts.escalation import EscalationPolicy, Watch, acknowledge, due, parse_escalation, watch
 from alerts.model import AlertEvent, AlertStatus, Severity
 
 T0 = dt.datetime(2024, 6, 1, 3, 0, tzinfo=dt.UTC)

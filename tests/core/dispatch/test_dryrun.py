@@ -1,4 +1,4 @@
-"""``alerts.dryrun``: who would be told what, decided without sending, and the texts exactly as
+"""``alerts.simulate``: who would be told what, decided without sending, and the texts exactly as
 the notifiers would put them on the wire (checked against the notifiers themselves)."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from builders import PLACES, an_alert
 from fakes.channels import CM_TOKEN, ENV, EVENT, PD_KEY, PHONES, SECRETS
 
 from alerts.config import AlertingConfig
-from alerts.dryrun import DUPLICATE, DryRun, dry_run, message
 from alerts.model import AlertEvent, AlertStatus, Severity
-from alerts.notify import build_notifier
-from alerts.receivers import gsm7_units, sms_text
+from alerts.notify.factory import build_notifier
+from alerts.receivers.sms_text import gsm7_units, sms_text
 from alerts.replay import replay
+from alerts.simulate import DUPLICATE, DryRun, dry_run, message
 
 AMS = dt.timezone(dt.timedelta(hours=2))  # summer time, as the events below
 NIGHT = dt.datetime(2024, 7, 2, 23, 30, tzinfo=AMS)

@@ -1,4 +1,4 @@
-"""Who hears about an alert, and when: ``alerts.routing`` (route tree, audiences, silences,
+"""Who hears about an alert, and when: ``alerts.dispatch`` (route tree, audiences, silences,
 inhibition, quiet hours in Europe/Amsterdam, SMS budgets and the routing configuration)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -14,31 +14,42 @@ from builders import PLACES, an_alert
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.delivery import Ledger, delivered
+from alerts.catalogue import ALWAYS_THROUGH
+from alerts.delivery.ledger import Ledger, delivered
+from alerts.dispatch.admit import counts_against_budget, pace
+from alerts.dispatch.config import Budget, QuietHours, RoutingConfig, parse_routing
+from alerts.dispatch.decision import Action, Decision
+from alerts.dispatch.dispatcher import targets
+from alerts.dispatch.inhibit import InhibitRule
+from alerts.dispatch.matchers import Matcher, alert_labels, parse_matchers
+from alerts.dispatch.route import Audience, Route
+from alerts.dispatch.silence import Silence, parse_silence
 from alerts.errors import ConfigError
 from alerts.model import AlertEvent, AlertStatus, Severity
-from alerts.routing import (
-    ALWAYS_THROUGH,
-    Action,
-    Audience,
-    Budget,
-    Decision,
-    InhibitRule,
-    Matcher,
-    QuietHours,
-    Route,
-    RoutingConfig,
-    Silence,
-    alert_labels,
-    counts_against_budget,
-    decide,
-    parse_matchers,
-    parse_routing,
-    parse_silence,
-)
 
 FIRING, RESOLVED = AlertStatus.FIRING, AlertStatus.RESOLVED
 INFO, WARNING, CRITICAL = Severity.INFO, Severity.WARNING, Severity.CRITICAL
+
+
+def decide(
+    event: AlertEvent,
+    config: RoutingConfig,
+    now: dt.datetime,
+    *,
+    firing: Iterable[Mapping[str, str]] = (),
+    sent: Mapping[str, Sequence[dt.datetime]] | None = None,
+    extra_silences: Iterable[Silence] = (),
+) -> list[Decision]:
+    """Every stage for every receiver, as a test wants to see it: routing, silences and
+    inhibition (``targets``), then quiet hours and budgets (``pace``, which the worker applies
+    when it delivers)."""
+    sent = sent or {}
+    return [
+        pace(event, d.receiver, config, now, sent.get(d.receiver, ()))
+        if d.action is Action.SEND
+        else d
+        for d in targets(event, config, now, firing=firing, extra_silences=extra_silences)
+    ]
 
 
 def event(

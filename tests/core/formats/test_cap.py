@@ -1,8 +1,9 @@
-"""CAP 1.2 messages and the Atom feed (``alerts.cap``), checked against the OASIS CAP 1.2 schema.
+"""CAP 1.2 messages and the Atom feed (``alerts.formats.oasis_cap``), checked against the OASIS CAP
+1.2 schema.
 
-Events are made by ``alerts.lifecycle.step`` itself, so revisions, ``starts_at`` and ``ends_at``
-are what the engine really publishes: each rule fires at warning (CAP ``Alert``), steps up to
-critical two days later (``Update``) and clears two days after that (``Cancel``).
+Events are made by ``alerts.rules.lifecycle.step`` itself, so revisions, ``starts_at`` and
+``ends_at`` are what the engine really publishes: each rule fires at warning (CAP ``Alert``), steps
+up to critical two days later (``Update``) and clears two days after that (``Cancel``).
 """
 
 from __future__ import annotations
@@ -18,10 +19,17 @@ import builders
 import pytest
 from lxml import etree
 
-from alerts.cap import ATOM_NS, CAP_NS, atom_feed, cap_identifier, cap_message, cap_sent
-from alerts.config import RULE_IDS
-from alerts.lifecycle import AlertState, Finding, event_time, step
+from alerts.catalogue import RULE_IDS
+from alerts.formats.oasis_cap import (
+    ATOM_NS,
+    CAP_NS,
+    atom_feed,
+    cap_identifier,
+    cap_message,
+    cap_sent,
+)
 from alerts.model import NATIONAL, AlertEvent, AlertStatus, Severity, Subject, SubjectKind
+from alerts.rules.lifecycle import AlertState, Finding, event_time, step
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "CAP-v1.2.xsd"
 SENDER = "opvangwacht@example.nl"

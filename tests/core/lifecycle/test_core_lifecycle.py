@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.lifecycle import AlertState, Finding, alert_id, event_time, step
 from alerts.model import AlertEvent, AlertStatus, Severity, Subject, SubjectKind
+from alerts.rules.lifecycle import AlertState, Finding, alert_id, event_time, step
 
 D = dt.date
 TER_APEL = builders.TER_APEL.subject

@@ -1,4 +1,4 @@
-"""Receiver specs from config (``alerts.receivers.parse_receivers``): every channel, E.164
+"""Receiver specs from config (``alerts.receivers.specs.parse_receivers``): every channel, E.164
 numbers, credentials by environment variable, and errors that name the key but never echo a secret
 or a whole phone number."""
 
@@ -10,13 +10,12 @@ import pytest
 from fakes.channels import ENV, HOOK_SECRET, HOOK_SECRET_OLD, SECRETS
 
 from alerts.errors import ConfigError
-from alerts.receivers import (
+from alerts.receivers.redact import mask_numbers, mask_phone
+from alerts.receivers.specs import (
     AlertmanagerSpec,
     PagerDutySpec,
     SmsSpec,
     WebhookSpec,
-    mask_numbers,
-    mask_phone,
     normalise_phone,
     parse_receivers,
 )

@@ -7,12 +7,12 @@ import datetime as dt
 import pytest
 from builders import BUDEL, a_location, an_intake_report, an_occupancy_report
 
-from alerts import rules
-from alerts.capacity import Applied, LocationState, apply_occupancy
+from alerts.capacity.location import Applied, LocationState, apply_occupancy
 from alerts.config import AlertingConfig
 from alerts.engine import LocationRecord, on_intake, on_occupancy
 from alerts.model import AlertEvent, AlertStatus, OccupancyReport, Severity
 from alerts.render import nl_int
+from alerts.rules import location as location_rules
 
 D = dt.date
 CAP_SOURCE = "Afspraak COA-Westerwolde"
@@ -32,15 +32,15 @@ def state_with(occupancy: int, date: dt.date = REPORT_DAY) -> LocationState:
     return state
 
 
-# --------------------------------------------------------------------------- rules.cap_exceeded
+# ---------------------------------------------------------------- location_rules.cap_exceeded
 
 
 def test_no_cap_no_finding() -> None:
-    assert rules.cap_exceeded(NO_CAP, state_with(5000), DEFAULTS) is None
+    assert location_rules.cap_exceeded(NO_CAP, state_with(5000), DEFAULTS) is None
 
 
 def test_no_report_yet_no_finding() -> None:
-    assert rules.cap_exceeded(TER_APEL, LocationState("ter-apel"), DEFAULTS) is None
+    assert location_rules.cap_exceeded(TER_APEL, LocationState("ter-apel"), DEFAULTS) is None
 
 
 @pytest.mark.parametrize(
@@ -56,7 +56,7 @@ def test_no_report_yet_no_finding() -> None:
 def test_cap_exceeded_boundary(
     occupancy: int, breached: bool, cleared: bool, headroom: int
 ) -> None:
-    found = rules.cap_exceeded(TER_APEL, state_with(occupancy), DEFAULTS)
+    found = location_rules.cap_exceeded(TER_APEL, state_with(occupancy), DEFAULTS)
     assert found is not None
     assert (found.breached, found.cleared) == (breached, cleared)
     assert found.value == occupancy
@@ -65,7 +65,7 @@ def test_cap_exceeded_boundary(
 
 
 def test_cap_exceeded_finding_fields() -> None:
-    found = rules.cap_exceeded(TER_APEL, state_with(2380), DEFAULTS)
+    found = location_rules.cap_exceeded(TER_APEL, state_with(2380), DEFAULTS)
     assert found is not None
     assert found.rule == "cap_exceeded"
     assert found.subject == TER_APEL.subject
@@ -80,7 +80,7 @@ def test_cap_exceeded_finding_fields() -> None:
 
 def test_cap_exceeded_uses_the_cap_not_the_capacity() -> None:
     roomy = a_location(capacity=3000, cap=2000)
-    found = rules.cap_exceeded(roomy, state_with(2100), DEFAULTS)
+    found = location_rules.cap_exceeded(roomy, state_with(2100), DEFAULTS)
     assert found is not None and found.breached and found.threshold == 2000
 
 
@@ -94,7 +94,7 @@ def test_cap_exceeded_uses_the_cap_not_the_capacity() -> None:
     ],
 )
 def test_cap_exceeded_summary(occupancy: int, firing: bool, text: str) -> None:
-    found = rules.cap_exceeded(TER_APEL, state_with(occupancy), DEFAULTS)
+    found = location_rules.cap_exceeded(TER_APEL, state_with(occupancy), DEFAULTS)
     assert found is not None and found.breached is firing
     assert found.summary == text
 

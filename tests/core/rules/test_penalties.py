@@ -13,12 +13,12 @@ from collections.abc import Iterable, Mapping
 import pytest
 from builders import BUDEL, TER_APEL, a_location
 
-from alerts import rules
-from alerts.capacity import Applied, LocationState, apply_occupancy
+from alerts.capacity.location import Applied, LocationState, apply_occupancy
+from alerts.capacity.penalties import DEFAULT_SCHEMES, PenaltyScheme, PenaltyTally, accrue
 from alerts.config import AlertingConfig
 from alerts.engine import LocationRecord, on_occupancy
 from alerts.model import AlertEvent, Location, OccupancyReport
-from alerts.penalties import DEFAULT_SCHEMES, PenaltyScheme, PenaltyTally, accrue
+from alerts.rules import location as location_rules
 
 D = dt.date
 DEFAULTS = AlertingConfig()
@@ -258,7 +258,7 @@ def test_penalty_accrued_rule(
     tallies: dict[str, tuple[int, int]],
     expected: tuple[bool, bool, str, int, float] | None,
 ) -> None:
-    found = rules.penalty_accrued(
+    found = location_rules.penalty_accrued(
         TER_APEL,
         state_on(date),
         DEFAULTS,
@@ -275,4 +275,4 @@ def test_penalty_accrued_rule(
 
 def test_penalty_accrued_only_where_a_scheme_applies() -> None:
     budel = dataclasses.replace(BUDEL, cap=900)
-    assert rules.penalty_accrued(budel, state_on(D(2024, 6, 1)), DEFAULTS, {}) is None
+    assert location_rules.penalty_accrued(budel, state_on(D(2024, 6, 1)), DEFAULTS, {}) is None

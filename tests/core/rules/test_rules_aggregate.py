@@ -16,8 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts import rules
-from alerts.capacity import Contribution, Totals
+from alerts.capacity.totals import Contribution, Totals
 from alerts.config import AlertingConfig, SpreidingTargets, TargetCycle
 from alerts.engine import (
     AggregateRecord,
@@ -29,6 +28,7 @@ from alerts.engine import (
     province_share,
 )
 from alerts.model import AlertEvent, SubjectKind
+from alerts.rules import aggregate as aggregate_rules
 
 D = dt.date
 DEFAULTS = AlertingConfig()
@@ -190,7 +190,7 @@ def both(n: int, occupancy_a: int, occupancy_b: int, **extra: Any) -> list[Contr
     ],
 )
 def test_region_capacity_low_boundaries(free: int, expected: tuple[bool, bool, str, float]) -> None:
-    found = rules.region_capacity_low("GR", Totals(10_000 - free, 10_000), DEFAULTS)
+    found = aggregate_rules.region_capacity_low("GR", Totals(10_000 - free, 10_000), DEFAULTS)
     assert found is not None
     assert (found.breached, found.cleared, found.severity.value, found.threshold) == expected
     assert found.value == free
@@ -198,7 +198,9 @@ def test_region_capacity_low_boundaries(free: int, expected: tuple[bool, bool, s
 
 @pytest.mark.parametrize("capacity", [0, 14])
 def test_region_capacity_low_skips_provinces_under_15_places(capacity: int) -> None:
-    assert rules.region_capacity_low("GR", Totals(capacity + 5, capacity), DEFAULTS) is None
+    assert (
+        aggregate_rules.region_capacity_low("GR", Totals(capacity + 5, capacity), DEFAULTS) is None
+    )
 
 
 def test_region_capacity_low_events() -> None:
@@ -292,7 +294,7 @@ def test_spreiding_shortfall_follows_the_cycle_in_force(
     ("capacity", "short"), [(2716, True), (2717, False), (2718, False), (0, True)]
 )
 def test_spreiding_shortfall_boundary(capacity: int, short: bool) -> None:
-    found = rules.spreiding_shortfall("GR", Totals(0, capacity), FIRST)
+    found = aggregate_rules.spreiding_shortfall("GR", Totals(0, capacity), FIRST)
     assert found is not None
     assert (found.breached, found.cleared) == (short, not short)
     assert (found.value, found.threshold, found.headroom) == (capacity, 2717, capacity - 2717)

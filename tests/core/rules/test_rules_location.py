@@ -14,12 +14,12 @@ from builders import BUDEL, TER_APEL, an_intake_report, an_occupancy_report
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from alerts import rules
-from alerts.capacity import LocationState, apply_intake, apply_occupancy
+from alerts.capacity.location import LocationState, apply_intake, apply_occupancy
 from alerts.config import AlertingConfig
 from alerts.engine import LocationRecord, on_intake, on_occupancy
-from alerts.lifecycle import Finding
 from alerts.model import AlertEvent, IntakeReport, Location, OccupancyReport, Severity
+from alerts.rules import location as location_rules
+from alerts.rules.lifecycle import Finding
 
 D = dt.date
 DEFAULTS = AlertingConfig()
@@ -125,7 +125,9 @@ def test_cap_near_boundaries(
     expected: tuple[bool, bool],
     threshold: float,
 ) -> None:
-    found = rules.cap_near(location, state_of(occ(day(0), occupancy, capacity=capacity)), DEFAULTS)
+    found = location_rules.cap_near(
+        location, state_of(occ(day(0), occupancy, capacity=capacity)), DEFAULTS
+    )
     assert verdict(found) == expected
     assert found is not None
     assert found.severity is Severity.WARNING
@@ -148,9 +150,9 @@ def test_percentage_rules_skip_locations_under_15_places(
         intake(day(0), arrivals=10),
         occ(day(1), 14, capacity=capacity),
     )
-    assert rules.cap_near(location, state, DEFAULTS) is None
+    assert location_rules.cap_near(location, state, DEFAULTS) is None
     if location.cap is None:
-        assert rules.breach_forecast(location, state, DEFAULTS) is None
+        assert location_rules.breach_forecast(location, state, DEFAULTS) is None
 
 
 @pytest.mark.parametrize(
@@ -429,7 +431,7 @@ def test_outside_risk(
     expected: tuple[bool, float, float] | None,
 ) -> None:
     state = state_of(*history(flows, unplaced), occ(MONDAY, occupancy))
-    found = rules.outside_risk(TER_APEL, state, DEFAULTS)
+    found = location_rules.outside_risk(TER_APEL, state, DEFAULTS)
     if expected is None:
         assert found is None
         return
@@ -447,20 +449,20 @@ def test_outside_risk_fallback_detail() -> None:
     # {1: (200, 0), 3: (400, 100)}: mean arrivals (200+400)/2 = 300, transfers (0+100)/2 = 50;
     # 2000-1710 = 290 free + 50 = 340 room, and 300 <= 340: no risk. Arrivals 700 on day 3 tip it.
     state = state_of(*history({1: (200, 0), 3: (700, 100)}), occ(MONDAY, 1710))
-    found = rules.outside_risk(TER_APEL, state, DEFAULTS)
+    found = location_rules.outside_risk(TER_APEL, state, DEFAULTS)
     assert found is not None and found.breached
     assert (found.value, found.threshold, found.headroom) == (450, 340, -110)
 
 
 def test_outside_risk_only_at_registration_centres_with_intake() -> None:
     state = state_of(*history({1: (900, 0)}, {1: 30}), occ(MONDAY, 990))
-    assert rules.outside_risk(BUDEL, state, DEFAULTS) is None
-    assert rules.outside_risk(TER_APEL, state_of(occ(MONDAY, 2500)), DEFAULTS) is None
+    assert location_rules.outside_risk(BUDEL, state, DEFAULTS) is None
+    assert location_rules.outside_risk(TER_APEL, state_of(occ(MONDAY, 2500)), DEFAULTS) is None
 
 
 def test_outside_risk_unplaced_summary_and_value() -> None:
     state = state_of(*history({1: (10, 0)}, {1: 25}), occ(MONDAY, 1000))
-    found = rules.outside_risk(TER_APEL, state, DEFAULTS)
+    found = location_rules.outside_risk(TER_APEL, state, DEFAULTS)
     assert found is not None
     assert found.summary == (
         "Ter Apel: 25 personen zonder bed aan het eind van 25 aug; risico op buiten slapen"
@@ -515,7 +517,9 @@ def week_of(arrivals: int, departures: int = 0, transfers: int = 0, days: int = 
 def test_breach_forecast_days_arithmetic(
     flows: list[Report], occupancy: int, expected: tuple[bool, bool, str, float, float]
 ) -> None:
-    found = rules.breach_forecast(BUDEL, state_of(*flows, occ(REPORT, occupancy)), DEFAULTS)
+    found = location_rules.breach_forecast(
+        BUDEL, state_of(*flows, occ(REPORT, occupancy)), DEFAULTS
+    )
     assert found is not None
     breached, cleared, severity, value, threshold = expected
     assert (found.breached, found.cleared, found.severity.value) == (breached, cleared, severity)
@@ -524,7 +528,7 @@ def test_breach_forecast_days_arithmetic(
 
 
 def test_breach_forecast_without_intake_says_nothing() -> None:
-    assert rules.breach_forecast(BUDEL, state_of(occ(REPORT, 990)), DEFAULTS) is None
+    assert location_rules.breach_forecast(BUDEL, state_of(occ(REPORT, 990)), DEFAULTS) is None
 
 
 @pytest.mark.parametrize(
@@ -536,7 +540,9 @@ def test_breach_forecast_without_intake_says_nothing() -> None:
     ],
 )
 def test_breach_forecast_summary(flows: list[Report], occupancy: int, text: str) -> None:
-    found = rules.breach_forecast(BUDEL, state_of(*flows, occ(REPORT, occupancy)), DEFAULTS)
+    found = location_rules.breach_forecast(
+        BUDEL, state_of(*flows, occ(REPORT, occupancy)), DEFAULTS
+    )
     assert found is not None and found.summary == text
 
 
@@ -581,7 +587,9 @@ def test_implausible_report_both_branches(
 ) -> None:
     location = Location("l", "L", "regular", "GM0014", "GR", capacity)
     reports: list[Report] = [] if previous is None else [occ(day(0), previous)]
-    found = rules.implausible_report(location, state_of(*reports, occ(day(1), occupancy)), DEFAULTS)
+    found = location_rules.implausible_report(
+        location, state_of(*reports, occ(day(1), occupancy)), DEFAULTS
+    )
     assert found is not None
     assert (found.breached, found.cleared) == (breached, not breached)
     assert found.severity is Severity.INFO
@@ -591,13 +599,15 @@ def test_implausible_report_both_branches(
 
 def test_implausible_report_compares_with_the_last_earlier_count() -> None:
     reports = [occ(day(0), 400), occ(day(3), 700)]  # 3 days apart, +75 %
-    found = rules.implausible_report(BUDEL, state_of(*reports), DEFAULTS)
+    found = location_rules.implausible_report(BUDEL, state_of(*reports), DEFAULTS)
     assert found is not None and found.breached
     assert (found.value, found.threshold) == (700, 400)
 
 
 def test_implausible_report_jump_summary() -> None:
-    found = rules.implausible_report(BUDEL, state_of(occ(day(2), 400), occ(day(3), 700)), DEFAULTS)
+    found = location_rules.implausible_report(
+        BUDEL, state_of(occ(day(2), 400), occ(day(3), 700)), DEFAULTS
+    )
     assert found is not None and found.breached
     assert (
         found.summary
@@ -606,7 +616,7 @@ def test_implausible_report_jump_summary() -> None:
 
 
 def test_implausible_report_over_capacity_summary() -> None:
-    found = rules.implausible_report(BUDEL, state_of(occ(day(0), 15000)), DEFAULTS)
+    found = location_rules.implausible_report(BUDEL, state_of(occ(day(0), 15000)), DEFAULTS)
     assert found is not None and found.breached
     assert (
         found.summary

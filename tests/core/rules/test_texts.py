@@ -13,19 +13,14 @@ from typing import Any
 import pytest
 from builders import TER_APEL, a_location
 
-from alerts import rules
-from alerts.capacity import (
-    Contribution,
-    Flows,
-    LocationState,
-    Totals,
-    apply_intake,
-    apply_occupancy,
-)
+from alerts.capacity.location import Flows, LocationState, apply_intake, apply_occupancy
+from alerts.capacity.penalties import PenaltyTally
+from alerts.capacity.totals import Contribution, Totals
 from alerts.config import AlertingConfig, TargetCycle
-from alerts.lifecycle import Finding
 from alerts.model import NATIONAL, PROVINCE_NAMES, IntakeReport, Location, OccupancyReport
-from alerts.penalties import PenaltyTally
+from alerts.rules import aggregate as aggregate_rules
+from alerts.rules import location as location_rules
+from alerts.rules.lifecycle import Finding
 
 # GSM 03.38 default alphabet, in table order (0x00-0x7F), without 0x1B (the escape to the
 # extension table). Line feed and carriage return are in it; they are spelled as escapes.
@@ -120,108 +115,124 @@ def ter_apel_named() -> Location:
 
 
 CASES: dict[str, Callable[[], Finding | None]] = {
-    "cap_exceeded firing": lambda: rules.cap_exceeded(location(), state(count(12345)), DEFAULTS),
-    "cap_exceeded resolved": lambda: rules.cap_exceeded(location(), state(count(1999)), DEFAULTS),
-    "cap_near firing (cap)": lambda: rules.cap_near(location(), state(count(1999)), DEFAULTS),
-    "cap_near resolved (cap)": lambda: rules.cap_near(location(), state(count(1839)), DEFAULTS),
-    "cap_near firing (capacity)": lambda: rules.cap_near(
+    "cap_exceeded firing": lambda: location_rules.cap_exceeded(
+        location(), state(count(12345)), DEFAULTS
+    ),
+    "cap_exceeded resolved": lambda: location_rules.cap_exceeded(
+        location(), state(count(1999)), DEFAULTS
+    ),
+    "cap_near firing (cap)": lambda: location_rules.cap_near(
+        location(), state(count(1999)), DEFAULTS
+    ),
+    "cap_near resolved (cap)": lambda: location_rules.cap_near(
+        location(), state(count(1839)), DEFAULTS
+    ),
+    "cap_near firing (capacity)": lambda: location_rules.cap_near(
         location(cap=None), state(count(11999)), DEFAULTS
     ),
-    "cap_near resolved (capacity)": lambda: rules.cap_near(
+    "cap_near resolved (capacity)": lambda: location_rules.cap_near(
         location(cap=None), state(count(10000)), DEFAULTS
     ),
-    "slept_outside firing": lambda: rules.slept_outside(
+    "slept_outside firing": lambda: location_rules.slept_outside(
         location(), state(count(2000, slept_outside=1234)), DEFAULTS
     ),
-    "slept_outside resolved": lambda: rules.slept_outside(location(), state(count(2000)), DEFAULTS),
-    "without_bed firing": lambda: rules.without_bed(
+    "slept_outside resolved": lambda: location_rules.slept_outside(
+        location(), state(count(2000)), DEFAULTS
+    ),
+    "without_bed firing": lambda: location_rules.without_bed(
         location(), state(count(2600, without_bed=12345)), DEFAULTS
     ),
-    "without_bed resolved": lambda: rules.without_bed(location(), state(count(2000)), DEFAULTS),
-    "outside_risk firing (forecast)": lambda: rules.outside_risk(
+    "without_bed resolved": lambda: location_rules.without_bed(
+        location(), state(count(2000)), DEFAULTS
+    ),
+    "outside_risk firing (forecast)": lambda: location_rules.outside_risk(
         location(), state(*week(12345, 1234), count(11000)), DEFAULTS
     ),
-    "outside_risk firing (unplaced)": lambda: rules.outside_risk(
+    "outside_risk firing (unplaced)": lambda: location_rules.outside_risk(
         location(), state(*week(300, 100, 1234), count(11000)), DEFAULTS
     ),
-    "outside_risk resolved": lambda: rules.outside_risk(
+    "outside_risk resolved": lambda: location_rules.outside_risk(
         location(), state(*week(300, 100), count(1000)), DEFAULTS
     ),
-    "breach_forecast firing": lambda: rules.breach_forecast(
+    "breach_forecast firing": lambda: location_rules.breach_forecast(
         location(), state(*week(1234), count(10000)), DEFAULTS
     ),
-    "breach_forecast firing (full)": lambda: rules.breach_forecast(
+    "breach_forecast firing (full)": lambda: location_rules.breach_forecast(
         location(), state(*week(1234), count(12500)), DEFAULTS
     ),
-    "breach_forecast resolved": lambda: rules.breach_forecast(
+    "breach_forecast resolved": lambda: location_rules.breach_forecast(
         location(), state(*week(10), count(1000)), DEFAULTS
     ),
     # in the band an alert holds, but it may step down a severity with this text
-    "breach_forecast band (full, no longer filling)": lambda: rules.breach_forecast(
+    "breach_forecast band (full, no longer filling)": lambda: location_rules.breach_forecast(
         location(), state(*week(0), count(12500)), DEFAULTS
     ),
-    "region_capacity_low band": lambda: rules.region_capacity_low(
+    "region_capacity_low band": lambda: aggregate_rules.region_capacity_low(
         "NH", totals(97500, 99999), DEFAULTS
     ),
-    "breach_forecast province firing": lambda: rules.breach_forecast_aggregate(
-        rules.province_subject("NH"), totals(98765, 99999, 1111), DEFAULTS
+    "breach_forecast province firing": lambda: aggregate_rules.breach_forecast_aggregate(
+        aggregate_rules.province_subject("NH"), totals(98765, 99999, 1111), DEFAULTS
     ),
-    "breach_forecast province resolved": lambda: rules.breach_forecast_aggregate(
-        rules.province_subject("NH"), totals(90000, 99999, -5), DEFAULTS
+    "breach_forecast province resolved": lambda: aggregate_rules.breach_forecast_aggregate(
+        aggregate_rules.province_subject("NH"), totals(90000, 99999, -5), DEFAULTS
     ),
-    "breach_forecast national firing": lambda: rules.breach_forecast_aggregate(
+    "breach_forecast national firing": lambda: aggregate_rules.breach_forecast_aggregate(
         NATIONAL, totals(123456, 130000, 1234), DEFAULTS
     ),
-    "region_capacity_low warning": lambda: rules.region_capacity_low(
+    "region_capacity_low warning": lambda: aggregate_rules.region_capacity_low(
         "NH", totals(98765, 99999), DEFAULTS
     ),
-    "region_capacity_low critical": lambda: rules.region_capacity_low(
+    "region_capacity_low critical": lambda: aggregate_rules.region_capacity_low(
         "NH", totals(123456, 99999), DEFAULTS
     ),
-    "region_capacity_low resolved": lambda: rules.region_capacity_low(
+    "region_capacity_low resolved": lambda: aggregate_rules.region_capacity_low(
         "NH", totals(88888, 99999), DEFAULTS
     ),
-    "national_shortage firing": lambda: rules.national_shortage(totals(137900, 130000), DEFAULTS),
-    "national_shortage resolved": lambda: rules.national_shortage(totals(123456, 130000), DEFAULTS),
-    "spreiding_shortfall firing": lambda: rules.spreiding_shortfall(
+    "national_shortage firing": lambda: aggregate_rules.national_shortage(
+        totals(137900, 130000), DEFAULTS
+    ),
+    "national_shortage resolved": lambda: aggregate_rules.national_shortage(
+        totals(123456, 130000), DEFAULTS
+    ),
+    "spreiding_shortfall firing": lambda: aggregate_rules.spreiding_shortfall(
         "ZH", totals(8000, 11234), CYCLE
     ),
-    "spreiding_shortfall resolved": lambda: rules.spreiding_shortfall(
+    "spreiding_shortfall resolved": lambda: aggregate_rules.spreiding_shortfall(
         "NH", totals(15000, 17234), CYCLE
     ),
-    "report_missing warning": lambda: rules.report_missing(
+    "report_missing warning": lambda: aggregate_rules.report_missing(
         member(DATE - dt.timedelta(days=1)), DATE, DEFAULTS
     ),
-    "report_missing critical": lambda: rules.report_missing(
+    "report_missing critical": lambda: aggregate_rules.report_missing(
         member(DATE - dt.timedelta(days=123)), DATE, DEFAULTS
     ),
-    "report_missing resolved": lambda: rules.report_missing(member(DATE), DATE, DEFAULTS),
-    "implausible_report firing (ratio)": lambda: rules.implausible_report(
+    "report_missing resolved": lambda: aggregate_rules.report_missing(member(DATE), DATE, DEFAULTS),
+    "implausible_report firing (ratio)": lambda: location_rules.implausible_report(
         location(), state(count(123456)), DEFAULTS
     ),
-    "implausible_report firing (jump)": lambda: rules.implausible_report(
+    "implausible_report firing (jump)": lambda: location_rules.implausible_report(
         location(), state(count(1234, D(2024, 8, 23)), count(12000)), DEFAULTS
     ),
-    "implausible_report resolved": lambda: rules.implausible_report(
+    "implausible_report resolved": lambda: location_rules.implausible_report(
         location(), state(count(1234)), DEFAULTS
     ),
-    "penalty_accrued info": lambda: rules.penalty_accrued(
+    "penalty_accrued info": lambda: location_rules.penalty_accrued(
         ter_apel_named(), state(count(2380, D(2025, 2, 19))), DEFAULTS, NEAR_MAX
     ),
-    "penalty_accrued warning": lambda: rules.penalty_accrued(
+    "penalty_accrued warning": lambda: location_rules.penalty_accrued(
         ter_apel_named(),
         state(count(2380, D(2026, 3, 13))),
         DEFAULTS,
         {"ter-apel-2024-10": PenaltyTally("ter-apel-2024-10", 100, 5_000_000)},
     ),
-    "penalty_accrued resolved": lambda: rules.penalty_accrued(
+    "penalty_accrued resolved": lambda: location_rules.penalty_accrued(
         ter_apel_named(), state(count(2380, D(2024, 11, 13))), DEFAULTS, {}
     ),
 }
 
 
 def test_every_rule_is_rendered_both_ways() -> None:
-    from alerts.config import RULE_IDS
+    from alerts.catalogue import RULE_IDS
 
     kinds: dict[str, set[str]] = {}
     for label in CASES:
@@ -250,7 +261,7 @@ def test_summary_fits_one_sms(label: str) -> None:
 
 @pytest.mark.parametrize("code", sorted(PROVINCE_NAMES))
 def test_every_province_name_is_gsm(code: str) -> None:
-    found = rules.region_capacity_low(code, totals(123456, 99999), DEFAULTS)
+    found = aggregate_rules.region_capacity_low(code, totals(123456, 99999), DEFAULTS)
     assert found is not None
     assert gsm_units(found.summary) <= 160
 
@@ -265,31 +276,33 @@ MONDAY = D(2024, 8, 26)
     ("make", "text"),
     [
         (
-            lambda: rules.cap_exceeded(TER_APEL, state(count(2380)), DEFAULTS),
+            lambda: location_rules.cap_exceeded(TER_APEL, state(count(2380)), DEFAULTS),
             "Ter Apel: 2.380 personen, 380 boven de afgesproken grens van 2.000",
         ),
         (
-            lambda: rules.cap_near(TER_APEL, state(count(1950)), DEFAULTS),
+            lambda: location_rules.cap_near(TER_APEL, state(count(1950)), DEFAULTS),
             "Ter Apel: 1.950 personen, 97% van de grens van 2.000; nog 50 plaatsen",
         ),
         (
-            lambda: rules.cap_near(TER_APEL, state(count(1800)), DEFAULTS),
+            lambda: location_rules.cap_near(TER_APEL, state(count(1800)), DEFAULTS),
             "Ter Apel: weer onder 92% van de grens (1.800 van 2.000)",
         ),
         (
-            lambda: rules.slept_outside(TER_APEL, state(count(2000)), DEFAULTS),
+            lambda: location_rules.slept_outside(TER_APEL, state(count(2000)), DEFAULTS),
             "Ter Apel: niemand meer buiten geslapen (t/m 24 aug)",
         ),
         (
-            lambda: rules.without_bed(TER_APEL, state(count(2000, without_bed=550)), DEFAULTS),
+            lambda: location_rules.without_bed(
+                TER_APEL, state(count(2000, without_bed=550)), DEFAULTS
+            ),
             "Ter Apel: 550 personen zonder bed (stoel, sporthal of tent)",
         ),
         (
-            lambda: rules.without_bed(TER_APEL, state(count(2000)), DEFAULTS),
+            lambda: location_rules.without_bed(TER_APEL, state(count(2000)), DEFAULTS),
             "Ter Apel: iedereen heeft weer een bed",
         ),
         (
-            lambda: rules.outside_risk(
+            lambda: location_rules.outside_risk(
                 TER_APEL,
                 state(
                     IntakeReport("i", "x", MONDAY - dt.timedelta(days=7), 300, 50),
@@ -301,7 +314,7 @@ MONDAY = D(2024, 8, 26)
             "risico op buiten slapen",
         ),
         (
-            lambda: rules.outside_risk(
+            lambda: location_rules.outside_risk(
                 TER_APEL,
                 state(
                     IntakeReport("i", "x", MONDAY - dt.timedelta(days=7), 30), count(1800, MONDAY)
@@ -311,19 +324,21 @@ MONDAY = D(2024, 8, 26)
             "Ter Apel: geen acuut risico meer op buiten slapen",
         ),
         (
-            lambda: rules.breach_forecast_aggregate(NATIONAL, totals(72610, 75000, 600), DEFAULTS),
+            lambda: aggregate_rules.breach_forecast_aggregate(
+                NATIONAL, totals(72610, 75000, 600), DEFAULTS
+            ),
             "Nederland: vol over ~4 dagen (2.390 vrij, netto +600 per dag)",
         ),
         (
-            lambda: rules.national_shortage(totals(77110, 72610), DEFAULTS),
+            lambda: aggregate_rules.national_shortage(totals(77110, 72610), DEFAULTS),
             "Nederland: 4.500 opvangplaatsen tekort (77.110 personen, 72.610 plaatsen)",
         ),
         (
-            lambda: rules.report_missing(member(D(2024, 8, 22)), DATE, DEFAULTS),
+            lambda: aggregate_rules.report_missing(member(D(2024, 8, 22)), DATE, DEFAULTS),
             f"{NAME}: geen bezettingscijfer sinds 22 aug (2 dagen te laat)",
         ),
         (
-            lambda: rules.spreiding_shortfall("NH", totals(9000, 12000), CYCLE),
+            lambda: aggregate_rules.spreiding_shortfall("NH", totals(9000, 12000), CYCLE),
             "Provincie Noord-Holland: 12.000 plaatsen, 4.290 onder het Spreidingswet-doel "
             "van 16.290",
         ),
@@ -339,16 +354,18 @@ def test_exact_dutch(make: Callable[[], Finding | None], text: str) -> None:
     ("make", "text"),
     [
         (
-            lambda: rules.slept_outside(TER_APEL, state(count(2000, slept_outside=1)), DEFAULTS),
+            lambda: location_rules.slept_outside(
+                TER_APEL, state(count(2000, slept_outside=1)), DEFAULTS
+            ),
             "Ter Apel: 1 persoon sliep buiten, nacht voor 24 aug",
         ),
         (
-            lambda: rules.cap_near(TER_APEL, state(count(1999)), DEFAULTS),
+            lambda: location_rules.cap_near(TER_APEL, state(count(1999)), DEFAULTS),
             # 99,95 % reads 99 %: a percentage is cut off, never rounded up to the line.
             "Ter Apel: 1.999 personen, 99% van de grens van 2.000; nog 1 plaats",
         ),
         (
-            lambda: rules.penalty_accrued(
+            lambda: location_rules.penalty_accrued(
                 TER_APEL,
                 state(count(2380, D(2024, 11, 13))),
                 DEFAULTS,

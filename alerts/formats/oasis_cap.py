@@ -7,6 +7,9 @@ One CAP message per alert *change*: the first firing change of a firing period i
 later firing changes in that period (a severity step) are ``Update`` messages and the change that
 resolves it is a ``Cancel``. Updates and the Cancel reference the earlier messages of the same
 period, which the caller passes as ``history`` (the alert's earlier events, in any order).
+
+Must not import httpx, faust, aiokafka or ``streams``; within ``alerts`` only the model and the
+catalogue.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Final
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from alerts.catalogue import rule_info
 from alerts.model import PROVINCE_NAMES, AlertEvent, AlertStatus, Severity, SubjectKind
 
 __all__ = [
@@ -57,43 +61,6 @@ _CBS_PROVINCE: Final = {
     "NB": "PV30",
     "LB": "PV31",
 }
-
-#: Per rule: the CAP event name, the CAP category, and what ``value`` counts (both Dutch).
-_RULES: Final[Mapping[str, tuple[str, str, str]]] = {
-    "cap_exceeded": ("Bezetting boven de afgesproken grens", "Infra", "Bezetting (personen)"),
-    "cap_near": ("Bezetting dicht bij de grens", "Infra", "Bezetting (personen)"),
-    "slept_outside": ("Mensen hebben buiten geslapen", "Safety", "Buiten geslapen (personen)"),
-    "without_bed": ("Mensen zonder bed", "Safety", "Zonder bed (personen)"),
-    "outside_risk": (
-        "Risico op buiten slapen",
-        "Safety",
-        "Verwachte aankomsten of mensen zonder bed",
-    ),
-    "breach_forecast": (
-        "Opvang dreigt vol te raken",
-        "Infra",
-        "Dagen tot vol (-1: vol, loopt niet verder vol)",
-    ),
-    "region_capacity_low": (
-        "Weinig vrije opvangplaatsen in de provincie",
-        "Infra",
-        "Vrije plaatsen",
-    ),
-    "national_shortage": ("Landelijk tekort aan opvangplaatsen", "Infra", "Plaatsen tekort"),
-    "spreiding_shortfall": ("Spreidingswet-doel niet gehaald", "Infra", "Gerealiseerde plaatsen"),
-    "report_missing": ("Bezettingscijfer ontbreekt", "Other", "Dagen te laat"),
-    "implausible_report": (
-        "Bezettingscijfer lijkt onjuist",
-        "Other",
-        "Gemelde bezetting (personen)",
-    ),
-    "penalty_accrued": ("Dwangsom loopt op", "Other", "Opgelopen dwangsom (euro)"),
-}
-
-#: Rules where people are outside, or about to be, or above a legal maximum: act now.
-_IMMEDIATE: Final = frozenset({"slept_outside", "outside_risk", "cap_exceeded"})
-#: Rules that forecast rather than measure.
-_FORECASTS: Final = frozenset({"breach_forecast", "outside_risk"})
 
 #: ``critical`` is Severe, not Extreme: Extreme is the level that crisis systems may turn into a
 #: cell broadcast (NL-Alert) or a siren, for a threat to life now; this service measures capacity.
@@ -141,7 +108,7 @@ def _cap_time(moment: dt.datetime) -> str:
 
 
 def _morning(date: dt.date) -> dt.datetime:
-    # The same moment as alerts.lifecycle.event_time: the morning count, 09:00 in Amsterdam.
+    # The same moment as alerts.rules.lifecycle.event_time: the morning count, 09:00 in Amsterdam.
     return dt.datetime.combine(date, dt.time(9, 0), tzinfo=_AMSTERDAM)
 
 
@@ -310,7 +277,10 @@ def cap_message(
     resolved = event.status is AlertStatus.RESOLVED
     msg_type = "Cancel" if resolved else "Update" if earlier else "Alert"
     sent = cap_sent(event)
-    event_name, category, label = _RULES.get(event.rule, (event.rule, "Other", "Waarde"))
+    rule = rule_info(event.rule)
+    event_name, category, label = (
+        (rule.title, rule.cap_category, rule.measures) if rule else (event.rule, "Other", "Waarde")
+    )
 
     alert = ET.Element("alert", {"xmlns": CAP_NS})
     _sub(alert, "identifier", identifier)
@@ -341,7 +311,7 @@ def cap_message(
     _sub(info, "responseType", response)
     if resolved:
         urgency = "Past"
-    elif event.rule in _IMMEDIATE:
+    elif rule is not None and rule.always_through:
         urgency = "Immediate"
     elif event.severity is Severity.CRITICAL:
         urgency = "Expected"
@@ -349,7 +319,8 @@ def cap_message(
         urgency = "Future"
     _sub(info, "urgency", urgency)
     _sub(info, "severity", _SEVERITY[event.severity])
-    _sub(info, "certainty", "Likely" if event.rule in _FORECASTS and not resolved else "Observed")
+    forecast = rule is not None and rule.forecast
+    _sub(info, "certainty", "Likely" if forecast and not resolved else "Observed")
     _pair(info, "eventCode", "opvangwacht:regel", event.rule)
     _sub(info, "effective", sent)
     _sub(info, "onset", _cap_time(_instant(event.starts_at)))
@@ -437,7 +408,8 @@ def atom_feed(
             "link",
             {"rel": "alternate", "type": CAP_CONTENT_TYPE, "href": cap_url(event)},
         )
-        event_name, _, _ = _RULES.get(event.rule, (event.rule, "Other", ""))
+        known = rule_info(event.rule)
+        event_name = known.title if known is not None else event.rule
         ET.SubElement(entry, "category", {"term": event.rule, "label": event_name})
         area = ET.Element("info")
         _area(area, event, names)

@@ -4,10 +4,8 @@ Pure: no network, no clock, and no environment of its own. The caller hands in t
 a mapping so that a receiver can name its credentials by environment variable (``token_env:
 CM_PRODUCT_TOKEN``) instead of holding them; webhook signing secrets are looked up here (they are
 needed to sign every delivery), every other credential is looked up by the notifier factory.
-
-Also the SMS text: :func:`sms_text` renders an alert as one GSM-7 segment (160 septets), and the
-masking helpers that keep phone numbers, URLs and secrets out of every error text and repr.
-Must not import httpx, faust, aiokafka or ``streams``.
+Phone numbers are normalised to E.164 here. Must not import httpx, faust, aiokafka or
+``streams``; within ``alerts.receivers`` only ``redact``.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -24,29 +21,22 @@ from urllib.parse import urlsplit
 import phonenumbers
 
 from alerts.errors import ConfigError
-from alerts.model import PROVINCES, AlertEvent, AlertStatus, Severity
+from alerts.model import PROVINCES
+from alerts.receivers.redact import mask_phone, safe_target
 
 __all__ = [
     "CHANNEL_KINDS",
     "DEFAULT_ALERTMANAGER_TTL_S",
     "DEFAULT_PAGERDUTY_URL",
     "SMS_BASE_URLS",
-    "SMS_LIMIT",
     "SMS_PROVIDERS",
     "AlertmanagerSpec",
     "PagerDutySpec",
     "ReceiverSpec",
     "SmsSpec",
     "WebhookSpec",
-    "gsm7_units",
-    "is_gsm7",
-    "mask_numbers",
-    "mask_phone",
     "normalise_phone",
     "parse_receivers",
-    "safe_target",
-    "sms_text",
-    "to_gsm7",
     "webhook_secret_key",
 ]
 
@@ -63,7 +53,6 @@ DEFAULT_PAGERDUTY_URL: Final = "https://events.pagerduty.com/v2/enqueue"
 #: this far ahead, and the resolve (or the next revision) replaces it.
 DEFAULT_ALERTMANAGER_TTL_S: Final = 7 * 24 * 3600.0
 CHANNEL_KINDS: Final = ("webhook", "sms", "pagerduty", "alertmanager")
-SMS_LIMIT: Final = 160
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MUNICIPALITY = re.compile(r"^GM\d{4}$")
@@ -178,49 +167,6 @@ class ReceiverSpec:
     province: str | None = None
     #: Seconds between attempts, overriding the channel's default schedule.
     retry_delays: tuple[float, ...] | None = None
-
-
-# --------------------------------------------------------------------------- masking
-
-
-def safe_target(url: str) -> str:
-    """scheme://host[:port] only: userinfo, path and query may all carry a secret (Slack-style
-    webhook URLs keep theirs in the path, Twilio's carry the Account SID)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or "?"
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<invalid url>"
-    return f"{parts.scheme or '?'}://{host}{port}"
-
-
-def mask_phone(number: str) -> str:
-    """``+31612345678`` -> ``+3161234****``: enough to tell numbers apart, never the whole one.
-    Anything that is not a clean E.164 number shows its first three characters only."""
-    text = number.strip()
-    if re.fullmatch(r"\+\d{8,15}", text):
-        return text[:8] + "****"
-    return text[:3] + "****"
-
-
-#: Something that may be a phone number in free text: digits, possibly grouped by spaces, dashes,
-#: dots or a bracketed trunk prefix (``06-1234-5678``, ``+31 (0)6 1234 5678``, ``(06) 12345678``).
-_NUMBER_LIKE: Final = re.compile(r"\+?\(?\d[\d \-./()]*\d")
-
-
-def _mask_number_like(found: re.Match[str]) -> str:
-    raw = found.group(0)
-    digits = re.sub(r"\D", "", raw)
-    if len(digits) < 6:
-        return raw
-    return mask_phone(("+" if raw.startswith("+") else "") + digits)
-
-
-def mask_numbers(text: str) -> str:
-    """Mask everything with six or more digits in a provider's free text (it may quote a number),
-    however the digits are grouped: the separators count as part of the number."""
-    return _NUMBER_LIKE.sub(_mask_number_like, text)
 
 
 # --------------------------------------------------------------------------- phone numbers
@@ -537,107 +483,3 @@ def _retry(value: Any, where: str) -> tuple[float, ...] | None:
             raise ConfigError(f"{where}.retry[{i}] must be a number of seconds >= 0")
         delays.append(float(delay))
     return tuple(delays)
-
-
-# --------------------------------------------------------------------------- SMS text
-
-# GSM 03.38 default alphabet (without the escape) and the extension table (two septets each).
-_GSM_BASIC: Final = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM_EXTENSION: Final = frozenset("\f^{}\\[~]|€")
-# Common non-GSM characters in Dutch text and what to send instead.
-_REPLACEMENTS: Final = {
-    "…": "...",
-    "‘": "'",
-    "’": "'",
-    "‚": ",",
-    "“": '"',
-    "”": '"',
-    "„": '"',
-    "–": "-",
-    "—": "-",
-    "\u00a0": " ",
-    "\t": " ",
-    "•": "-",
-    "×": "x",
-}
-
-_PREFIX: Final = {
-    Severity.CRITICAL: "KRITIEK: ",
-    Severity.WARNING: "Waarschuwing: ",
-    Severity.INFO: "Info: ",
-}
-_RESOLVED_PREFIX: Final = "Opgelost: "
-_ELLIPSIS: Final = "..."
-
-
-def _units(char: str) -> int | None:
-    if char in _GSM_BASIC:
-        return 1
-    if char in _GSM_EXTENSION:
-        return 2
-    return None
-
-
-def is_gsm7(text: str) -> bool:
-    """True when every character is in the GSM 03.38 default alphabet or its extension table."""
-    return all(_units(c) is not None for c in text)
-
-
-def gsm7_units(text: str) -> int:
-    """Length in septets (extension characters count twice); ValueError for a non-GSM character."""
-    total = 0
-    for char in text:
-        units = _units(char)
-        if units is None:
-            raise ValueError(f"not GSM-7: {char!r}")
-        total += units
-    return total
-
-
-def to_gsm7(text: str) -> str:
-    """``text`` with every character GSM-7 cannot send replaced: quotes and dashes by their ASCII
-    kin, accented letters by their base letter (``ë`` -> ``e``), anything else by ``?``."""
-    out: list[str] = []
-    for char in text:
-        if _units(char) is not None:
-            out.append(char)
-            continue
-        if char in _REPLACEMENTS:
-            out.append(_REPLACEMENTS[char])
-            continue
-        base = "".join(
-            c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
-        )
-        out.append(base if base and is_gsm7(base) else "?")
-    return "".join(out)
-
-
-def _truncate(text: str, limit: int) -> str:
-    """At most ``limit`` septets, cut at a word boundary where one is near, ending in ``...``."""
-    if gsm7_units(text) <= limit:
-        return text
-    budget = limit - len(_ELLIPSIS)
-    used = 0
-    cut = 0
-    for i, char in enumerate(text):
-        units = _units(char) or 1
-        if used + units > budget:
-            break
-        used += units
-        cut = i + 1
-    head = text[:cut]
-    space = head.rfind(" ")
-    if space >= budget * 0.6:
-        head = head[:space]
-    return head.rstrip(" ,;:-(") + _ELLIPSIS
-
-
-def sms_text(event: AlertEvent, limit: int = SMS_LIMIT) -> str:
-    """One SMS segment of Dutch: ``KRITIEK: <summary>`` or ``Opgelost: <summary>``, in GSM-7 and at
-    most ``limit`` septets (shortened at a word boundary with ``...`` when it would not fit)."""
-    prefix = _RESOLVED_PREFIX if event.status is AlertStatus.RESOLVED else _PREFIX[event.severity]
-    body = to_gsm7(" ".join(event.summary.split()))
-    return _truncate(prefix + body, limit)

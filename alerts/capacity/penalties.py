@@ -4,6 +4,8 @@ A scheme is a court order: an amount per night above the cap, from a first night
 total. Each newest occupancy report over the cap counts one night for every scheme in force on
 that date, until the scheme's maximum is reached. Ter Apel's two court orders are the defaults
 (see ``DEFAULT_SCHEMES``).
+
+Pure; imports nothing from ``alerts``. Must not import httpx, faust, aiokafka or ``streams``.
 """
 
 from __future__ import annotations

@@ -1,40 +1,40 @@
-"""The rules. Each looks at one subject on one event date and returns a
-:class:`~alerts.lifecycle.Finding`, or None when it has nothing to say (no cap, no flow data, a
-location too small for a percentage rule). Thresholds come from the config (``alerts.config``).
+"""The location rules. Each looks at one location on one event date and returns a
+:class:`~alerts.rules.lifecycle.Finding`, or None when it has nothing to say (no cap, no flow
+data, a location too small for a percentage rule). Thresholds come from the config
+(``alerts.config``). They read one report (``REPORT_RULES``) or a report plus the intake history
+(``FLOW_RULES``).
 
-Location rules read one report (``REPORT_RULES``) or a report plus the intake history
-(``FLOW_RULES``); aggregate rules read a province's or the nation's totals for a closed day.
+Pure. Must not import httpx, faust, aiokafka or ``streams``, nor ``alerts.dispatch``,
+``alerts.delivery.ledger`` or ``alerts.notify``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from functools import partial
 
-from alerts.capacity import (
-    Contribution,
-    LocationState,
-    Totals,
-    days_until_full,
-    expected_next_day,
-    flows_as_of,
-)
-from alerts.config import AlertingConfig, TargetCycle
-from alerts.lifecycle import Finding
-from alerts.model import NATIONAL, PROVINCE_NAMES, Location, Severity, Subject, SubjectKind
-from alerts.penalties import PenaltyTally
+from alerts.capacity.location import LocationState, days_until_full, expected_next_day, flows_as_of
+from alerts.capacity.penalties import PenaltyTally
+from alerts.config import AlertingConfig
+from alerts.model import Location, Severity
 from alerts.render import dagen, nachten, nl_date, nl_euro, nl_int, nl_pct, personen, plaatsen
+from alerts.rules.lifecycle import Finding
 
 __all__ = [
     "FLOW_RULES",
     "REPORT_RULES",
-    "breach_forecast_aggregate",
-    "national_shortage",
-    "region_capacity_low",
-    "report_missing",
-    "spreiding_shortfall",
+    "LocationRule",
+    "breach_forecast",
+    "cap_exceeded",
+    "cap_near",
+    "forecast_finding",
+    "implausible_report",
+    "outside_risk",
+    "outside_risk_tonight",
+    "penalty_accrued",
+    "slept_outside",
+    "without_bed",
 ]
 
 LocationRule = Callable[[Location, LocationState, AlertingConfig], Finding | None]
@@ -321,7 +321,7 @@ def outside_risk(
     )
 
 
-def _forecast(
+def forecast_finding(
     name: str,
     free: int,
     capacity: int,
@@ -369,7 +369,7 @@ def breach_forecast(
     if date is None:
         return None
     flows = flows_as_of(state.days, date)
-    return _forecast(
+    return forecast_finding(
         location.name,
         state.free_places(location),
         state.capacity(location),
@@ -420,167 +420,3 @@ FLOW_RULES: Mapping[str, LocationRule] = {
     "outside_risk": outside_risk,
     "breach_forecast": breach_forecast,
 }
-
-
-# ---------------------------------------------------------------- provinces and the nation
-
-
-def _aggregate(
-    rule: str,
-    subject: Subject,
-    *,
-    breached: bool,
-    cleared: bool,
-    severity: Severity,
-    value: float,
-    threshold: float,
-    summary: str,
-    headroom: float | None = None,
-) -> Finding:
-    return Finding(
-        rule=rule,
-        subject=subject,
-        breached=breached,
-        cleared=cleared,
-        severity=severity,
-        value=value,
-        threshold=threshold,
-        summary=summary,
-        headroom=headroom,
-        province=subject.id if subject.kind is SubjectKind.PROVINCE else None,
-    )
-
-
-def province_subject(code: str) -> Subject:
-    return Subject(SubjectKind.PROVINCE, code)
-
-
-def region_capacity_low(code: str, totals: Totals, config: AlertingConfig) -> Finding | None:
-    """A province's free places under 2 % of its capacity (warning) or below zero (critical)."""
-    params = config.rule("region_capacity_low").params
-    if totals.capacity < params["min_places"]:
-        return None
-    name = f"Provincie {PROVINCE_NAMES.get(code, code)}"
-    free, capacity = totals.free_places, totals.capacity
-    breached = free < params["warning_ratio"] * capacity
-    critical = free < 0
-    cleared = free >= params["clear_ratio"] * capacity
-    if critical:
-        summary = (
-            f"{name}: {nl_int(-free)} opvangplaatsen tekort ({personen(totals.occupancy)}, "
-            f"{nl_int(capacity)} plaatsen)"
-        )
-    elif not cleared:
-        share = nl_pct(free / capacity)
-        summary = f"{name}: nog {nl_int(free)} vrije plaatsen ({share} van {nl_int(capacity)})"
-    else:
-        summary = f"{name}: weer {nl_int(free)} vrije plaatsen ({nl_pct(free / capacity)})"
-    return _aggregate(
-        "region_capacity_low",
-        province_subject(code),
-        breached=breached,
-        cleared=cleared,
-        severity=Severity.CRITICAL if critical else Severity.WARNING,
-        value=free,
-        threshold=0 if critical else params["warning_ratio"] * capacity,
-        headroom=free,
-        summary=summary,
-    )
-
-
-def breach_forecast_aggregate(
-    subject: Subject, totals: Totals, config: AlertingConfig
-) -> Finding | None:
-    name = (
-        "Nederland"
-        if subject.kind is SubjectKind.NATIONAL
-        else f"Provincie {PROVINCE_NAMES.get(subject.id, subject.id)}"
-    )
-    return _forecast(
-        name,
-        totals.free_places,
-        totals.capacity,
-        totals.flows.net_inflow_per_day,
-        config,
-        partial(_aggregate, "breach_forecast", subject),
-    )
-
-
-def spreiding_shortfall(code: str, totals: Totals, cycle: TargetCycle | None) -> Finding | None:
-    """Realised asylum places in a province below its Spreidingswet target. Informational."""
-    if cycle is None or code not in cycle.targets:
-        return None
-    target = cycle.targets[code]
-    realised = totals.capacity
-    name = f"Provincie {PROVINCE_NAMES.get(code, code)}"
-    short = realised < target
-    summary = (
-        f"{name}: {nl_int(realised)} plaatsen, {nl_int(target - realised)} onder het "
-        f"Spreidingswet-doel van {nl_int(target)}"
-        if short
-        else f"{name}: Spreidingswet-doel van {nl_int(target)} gehaald "
-        f"({nl_int(realised)} plaatsen)"
-    )
-    finding = _aggregate(
-        "spreiding_shortfall",
-        province_subject(code),
-        breached=short,
-        cleared=not short,
-        severity=Severity.INFO,
-        value=realised,
-        threshold=target,
-        headroom=realised - target,
-        summary=summary,
-    )
-    return replace(finding, labels={"target_cycle": cycle.name})
-
-
-def national_shortage(totals: Totals, config: AlertingConfig) -> Finding | None:
-    """National free places below zero; the value is the number of places short."""
-    if totals.capacity <= 0:
-        return None
-    free = totals.free_places
-    summary = (
-        f"Nederland: {nl_int(-free)} opvangplaatsen tekort ({personen(totals.occupancy)}, "
-        f"{nl_int(totals.capacity)} plaatsen)"
-        if free < 0
-        else f"Nederland: geen tekort meer, {nl_int(free)} plaatsen vrij"
-    )
-    return _aggregate(
-        "national_shortage",
-        NATIONAL,
-        breached=free < 0,
-        cleared=free >= 0,
-        severity=Severity.CRITICAL,
-        value=max(0, -free),
-        threshold=0,
-        headroom=free,
-        summary=summary,
-    )
-
-
-def report_missing(member: Contribution, date: dt.date, config: AlertingConfig) -> Finding:
-    """A location without a morning count for ``date`` while the others reported it: one day late
-    is a warning, two days critical. Missing data keeps the last known figures."""
-    params = config.rule("report_missing").params
-    late = (date - member.date).days
-    name = member.name or member.location_id
-    summary = (
-        f"{name}: geen bezettingscijfer sinds {nl_date(member.date)} ({dagen(late)} te laat)"
-        if late >= params["warning_days"]
-        else f"{name}: bezettingscijfers komen weer binnen"
-    )
-    return Finding(
-        rule="report_missing",
-        subject=Subject(SubjectKind.LOCATION, member.location_id),
-        breached=late >= params["warning_days"],
-        cleared=late <= 0,
-        severity=Severity.CRITICAL if late >= params["critical_days"] else Severity.WARNING,
-        value=late,
-        threshold=params["critical_days"]
-        if late >= params["critical_days"]
-        else params["warning_days"],
-        summary=summary,
-        province=member.province,
-        municipality_code=member.municipality_code,
-    )

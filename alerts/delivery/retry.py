@@ -1,21 +1,22 @@
 """When to try a failed delivery again. Pure schedules: the caller passes the attempt number and a
 random source, and sleeps (or schedules) itself.
 
-- :class:`RetryPolicy`: exponential backoff with jitter, capped (the in-process retry loop).
 - :class:`RetrySchedule`: a fixed list of waits with +-20 % jitter, as the Standard Webhooks
   guidance describes (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, ...):
   :data:`WEBHOOK_SCHEDULE` runs about three days, :data:`SMS_SCHEDULE` and
   :data:`PAGING_SCHEDULE` under an hour, since a late page or SMS is worth little.
   :func:`schedule_for` picks one for a receiver, honouring its ``retry`` setting.
 
-The worker's delivery ledger takes a schedule's ``delays`` and applies the jitter itself, without
-a random source: ``alerts.delivery.failed`` moves each wait by an amount drawn from a hash of the
-notification id and attempt number (``alerts.delivery.jittered``), so that a replay gives the
-same waits and notifications that failed together do not return together. ``delay(attempt,
-rng)`` below is for a caller that retries in its own loop.
+The worker's delivery ledger takes a schedule's ``delays`` and applies the jitter itself, without a
+random source: ``alerts.delivery.ledger.failed`` moves each wait by an amount drawn from a
+hash of the notification id and attempt number (``alerts.delivery.ledger.jittered``), so that
+a replay gives the same waits and notifications that failed together do not return together.
+``delay(attempt, rng)`` below is for a caller that retries in its own loop.
 
-Both treat a receiver's Retry-After as a floor, capped so a silly header cannot park a
-notification forever, and share ``delay(attempt, rng, retry_after)`` and ``gives_up_after``.
+It treats a receiver's Retry-After as a floor, capped so a silly header cannot park a
+notification forever.
+
+Must not import httpx, faust, aiokafka or ``streams``, nor ``alerts.dispatch`` or ``alerts.notify``.
 """
 
 from __future__ import annotations
@@ -24,42 +25,15 @@ import random
 from dataclasses import dataclass
 from typing import Final
 
-from alerts.receivers import ReceiverSpec
+from alerts.receivers.specs import ReceiverSpec
 
 __all__ = [
     "PAGING_SCHEDULE",
     "SMS_SCHEDULE",
     "WEBHOOK_SCHEDULE",
-    "RetryPolicy",
     "RetrySchedule",
     "schedule_for",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    max_attempts: int = 6
-    initial_delay: float = 0.5
-    max_delay: float = 30.0
-    multiplier: float = 2.0
-
-    def delay(self, attempt: int, rng: random.Random, retry_after: float | None = None) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based).
-
-        Full jitter between half and all of the exponential step; a receiver's Retry-After is a
-        floor (we never come back sooner than asked), still capped by ``max_delay`` times four so a
-        silly header cannot park a notification for days here.
-        """
-        # The exponent is bounded first: a huge attempt number must not overflow the float.
-        exponent = min(attempt - 1, 64)
-        step = min(self.max_delay, self.initial_delay * self.multiplier**exponent)
-        wait = rng.uniform(step / 2, step)
-        if retry_after is not None:
-            wait = max(wait, min(retry_after, self.max_delay * 4))
-        return wait
-
-    def gives_up_after(self, attempt: int) -> bool:
-        return attempt >= self.max_attempts
 
 
 @dataclass(frozen=True, slots=True)

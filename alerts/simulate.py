@@ -1,17 +1,19 @@
 """Who would be told what: a sequence of alert changes routed and paced the way the worker does
 it, with the exact text each channel would send, and nothing sent.
 
-For each alert change, in order: the route tree, audiences, silences and inhibition
-(:func:`alerts.routing.targets`; inhibition by the alerts of this run that are firing at that
-point), then for each receiver that must hear of it quiet hours and the SMS budget
-(:func:`alerts.routing.pace`, against a delivery ledger per receiver kept as the worker keeps it),
-and the message: the SMS body as :func:`alerts.receivers.sms_text` renders it, the CloudEvent type
-and subject of a webhook, the PagerDuty action and summary, the Alertmanager labels.
+For each alert change, in order: its decisions as the worker makes them
+(:func:`alerts.dispatch.dispatcher.dispatch`: the route tree, audiences, silences, and inhibition
+by the alerts of this run that are firing at that point), then for each receiver that must hear
+of it quiet hours and the SMS budget (:func:`alerts.dispatch.admit.admit`, against a delivery
+ledger per receiver kept as the worker keeps it), and the message: the SMS body as
+:func:`alerts.receivers.sms_text.sms_text` renders it, the CloudEvent type and subject of a
+webhook, the PagerDuty action and summary, the Alertmanager labels. ``streams.cli.route`` is the
+command line for it (``opvangwacht route --dry-run``).
 
 Time is an argument: each change is judged at its event time (the morning count of its
-``event_date``, :func:`alerts.lifecycle.event_time`) unless ``at`` fixes one moment for all. Phone
-numbers come out masked, URLs as scheme://host:port only; no credential is ever part of a result.
-Pure: must not import httpx, faust, aiokafka or ``streams``.
+``event_date``, :func:`alerts.rules.lifecycle.event_time`) unless ``at`` fixes one moment for
+all. Phone numbers come out masked, URLs as scheme://host:port only; no credential is ever part
+of a result. Pure: must not import httpx, faust, aiokafka or ``streams``.
 """
 
 from __future__ import annotations
@@ -22,23 +24,25 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from alerts import delivery, routing
 from alerts.config import AlertingConfig
-from alerts.lifecycle import event_time
+from alerts.delivery.ledger import Ledger, Pending, delivered, hold, notification_id
+from alerts.dispatch.admit import admit, counts_against_budget
+from alerts.dispatch.decision import Action
+from alerts.dispatch.dispatcher import Firing, dispatch
+from alerts.dispatch.silence import Silence
+from alerts.formats.cloudevents import EVENT_TYPES, cloudevent, webhook_id
+from alerts.formats.pagerduty import pagerduty_event
 from alerts.model import AlertEvent, AlertStatus
-from alerts.payloads import EVENT_TYPES, cloudevent, pagerduty_event, webhook_id
-from alerts.receivers import (
-    SMS_LIMIT,
+from alerts.receivers.redact import mask_phone, safe_target
+from alerts.receivers.sms_text import SMS_LIMIT, gsm7_units, sms_text
+from alerts.receivers.specs import (
     AlertmanagerSpec,
     PagerDutySpec,
     ReceiverSpec,
     SmsSpec,
     WebhookSpec,
-    gsm7_units,
-    mask_phone,
-    safe_target,
-    sms_text,
 )
+from alerts.rules.lifecycle import event_time
 
 __all__ = [
     "DUPLICATE",
@@ -52,8 +56,6 @@ __all__ = [
 
 #: Action of a change a receiver's ledger already knows (the same alert_id and revision again).
 DUPLICATE: Final = "duplicate"
-#: How long an over-budget message waits before it goes out in a digest (as the worker does).
-_OVER_BUDGET_WAIT: Final = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +74,10 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """One receiver's fate for one alert change. ``action``: a :class:`routing.Action` value
-    (send, hold, over_budget, silenced, inhibited) or :data:`DUPLICATE`. ``message`` is what
-    would go out (for send) or what waits for the digest (hold, over_budget); none otherwise."""
+    """One receiver's fate for one alert change. ``action``: a
+    :class:`~alerts.dispatch.decision.Action` value (send, hold, over_budget, silenced, inhibited)
+    or :data:`DUPLICATE`. ``message`` is what would go out (for send) or what waits for the
+    digest (hold, over_budget); none otherwise."""
 
     receiver: str
     channel: str
@@ -131,11 +134,11 @@ class DryRun:
             "firing": statuses.get(AlertStatus.FIRING.value, 0),
             "resolved": statuses.get(AlertStatus.RESOLVED.value, 0),
             "unrouted": sum(1 for item in self.routed if not item.targets),
-            "notifications": actions.get(routing.Action.SEND.value, 0),
-            "held": actions.get(routing.Action.HOLD.value, 0),
-            "over_budget": actions.get(routing.Action.OVER_BUDGET.value, 0),
-            "silenced": actions.get(routing.Action.SILENCED.value, 0),
-            "inhibited": actions.get(routing.Action.INHIBITED.value, 0),
+            "notifications": actions.get(Action.SEND.value, 0),
+            "held": actions.get(Action.HOLD.value, 0),
+            "over_budget": actions.get(Action.OVER_BUDGET.value, 0),
+            "silenced": actions.get(Action.SILENCED.value, 0),
+            "inhibited": actions.get(Action.INHIBITED.value, 0),
             "duplicate": actions.get(DUPLICATE, 0),
             "receivers": {name: dict(c) for name, c in self.per_receiver.items()},
         }
@@ -200,7 +203,7 @@ def dry_run(
     config: AlertingConfig,
     *,
     at: dt.datetime | None = None,
-    silences: Iterable[routing.Silence] = (),
+    silences: Iterable[Silence] = (),
 ) -> DryRun:
     """Route ``events`` in order as the worker would, sending nothing.
 
@@ -210,50 +213,41 @@ def dry_run(
     """
     specs = {spec.name: spec for spec in config.receivers}
     extra = tuple(silences)
-    ledgers: dict[str, delivery.Ledger] = {}
-    firing: dict[str, Mapping[str, str]] = {}
+    ledgers: dict[str, Ledger] = {}
+    firing = Firing()
     routed: list[Routed] = []
     for event in events:
         now = at if at is not None else dt.datetime.fromisoformat(event_time(event.event_date))
-        others = [labels for alert_id, labels in firing.items() if alert_id != event.alert_id]
         targets: list[Target] = []
-        for decision in routing.targets(
-            event, config.routing, now, firing=others, extra_silences=extra
-        ):
+        for decision in dispatch(event, config.routing, now, firing, extra):
             spec = specs.get(decision.receiver)
             channel = spec.kind if spec is not None else "?"
-            if decision.action is not routing.Action.SEND:
+            if decision.action is not Action.SEND:
                 targets.append(
                     Target(decision.receiver, channel, decision.action.value, decision.reason)
                 )
                 continue
-            ledger = ledgers.get(decision.receiver) or delivery.Ledger(decision.receiver)
-            nid = delivery.notification_id(event, decision.receiver)
+            ledger = ledgers.get(decision.receiver) or Ledger(decision.receiver)
+            nid = notification_id(event, decision.receiver)
             text = message(event, spec) if spec is not None else None
             if ledger.knows(nid):
                 targets.append(
                     Target(decision.receiver, channel, DUPLICATE, "this change was already sent")
                 )
                 continue
-            paced = routing.pace(event, decision.receiver, config.routing, now, ledger.sent_at)
-            if paced.action is routing.Action.SEND:
-                counted = routing.counts_against_budget(event, decision.receiver, config.routing)
-                ledgers[decision.receiver] = delivery.delivered(ledger, nid, now, counted=counted)
+            paced = admit(event, ledger, config.routing, now)
+            if paced.action is Action.SEND:
+                counted = counts_against_budget(event, decision.receiver, config.routing)
+                ledgers[decision.receiver] = delivered(ledger, nid, now, counted=counted)
                 targets.append(
                     Target(decision.receiver, channel, paced.action.value, "", None, text)
                 )
                 continue
-            release = paced.release_at or now + _OVER_BUDGET_WAIT
-            ledgers[decision.receiver] = delivery.hold(
-                ledger, delivery.Pending(nid, event, 0, release, now)
-            )
+            release = paced.release_at or now
+            ledgers[decision.receiver] = hold(ledger, Pending(nid, event, 0, release, now))
             reason = f"{paced.reason}: waits for the digest at {release.isoformat()}"
             targets.append(
                 Target(decision.receiver, channel, paced.action.value, reason, release, text)
             )
         routed.append(Routed(event, now, tuple(targets)))
-        if event.status is AlertStatus.FIRING:
-            firing[event.alert_id] = routing.alert_labels(event)
-        else:
-            firing.pop(event.alert_id, None)
     return DryRun(tuple(routed))

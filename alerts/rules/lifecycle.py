@@ -7,6 +7,8 @@ band between them, where an alert keeps the state it has). :func:`step` turns th
 must hear about, an :class:`~alerts.model.AlertEvent`.
 
 Counting is in report days: a finding for a date already counted does not count twice.
+
+Pure. Must not import httpx, faust, aiokafka or ``streams``; within ``alerts`` only the model.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Capacity arithmetic: applying reports to a location, and summing locations into totals.
+"""Capacity arithmetic of one location: reports applied to its state, its daily records and flows.
 
 A location's state is a value: :func:`apply_occupancy` and :func:`apply_intake` return a new one and
 say what happened (applied, duplicate, correction). Rules:
@@ -7,6 +7,8 @@ say what happened (applied, duplicate, correction). Rules:
 * a report for a date older than the newest known one is stored as history (a correction) but never
   rolls the current figures back;
 * free places are always ``capacity - occupancy`` of the same, newest report, and may go below zero.
+
+Pure; imports only ``alerts.model``. Must not import httpx, faust, aiokafka or ``streams``.
 """
 
 from __future__ import annotations
@@ -22,21 +24,16 @@ from alerts.model import IntakeReport, Location, OccupancyReport
 __all__ = [
     "FLOW_WINDOW",
     "HISTORY_DAYS",
+    "MAX_HELD_DAYS",
     "Applied",
-    "Contribution",
     "DayRecord",
     "Flows",
     "LocationState",
-    "MemberStatus",
-    "Totals",
     "apply_intake",
     "apply_occupancy",
-    "contribution",
     "days_until_full",
     "expected_next_day",
     "flows_as_of",
-    "has_intake",
-    "sum_contributions",
 ]
 
 #: How many days of daily records a location keeps: the rules look back at most four weeks and a
@@ -340,209 +337,3 @@ def apply_intake(state: LocationState, report: IntakeReport) -> tuple[LocationSt
     newest = max((d.date for d in state.days), default=report.date)
     outcome = Applied.CORRECTION if report.date < newest else Applied.APPLIED
     return replace(state, days=_store_day(state.days, record, state.hold_from)), outcome
-
-
-@dataclass(frozen=True, slots=True)
-class MemberStatus:
-    """How fresh one location's figures are, as a province passes it on to the nation."""
-
-    location_id: str
-    name: str
-    municipality_code: str | None
-    date: dt.date
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "location_id": self.location_id,
-            "name": self.name,
-            "municipality_code": self.municipality_code,
-            "date": self.date.isoformat(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> MemberStatus:
-        return cls(**{**data, "date": dt.date.fromisoformat(data["date"])})
-
-
-@dataclass(frozen=True, slots=True)
-class Contribution:
-    """What one location adds to its province's totals, as of ``date``."""
-
-    location_id: str
-    province: str
-    date: dt.date
-    occupancy: int
-    capacity: int
-    name: str = ""
-    municipality_code: str | None = None
-    without_bed: int = 0
-    slept_outside: int = 0
-    active: bool = True
-    asylum: bool = True
-    locations: int = 1  # how many locations this share sums (more than 1 for a province)
-    arrivals_7d: int = 0
-    transfers_out_7d: int = 0
-    departures_7d: int = 0
-    flow_days: int = 0
-    #: False while the intake of the day before ``date`` is still expected: the flows may change.
-    final: bool = True
-    #: A province's contribution to the nation lists how fresh each of its locations is.
-    members: tuple[MemberStatus, ...] = ()
-
-    @property
-    def flows(self) -> Flows:
-        return Flows(self.arrivals_7d, self.transfers_out_7d, self.departures_7d, self.flow_days)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Fields at their default are left out: provinces keep dozens of these per location,
-        and the changelog gets them on every write (``from_dict`` fills the defaults in)."""
-        full = {
-            "location_id": self.location_id,
-            "province": self.province,
-            "date": self.date.isoformat(),
-            "occupancy": self.occupancy,
-            "capacity": self.capacity,
-            "name": self.name,
-            "municipality_code": self.municipality_code,
-            "without_bed": self.without_bed,
-            "slept_outside": self.slept_outside,
-            "active": self.active,
-            "asylum": self.asylum,
-            "locations": self.locations,
-            "arrivals_7d": self.arrivals_7d,
-            "transfers_out_7d": self.transfers_out_7d,
-            "departures_7d": self.departures_7d,
-            "flow_days": self.flow_days,
-            "final": self.final,
-            "members": [m.to_dict() for m in self.members],
-        }
-        return {
-            key: value
-            for key, value in full.items()
-            if key not in _CONTRIBUTION_DEFAULTS or value != _CONTRIBUTION_DEFAULTS[key]
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Contribution:
-        return cls(
-            **{
-                **data,
-                "date": dt.date.fromisoformat(data["date"]),
-                "members": tuple(MemberStatus.from_dict(m) for m in data.get("members", ())),
-            }
-        )
-
-
-_CONTRIBUTION_DEFAULTS: Final[Mapping[str, Any]] = {
-    "name": "",
-    "municipality_code": None,
-    "without_bed": 0,
-    "slept_outside": 0,
-    "active": True,
-    "asylum": True,
-    "locations": 1,
-    "arrivals_7d": 0,
-    "transfers_out_7d": 0,
-    "departures_7d": 0,
-    "flow_days": 0,
-    "final": True,
-    "members": [],
-}
-
-
-def has_intake(state: LocationState) -> bool:
-    """Whether this location sends intake reports at all (any in its kept history)."""
-    return any(d.intake_event is not None for d in state.days)
-
-
-def contribution(
-    location: Location, state: LocationState, *, expect_intake: bool = False
-) -> Contribution | None:
-    """The location's current share of the totals; None before its first occupancy report.
-
-    With ``expect_intake`` (intake reports are part of the feed) the share of day D is final only
-    once the intake of D-1 is in; without it, every share is final at once.
-    """
-    if state.latest_date is None:
-        return None
-    flows = flows_as_of(state.days, state.latest_date)
-    before = state.day(state.latest_date - dt.timedelta(days=1))
-    waiting = expect_intake and (before is None or before.intake_event is None)
-    return Contribution(
-        location_id=location.location_id,
-        province=location.province,
-        date=state.latest_date,
-        occupancy=state.occupancy,
-        capacity=state.capacity(location),
-        name=location.name,
-        municipality_code=location.municipality_code,
-        without_bed=state.without_bed,
-        slept_outside=state.slept_outside,
-        active=location.active,
-        asylum=location.is_asylum,
-        arrivals_7d=flows.arrivals,
-        transfers_out_7d=flows.transfers_out,
-        departures_7d=flows.departures,
-        flow_days=flows.days,
-        final=not waiting,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Totals:
-    """Summed figures over a set of locations (asylum reception only, closed ones left out)."""
-
-    occupancy: int = 0
-    capacity: int = 0
-    without_bed: int = 0
-    slept_outside: int = 0
-    locations: int = 0
-    date: dt.date | None = None
-    flows: Flows = Flows()
-
-    @property
-    def free_places(self) -> int:
-        return self.capacity - self.occupancy
-
-    @property
-    def days_until_full(self) -> float | None:
-        return days_until_full(self.free_places, self.flows.net_inflow_per_day)
-
-    @property
-    def utilisation(self) -> float | None:
-        return self.occupancy / self.capacity if self.capacity else None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "occupancy": self.occupancy,
-            "capacity": self.capacity,
-            "free_places": self.free_places,
-            "utilisation": self.utilisation,
-            "without_bed": self.without_bed,
-            "slept_outside": self.slept_outside,
-            "locations": self.locations,
-            "date": self.date.isoformat() if self.date else None,
-            "arrivals_7d": self.flows.arrivals,
-            "transfers_out_7d": self.flows.transfers_out,
-            "departures_7d": self.flows.departures,
-            "net_inflow_7d": self.flows.net_inflow,
-            "days_until_full": self.days_until_full,
-        }
-
-
-def sum_contributions(items: Iterable[Contribution], *, asylum: bool = True) -> Totals:
-    """Totals over active locations of one reception stream (asylum, or Ukrainian when False)."""
-    occupancy = capacity = without_bed = outside = count = 0
-    newest: dt.date | None = None
-    flows = Flows()
-    for c in items:
-        if not c.active or c.asylum != asylum:
-            continue
-        flows = flows + c.flows
-        occupancy += c.occupancy
-        capacity += c.capacity
-        without_bed += c.without_bed
-        outside += c.slept_outside
-        count += c.locations
-        newest = c.date if newest is None or c.date > newest else newest
-    return Totals(occupancy, capacity, without_bed, outside, count, newest, flows)

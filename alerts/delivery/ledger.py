@@ -4,15 +4,19 @@ for a digest, and when a text budget was spent. Pure bookkeeping; the delivery a
 Guarantees it helps keep:
 - a notification id that was confirmed is never sent again (a redelivered record is skipped);
 - a failed attempt is retried on the receiver's schedule (the caller passes its waits: see
-  ``alerts.notify.retry.schedule_for``), each wait moved by up to 20 % either way by a hash of
-  the notification id and attempt (:func:`jittered`), and a receiver's Retry-After is
-  respected; after the last one the notification is dead, not lost;
+  ``alerts.delivery.retry.schedule_for``), each wait moved by up to 20 % either way by a hash of the
+  notification id and attempt (:func:`jittered`), and a receiver's Retry-After is respected; after
+  the last one the notification is dead, not lost;
 - 410 Gone switches the receiver off until an operator turns it back on;
 - a receiver that did not answer at all (timeout, refused connection) is given a rest: what
   arrives for it meanwhile queues behind the failed notification instead of waiting for another
   timeout, so one unreachable receiver costs the others at most one timeout per retry step;
 - grouping (``group_wait``, ``group_interval``) holds changes that arrive together and sends them
-  at one moment; ``repeat_interval`` reminds a receiver of an alert that is still firing.
+  at one moment; ``repeat_interval`` reminds a receiver of an alert that is still firing (the
+  groups and reminders are kept here, :mod:`alerts.delivery.grouping` decides about them).
+
+Pure. Must not import httpx, faust, aiokafka or ``streams``, nor ``alerts.dispatch`` or
+``alerts.notify``.
 """
 
 from __future__ import annotations
@@ -37,17 +41,13 @@ __all__ = [
     "defer",
     "delivered",
     "digest_event",
-    "due_reminders",
     "failed",
-    "flush_groups",
-    "group_arrival",
     "hold",
     "jittered",
     "mark_applied",
     "notification_id",
     "release",
-    "remember",
-    "reminder_id",
+    "without",
 ]
 
 #: Confirmed ids a ledger remembers. Records read again after a restart are recognised by their
@@ -285,7 +285,8 @@ def mark_applied(ledger: Ledger, partition: int, offset: int) -> Ledger:
     return replace(ledger, applied=(partition, offset))
 
 
-def _without(items: Sequence[Pending], notification: str) -> tuple[Pending, ...]:
+def without(items: Sequence[Pending], notification: str) -> tuple[Pending, ...]:
+    """``items`` without the one for ``notification``."""
     return tuple(p for p in items if p.notification_id != notification)
 
 
@@ -301,8 +302,8 @@ def delivered(
         ledger,
         confirmed=(*ledger.confirmed, notification)[-REMEMBERED:],
         sent_at=sent,
-        pending=_without(ledger.pending, notification),
-        held=_without(ledger.held, notification),
+        pending=without(ledger.pending, notification),
+        held=without(ledger.held, notification),
         resting_until=None,
     )
 
@@ -318,7 +319,7 @@ class Failure:
 
 
 #: How far a retry wait may move either way (a fraction of it): the +-20 % of the Standard
-#: Webhooks guidance (``alerts.notify.retry``).
+#: Webhooks guidance (``alerts.delivery.retry``).
 RETRY_JITTER: Final = 0.2
 
 
@@ -358,7 +359,7 @@ def failed(
     wait is moved by up to ``jitter`` (a fraction) either way, by :func:`jittered`, so that
     notifications that failed together do not all come back at the same moment; a receiver's
     Retry-After is a floor under the result."""
-    rest = _without(ledger.pending, notification)
+    rest = without(ledger.pending, notification)
     if failure.disable:
         why = f"switched off after: {failure.message}"
         return Verdict(replace(ledger, pending=rest, disabled=why), gave_up="disabled")
@@ -381,12 +382,12 @@ def defer(ledger: Ledger, item: Pending) -> Ledger:
     rests): it is tried with them, at ``ledger.resting_until``; its attempts are not counted."""
     when = max(ledger.resting_until or item.next_attempt_at, item.next_attempt_at)
     entry = replace(item, next_attempt_at=when)
-    return replace(ledger, pending=(*_without(ledger.pending, item.notification_id), entry))
+    return replace(ledger, pending=(*without(ledger.pending, item.notification_id), entry))
 
 
 def hold(ledger: Ledger, item: Pending) -> Ledger:
     """Keep a notification for the receiver's next digest."""
-    return replace(ledger, held=(*_without(ledger.held, item.notification_id), item))
+    return replace(ledger, held=(*without(ledger.held, item.notification_id), item))
 
 
 def release(ledger: Ledger, now: dt.datetime) -> tuple[Ledger, tuple[Pending, ...]]:
@@ -423,112 +424,3 @@ def digest_event(receiver: str, items: Sequence[Pending], now: dt.datetime) -> A
         revision=int(now.timestamp()),
         labels={"digest_of": ",".join(p.notification_id for p in items)},
     )
-
-
-# ---------------------------------------------------------------- grouping and reminders
-
-
-def _put_group(ledger: Ledger, group: Group) -> Ledger:
-    others = tuple(g for g in ledger.groups if g.key != group.key)
-    return replace(ledger, groups=(*others, group))
-
-
-def group_arrival(
-    ledger: Ledger, item: Pending, grouping: Grouping, now: dt.datetime, *, urgent: bool
-) -> tuple[Ledger, bool]:
-    """A notification for a receiver whose route groups: (ledger, send it now?).
-
-    - urgent (critical, or a rule that always goes through): now, grouping never holds it;
-    - a new group (or one quiet for a whole ``interval``): held ``wait`` seconds so that what
-      arrives with it goes out together; at once when ``wait`` is 0;
-    - a group that already sent: at once when its last message is ``interval`` ago, else held
-      until then; a group that already holds messages takes this one along.
-    """
-    if urgent or not grouping.holds:
-        return ledger, True
-    group = next((g for g in ledger.groups if g.key == grouping.key), None)
-    if (
-        group is not None
-        and not group.items
-        and group.last_sent_at is not None
-        and now >= group.last_sent_at + dt.timedelta(seconds=group.interval)
-    ):
-        group = None  # quiet for a whole interval: it starts afresh
-    if group is None:
-        if grouping.wait <= 0:
-            return _put_group(ledger, Group(grouping.key, grouping.interval, now)), True
-        flush_at = now + dt.timedelta(seconds=grouping.wait)
-        fresh = Group(grouping.key, grouping.interval, None, flush_at, (item,))
-        return _put_group(ledger, fresh), False
-    if group.items:
-        joined = replace(group, items=(*_without(group.items, item.notification_id), item))
-        return _put_group(ledger, joined), False
-    assert group.last_sent_at is not None  # an empty group is only kept after it sent
-    next_at = group.last_sent_at + dt.timedelta(seconds=group.interval)
-    if now >= next_at:
-        return _put_group(ledger, replace(group, last_sent_at=now)), True
-    return _put_group(ledger, replace(group, flush_at=next_at, items=(item,))), False
-
-
-def flush_groups(
-    ledger: Ledger, now: dt.datetime
-) -> tuple[Ledger, tuple[tuple[str, tuple[Pending, ...]], ...]]:
-    """Groups whose time has come give up what they hold, in arrival order; groups that have
-    been quiet for their interval are forgotten (their next message is a new group's)."""
-    out: list[tuple[str, tuple[Pending, ...]]] = []
-    kept: list[Group] = []
-    for group in ledger.groups:
-        if group.items and group.flush_at is not None and group.flush_at <= now:
-            out.append((group.key, group.items))
-            kept.append(Group(group.key, group.interval, now))
-        elif (
-            not group.items
-            and group.last_sent_at is not None
-            and now >= group.last_sent_at + dt.timedelta(seconds=group.interval)
-        ):
-            continue
-        else:
-            kept.append(group)
-    if not out and len(kept) == len(ledger.groups):
-        return ledger, ()
-    return replace(ledger, groups=tuple(kept)), tuple(out)
-
-
-def remember(ledger: Ledger, event: AlertEvent, every: float | None, now: dt.datetime) -> Ledger:
-    """Keep a firing alert for reminders every ``every`` seconds from ``now``; a resolve (or a
-    route without reminders) forgets it. The newest change of an alert replaces the older."""
-    others = tuple(r for r in ledger.reminders if r.event.alert_id != event.alert_id)
-    if every is None or event.status is not AlertStatus.FIRING:
-        if len(others) == len(ledger.reminders):
-            return ledger
-        return replace(ledger, reminders=others)
-    entry = Reminder(event, every, now + dt.timedelta(seconds=every))
-    return replace(ledger, reminders=(*others, entry))
-
-
-def reminder_id(reminder: Reminder, receiver: str) -> str:
-    """``{alert_id}.{revision}.{receiver}.r{n}``: a new id per reminder, so a receiver that drops
-    webhook-ids it has seen drops a redelivered reminder but not the next one."""
-    return f"{notification_id(reminder.event, receiver)}.r{reminder.count}"
-
-
-def due_reminders(ledger: Ledger, now: dt.datetime) -> tuple[Ledger, tuple[Pending, ...]]:
-    """Reminders whose time has come, as notifications. An alert with a message of its own still
-    waiting (a retry, a quiet-hour hold, a group) is not reminded of until that is out."""
-    waiting = {p.event.alert_id for p in ledger._waiting()}
-    ready: list[Pending] = []
-    kept: list[Reminder] = []
-    for reminder in ledger.reminders:
-        if reminder.next_at > now or reminder.event.alert_id in waiting:
-            kept.append(reminder)
-            continue
-        advanced = replace(
-            reminder,
-            count=reminder.count + 1,
-            next_at=now + dt.timedelta(seconds=reminder.every),
-        )
-        kept.append(advanced)
-        ready.append(Pending(reminder_id(advanced, ledger.receiver), reminder.event, 0, now, now))
-    if not ready:
-        return ledger, ()
-    return replace(ledger, reminders=tuple(kept)), tuple(ready)

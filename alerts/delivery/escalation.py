@@ -3,6 +3,9 @@
 One :class:`Watch` per critical, firing alert. Every ``after`` minutes without an
 acknowledgement, the next receiver on the escalation list is told. A resolved alert, one that is
 no longer critical, or an acknowledgement ends the watch. Times are given, never read.
+
+Pure. Must not import httpx, faust, aiokafka or ``streams``, nor ``alerts.dispatch`` or
+``alerts.notify``.
 """
 
 from __future__ import annotations

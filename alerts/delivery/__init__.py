@@ -1,0 +1,8 @@
+"""Delivery bookkeeping: one receiver's ledger (``ledger``: confirmed, queued, held), its groups
+and reminders (``grouping``), retry schedules (``retry``) and escalation of unacknowledged
+critical alerts (``escalation``).
+
+Pure; may import ``alerts.receivers`` and the base modules, never ``alerts.dispatch``,
+``alerts.notify``, httpx, faust, aiokafka or ``streams``. Docstring only: import the modules
+themselves.
+"""
