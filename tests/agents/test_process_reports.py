@@ -15,90 +15,19 @@ from typing import Any
 
 import pytest
 from builders import a_location
+from fakes.worker import Recorder, RecordingTopic, a_worker
 
 from alerts.capacity.totals import Contribution
 from alerts.config import AlertingConfig
 from streams.messages import ContributionBundle, encode_province_message
-from streams.settings import Settings, load_alerting_config
-from streams.worker.app import Worker, build_worker
-from streams.worker.runner import Edge
+from streams.worker.app import Worker
 
 TER_APEL = a_location(cap_source="afspraak")
 
 
-class RecordingTopic:
-    def __init__(self) -> None:
-        self.sent: list[tuple[bytes | None, dict[str, Any]]] = []
-
-    async def __call__(self, key: bytes | None = None, value: Any = None, **_: Any) -> None:
-        if isinstance(value, bytes):
-            self.sent.append((key, json.loads(value)))
-
-
-class Recorder:
-    """The edge's ``send``: every message by the short name of its topic."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.by_name = {
-            settings.topic("alerts"): "alerts",
-            settings.topic("internal.province-contributions"): "province",
-            settings.topic("deadletter"): "deadletter",
-            settings.topic("audit"): "audit",
-            settings.topic("notifications"): "notifications",
-        }
-        self.topics = {name: RecordingTopic() for name in self.by_name.values()}
-        self.other = RecordingTopic()
-
-    async def send(
-        self, topic: Any, key: bytes | None, value: bytes | None, partition: int | None
-    ) -> None:
-        name = self.by_name.get(topic.get_topic_name())
-        await (self.topics[name] if name else self.other)(key=key, value=value)
-
-
-class NoHoles:
-    async def earliest(self, topic: str, partition: int) -> int:
-        return 0
-
-    async def read(self, topic: str, partition: int, start: int, stop: int) -> list[Any]:
-        raise AssertionError(f"no hole expected in {topic}[{partition}] {start}..{stop}")
-
-
-async def _no_consumer_group(app: Any, offsets: Any) -> None:
-    return None
-
-
-def _reraise(exc: BaseException) -> None:
-    raise exc
-
-
-def a_worker(config: AlertingConfig | None = None) -> tuple[Worker, Recorder]:
-    """A worker with no broker: the sends recorded, the cursors start every partition at offset
-    0 with nothing to read back, no consumer group to commit to, and a batch that cannot be
-    written raises instead of stopping the process."""
-    settings = Settings()
-    recorder = Recorder(settings)
-    edge = Edge(
-        send=recorder.send,
-        commit=_no_consumer_group,
-        reader=NoHoles(),
-        assignment=lambda: None,
-        fatal=_reraise,
-    )
-    built = build_worker(settings, config or load_alerting_config(None), edge=edge)
-    built.app.finalize()
-    built.app.flow_control.resume()
-    registry = built.ctx.registry
-    registry._locations[TER_APEL.location_id] = TER_APEL
-    registry.ready.set()
-    for table in built.app.tables.values():
-        table.changelog_topic.send = RecordingTopic()  # no changelog writes, only a record
-    return built, recorder
-
-
 @pytest.fixture
 def built() -> Iterator[tuple[Worker, Recorder]]:
-    yield a_worker()
+    yield a_worker(locations=(TER_APEL,))
 
 
 @pytest.fixture
@@ -202,7 +131,7 @@ async def test_configured_inhibition_holds_back_the_target_while_its_source_fire
             }
         ],
     }
-    worker, recorder = a_worker(AlertingConfig.from_mapping(raw, {}))
+    worker, recorder = a_worker(AlertingConfig.from_mapping(raw, {}), (TER_APEL,))
     topics = recorder.topics
     report = {"location_id": "ter-apel", "occupancy": 2100}
     async with worker.ingest.agent.test_context() as agent:
