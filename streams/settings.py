@@ -44,6 +44,12 @@ class Settings:
     #: OPVANG_WORKER_ID: this worker's lasting name in its consumer group (Kafka's static
     #: membership, ``group.instance.id``). Unset: a new member at every start.
     worker_id: str | None = None
+    #: OPVANG_STANDBY_REPLICAS: how many other workers keep a warm copy of each partition's
+    #: tables, so one that takes over a dead worker's partitions need not read whole changelogs.
+    standby_replicas: int = 1
+    #: OPVANG_SESSION_TIMEOUT: seconds without a heartbeat before the group gives a worker's
+    #: partitions to the others (the failover time after a kill -9 or a lost machine).
+    session_timeout_s: float = 10.0
     #: OPVANG_DLR_TOKEN: the secret last path segment of the SMS providers' delivery-report URL.
     #: Unset: delivery reports are refused (404).
     dlr_token: str | None = None
@@ -88,6 +94,20 @@ class Settings:
             raise ConfigError(
                 "OPVANG_WORKER_ID may hold letters, digits, '.', '_', '-' only (1 to 200 of them)"
             )
+        standby_text = env.get("OPVANG_STANDBY_REPLICAS", "1")
+        if not standby_text.isdigit():
+            raise ConfigError(
+                f"OPVANG_STANDBY_REPLICAS must be a whole number >= 0: {standby_text!r}"
+            )
+        session_text = env.get("OPVANG_SESSION_TIMEOUT", "10")
+        try:
+            session = float(session_text)
+        except ValueError:
+            session = -1.0
+        if not 6 <= session <= 300:
+            raise ConfigError(
+                f"OPVANG_SESSION_TIMEOUT must be seconds from 6 to 300: {session_text!r}"
+            )
         return cls(
             bootstrap=env.get("OPVANG_KAFKA_BOOTSTRAP") or None,
             topic_prefix=prefix,
@@ -98,6 +118,8 @@ class Settings:
             partitions=int(partitions_text),
             data_dir=Path(env.get("OPVANG_DATA_DIR", str(default_data))),
             worker_id=worker_id,
+            standby_replicas=int(standby_text),
+            session_timeout_s=session,
             dlr_token=env.get("OPVANG_DLR_TOKEN") or None,
             cap_sender=env.get("OPVANG_CAP_SENDER") or "opvangwacht",
             cap_exercise=env.get("OPVANG_CAP_EXERCISE", "") not in ("", "0", "false"),

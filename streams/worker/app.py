@@ -36,6 +36,7 @@ from streams.state import codecs
 from streams.state.aggregates import AggregateHead, AggregateStore, MemberRow
 from streams.state.audit import AuditLog
 from streams.state.locations import LocationHead, LocationStore, WeekRow
+from streams.state.mirror import Mirror, newest
 from streams.state.progress import MarkLog, PartitionProgress
 from streams.state.registry import LocationRegistry
 from streams.state.silences import SilenceBook
@@ -146,15 +147,24 @@ def build_worker(settings: Settings, config: AlertingConfig, *, edge: Edge | Non
     )
     registry = LocationRegistry()
 
+    mirror = _mirror(tables)
+    mirrored_locations = LocationStore(mirror["location-heads"], mirror["location-weeks"])
+    mirrored_provinces = AggregateStore(mirror["province-heads"], mirror["province-members"])
+    mirrored_nation = AggregateStore(mirror["national-heads"], mirror["national-members"])
+
     def state_view() -> StateView:
+        """The whole group's picture: this worker's tables, and the mirror of every other
+        worker's (``streams.state.mirror``), the newer of the two for each key."""
         locations = []
-        for location_id, stored in list(tables.locations.items()):
+        for location_id, stored in newest(tables.locations, mirrored_locations).items():
             location = registry.get(location_id)
-            if location is not None and stored is not None:
+            if location is not None:
                 locations.append((location, stored))
-        provinces = {code: stored for code, stored in list(tables.provinces.items()) if stored}
-        ledgers = [stored for _, stored in list(tables.ledgers.items()) if stored is not None]
-        return StateView(locations, provinces, tables.nation.get("NL"), config, ledgers, _now())
+        provinces = newest(tables.provinces, mirrored_provinces)
+        national = newest(tables.nation, mirrored_nation).get("NL")
+        ledgers = {**mirror["delivery-ledger"]}
+        ledgers.update((k, v) for k, v in list(tables.ledgers.items()) if v is not None)
+        return StateView(locations, provinces, national, config, list(ledgers.values()), _now())
 
     ctx = Context(
         settings=settings,
@@ -185,7 +195,7 @@ def build_worker(settings: Settings, config: AlertingConfig, *, edge: Edge | Non
         delivery=deliver.register(app, ctx),
         escalation=escalate.register(app, ctx),
     )
-    _register_followers(app, ctx)
+    _register_followers(app, ctx, mirror)
     views.register(app, ctx, prometheus)
     actions.register(app, ctx)
     return worker
@@ -212,6 +222,12 @@ def _app(settings: Settings) -> faust.App:
         # it gets its partitions back at once instead of after the old member's session timed
         # out.
         consumer_group_instance_id=settings.worker_id,
+        # Several workers: a warm copy of every partition's tables on another worker, and a
+        # session short enough that a dead worker's partitions move within seconds (a static
+        # member keeps its partitions for that long too: the same timeout bounds both).
+        table_standby_replicas=settings.standby_replicas,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.session_timeout_s / 3,
         # Faust's own table and router browsers would publish raw table contents: not ours.
         web_router_enabled=False,
         web_tables_enabled=False,
@@ -342,9 +358,29 @@ def _monitor(app: faust.App, prometheus: CollectorRegistry) -> None:
     app.monitor = PrometheusMonitor(metrics=faust_metrics)
 
 
-def _register_followers(app: faust.App, ctx: Context) -> None:
-    """The small topics every worker reads whole and follows: the audit trail and the silences
-    (the locations are followed by the ingest stage, which waits for them)."""
+def _mirror(tables: Tables) -> Mirror:
+    """The tables of the picture, each from its changelog (``streams.state.mirror``)."""
+    picture: dict[str, tuple[Any, Any]] = {
+        "location-heads": (tables.locations.heads, LocationHead),
+        "location-weeks": (tables.locations.rows, VersionedRows(WeekRow)),
+        "province-heads": (tables.provinces.heads, AggregateHead),
+        "province-members": (tables.provinces.rows, VersionedRows(MemberRow)),
+        "national-heads": (tables.nation.heads, AggregateHead),
+        "national-members": (tables.nation.rows, VersionedRows(MemberRow)),
+        "delivery-ledger": (tables.ledgers, Ledger),
+    }
+    return Mirror(
+        {
+            name: (table.changelog_topic.get_topic_name(), kind)
+            for name, (table, kind) in picture.items()
+        }
+    )
+
+
+def _register_followers(app: faust.App, ctx: Context, mirror: Mirror) -> None:
+    """The topics every worker reads whole and follows: the audit trail, the silences and the
+    state tables' changelogs (the locations are followed by the ingest stage, which waits for
+    them)."""
     settings = ctx.settings
 
     def skipped(topic: str, reason: str) -> None:
@@ -362,6 +398,13 @@ def _register_followers(app: faust.App, ctx: Context) -> None:
         await ctx.audit_log.follow(
             settings.broker_address, settings.topic("audit"), skipped=skipped
         )
+
+    @app.task  # type: ignore[untyped-decorator]  # faust leaves Service.task untyped
+    async def follow_picture() -> None:
+        # After the worker's own recovery, like the audit trail: its changelog topics exist by
+        # then, and the first reads of a restart are its own.
+        await app.tables.recovery.completed.wait()  # type: ignore[attr-defined]
+        await mirror.follow(settings.broker_address, skipped=skipped)
 
     @app.task  # type: ignore[untyped-decorator]  # faust leaves Service.task untyped
     async def follow_silences() -> None:

@@ -93,10 +93,12 @@ def register(app: faust.App, ctx: Context) -> Escalation:
             await ctx.runner.run_batch(stage.cursor, events, stage.escalate_batch)
             yield None
 
-    @app.timer(interval=TICK_SECONDS, on_leader=True)  # type: ignore[untyped-decorator]
+    @app.timer(interval=TICK_SECONDS)  # type: ignore[untyped-decorator]
     async def tick_escalations() -> None:
-        """Wake every watched alert on its own partition, so the table is written where it
-        lives."""
+        """Wake every watched alert this worker holds, on its own partition, so the table is
+        written where it lives. Every worker of a group ticks the watches in its own table (the
+        leader's table holds only its partitions); a watch a standby copy also holds is woken
+        twice, which changes nothing: the second tick finds it already moved on."""
         if not ctx.config.escalation.receivers:
             return
         for alert_id in list(ctx.tables.escalations.keys()):

@@ -17,7 +17,7 @@ import structlog
 from alerts.delivery.ledger import notification_id
 from alerts.dispatch.decision import Action
 from alerts.dispatch.dispatcher import Firing, dispatch
-from alerts.model import AlertEvent
+from alerts.model import AlertEvent, AlertStatus
 from streams.messages import Notification, encode_notification_message
 from streams.records import encode
 from streams.state.audit import AlertChanged, Routed
@@ -34,18 +34,27 @@ class Router:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        #: The alerts firing in this worker: what the configured inhibition rules match their
-        #: sources against. Read from the tables on first use (after a restart) and kept up to
-        #: date by every change this worker routes. With several workers each knows the alerts
-        #: of its own partitions only.
-        self.firing = Firing(load=self._stored_firing)
+        #: Every alert change this worker routed since it started, newest per alert_id: ahead of
+        #: its own tables within a batch (they are written at the end of it).
+        self._routed: dict[str, AlertEvent] = {}
 
-    def _stored_firing(self) -> list[AlertEvent]:
-        return [
-            AlertEvent.from_dict(dict(state.last_event))
-            for state in api.firing_states(self.ctx.state_view())
-            if state.last_event is not None
-        ]
+    def firing(self) -> Firing:
+        """The alerts firing in the whole group, what the configured inhibition rules match
+        their sources against: the group's picture (this worker's tables and the mirror of the
+        others', ``streams.state.mirror``), with what this worker routed since, the newer
+        revision of each alert winning. Read only when inhibition rules are configured."""
+        if not self.ctx.config.routing.inhibit_rules:
+            return Firing()
+        newest: dict[str, AlertEvent] = {}
+        for state in api.firing_states(self.ctx.state_view()):
+            if state.last_event is not None:
+                event = AlertEvent.from_dict(dict(state.last_event))
+                newest[event.alert_id] = event
+        for alert_id, event in self._routed.items():
+            known = newest.get(alert_id)
+            if known is None or event.revision >= known.revision:
+                newest[alert_id] = event
+        return Firing(e for e in newest.values() if e.status is AlertStatus.FIRING)
 
     async def publish(self, events: tuple[AlertEvent, ...], source_timestamp: float | None) -> None:
         ctx = self.ctx
@@ -74,7 +83,8 @@ class Router:
         route groups or repeats)."""
         ctx = self.ctx
         now = ctx.clock()
-        decisions = dispatch(alert, ctx.config.routing, now, self.firing, ctx.silences.active())
+        decisions = dispatch(alert, ctx.config.routing, now, self.firing(), ctx.silences.active())
+        self._routed[alert.alert_id] = alert
         for decision in decisions:
             routed = Routed(
                 alert.revision, decision.receiver, decision.action.value, decision.reason
