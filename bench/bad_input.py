@@ -23,20 +23,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from bench.run import (
-    RESULTS_DIR,
-    Run,
-    RunFailed,
-    Worker,
-    create_topics,
-    delete_topics,
-    make_dataset,
-    measure_throughput,
-    produce_backlog,
-    produce_locations,
-    say,
-    wait_healthy,
-)
+from bench.data import make_dataset
+from bench.harness import RESULTS_DIR, Run, RunFailed, say
+from bench.throughput import measure_throughput
+from bench.topics import create_topics, delete_topics, produce_backlog, produce_locations
+from bench.worker import Worker, wait_healthy
 
 __all__ = ["bad_records", "render_bad_table", "run_bad"]
 

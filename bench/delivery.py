@@ -41,12 +41,32 @@ import httpx
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
-from bench.run import RunFailed
+from bench.harness import (
+    GOAL_DELIVERY_P99_MS,
+    GOAL_NOTIFICATIONS_PER_S,
+    REPO,
+    RESULTS_DIR,
+    Run,
+    RunFailed,
+    code_version,
+    machine_info,
+    package_versions,
+    proc_status,
+    say,
+)
+from bench.latency import percentile
+from bench.profiling import start_profiler, stop_profiler, summarise_profile
+from bench.topics import (
+    check_broker,
+    create_topics,
+    delete_topics,
+    produce_locations,
+    produce_messages,
+)
+from bench.worker import Worker, wait_healthy
 
-__all__ = ["RunFailed", "render_delivery_table", "run_delivery"]
+__all__ = ["run_delivery"]
 
-GOAL_NOTIFICATIONS_PER_S = 500.0
-GOAL_DELIVERY_P99_MS = 500.0
 SECRET = "whsec_" + base64.b64encode(b"opvangwacht-bench-secret-012345").decode()
 _KEY = base64.b64decode(SECRET.removeprefix("whsec_"))
 
@@ -205,7 +225,6 @@ async def baseline_posts(receiver: Receiver, names: list[str], count: int) -> di
 
 async def wait_for(receiver: Receiver, expected: int, timeout: float, label: str) -> float:
     """Until ``expected`` distinct webhook-ids arrived; the monotonic time it took."""
-    from bench.run import say
 
     started = time.monotonic()
     last = -1
@@ -272,7 +291,6 @@ async def measure_latency(
     """Reports at ``rate``/s, every location once per synthetic day in shuffled order; each
     capped location alternates 37 above and 37 below the cap, so each of its reports flips
     ``cap_exceeded`` and is measured; the fillers report the same count every day."""
-    from bench.run import percentile, say
 
     rng = random.Random(seed)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
@@ -347,25 +365,6 @@ async def measure_latency(
 
 
 async def run_delivery(args: argparse.Namespace) -> dict[str, Any]:
-    from bench.run import (
-        REPO,
-        RESULTS_DIR,
-        Run,
-        Worker,
-        check_broker,
-        code_version,
-        create_topics,
-        delete_topics,
-        machine_info,
-        package_versions,
-        produce_locations,
-        produce_messages,
-        say,
-        start_profiler,
-        stop_profiler,
-        summarise_profile,
-        wait_healthy,
-    )
 
     ids = Run.new(args)
     bootstrap, partitions, run_id = ids.bootstrap, ids.partitions, ids.run_id
@@ -477,7 +476,6 @@ async def run_delivery(args: argparse.Namespace) -> dict[str, Any]:
         if lat["webhooks_matched"] == 0:
             raise RunFailed(f"no webhook came back:\n{worker.log_tail()}")
         say("4/4 memory")
-        from bench.run import proc_status
 
         status = proc_status(worker.pid)
         results["memory"] = {"peak_rss_mb": status.get("VmHWM", 0) / 1e6}
@@ -497,52 +495,3 @@ async def run_delivery(args: argparse.Namespace) -> dict[str, Any]:
         and results["latency"]["webhooks_missing"] == 0,
     }
     return results
-
-
-def render_delivery_table(results: dict[str, Any]) -> str:
-    tp, lat, base = results["throughput"], results["latency"], results["baseline"]
-
-    def mark(ok: bool) -> str:
-        return "MET" if ok else "NOT MET"
-
-    rows = [
-        (
-            "notifications/s through the delivery agent",
-            f"{tp['notifications_per_s']:,.0f}/s",
-            f">= {GOAL_NOTIFICATIONS_PER_S:,.0f}/s",
-            mark(results["goals"]["notifications_per_s"]),
-        ),
-        (
-            "  the middle 80 % of the arrivals",
-            f"{tp.get('steady_notifications_per_s') or 0:,.0f}/s",
-            "",
-            "",
-        ),
-        ("  baseline: one httpx client, sequential", f"{base['posts_per_s']:,.0f}/s", "", ""),
-        ("  worker / baseline", f"{results['ratio_worker_to_baseline']:.2f}", "", ""),
-        ("  duplicates / bad signatures", f"{tp['duplicates']} / {tp['bad_signatures']}", "", ""),
-        (
-            f"report -> signed webhook p99 ({lat['rate_per_s']:.0f} reports/s)",
-            f"{lat['p99_ms']:,.0f} ms",
-            f"<= {GOAL_DELIVERY_P99_MS:,.0f} ms",
-            mark(results["goals"]["delivery_p99"]),
-        ),
-        (
-            "  p50 / p90 / max",
-            f"{lat['p50_ms']:,.0f} / {lat['p90_ms']:,.0f} / {lat['max_ms']:,.0f} ms",
-            "",
-            "",
-        ),
-        (
-            "  webhooks matched",
-            f"{lat['webhooks_matched']} of {lat['measured_reports']}",
-            "",
-            "",
-        ),
-        ("  other webhooks (other alerts, all receivers)", f"{lat['other_webhooks']}", "", ""),
-        ("worker peak RSS", f"{results['memory']['peak_rss_mb']:,.0f} MB", "", ""),
-    ]
-    width = max(len(r[0]) for r in rows)
-    out = [f"delivery run {results['run_id']} ({results['receivers']} receivers)"]
-    out += [f"{a:<{width}}  {b:>18}  {c:>12}  {d}" for a, b, c, d in rows]
-    return "\n".join(out)
