@@ -218,9 +218,10 @@ async def group_lag_by_topic(bootstrap: str, group: str, topics: Iterable[str]) 
         await admin.close()
 
 
-def worker_source_topics(prefix: str) -> list[str]:
-    """Every topic an agent of the worker consumes, read from the worker's own code (the app
-    changes; a fixed list would miss an agent), in a subprocess with the run's prefix."""
+def worker_agent_topics(prefix: str) -> list[str]:
+    """The topics the worker's agents consume with topic prefix ``prefix``, sorted; empty when
+    they could not be read. Read from the worker's own app (a fixed list would miss a new agent),
+    imported in a subprocess so the run's prefix takes effect and nothing of it stays here."""
     env = dict(os.environ, OPVANG_TOPIC_PREFIX=prefix, OPVANG_WEB_PORT=str(free_port()))
     env.pop("OPVANG_CONFIG", None)
     code = (
@@ -236,9 +237,16 @@ def worker_source_topics(prefix: str) -> list[str]:
             text=True,
             timeout=60,
         ).stdout
-        topics = json.loads(out.strip().splitlines()[-1])
-        if topics:
-            return [str(t) for t in topics]
+        return [str(t) for t in json.loads(out.strip().splitlines()[-1])]
+    return []
+
+
+def worker_source_topics(prefix: str) -> list[str]:
+    """Every topic an agent of the worker consumes (:func:`worker_agent_topics`), or the known
+    source topics when those could not be read."""
+    topics = worker_agent_topics(prefix)
+    if topics:
+        return topics
     fallback = ["occupancy", "intake", "internal.province-contributions"]
     fallback += ["internal.national-contributions", "alerts"]
     say("  could not read the worker's agents; measuring lag on the known source topics only")
