@@ -116,7 +116,7 @@ async def _through_worker(
         return {"run_id": ids.run_id, **result}
     finally:
         if worker is not None:
-            await asyncio.to_thread(worker.stop)
+            await asyncio.to_thread(worker.shut_down)
         if not args.keep:
             with contextlib.suppress(Exception):
                 await delete_topics(ids.bootstrap, ids.prefix, ids.app_id)

@@ -8,7 +8,6 @@ import contextlib
 import os
 import platform
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -39,12 +38,6 @@ def say(text: str) -> None:
 
 class RunFailed(Exception):
     """The benchmark could not complete (not: a goal was missed)."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def proc_status(pid: int) -> dict[str, int]:

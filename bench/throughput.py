@@ -324,7 +324,7 @@ async def run_throughput(args: argparse.Namespace) -> dict[str, Any]:
         stop_profiler(profiler)
         if worker is not None:
             say("stopping the worker")
-            code = await asyncio.to_thread(worker.stop)
+            code = await asyncio.to_thread(worker.shut_down)
             results["worker_exit_code"] = code
         if args.keep:
             say(f"--keep: leaving topics with prefix {prefix!r} and {app_id!r}-*")

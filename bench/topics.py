@@ -18,7 +18,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.data import Dataset
-from bench.harness import REPO, RunFailed, free_port, say
+from bench.harness import REPO, RunFailed, say
+from streams.dev.worker_process import free_port
 from streams.state.follow import reached
 
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -17,7 +15,8 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from bench.harness import REPO, RunFailed, free_port, http_get, say
+from bench.harness import REPO, RunFailed, http_get, say
+from streams.dev.worker_process import WorkerProcess
 
 
 def worker_command() -> list[str]:
@@ -30,7 +29,11 @@ def worker_command() -> list[str]:
     return [sys.executable, "-m", "streams.cli", "worker"]
 
 
-class Worker:
+class Worker(WorkerProcess):
+    """``opvangwacht worker`` for a benchmark run, started at once (the launcher shared with the
+    demo and the tests, :class:`streams.dev.worker_process.WorkerProcess`), on the built-in rule
+    defaults (no ``OPVANG_CONFIG`` unless ``extra_env`` sets one)."""
+
     def __init__(
         self,
         bootstrap: str,
@@ -43,58 +46,36 @@ class Worker:
     ):
         """Start ``opvangwacht worker``. With ``data_dir`` (a restart) the directory is the
         caller's and is left in place on stop; without, a fresh one is made and removed."""
-        self.port = free_port()
         self.owns_data_dir = data_dir is None
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="opvang-bench-"))
-        self.log_path = log_path
-        env = dict(os.environ)
-        env.pop("OPVANG_CONFIG", None)  # built-in rule defaults: cap_exceeded, for 1, clear 1
-        env.update(
-            OPVANG_KAFKA_BOOTSTRAP=bootstrap,
-            OPVANG_TOPIC_PREFIX=prefix,
-            OPVANG_WEB_PORT=str(self.port),
-            OPVANG_DATA_DIR=str(self.data_dir),
-            OPVANG_PARTITIONS=str(partitions),
-            PYTHONUNBUFFERED="1",
+        super().__init__(
+            env={
+                "OPVANG_KAFKA_BOOTSTRAP": bootstrap,
+                "OPVANG_TOPIC_PREFIX": prefix,
+                "OPVANG_DATA_DIR": str(self.data_dir),
+                "OPVANG_PARTITIONS": str(partitions),
+                "PYTHONUNBUFFERED": "1",
+                **(extra_env or {}),
+            },
+            log_path=log_path,
+            cwd=REPO,
+            command=worker_command(),
+            args=["--log-level", level],
+            unset=["OPVANG_CONFIG"],  # built-in rule defaults: cap_exceeded, for 1, clear 1
         )
-        env.update(extra_env or {})
-        self._log = log_path.open("ab")
-        self.started_at = time.monotonic()
-        self.proc = subprocess.Popen(
-            [*worker_command(), "--log-level", level],
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            cwd=str(REPO),
-            start_new_session=True,
-        )
-        self.pid = self.proc.pid
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
+        self.start()
 
     def log_tail(self, lines: int = 25) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        return ""
+        return super().log_tail(lines)
 
-    def stop(self, timeout: float = 30.0) -> int | None:
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                say("  worker did not stop within 30 s of SIGTERM; killing it")
-                self.proc.kill()
-                self.proc.wait(10)
-        self._log.close()
+    def shut_down(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM (kill -9 after ``timeout`` seconds), the data dir removed if it is ours; the
+        exit code."""
+        if not self.stop(signal.SIGTERM, timeout, group=False):
+            say(f"  worker did not stop within {timeout:.0f} s of SIGTERM; killed it")
         if self.owns_data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
-        return self.proc.returncode
+        return self.returncode
 
 
 _EVENTS_LINE = re.compile(r"^opvang_events_total\{([^}]*)\}\s+(\S+)", re.M)

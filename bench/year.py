@@ -301,7 +301,7 @@ async def run_year(args: argparse.Namespace) -> dict[str, Any]:
         t_stop = time.monotonic()
         if args.restart_kill:
             worker.proc.kill()
-        results["first_exit_code"] = await asyncio.to_thread(worker.stop)
+        results["first_exit_code"] = await asyncio.to_thread(worker.shut_down)
         results["stop_seconds"] = time.monotonic() - t_stop
         worker = None
         say(f"  stopped in {results['stop_seconds']:.1f} s; starting again")
@@ -360,7 +360,7 @@ async def run_year(args: argparse.Namespace) -> dict[str, Any]:
             # The floor under goal 4: a Faust agent that only decodes the same messages, read in
             # batches as the worker reads them, with the worker stopped.
             say("  stopping the worker for the Faust ceiling run")
-            results["worker_exit_code"] = await asyncio.to_thread(worker.stop)
+            results["worker_exit_code"] = await asyncio.to_thread(worker.shut_down)
             worker = None
             say("  Faust ceiling (batch): a minimal Faust agent decoding the same reports")
             ceiling = await asyncio.to_thread(
@@ -375,7 +375,7 @@ async def run_year(args: argparse.Namespace) -> dict[str, Any]:
         stop_profiler(profiler)
         if worker is not None:
             say("stopping the worker")
-            results["worker_exit_code"] = await asyncio.to_thread(worker.stop)
+            results["worker_exit_code"] = await asyncio.to_thread(worker.shut_down)
         shutil.rmtree(data_dir, ignore_errors=True)
         if args.keep:
             say(f"--keep: leaving topics with prefix {prefix!r} and {app_id!r}-*")
