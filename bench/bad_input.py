@@ -23,20 +23,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from bench.run import (
-    RESULTS_DIR,
-    Run,
-    RunFailed,
-    Worker,
-    create_topics,
-    delete_topics,
-    make_dataset,
-    measure_throughput,
-    produce_backlog,
-    produce_locations,
-    say,
-    wait_healthy,
-)
+from bench.data import make_dataset
+from bench.harness import RESULTS_DIR, Run, RunFailed, say
+from bench.throughput import measure_throughput
+from bench.topics import create_topics, delete_topics, produce_backlog, produce_locations
+from bench.worker import Worker, wait_healthy
 
 __all__ = ["bad_records", "render_bad_table", "run_bad"]
 
@@ -125,7 +116,7 @@ async def _through_worker(
         return {"run_id": ids.run_id, **result}
     finally:
         if worker is not None:
-            await asyncio.to_thread(worker.stop)
+            await asyncio.to_thread(worker.shut_down)
         if not args.keep:
             with contextlib.suppress(Exception):
                 await delete_topics(ids.bootstrap, ids.prefix, ids.app_id)

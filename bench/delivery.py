@@ -3,9 +3,9 @@
     python -m bench.run --delivery            # about two minutes
     python -m bench.run --delivery --quick    # shorter phases
 
-Two phases against one real worker, its receivers pointing at a loopback HTTP receiver in this
-process (aiohttp in its own thread) that checks every Standard Webhooks signature and records the
-arrival time of every ``webhook-id``:
+Two phases against one real worker, its receivers pointing at the webhook sink
+(``streams/dev/sink.py``) in this process, with keep-alive connections, which checks every Standard
+Webhooks signature and records the arrival time of every ``webhook-id``:
 
 a. **throughput**: N notification records (as the routing step writes them) are produced straight
    onto ``notifications``, spread over R webhook receivers, as a backlog; notifications/s = N
@@ -31,94 +31,59 @@ import hashlib
 import hmac
 import json
 import random
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
-from bench.run import RunFailed
+from bench.harness import (
+    GOAL_DELIVERY_P99_MS,
+    GOAL_NOTIFICATIONS_PER_S,
+    REPO,
+    RESULTS_DIR,
+    Run,
+    RunFailed,
+    code_version,
+    machine_info,
+    package_versions,
+    proc_status,
+    say,
+)
+from bench.latency import percentile
+from bench.profiling import start_profiler, stop_profiler, summarise_profile
+from bench.topics import (
+    check_broker,
+    create_topics,
+    delete_topics,
+    produce_locations,
+    produce_messages,
+)
+from bench.worker import Worker, wait_healthy
+from streams.dev.sink import WebhookSink
 
-__all__ = ["RunFailed", "render_delivery_table", "run_delivery"]
+__all__ = ["run_delivery"]
 
-GOAL_NOTIFICATIONS_PER_S = 500.0
-GOAL_DELIVERY_P99_MS = 500.0
 SECRET = "whsec_" + base64.b64encode(b"opvangwacht-bench-secret-012345").decode()
 _KEY = base64.b64decode(SECRET.removeprefix("whsec_"))
 
 
-class Receiver:
-    """A webhook receiver on loopback, in its own thread and event loop: verifies each signature
-    (HMAC-SHA256 over id.timestamp.body), records (webhook-id, arrival time, body)."""
+def signed(headers: dict[str, str], raw: bytes) -> bool:
+    """True when one of the request's ``webhook-signature`` values is the Standard Webhooks
+    signature (HMAC-SHA256 over id.timestamp.body) with the benchmark's secret."""
+    mid = headers.get("webhook-id", "")
+    stamp = headers.get("webhook-timestamp", "")
+    expected = base64.b64encode(
+        hmac.new(_KEY, f"{mid}.{stamp}.".encode() + raw, hashlib.sha256).digest()
+    ).decode()
+    given = [s.partition(",")[2] for s in headers.get("webhook-signature", "").split()]
+    return any(hmac.compare_digest(expected, g) for g in given)
 
-    def __init__(self) -> None:
-        self.arrivals: list[tuple[str, float, dict[str, Any]]] = []
-        self.bad_signatures = 0
-        self.delay = 0.0  # seconds before answering, to play a slow receiver
-        self._lock = threading.Lock()
-        self._ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-        self.port = 0
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        self._ready.wait(10)
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
-        app.router.add_post("/hook/{name}", self._handle)
-        runner = web.AppRunner(app, access_log=None)
-        self._loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=512)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._runner = runner
-        self._ready.set()
-        self._loop.run_forever()
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        raw = await request.read()
-        arrived = time.time()
-        mid = request.headers.get("webhook-id", "")
-        stamp = request.headers.get("webhook-timestamp", "")
-        expected = base64.b64encode(
-            hmac.new(_KEY, f"{mid}.{stamp}.".encode() + raw, hashlib.sha256).digest()
-        ).decode()
-        given = [s.partition(",")[2] for s in request.headers.get("webhook-signature", "").split()]
-        if not any(hmac.compare_digest(expected, g) for g in given):
-            with self._lock:
-                self.bad_signatures += 1
-            return web.Response(status=401)
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        with self._lock:
-            self.arrivals.append((mid, arrived, json.loads(raw)))
-        return web.Response(status=204)
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.port}/hook/{name}"
-
-    def snapshot(self) -> list[tuple[str, float, dict[str, Any]]]:
-        with self._lock:
-            return list(self.arrivals)
-
-    def reset(self) -> None:
-        with self._lock:
-            self.arrivals.clear()
-            self.bad_signatures = 0
-
-    def close(self) -> None:
-        async def stop() -> None:
-            await self._runner.cleanup()
-
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
+def hook_url(receiver: WebhookSink, name: str) -> str:
+    return receiver.url_for(f"/hook/{name}")
 
 
 def _event(i: int) -> dict[str, Any]:
@@ -148,13 +113,13 @@ def receiver_names(count: int) -> list[str]:
     return [f"bench-hook-{i:02d}" for i in range(count)]
 
 
-def config_text(receiver: Receiver, names: list[str]) -> str:
+def config_text(receiver: WebhookSink, names: list[str]) -> str:
     lines = ["receivers:"]
     for name in names:
         lines += [
             f"  - name: {name}",
             "    webhook:",
-            f"      url: {receiver.url(name)}",
+            f"      url: {hook_url(receiver, name)}",
             "      secret_env: BENCH_HOOK_SECRET",
         ]
     return "\n".join(lines) + "\n"
@@ -177,7 +142,7 @@ def notifications(count: int, names: list[str]) -> Iterator[tuple[str, dict[str,
         )
 
 
-async def baseline_posts(receiver: Receiver, names: list[str], count: int) -> dict[str, Any]:
+async def baseline_posts(receiver: WebhookSink, names: list[str], count: int) -> dict[str, Any]:
     """One httpx client posting signed bodies one after the other: a sequential sender's best."""
     bodies = [
         (name, json.dumps(value["event"], separators=(",", ":")).encode())
@@ -197,21 +162,20 @@ async def baseline_posts(receiver: Receiver, names: list[str], count: int) -> di
                 "webhook-timestamp": stamp,
                 "webhook-signature": f"v1,{sig}",
             }
-            response = await client.post(receiver.url(name), content=body, headers=headers)
+            response = await client.post(hook_url(receiver, name), content=body, headers=headers)
             response.raise_for_status()
         seconds = time.perf_counter() - started
     return {"posts": count, "seconds": seconds, "posts_per_s": count / seconds}
 
 
-async def wait_for(receiver: Receiver, expected: int, timeout: float, label: str) -> float:
+async def wait_for(receiver: WebhookSink, expected: int, timeout: float, label: str) -> float:
     """Until ``expected`` distinct webhook-ids arrived; the monotonic time it took."""
-    from bench.run import say
 
     started = time.monotonic()
     last = -1
     last_change = started
     while time.monotonic() - started < timeout:
-        got = len({mid for mid, _, _ in receiver.snapshot()})
+        got = len({d.headers.get("webhook-id", "") for d in receiver.snapshot()})
         if got >= expected:
             return time.monotonic() - started
         if got != last:
@@ -263,7 +227,7 @@ def capped_locations(count: int) -> list[dict[str, Any]]:
 async def measure_latency(
     bootstrap: str,
     prefix: str,
-    receiver: Receiver,
+    receiver: WebhookSink,
     locations: list[dict[str, Any]],
     rate: float,
     seconds: float,
@@ -272,7 +236,6 @@ async def measure_latency(
     """Reports at ``rate``/s, every location once per synthetic day in shuffled order; each
     capped location alternates 37 above and 37 below the cap, so each of its reports flips
     ``cap_exceeded`` and is measured; the fillers report the same count every day."""
-    from bench.run import percentile, say
 
     rng = random.Random(seed)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
@@ -319,7 +282,8 @@ async def measure_latency(
     while time.monotonic() < deadline:
         latencies.clear()
         other = 0
-        for _, arrived, body in receiver.snapshot():
+        for delivery in receiver.snapshot():
+            arrived, body = delivery.arrived, delivery.body
             data = body.get("data", body)
             key = (data.get("subject", {}).get("id"), data.get("event_date"))
             if data.get("rule") == "cap_exceeded" and key in sent:
@@ -347,25 +311,6 @@ async def measure_latency(
 
 
 async def run_delivery(args: argparse.Namespace) -> dict[str, Any]:
-    from bench.run import (
-        REPO,
-        RESULTS_DIR,
-        Run,
-        Worker,
-        check_broker,
-        code_version,
-        create_topics,
-        delete_topics,
-        machine_info,
-        package_versions,
-        produce_locations,
-        produce_messages,
-        say,
-        start_profiler,
-        stop_profiler,
-        summarise_profile,
-        wait_healthy,
-    )
 
     ids = Run.new(args)
     bootstrap, partitions, run_id = ids.bootstrap, ids.partitions, ids.run_id
@@ -389,7 +334,7 @@ async def run_delivery(args: argparse.Namespace) -> dict[str, Any]:
     }
     say(f"delivery run {run_id}: broker {bootstrap}, prefix {prefix!r}, {partitions} partitions")
     await check_broker(bootstrap)
-    receiver = Receiver()
+    receiver = WebhookSink(verify=signed, keep_alive=True).start()
     workdir = Path(__import__("tempfile").mkdtemp(prefix="opvang-bench-delivery-"))
     config_path = workdir / "alerting.yml"
     config_path.write_text(config_text(receiver, names), encoding="utf-8")
@@ -430,9 +375,9 @@ async def run_delivery(args: argparse.Namespace) -> dict[str, Any]:
                 **summarise_profile(prof_path),
             }
         arrivals = receiver.snapshot()
-        times = sorted(t for _, t, _ in arrivals)
+        times = sorted(d.arrived for d in arrivals)
         span = times[-1] - times[0]
-        ids = [mid for mid, _, _ in arrivals]
+        ids = [d.headers.get("webhook-id", "") for d in arrivals]
         results["throughput"] = {
             "received": len(arrivals),
             "distinct_ids": len(set(ids)),
@@ -477,15 +422,14 @@ async def run_delivery(args: argparse.Namespace) -> dict[str, Any]:
         if lat["webhooks_matched"] == 0:
             raise RunFailed(f"no webhook came back:\n{worker.log_tail()}")
         say("4/4 memory")
-        from bench.run import proc_status
 
         status = proc_status(worker.pid)
         results["memory"] = {"peak_rss_mb": status.get("VmHWM", 0) / 1e6}
     finally:
         stop_profiler(profiler)
         if worker is not None:
-            results["worker_exit_code"] = await asyncio.to_thread(worker.stop)
-        receiver.close()
+            results["worker_exit_code"] = await asyncio.to_thread(worker.shut_down)
+        receiver.stop()
         if not args.keep:
             with contextlib.suppress(Exception):
                 results["deleted_topics"] = await delete_topics(bootstrap, prefix, app_id)
@@ -497,52 +441,3 @@ async def run_delivery(args: argparse.Namespace) -> dict[str, Any]:
         and results["latency"]["webhooks_missing"] == 0,
     }
     return results
-
-
-def render_delivery_table(results: dict[str, Any]) -> str:
-    tp, lat, base = results["throughput"], results["latency"], results["baseline"]
-
-    def mark(ok: bool) -> str:
-        return "MET" if ok else "NOT MET"
-
-    rows = [
-        (
-            "notifications/s through the delivery agent",
-            f"{tp['notifications_per_s']:,.0f}/s",
-            f">= {GOAL_NOTIFICATIONS_PER_S:,.0f}/s",
-            mark(results["goals"]["notifications_per_s"]),
-        ),
-        (
-            "  the middle 80 % of the arrivals",
-            f"{tp.get('steady_notifications_per_s') or 0:,.0f}/s",
-            "",
-            "",
-        ),
-        ("  baseline: one httpx client, sequential", f"{base['posts_per_s']:,.0f}/s", "", ""),
-        ("  worker / baseline", f"{results['ratio_worker_to_baseline']:.2f}", "", ""),
-        ("  duplicates / bad signatures", f"{tp['duplicates']} / {tp['bad_signatures']}", "", ""),
-        (
-            f"report -> signed webhook p99 ({lat['rate_per_s']:.0f} reports/s)",
-            f"{lat['p99_ms']:,.0f} ms",
-            f"<= {GOAL_DELIVERY_P99_MS:,.0f} ms",
-            mark(results["goals"]["delivery_p99"]),
-        ),
-        (
-            "  p50 / p90 / max",
-            f"{lat['p50_ms']:,.0f} / {lat['p90_ms']:,.0f} / {lat['max_ms']:,.0f} ms",
-            "",
-            "",
-        ),
-        (
-            "  webhooks matched",
-            f"{lat['webhooks_matched']} of {lat['measured_reports']}",
-            "",
-            "",
-        ),
-        ("  other webhooks (other alerts, all receivers)", f"{lat['other_webhooks']}", "", ""),
-        ("worker peak RSS", f"{results['memory']['peak_rss_mb']:,.0f} MB", "", ""),
-    ]
-    width = max(len(r[0]) for r in rows)
-    out = [f"delivery run {results['run_id']} ({results['receivers']} receivers)"]
-    out += [f"{a:<{width}}  {b:>18}  {c:>12}  {d}" for a, b, c, d in rows]
-    return "\n".join(out)

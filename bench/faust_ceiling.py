@@ -1,7 +1,8 @@
 """A minimal Faust worker: the framework's own ceiling on this machine, for comparison.
 
-Run by ``bench.run`` as a subprocess (not meant to be started by hand). It reads the benchmark's
-occupancy topic with the same Faust settings as the real worker and, per event, does only:
+Run by ``bench.throughput.run_ceiling`` as a subprocess (not meant to be started by hand). It
+reads the benchmark's occupancy topic with the same Faust settings as the real worker and, per
+event, does only:
 
 * ``read``:  json.loads of the value;
 * ``io``:    json.loads, one table write (a small JSON value, so one changelog message) and one

@@ -94,7 +94,7 @@ def test_services_and_wiring() -> None:
 
 
 def test_kafka_image_matches_the_embedded_broker_version() -> None:
-    from streams.dev.broker import KAFKA_VERSION
+    from streams.dev.kafka_install import KAFKA_VERSION
 
     assert _load()["services"]["kafka"]["image"] == f"apache/kafka:{KAFKA_VERSION}"
 

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +27,7 @@ from streams.cli.publish import (
 )
 from streams.dev import broker
 from streams.dev.sink import WebhookSink
+from streams.dev.worker_process import WorkerFailed, WorkerProcess
 from streams.settings import Settings
 from streams.topics import ensure_topics
 
@@ -39,25 +36,6 @@ __all__ = ["run_demo"]
 
 def _say(text: str) -> None:
     print(text, flush=True)
-
-
-def _wait_healthy(
-    url: str, worker: subprocess.Popen[bytes], timeout: float, *, locations: int
-) -> None:
-    """Until /health says ok and the worker knows all ``locations`` (so no report races them)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise RuntimeError(f"the worker exited with code {worker.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                body = json.loads(response.read())
-                if response.status == 200 and body.get("locations", 0) >= locations:
-                    return
-        except (urllib.error.URLError, OSError, ValueError):
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"the worker did not become healthy within {timeout:.0f} s ({url})")
 
 
 async def _delete_topics(settings: Settings) -> None:
@@ -96,7 +74,7 @@ def run_demo(*, scenario: str = "ter-apel-demo", keep: bool = False) -> int:
         data_dir=Path(tempfile.mkdtemp(prefix="opvangwacht-demo-")),
     )
     started_broker = False
-    worker: subprocess.Popen[bytes] | None = None
+    worker: WorkerProcess | None = None
     sink = WebhookSink().start()
     try:
         if settings.bootstrap is None:
@@ -117,9 +95,7 @@ def run_demo(*, scenario: str = "ter-apel-demo", keep: bool = False) -> int:
         )
         _say(f"2/5  starting a worker on topics {prefix}* with a webhook sink at {sink.url}")
         env = {
-            **os.environ,
             "OPVANG_TOPIC_PREFIX": prefix,
-            "OPVANG_WEB_PORT": str(web_port),
             "OPVANG_CONFIG": str(config_path),
             "OPVANG_DATA_DIR": str(settings.data_dir),
         }
@@ -127,22 +103,21 @@ def run_demo(*, scenario: str = "ter-apel-demo", keep: bool = False) -> int:
             env["OPVANG_KAFKA_BOOTSTRAP"] = settings.bootstrap
         asyncio.run(ensure_topics(settings))
         log_path = settings.data_dir / "worker.log"
-        log_file = log_path.open("wb")
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        worker = WorkerProcess(env=env, log_path=log_path, port=web_port).start()
         health = f"http://127.0.0.1:{web_port}/health"
 
         _say("3/5  publishing the reference locations")
         locations = load_locations_file()
         asyncio.run(publish(settings, locations))
         try:
-            _wait_healthy(health, worker, timeout=90, locations=len(locations))
-        except RuntimeError as exc:
+            # Until the worker knows all the locations, so no report races them.
+            worker.wait_healthy(lambda b: b.get("locations", 0) >= len(locations), 90, 0.5)
+        except WorkerFailed:
+            exc = (
+                f"the worker did not become healthy within 90 s ({health})"
+                if worker.alive()
+                else f"the worker exited with code {worker.returncode}"
+            )
             _say(f"{exc}. Last lines of {log_path}:")
             _say("\n".join(log_path.read_text(errors="replace").splitlines()[-15:]))
             return 1
@@ -203,12 +178,8 @@ def run_demo(*, scenario: str = "ter-apel-demo", keep: bool = False) -> int:
         _say("\ninterrupted: stopping what the demo started")
         return 130
     finally:
-        if worker is not None and worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
+        if worker is not None:
+            worker.stop(timeout=20)
         sink.stop()
         if not keep:
             # The broker may already be gone; its topics are then gone too.

@@ -266,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        from streams.dev.broker import BrokerError
+        from streams.dev.kafka_install import BrokerError
 
         if isinstance(exc, BrokerError):
             print(f"opvangwacht: {exc}", file=sys.stderr)

@@ -15,7 +15,8 @@ Everything the broker needs lives in one state directory, outside the repository
     <state dir>/server.log             broker log at INFO (rolled at 10 MB)
     <state dir>/broker.lock            held while a start or stop is in progress
 
-Imports the standard library and aiokafka only: never faust, mode or `alerts`.
+Java and the jars come from `streams/dev/kafka_install.py`; this module starts, checks and stops
+the JVM. Imports the standard library and aiokafka only: never faust, mode or `alerts`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import contextlib
 import fcntl
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -35,15 +35,24 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from importlib import resources
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.dev.kafka_install import (
+    LOG4J_FILE,
+    MAVEN_TIMEOUT,
+    BrokerError,
+    Progress,
+    find_java,
+    install_log4j_config,
+    kafka_libs,
+    kafka_version,
+    last_lines,
+)
+
 __all__ = [
     "DEFAULT_PORT",
-    "KAFKA_VERSION",
-    "BrokerError",
     "BrokerStatus",
     "default_state_dir",
     "start",
@@ -53,8 +62,6 @@ __all__ = [
 ]
 
 DEFAULT_PORT = 9092
-# Must equal <kafka.version> in streams/kafka/pom.xml (a unit test checks it).
-KAFKA_VERSION = "4.3.1"
 
 # Enough for a developer broker, small enough to share a 2-core machine with the test suite.
 JVM_OPTIONS = (
@@ -65,26 +72,14 @@ JVM_OPTIONS = (
     "-XX:+ExitOnOutOfMemoryError",
     "-Djava.awt.headless=true",
 )
-MIN_JAVA = 17
-MAVEN_TIMEOUT = 900.0  # first resolution downloads ~44 MB; not counted in start()'s timeout
 
 _PID_FILE = "kafka.pid"
 _OUT_FILE = "kafka.out"
 _SERVER_LOG = "server.log"
 _LOCK_FILE = "broker.lock"
 _PROPERTIES = "server.properties"
-_LOG4J = "log4j2.xml"
 _DATA_DIR = "kafka-data"
 _BROKER_MAIN = "kafka.Kafka"
-
-Progress = Callable[[str], None]
-
-
-class BrokerError(Exception):
-    """The embedded broker could not be started, stopped or reached.
-
-    The message always says what to do about it.
-    """
 
 
 @dataclass(frozen=True)
@@ -112,7 +107,7 @@ def status(state_dir: Path | None = None) -> BrokerStatus:
     """Report on the broker of `state_dir` without changing anything."""
     sd = _resolve(state_dir)
     bootstrap = _configured_bootstrap(sd)
-    version = _kafka_version()
+    version = kafka_version()
     pid = _read_pid(sd)
     if pid is None:
         detail = "not running"
@@ -165,10 +160,10 @@ def start(
         _remove(sd / _PID_FILE)  # stale or absent: either way not ours any more
         _check_ports(port, cport)
 
-        java = _find_java()
-        libs = _kafka_libs(sd, say)
+        java = find_java()
+        libs = kafka_libs(sd, say)
         classpath = f"{libs}/*"
-        _install_log4j_config(sd)
+        install_log4j_config(sd)
         (sd / _PROPERTIES).write_text(_server_properties(sd, port, cport), encoding="utf-8")
         if not (sd / _DATA_DIR / "meta.properties").exists():
             say("formatting storage…")
@@ -248,103 +243,6 @@ def _check_ports(port: int, controller_port: int) -> None:
         )
 
 
-def _find_java() -> str:
-    candidates: list[str] = []
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home:
-        candidates.append(str(Path(java_home) / "bin" / "java"))
-    on_path = shutil.which("java")
-    if on_path:
-        candidates.append(on_path)
-    found: list[str] = []
-    for java in candidates:
-        if not os.access(java, os.X_OK):
-            continue
-        major = _java_major(java)
-        if major is not None and major >= MIN_JAVA:
-            return java
-        found.append(f"{java} is Java {major if major is not None else '?'}")
-    seen = f" ({'; '.join(found)})" if found else ""
-    raise BrokerError(
-        f"Java {MIN_JAVA} or newer not found{seen}: install openjdk-17-jre-headless "
-        "(Debian/Ubuntu) or point JAVA_HOME at a JDK 17+"
-    )
-
-
-def _java_major(java: str) -> int | None:
-    try:
-        done = subprocess.run(
-            [java, "-version"], capture_output=True, text=True, timeout=30, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', done.stderr + done.stdout)
-    if match is None:
-        return None
-    major = int(match.group(1))
-    return int(match.group(2) or 0) if major == 1 else major  # "1.8.0" means Java 8
-
-
-def _kafka_libs(sd: Path, say: Progress) -> Path:
-    home = os.environ.get("KAFKA_HOME")
-    if home:
-        libs = Path(home).expanduser() / "libs"
-        if _version_in(libs) is None:
-            raise BrokerError(
-                f"KAFKA_HOME={home} has no libs/kafka_2.13-*.jar: point it at an unpacked "
-                "Apache Kafka distribution, or unset it to let Maven fetch the jars"
-            )
-        return libs
-    target = sd / "lib" / f"kafka-{KAFKA_VERSION}"
-    if target.is_dir():
-        return target
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise BrokerError(
-            "Maven not found: install maven (apt-get install maven), or set KAFKA_HOME to an "
-            f"unpacked Apache Kafka {KAFKA_VERSION} distribution"
-        )
-    say(f"resolving Kafka {KAFKA_VERSION} with Maven (first run only)…")
-    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    pom = resources.files("streams") / "kafka" / "pom.xml"
-    with resources.as_file(pom) as pom_path:
-        cmd = [
-            mvn,
-            "-B",
-            "-q",
-            "-f",
-            str(pom_path),
-            "dependency:copy-dependencies",
-            f"-DoutputDirectory={partial}",
-            "-DincludeScope=runtime",
-        ]
-        try:
-            done = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=MAVEN_TIMEOUT, check=False
-            )
-        except subprocess.TimeoutExpired as exc:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise BrokerError(
-                f"Maven did not finish within {MAVEN_TIMEOUT:g} s: check access to Maven "
-                "Central (or a mirror in ~/.m2/settings.xml), or set KAFKA_HOME"
-            ) from exc
-    if done.returncode != 0 or _version_in(partial) is None:
-        shutil.rmtree(partial, ignore_errors=True)
-        output = _last_lines((done.stdout + done.stderr).splitlines())
-        raise BrokerError(
-            f"Maven could not resolve Kafka {KAFKA_VERSION} (exit {done.returncode}): check "
-            f"access to Maven Central, or set KAFKA_HOME.\n{output}"
-        )
-    partial.rename(target)  # atomic: a half-copied directory is never taken for a complete one
-    return target
-
-
-def _install_log4j_config(sd: Path) -> None:
-    config = resources.files("streams") / "kafka" / _LOG4J
-    (sd / _LOG4J).write_text(config.read_text(encoding="utf-8"), encoding="utf-8")
-
-
 def _server_properties(sd: Path, port: int, controller_port: int) -> str:
     settings = {
         "process.roles": "broker,controller",
@@ -381,7 +279,7 @@ def _format_storage(java: str, classpath: str, sd: Path) -> None:
     cmd = [
         java,
         "-Xmx256m",
-        f"-Dlog4j2.configurationFile={sd / _LOG4J}",
+        f"-Dlog4j2.configurationFile={sd / LOG4J_FILE}",
         f"-Dkafka.logs.dir={sd}",
         "-cp",
         classpath,
@@ -397,7 +295,7 @@ def _format_storage(java: str, classpath: str, sd: Path) -> None:
     except subprocess.TimeoutExpired as exc:
         raise BrokerError(f"formatting {sd / _DATA_DIR} took over 180 s: check the disk") from exc
     if done.returncode != 0:
-        output = _last_lines((done.stdout + done.stderr).splitlines())
+        output = last_lines((done.stdout + done.stderr).splitlines())
         raise BrokerError(
             f"formatting {sd / _DATA_DIR} failed (exit {done.returncode}); delete that "
             f"directory and start again.\n{output}"
@@ -416,7 +314,7 @@ def _launch(java: str, classpath: str, sd: Path) -> subprocess.Popen[bytes]:
     cmd = [
         java,
         *JVM_OPTIONS,
-        f"-Dlog4j2.configurationFile={sd / _LOG4J}",
+        f"-Dlog4j2.configurationFile={sd / LOG4J_FILE}",
         f"-Dkafka.logs.dir={sd}",
         "-cp",
         classpath,
@@ -601,24 +499,6 @@ def _stored_cluster_id(sd: Path) -> str | None:
     return match.group(1) if match else None
 
 
-def _kafka_version() -> str:
-    home = os.environ.get("KAFKA_HOME")
-    if home:
-        return _version_in(Path(home).expanduser() / "libs") or KAFKA_VERSION
-    return KAFKA_VERSION
-
-
-def _version_in(libs: Path) -> str | None:
-    """The Kafka version of a libs directory, from the name of its kafka_2.13-<v>.jar."""
-    if not libs.is_dir():
-        return None
-    for jar in sorted(libs.glob("kafka_*.jar")):
-        match = re.fullmatch(r"kafka_\d+\.\d+-(\d+\.\d+\.\d+[\w.-]*?)\.jar", jar.name)
-        if match and not match.group(1).endswith(("-test", "-sources", "-javadoc")):
-            return match.group(1)
-    return None
-
-
 def _split_host_port(bootstrap: str) -> tuple[str, int]:
     first = bootstrap.split(",")[0].strip()
     if "://" in first:
@@ -649,10 +529,6 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def _last_lines(lines: list[str], count: int = 20) -> str:
-    return "\n".join(lines[-count:])
 
 
 def _tail(path: Path, count: int = 20) -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.dev import broker
+from streams.dev import broker, kafka_install
 
 REPO = Path(__file__).resolve().parents[2]
 POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
@@ -24,7 +24,7 @@ def _pom_kafka_version() -> str:
 
 
 def test_kafka_version_matches_the_pom() -> None:
-    assert _pom_kafka_version() == broker.KAFKA_VERSION
+    assert _pom_kafka_version() == kafka_install.KAFKA_VERSION
 
 
 def test_package_data_ships_pom_and_log4j_config() -> None:
@@ -68,7 +68,7 @@ def test_status_of_an_empty_state_dir(tmp_path: Path) -> None:
     assert not result.running
     assert result.pid is None
     assert result.state_dir == tmp_path.resolve()
-    assert result.kafka_version == broker.KAFKA_VERSION
+    assert result.kafka_version == kafka_install.KAFKA_VERSION
 
 
 def test_stop_without_pid_file_is_a_no_op(tmp_path: Path) -> None:
@@ -108,5 +108,5 @@ def test_stop_ignores_a_pid_file_with_garbage(tmp_path: Path) -> None:
 
 
 def test_wait_until_ready_gives_up_with_advice() -> None:
-    with pytest.raises(broker.BrokerError, match="opvangwacht kafka start"):
+    with pytest.raises(kafka_install.BrokerError, match="opvangwacht kafka start"):
         broker.wait_until_ready("localhost:1", timeout=0.5)

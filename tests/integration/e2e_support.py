@@ -8,19 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import signal
 import socket
-import subprocess
-import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +21,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from streams.dev import worker_process
+from streams.dev.sink import Delivery, WebhookSink
 from streams.state.follow import reached
 
 #: Ter Apel as the tests put it on the locations topic: a registration centre capped at 2,000.
@@ -48,65 +43,35 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@dataclass
-class Received:
-    headers: dict[str, str]
-    body: dict[str, Any]
+#: What the hook server received: path, lower-case headers, JSON body, raw bytes, arrival time.
+Received = Delivery
 
 
-@dataclass
-class HookServer:
-    """A webhook receiver on loopback that records JSON POSTs and answers 200."""
+class HookServer(WebhookSink):
+    """The webhook sink (:class:`streams.dev.sink.WebhookSink`) on loopback, started at once,
+    answering 200; ``status=503`` plays a receiver that is down (refused posts are counted)."""
 
-    received: list[Received] = field(default_factory=list)
-    #: What to answer; set to 503 to play a receiver that is down. Refused posts are counted.
-    status: int = 200
-    refused: int = 0
-    raw: list[bytes] = field(default_factory=list)
-    #: Called (in the server's thread) right after a 2xx answer went out, with what was received:
-    #: the moment a sender has its confirmation and nothing else has happened yet.
-    on_answer: Callable[[Received], None] | None = None
-
-    def __post_init__(self) -> None:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-                if server.status >= 300:
-                    server.refused += 1
-                    self.send_response(server.status)
-                    self.send_header("content-length", "0")
-                    self.end_headers()
-                    return
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                received = Received(headers, json.loads(raw))
-                server.raw.append(raw)
-                server.received.append(received)
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-                if server.on_answer is not None:
-                    server.on_answer(received)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
+    def __init__(
+        self, status: int = 200, on_answer: Callable[[Received], None] | None = None
+    ) -> None:
+        super().__init__(path="/hook", status=status, on_answer=on_answer)
+        self.start()
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/hook"
+    def received(self) -> list[Received]:
+        return self.deliveries
+
+    @property
+    def raw(self) -> list[bytes]:
+        return [d.raw for d in self.snapshot()]
 
     def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self.stop()
 
 
-class WorkerProcess:
-    """``opvangwacht worker`` as a subprocess with its own prefix, port and data dir."""
+class WorkerProcess(worker_process.WorkerProcess):
+    """``opvangwacht worker`` as a subprocess with its own prefix, port and data dir
+    (:class:`streams.dev.worker_process.WorkerProcess`), run from ``workdir`` with ``config``."""
 
     def __init__(
         self,
@@ -118,68 +83,38 @@ class WorkerProcess:
         extra_env: dict[str, str] | None = None,
     ) -> None:
         self.prefix = prefix
-        self.port = free_port()
         self.workdir = workdir
         config_path = workdir / "alerting.yml"
         config_path.write_text(config, encoding="utf-8")
-        self.log_path = workdir / "worker.log"
-        self.env = {
-            **os.environ,
-            "OPVANG_KAFKA_BOOTSTRAP": bootstrap,
-            "OPVANG_TOPIC_PREFIX": prefix,
-            "OPVANG_WEB_PORT": str(self.port),
-            "OPVANG_CONFIG": str(config_path),
-            "OPVANG_DATA_DIR": str(workdir / "data"),
-            "OPVANG_PARTITIONS": "2",
-            **(extra_env or {}),
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(
+            env={
+                "OPVANG_KAFKA_BOOTSTRAP": bootstrap,
+                "OPVANG_TOPIC_PREFIX": prefix,
+                "OPVANG_CONFIG": str(config_path),
+                "OPVANG_DATA_DIR": str(workdir / "data"),
+                "OPVANG_PARTITIONS": "2",
+                **(extra_env or {}),
+            },
+            log_path=workdir / "worker.log",
+            cwd=workdir,  # not the repository: the worker runs the installed package
+        )
 
-    def start(self, timeout: float = 90.0) -> None:
+    def start(self, timeout: float = 90.0) -> WorkerProcess:
         self.spawn()
-        self.wait_health(lambda body: body.get("status") == "ok", timeout)
+        self.wait_health(worker_process.health_ok, timeout)
+        return self
 
     def spawn(self) -> None:
         """Start the worker process and return at once, without waiting until it is ready."""
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker"],
-                env=self.env,
-                cwd=self.workdir,  # not the repository: the worker runs the installed package
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        super().start()
 
-    def health_status(self) -> tuple[int, dict[str, Any]] | None:
-        """(HTTP status, body) of /health, 503 included; None while nothing answers."""
+    def wait_health(
+        self, condition: Callable[[dict[str, Any]], bool], timeout: float
+    ) -> dict[str, Any]:
         try:
-            code, body = call_api(self.port, "/health", timeout=2)
-        except (urllib.error.URLError, OSError):
-            return None
-        try:
-            return code, dict(json.loads(body))
-        except ValueError:
-            return code, {}
-
-    def health(self) -> dict[str, Any] | None:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
-                return dict(json.loads(r.read()))
-        except (urllib.error.URLError, OSError, ValueError):
-            return None
-
-    def wait_health(self, condition: Any, timeout: float) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"worker exited {self.proc.returncode}:\n{self.log_tail()}")
-            body = self.health()
-            if body is not None and condition(body):
-                return body
-            time.sleep(0.3)
-        raise AssertionError(f"worker not ready within {timeout} s:\n{self.log_tail()}")
+            return self.wait_healthy(condition, timeout)
+        except worker_process.WorkerFailed as exc:
+            raise AssertionError(str(exc)) from None
 
     async def publish_locations(self, *locations: dict[str, Any]) -> dict[str, Any]:
         """Put ``locations`` (Ter Apel unless given) on the worker's locations topic, keyed by
@@ -197,25 +132,6 @@ class WorkerProcess:
     def metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
             return str(r.read().decode())
-
-    def log_tail(self, lines: int = 40) -> str:
-        if not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self, sig: int = signal.SIGTERM) -> bool:
-        """Stop the worker with ``sig`` (its whole process group); SIGKILL after 30 s if it is
-        still there. True when it went with ``sig`` alone (or was not running)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return True
-        os.killpg(self.proc.pid, sig)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-            return False
-        return True
 
 
 def metric_value(text: str, name: str, labels: dict[str, str] | None = None) -> float:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams.dev import broker
+from streams.dev import broker, kafka_install
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +95,7 @@ def test_broker_lifecycle(state_dir: Path) -> None:
     assert first.running
     assert first.pid is not None
     assert first.bootstrap == bootstrap
-    assert first.kafka_version == broker.KAFKA_VERSION
+    assert first.kafka_version == kafka_install.KAFKA_VERSION
     assert any("formatting storage" in line for line in lines)
     assert (state_dir / "kafka-data" / "meta.properties").is_file()
     assert (state_dir / "server.log").stat().st_size > 0
@@ -133,6 +133,6 @@ def test_start_refuses_a_port_held_by_someone_else(tmp_path: Path) -> None:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        with pytest.raises(broker.BrokerError, match=f"port {port} is taken"):
+        with pytest.raises(kafka_install.BrokerError, match=f"port {port} is taken"):
             broker.start(tmp_path / "state", port=port, controller_port=_free_port(), timeout=5)
     assert not (tmp_path / "state" / "kafka.pid").exists()
