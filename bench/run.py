@@ -40,7 +40,7 @@ from pathlib import Path
 if str(Path(__file__).resolve().parent.parent) not in sys.path:  # `python bench/run.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import bad_input, delivery
+from bench import bad_input, delivery, failover
 from bench.harness import RESULTS_DIR, RunFailed, say
 from bench.report import render_delivery_table, render_table, render_year_table
 from bench.throughput import run_throughput
@@ -122,6 +122,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--bad-events", type=int, default=10_000, help="--bad: records of each kind")
     p.add_argument(
+        "--failover",
+        action="store_true",
+        help="instead: seconds from kill -9 of one of two workers to the next alert change for "
+        "one of its partitions, median of --failover-kills (issue 11)",
+    )
+    p.add_argument("--failover-kills", type=int, default=5, help="--failover: kills")
+    p.add_argument(
+        "--failover-interval", type=float, default=0.2, help="--failover: seconds between reports"
+    )
+    p.add_argument(
         "--delivery-rate", type=float, default=20.0, help="--delivery: reports/s, latency phase"
     )
     p.add_argument(
@@ -139,6 +149,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             if args.delivery
             else "bad-latest"
             if args.bad
+            else "failover-latest"
+            if args.failover
             else "latest"
         )
         args.output = RESULTS_DIR / f"{name}.json"
@@ -160,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             results = asyncio.run(delivery.run_delivery(args))
         elif args.bad:
             results = asyncio.run(bad_input.run_bad(args))
+        elif args.failover:
+            results = asyncio.run(failover.run_failover(args))
         else:
             results = asyncio.run(run_year(args) if args.year else run_throughput(args))
     except RunFailed as exc:
@@ -172,12 +186,24 @@ def main(argv: list[str] | None = None) -> int:
         print(render_delivery_table(results))
     elif args.bad:
         print(bad_input.render_bad_table(results))
+    elif args.failover:
+        print(failover.render_failover_table(results))
     else:
         print(render_year_table(results) if args.year else render_table(results))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(results, indent=2, default=str)
     args.output.write_text(text + "\n")
-    kind = "year" if args.year else "delivery" if args.delivery else "bad" if args.bad else "run"
+    kind = (
+        "year"
+        if args.year
+        else "delivery"
+        if args.delivery
+        else "bad"
+        if args.bad
+        else "failover"
+        if args.failover
+        else "run"
+    )
     (RESULTS_DIR / f"{kind}-{results['run_id']}.json").write_text(text + "\n")
     say(f"results written to {args.output}")
     return 0

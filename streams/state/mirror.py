@@ -41,10 +41,12 @@ log = structlog.get_logger(__name__)
 class Mirror:
     """Read-only copies of several tables, each from its changelog topic."""
 
-    def __init__(self, tables: Mapping[str, tuple[str, Any]]) -> None:
-        """``tables``: table name -> (changelog topic, the kind of its values)."""
-        self._by_topic = {topic: name for name, (topic, _) in tables.items()}
-        self._decode = {name: from_changelog(kind) for name, (_, kind) in tables.items()}
+    def __init__(self, tables: Mapping[str, tuple[str, int, Any]]) -> None:
+        """``tables``: table name -> (changelog topic, its partitions, the kind of its
+        values)."""
+        self._by_topic = {topic: name for name, (topic, _, _) in tables.items()}
+        self._partitions = {topic: count for topic, count, _ in tables.values()}
+        self._decode = {name: from_changelog(kind) for name, (_, _, kind) in tables.items()}
         self._values: dict[str, dict[Any, Any]] = {name: {} for name in tables}
         #: Set once everything on the changelogs when following began has been read.
         self.ready = asyncio.Event()
@@ -85,11 +87,8 @@ class Mirror:
         )
         await consumer.start()
         try:
-            await consumer.topics()  # the cluster's metadata, with every topic's partitions
             partitions = [
-                TopicPartition(topic, p)
-                for topic in topics
-                for p in sorted(consumer.partitions_for_topic(topic) or {0})
+                TopicPartition(topic, p) for topic in topics for p in range(self._partitions[topic])
             ]
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)

@@ -371,7 +371,7 @@ def _mirror(tables: Tables) -> Mirror:
     }
     return Mirror(
         {
-            name: (table.changelog_topic.get_topic_name(), kind)
+            name: (table.changelog_topic.get_topic_name(), table.partitions, kind)
             for name, (table, kind) in picture.items()
         }
     )
