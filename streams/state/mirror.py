@@ -7,15 +7,16 @@ is asked, so every worker also follows the compacted changelog topics of the pic
 plain consumer outside the group, from the first offset, the way it follows the locations and the
 audit trail. The changelogs already are the read model: nothing extra is written for it.
 
-:class:`Mirror` keeps one dict per table, key -> record, decoded as a recovery would decode it
-(``streams.state.codecs``). The split stores read whole records from it the way they read the
-tables (``LocationStore(mirror["location-heads"], mirror["location-weeks"])``); a head read a
+:class:`Mirror` keeps one :class:`Copy` per table, key -> record, decoded as a recovery would
+decode it (``streams.state.codecs``), but only when read. The split stores read whole records
+from it the way they read the tables
+(``LocationStore(mirror["location-heads"], mirror["location-weeks"])``); a head read a
 moment before its rows gives the previous version of those rows for that moment (the rows carry
 their versions, ``streams.state.split``). What a worker shows therefore lags the owner of a
 partition by the time the changelog takes to reach it (well under a second on one broker).
 
-A record that cannot be read is skipped with a warning (``streams.state.follow.take``); a
-tombstone deletes the key.
+A key that cannot be read is skipped with a warning (``streams.state.follow.take``), a value that
+cannot be read reads as no value; a tombstone deletes the key.
 """
 
 from __future__ import annotations
@@ -33,9 +34,54 @@ from streams.state.codecs import from_changelog
 from streams.state.follow import Skipped, reached, take
 from streams.state.split import SplitStore
 
-__all__ = ["Mirror", "newest"]
+__all__ = ["Copy", "Mirror", "newest"]
 
 log = structlog.get_logger(__name__)
+
+
+class Copy:
+    """One table's copy: the raw changelog value per key, turned into a record only when read
+    (and then kept until a newer value arrives). A worker that writes a key a hundred times
+    between two looks at the picture decodes it once, not a hundred times."""
+
+    def __init__(self, decode: Callable[[Any], Any]) -> None:
+        self._decode = decode
+        self._raw: dict[Any, bytes] = {}
+        self._records: dict[Any, Any] = {}
+
+    def put(self, key: Any, value: bytes | None) -> None:
+        self._records.pop(key, None)
+        if value is None:
+            self._raw.pop(key, None)
+        else:
+            self._raw[key] = value
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        record = self._records.get(key)
+        if record is not None:
+            return record
+        raw = self._raw.get(key)
+        if raw is None:
+            return default
+        try:
+            record = self._decode(orjson.loads(raw))
+        except orjson.JSONDecodeError as exc:
+            log.warning("unreadable changelog value skipped", error=str(exc)[:200])
+            record = None
+        if record is None:
+            del self._raw[key]  # unreadable: no value, as a recovery would read it
+            return default
+        self._records[key] = record
+        return record
+
+    def keys(self) -> list[Any]:
+        return list(self._raw)
+
+    def items(self) -> list[tuple[Any, Any]]:
+        return [(key, value) for key in self.keys() if (value := self.get(key)) is not None]
+
+    def __len__(self) -> int:
+        return len(self._raw)
 
 
 class Mirror:
@@ -46,32 +92,19 @@ class Mirror:
         values)."""
         self._by_topic = {topic: name for name, (topic, _, _) in tables.items()}
         self._partitions = {topic: count for topic, count, _ in tables.values()}
-        self._decode = {name: from_changelog(kind) for name, (_, _, kind) in tables.items()}
-        self._values: dict[str, dict[Any, Any]] = {name: {} for name in tables}
+        self._copies = {name: Copy(from_changelog(kind)) for name, (_, _, kind) in tables.items()}
         #: Set once everything on the changelogs when following began has been read.
         self.ready = asyncio.Event()
 
-    def __getitem__(self, table: str) -> dict[Any, Any]:
-        return self._values[table]
+    def __getitem__(self, table: str) -> Copy:
+        return self._copies[table]
 
     def apply(self, topic: str, key: str, value: bytes | None) -> None:
-        name = self._by_topic[topic]
         try:
             decoded_key = orjson.loads(key)
         except orjson.JSONDecodeError as exc:
             raise InvalidReport("invalid_json", f"changelog key: {exc}") from None
-        values = self._values[name]
-        if value is None:
-            values.pop(decoded_key, None)
-            return
-        try:
-            record = self._decode[name](orjson.loads(value))
-        except orjson.JSONDecodeError as exc:
-            raise InvalidReport("invalid_json", f"changelog value: {exc}") from None
-        if record is None:
-            values.pop(decoded_key, None)
-        else:
-            values[decoded_key] = record
+        self._copies[self._by_topic[topic]].put(decoded_key, value)
 
     def _applier(self, topic: str) -> Callable[[str, bytes | None], None]:
         def apply(key: str, value: bytes | None) -> None:

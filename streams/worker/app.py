@@ -162,7 +162,7 @@ def build_worker(settings: Settings, config: AlertingConfig, *, edge: Edge | Non
                 locations.append((location, stored))
         provinces = newest(tables.provinces, mirrored_provinces)
         national = newest(tables.nation, mirrored_nation).get("NL")
-        ledgers = {**mirror["delivery-ledger"]}
+        ledgers = dict(mirror["delivery-ledger"].items())
         ledgers.update((k, v) for k, v in list(tables.ledgers.items()) if v is not None)
         return StateView(locations, provinces, national, config, list(ledgers.values()), _now())
 
