@@ -9,6 +9,7 @@ kustomize's own file, not a cluster resource: its list of resources is checked i
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +20,14 @@ import yaml
 
 from streams.settings import Settings, credential_names, load_alerting_config, load_dry_run_config
 
-kubernetes_validate = pytest.importorskip(
-    "kubernetes_validate", reason="kubernetes-validate is not installed (pip install '.[dev]')"
-)
+try:
+    import kubernetes_validate
+except ImportError:  # pragma: no cover - the dev extra installs it
+    if os.environ.get("CI"):
+        raise  # CI must not pass by skipping
+    pytest.skip(
+        "kubernetes-validate is not installed (pip install '.[dev]')", allow_module_level=True
+    )
 
 REPO = Path(__file__).resolve().parents[1]
 K8S = REPO / "deploy" / "kubernetes"
