@@ -93,6 +93,42 @@ def test_services_and_wiring() -> None:
     assert "kafka:29092" in services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
 
 
+def _workers(services: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        name: service
+        for name, service in services.items()
+        if service.get("command") == ["opvangwacht", "worker"]
+    }
+
+
+def test_two_workers_in_one_group() -> None:
+    from streams.settings import Settings
+
+    services = _load()["services"]
+    workers = _workers(services)
+    assert set(workers) == {"worker", "worker-2"}
+    ids, groups, host_ports = set(), set(), set()
+    for name, worker in workers.items():
+        assert worker["image"] == services["worker"]["image"], name
+        assert worker["depends_on"]["kafka"]["condition"] == "service_healthy", name
+        assert "healthcheck" in worker, name
+        environment = {k: v or "" for k, v in worker["environment"].items()}
+        environment["OPVANG_TOPIC_PREFIX"] = "opvang."  # what ${OPVANG_TOPIC_PREFIX:-opvang.} gives
+        settings = Settings.from_env(environment)
+        assert settings.worker_id, f"{name}: a static member needs OPVANG_WORKER_ID"
+        ids.add(settings.worker_id)
+        groups.add(settings.app_id)
+        assert settings.web_host == "0.0.0.0", name
+        (port,) = worker["ports"]
+        host, _, container = port.rpartition(":")
+        assert int(container) == settings.web_port, name
+        assert host.startswith("127.0.0.1:"), name
+        host_ports.add(host)
+    assert len(ids) == len(workers), "two workers must never share an OPVANG_WORKER_ID"
+    assert len(groups) == 1, "both workers must be in one consumer group (one topic prefix)"
+    assert host_ports == {"127.0.0.1:6066", "127.0.0.1:6067"}
+
+
 def test_kafka_image_matches_the_embedded_broker_version() -> None:
     from streams.dev.kafka_install import KAFKA_VERSION
 

@@ -134,9 +134,14 @@ def test_prometheus_scrapes_the_worker_where_compose_runs_it() -> None:
     services = load_yaml(COMPOSE)["services"]
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     targets = [t for sc in jobs["opvangwacht"]["static_configs"] for t in sc["targets"]]
-    port = services["worker"]["environment"]["OPVANG_WEB_PORT"]
-    assert targets == [f"worker:{port}"]
-    assert services["worker"]["environment"]["OPVANG_WEB_HOST"] == "0.0.0.0"
+    workers = [name for name in services if name == "worker" or name.startswith("worker-")]
+    assert len(workers) == 2
+    # Every worker scraped on its container port, inside the compose network.
+    assert sorted(targets) == sorted(
+        f"{name}:{services[name]['environment']['OPVANG_WEB_PORT']}" for name in workers
+    )
+    for name in workers:
+        assert services[name]["environment"]["OPVANG_WEB_HOST"] == "0.0.0.0"
     managers = [
         t
         for am in config["alerting"]["alertmanagers"]
