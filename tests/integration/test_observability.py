@@ -488,7 +488,7 @@ def test_the_panels_show_the_situation(stack: Stack) -> None:
         stack, "opvang-alerts", "Notificaties afgeleverd"
     )
     assert panel_value(stack, "opvang-pipeline", "Afgekeurd (dead letter)") == 2
-    assert panel_value(stack, "opvang-pipeline", "Worker") == 1
+    assert panel_value(stack, "opvang-pipeline", "Workers bereikbaar") == 1
 
 
 def test_the_self_health_rules_load_and_evaluate(stack: Stack) -> None:
