@@ -301,6 +301,31 @@ def test_per_worker_counters_are_summed_across_workers_on_the_panels() -> None:
     assert wrong == []
 
 
+def test_no_rule_fires_once_per_worker_on_a_global_gauge() -> None:
+    """A self-health rule on the group's picture fires once for the group: max or min across
+    workers, never per instance (deploy/prometheus/tests: two workers, one alert)."""
+    names = global_metrics()
+    wrong = {
+        rule["alert"]: found
+        for rule in alert_rules()
+        if (found := global_uses_across_workers(rule["expr"], names))
+    }
+    assert wrong == {}
+
+
+def test_the_group_has_a_worker_down_alert_per_worker_and_one_for_all() -> None:
+    rules = {rule["alert"]: rule["expr"] for rule in alert_rules()}
+    assert rules["OpvangwachtWorkerDown"] == 'up{job="opvangwacht"} == 0'
+    assert rules["OpvangwachtNoWorkerUp"] == 'max(up{job="opvangwacht"}) == 0'
+
+
+def test_one_worker_down_holds_back_nothing_but_no_worker_holds_back_the_rest() -> None:
+    inhibit_rules = load_yaml(ALERTMANAGER_CONFIG)["inhibit_rules"]
+    sources = [" ".join(rule["source_matchers"]) for rule in inhibit_rules]
+    assert any("OpvangwachtNoWorkerUp" in source for source in sources)
+    assert not any("OpvangwachtWorkerDown" in source for source in sources)
+
+
 def test_dashboards_are_generated_and_up_to_date() -> None:
     assert len(DASHBOARDS) >= 5
     result = run(sys.executable, str(REPO / "tools" / "make_dashboards.py"), "--check")
