@@ -57,7 +57,9 @@ class PipelineMetrics:
             events=Counter(
                 "opvang_events",
                 "Input events handled, by topic and outcome "
-                "(applied, duplicate, correction, dead_letter:<reason>)." + PER_WORKER,
+                "(applied, duplicate, correction, reread, dead_letter:<reason>). "
+                "skipped:<reason> counts records of the topics every worker reads whole (audit, "
+                "silences, changelogs): the same on every worker, take the max." + PER_WORKER,
                 ["topic", "outcome"],
                 registry=registry,
             ),

@@ -1269,11 +1269,13 @@ def pipeline() -> Dashboard:
             Row("Doorstroom"),
             timeseries(
                 "Berichten per uitkomst",
-                "Verwerkte berichten per seconde: applied, duplicate, correction, "
-                "dead_letter:<reden>.",
+                "Verwerkte berichten per seconde over alle workers: applied, duplicate, "
+                "correction, reread, dead_letter:<reden>. Zonder skipped:<reden>: die records "
+                "leest elke worker (audit, silences, changelogs), dus die telt elke worker.",
                 [
                     Query(
-                        "sum by (outcome) (rate(opvang_events_total[$__rate_interval]))",
+                        "sum by (outcome)"
+                        ' (rate(opvang_events_total{outcome!~"skipped:.*"}[$__rate_interval]))',
                         "{{outcome}}",
                     )
                 ],
