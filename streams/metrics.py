@@ -3,6 +3,13 @@
 Pipeline metrics are counted as things happen. The capacity gauges are not kept in step by hand:
 :class:`StateCollector` reads the worker's tables on every scrape, so what /metrics shows is always
 what the worker decides on, also right after a restart.
+
+In a group of workers the two kinds add up differently (docs/operations.md, "One worker or
+several"). :class:`PipelineMetrics` are *per worker*: each counts what it did itself, so a query
+sums them across workers. The :class:`StateCollector` gauges are *global*: each worker reads its
+own tables and the mirror of every other worker's (``streams.state.mirror``), so every worker
+exports the whole group's picture and a query takes the ``max`` across workers, never the sum.
+Each metric's HELP text ends with which of the two it is (``PER_WORKER``, ``GLOBAL``).
 """
 
 from __future__ import annotations
@@ -25,7 +32,12 @@ from alerts.rules.lifecycle import AlertState
 
 _EPOCH = dt.date(1970, 1, 1)
 
-__all__ = ["PipelineMetrics", "StateCollector", "StateView"]
+__all__ = ["GLOBAL", "PER_WORKER", "PipelineMetrics", "StateCollector", "StateView"]
+
+#: The end of every pipeline metric's HELP text: each worker counts what it did; sum them.
+PER_WORKER = " Per worker: sum across workers."
+#: The end of every capacity gauge's HELP text: each worker reports the whole group's picture.
+GLOBAL = " Global: every worker reports the whole group; take max across workers, never sum."
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,38 +57,44 @@ class PipelineMetrics:
             events=Counter(
                 "opvang_events",
                 "Input events handled, by topic and outcome "
-                "(applied, duplicate, correction, dead_letter:<reason>).",
+                "(applied, duplicate, correction, reread, dead_letter:<reason>). "
+                "skipped:<reason> counts records of the topics every worker reads whole (audit, "
+                "silences, changelogs): the same on every worker, take the max." + PER_WORKER,
                 ["topic", "outcome"],
                 registry=registry,
             ),
             event_to_alert=Histogram(
                 "opvang_event_to_alert_seconds",
-                "Time from an input event's Kafka timestamp to the alert event it caused.",
+                "Time from an input event's Kafka timestamp to the alert event it caused."
+                + PER_WORKER,
                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
                 registry=registry,
             ),
             alert_events=Counter(
                 "opvang_alert_events",
-                "Alert state changes published, by rule and status.",
+                "Alert state changes published, by rule and status." + PER_WORKER,
                 ["rule", "status"],
                 registry=registry,
             ),
             notifications=Counter(
                 "opvang_notifications",
-                "Notifications finished, by channel, receiver and outcome (delivered, failed).",
+                "Notifications finished, by channel, receiver and outcome (delivered, failed)."
+                + PER_WORKER,
                 ["channel", "receiver", "outcome"],
                 registry=registry,
             ),
             notification_attempts=Counter(
                 "opvang_notification_attempts",
-                "Delivery attempts, by channel, receiver and result (ok, retry, error).",
+                "Delivery attempts, by channel, receiver and result (ok, retry, error)."
+                + PER_WORKER,
                 ["channel", "receiver", "result"],
                 registry=registry,
             ),
             recovered=Counter(
                 "opvang_changelog_recovered_messages",
                 "Changelog messages read back into a state table since the worker started "
-                "(recovery after a start or a rebalance), by table: what a restart costs.",
+                "(recovery after a start or a rebalance), by table: what a restart costs."
+                + PER_WORKER,
                 ["table"],
                 registry=registry,
             ),
@@ -84,7 +102,7 @@ class PipelineMetrics:
                 "opvang_records_read_back",
                 "Input records an agent read back from the broker because the stream skipped "
                 "them (after a recovery or a rebalance), by topic. Each one would otherwise have "
-                "been lost.",
+                "been lost." + PER_WORKER,
                 ["topic"],
                 registry=registry,
             ),
@@ -92,7 +110,8 @@ class PipelineMetrics:
                 "opvang_batch_step_seconds",
                 "Time each agent spends per batch in each step (streams.worker.guarantee): "
                 "handling the "
-                "records, waiting for outputs and rows, for heads, committing offsets.",
+                "records, waiting for outputs and rows, for heads, committing offsets."
+                + PER_WORKER,
                 ["agent", "step"],
                 buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
                 registry=registry,
@@ -120,10 +139,13 @@ class StateView:
 
 
 def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, doc, labels=labels or [])
+    return GaugeMetricFamily(name, doc + GLOBAL, labels=labels or [])
 
 
 class StateCollector(Collector):
+    """The capacity picture and the delivery ledgers as gauges, read from a :class:`StateView` on
+    every scrape. Global: the view is the whole group's, so every worker reports the same."""
+
     def __init__(self, read: Callable[[], StateView]) -> None:
         self._read = read
 

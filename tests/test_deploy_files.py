@@ -194,6 +194,143 @@ def test_every_alert_severity_has_its_own_route() -> None:
 # ------------------------------------------------------------------ Grafana
 
 
+def global_metrics() -> set[str]:
+    """The gauges every worker of a group exports for the whole group (streams.metrics)."""
+    from alerts.config import AlertingConfig
+    from streams.metrics import GLOBAL, StateCollector, StateView
+
+    view = StateView([], {}, None, AlertingConfig.from_mapping({}))
+    families = list(StateCollector(lambda: view).collect())
+    assert all(f.documentation.endswith(GLOBAL) for f in families)
+    return {f.name for f in families}
+
+
+def per_worker_metrics() -> set[str]:
+    """The pipeline counters and histograms, each worker its own (streams.metrics)."""
+    from prometheus_client import CollectorRegistry
+
+    from streams.metrics import PER_WORKER, PipelineMetrics
+
+    registry = CollectorRegistry()
+    PipelineMetrics.create(registry)
+    families = list(registry.collect())
+    assert all(f.documentation.endswith(PER_WORKER) for f in families)
+    return {f.name for f in families}
+
+
+#: What may hold a global gauge: an aggregation across workers that keeps one value per series.
+_ACROSS_WORKERS = re.compile(r"\b(max|min|avg)\s*(\b(by|without)\s*\([^()]*\)\s*)?$")
+
+
+def _enclosing(expr: str, at: int) -> str:
+    """The text before the parenthesis that encloses position ``at`` of ``expr``."""
+    depth = 0
+    for i in range(at - 1, -1, -1):
+        if expr[i] == ")":
+            depth += 1
+        elif expr[i] == "(":
+            if depth == 0:
+                return expr[:i]
+            depth -= 1
+    return ""
+
+
+def global_uses_across_workers(expr: str, names: set[str]) -> list[str]:
+    """Each use of a global gauge in ``expr`` that is not taken once across workers: not directly
+    inside max/min/avg (by/without) and not narrowed to one worker by an ``instance`` selector."""
+    wrong = []
+    for name in names:
+        for match in re.finditer(rf"\b{name}\b(\{{[^}}]*\}})?", expr):
+            if "instance" in (match.group(1) or ""):
+                continue
+            if not _ACROSS_WORKERS.search(_enclosing(expr, match.start())):
+                wrong.append(name)
+    return wrong
+
+
+@pytest.mark.parametrize(
+    ("expr", "wrong"),
+    [
+        ("opvang_national_free_places", ["opvang_national_free_places"]),
+        ("sum(opvang_national_free_places)", ["opvang_national_free_places"]),
+        ("sum by (province) (opvang_province_capacity)", ["opvang_province_capacity"]),
+        ("max(opvang_national_free_places)", []),
+        ('sum(max by (rule, severity) (opvang_alerts_firing{severity="info"}))', []),
+        (
+            "max by (province) (opvang_province_free_places) / opvang_province_capacity",
+            ["opvang_province_capacity"],
+        ),
+        ("max without (instance, job) (opvang_location_cap)", []),
+        ('opvang_location_cap{instance="worker-1:6066"}', []),
+        ("bottomk(10, opvang_location_free_places)", ["opvang_location_free_places"]),
+        ("sum(rate(opvang_events_total[5m]))", []),
+    ],
+)
+def test_the_global_gauge_check_knows_a_sum_from_a_max(expr: str, wrong: list[str]) -> None:
+    assert global_uses_across_workers(expr, global_metrics()) == wrong
+
+
+def test_the_metrics_are_either_global_or_per_worker() -> None:
+    assert global_metrics() and per_worker_metrics()
+    assert not global_metrics() & per_worker_metrics()
+
+
+def test_no_panel_counts_a_global_gauge_once_per_worker() -> None:
+    """With several workers every one exports the whole group's picture (docs/operations.md, "One
+    worker or several"): a panel that sums a global gauge, or shows it bare, shows the country
+    once per worker. Each use must be inside max/min/avg by/without or name one instance."""
+    names = global_metrics()
+    wrong = []
+    for path in DASHBOARDS:
+        for panel in _panels(_dashboard(path)["panels"]):
+            for target in panel.get("targets", []):
+                found = global_uses_across_workers(target["expr"], names)
+                wrong += [f"{path.name}: {panel['title']!r}: {n}" for n in found]
+    assert wrong == []
+
+
+def test_per_worker_counters_are_summed_across_workers_on_the_panels() -> None:
+    """A rate or increase of a per-worker counter is summed (by its labels), never taken the max
+    or min of: each worker counts only what it did itself."""
+    names = "|".join(sorted(per_worker_metrics()))
+    counter = re.compile(rf"\b(?:rate|increase)\((?:{names})(?:_total|_bucket|_count|_sum)?\b")
+    wrong = []
+    for path in DASHBOARDS:
+        for panel in _panels(_dashboard(path)["panels"]):
+            for target in panel.get("targets", []):
+                expr = target["expr"]
+                for match in counter.finditer(expr):
+                    outer = _enclosing(expr, match.start())
+                    if not re.search(r"\bsum\s*(\bby\s*\([^()]*\)\s*)?$", outer):
+                        wrong.append(f"{path.name}: {panel['title']!r}: {expr}")
+    assert wrong == []
+
+
+def test_no_rule_fires_once_per_worker_on_a_global_gauge() -> None:
+    """A self-health rule on the group's picture fires once for the group: max or min across
+    workers, never per instance (deploy/prometheus/tests: two workers, one alert)."""
+    names = global_metrics()
+    wrong = {
+        rule["alert"]: found
+        for rule in alert_rules()
+        if (found := global_uses_across_workers(rule["expr"], names))
+    }
+    assert wrong == {}
+
+
+def test_the_group_has_a_worker_down_alert_per_worker_and_one_for_all() -> None:
+    rules = {rule["alert"]: rule["expr"] for rule in alert_rules()}
+    assert rules["OpvangwachtWorkerDown"] == 'up{job="opvangwacht"} == 0'
+    assert rules["OpvangwachtNoWorkerUp"] == 'max(up{job="opvangwacht"}) == 0'
+
+
+def test_one_worker_down_holds_back_nothing_but_no_worker_holds_back_the_rest() -> None:
+    inhibit_rules = load_yaml(ALERTMANAGER_CONFIG)["inhibit_rules"]
+    sources = [" ".join(rule["source_matchers"]) for rule in inhibit_rules]
+    assert any("OpvangwachtNoWorkerUp" in source for source in sources)
+    assert not any("OpvangwachtWorkerDown" in source for source in sources)
+
+
 def test_dashboards_are_generated_and_up_to_date() -> None:
     assert len(DASHBOARDS) >= 5
     result = run(sys.executable, str(REPO / "tools" / "make_dashboards.py"), "--check")

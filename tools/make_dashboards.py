@@ -366,10 +366,11 @@ def table(
 ) -> Panel:
     """Rows keyed by the label ``key``; one instant query per column, merged on ``key``.
 
-    Each column is summed by ``key`` so every frame has the same labels and the merge lines
-    them up into one row per key.
+    Each column is reduced to the max by ``key`` so every frame has the same labels and the merge
+    lines them up into one row per key. A global gauge is the same on every worker, so the max is
+    its value; a column on a per-worker counter sums across workers itself (``sum by (key)``).
     """
-    queries = [Query(f"sum by ({key}) ({c.expr})", instant=True, table=True) for c in columns]
+    queries = [Query(f"max by ({key}) ({c.expr})", instant=True, table=True) for c in columns]
     rename = {key: key_header}
     index = {key: 0}
     for i, column in enumerate(columns):
@@ -441,6 +442,36 @@ def value_text(mapping: dict[str, str]) -> list[Json]:
 
 
 PROVINCE_MAPPINGS = value_text(PROVINCE_NAMES)
+
+
+# ------------------------------------------------------------------ one worker or several
+
+#: The gauges of the capacity picture and the delivery ledgers (streams.metrics.StateCollector), by
+#: name or name prefix, with their labels. They are *global*: every worker of a group exports the
+#: whole group's picture (its own tables and the mirror of the others'), so the same series comes
+#: from each worker with only ``instance`` different. A panel takes the max across workers by these
+#: labels (``pic``), never a sum, which would count the country once per worker. The pipeline
+#: counters and Faust's sensors are *per worker*: a panel sums them (``sum by``, ``counted``).
+#: docs/operations.md, "One worker or several"; tests/test_deploy_files.py checks every panel.
+GLOBAL_LABELS = {
+    "opvang_location_": "location_id, kind, province",
+    "opvang_penalty_": "location_id, scheme",
+    "opvang_province_spreiding_target_places": "province, cycle",
+    "opvang_province_": "province",
+    "opvang_national_": "",
+    "opvang_alerts_firing": "rule, severity",
+    "opvang_notifications_pending": "receiver, state",
+    "opvang_notification_oldest_pending_seconds": "receiver",
+    "opvang_receiver_disabled": "receiver",
+}
+
+
+def pic(metric: str, selector: str = "") -> str:
+    """A global gauge once, whichever number of workers reports it: the max across workers by
+    the metric's own labels (``GLOBAL_LABELS``)."""
+    labels = next(v for prefix, v in GLOBAL_LABELS.items() if metric.startswith(prefix))
+    series = f"{metric}{{{selector}}}" if selector else metric
+    return f"max by ({labels}) ({series})" if labels else f"max({series})"
 
 
 def counted(selector: str, window: str = "$__range") -> str:
@@ -586,20 +617,20 @@ def national() -> Dashboard:
                 "Vrije plaatsen",
                 "Capaciteit min bezetting over alle actieve asielopvanglocaties (Oekraïense "
                 "opvang apart). Negatief = plaatsen tekort.",
-                "opvang_national_free_places",
+                pic("opvang_national_free_places"),
                 thresholds=NATIONAL_FREE_PLACES,
             ),
             stat(
                 "Tekort",
                 "Plaatsen tekort in heel Nederland (0 als er plaats is). De regel "
                 "national_shortage vuurt zodra dit boven 0 komt.",
-                "opvang_national_shortage_places",
+                pic("opvang_national_shortage_places"),
                 thresholds=SHORT_IS_RED,
             ),
             stat(
                 "Bezettingsgraad",
                 "Bezetting gedeeld door capaciteit. Oranje vanaf 95 %, rood boven 100 %.",
-                "opvang_national_utilisation_ratio",
+                pic("opvang_national_utilisation_ratio"),
                 unit="percentunit",
                 thresholds=UTILISATION,
                 decimals=1,
@@ -608,7 +639,7 @@ def national() -> Dashboard:
                 "Dagen tot vol",
                 "Vrije plaatsen gedeeld door de netto instroom per dag (7 dagen). Leeg als de "
                 "opvang niet voller wordt.",
-                "opvang_national_time_until_full_seconds / 86400",
+                f"{pic('opvang_national_time_until_full_seconds')} / 86400",
                 thresholds=DAYS_UNTIL_FULL,
                 no_value="loopt niet vol",
                 decimals=1,
@@ -616,13 +647,13 @@ def national() -> Dashboard:
             stat(
                 "Sliepen buiten",
                 "Mensen die afgelopen nacht buiten sliepen, volgens de ochtendtelling.",
-                "opvang_national_slept_outside",
+                pic("opvang_national_slept_outside"),
                 thresholds=ANY_IS_BAD,
             ),
             stat(
                 "Zonder bed",
                 "Mensen binnen zonder regulier bed (stoel, vloer, wachtruimte).",
-                "opvang_national_without_bed",
+                pic("opvang_national_without_bed"),
                 thresholds=ANY_IS_A_WARNING,
             ),
             Row("Verloop"),
@@ -630,8 +661,8 @@ def national() -> Dashboard:
                 "Vrije plaatsen en tekort",
                 "Landelijk vrije plaatsen (onder de rode lijn = tekort) en het tekort zelf.",
                 [
-                    Query("opvang_national_free_places", "vrije plaatsen"),
-                    Query("opvang_national_shortage_places", "tekort"),
+                    Query(pic("opvang_national_free_places"), "vrije plaatsen"),
+                    Query(pic("opvang_national_shortage_places"), "tekort"),
                 ],
                 thresholds=steps("red", (0, "transparent")),
                 threshold_style="line+area",
@@ -649,8 +680,8 @@ def national() -> Dashboard:
                 "Bezetting tegen capaciteit",
                 "Mensen in de asielopvang en het aantal bruikbare bedden.",
                 [
-                    Query("opvang_national_occupancy", "bezetting"),
-                    Query("opvang_national_capacity", "capaciteit"),
+                    Query(pic("opvang_national_occupancy"), "bezetting"),
+                    Query(pic("opvang_national_capacity"), "capaciteit"),
                 ],
             ),
             timeseries(
@@ -658,8 +689,8 @@ def national() -> Dashboard:
                 "Aankomsten tegen doorplaatsingen plus vertrek, opgeteld over de 7 dagen vóór "
                 "de nieuwste ochtendtelling.",
                 [
-                    Query("opvang_national_arrivals_7d", "instroom"),
-                    Query("opvang_national_outflow_7d", "uitstroom"),
+                    Query(pic("opvang_national_arrivals_7d"), "instroom"),
+                    Query(pic("opvang_national_outflow_7d"), "uitstroom"),
                 ],
             ),
             timeseries(
@@ -667,8 +698,8 @@ def national() -> Dashboard:
                 "Gemeentelijke opvang van ontheemden uit Oekraïne; telt niet mee in de "
                 "asielcijfers hierboven.",
                 [
-                    Query("opvang_national_ukrainian_occupancy", "bezetting"),
-                    Query("opvang_national_ukrainian_capacity", "capaciteit"),
+                    Query(pic("opvang_national_ukrainian_occupancy"), "bezetting"),
+                    Query(pic("opvang_national_ukrainian_capacity"), "capaciteit"),
                 ],
             ),
             Row("Waar is het krap, en sinds wanneer"),
@@ -676,14 +707,20 @@ def national() -> Dashboard:
                 "Ruimte per provincie door de tijd",
                 "Vrije plaatsen als deel van de capaciteit. Rood: tekort; oranje: minder dan "
                 "2 % vrij; geel: minder dan 3 %. Waar de balk van kleur verandert, begon het.",
-                Query("opvang_province_free_places / opvang_province_capacity", "{{province}}"),
+                Query(
+                    f"{pic('opvang_province_free_places')} / {pic('opvang_province_capacity')}",
+                    "{{province}}",
+                ),
                 unit="percentunit",
                 thresholds=FREE_RATIO,
             ),
             bar_gauge(
                 "Krapste locaties nu",
                 "De tien locaties met de minste vrije plaatsen (negatief = overvol).",
-                Query("bottomk(10, opvang_location_free_places)", "{{location_id}} ({{province}})"),
+                Query(
+                    f"bottomk(10, {pic('opvang_location_free_places')})",
+                    "{{location_id}} ({{province}})",
+                ),
                 unit="short",
                 thresholds=FREE_PLACES,
                 min=None,
@@ -691,7 +728,7 @@ def national() -> Dashboard:
             timeseries(
                 "Vrije plaatsen per provincie",
                 "Onder de rode lijn heeft de provincie plaatsen tekort.",
-                [Query("opvang_province_free_places", "{{province}}")],
+                [Query(pic("opvang_province_free_places"), "{{province}}")],
                 thresholds=steps("red", (0, "transparent")),
                 threshold_style="line",
                 min=None,
@@ -716,32 +753,33 @@ def registration_centres() -> Dashboard:
             stat(
                 "Bezetting Ter Apel",
                 "Nieuwste ochtendtelling. Oranje vanaf 95 % van de grens van 2.000, rood erboven.",
-                f"opvang_location_occupancy{{{TER_APEL}}}",
+                pic("opvang_location_occupancy", TER_APEL),
                 thresholds=TER_APEL_OCCUPANCY,
             ),
             stat(
                 "Ruimte tot de grens",
                 "Afgesproken maximum min bezetting; negatief = zoveel mensen boven de grens.",
-                f"opvang_location_cap{{{TER_APEL}}} - opvang_location_occupancy{{{TER_APEL}}}",
+                f"{pic('opvang_location_cap', TER_APEL)}"
+                f" - {pic('opvang_location_occupancy', TER_APEL)}",
                 thresholds=ROOM_TO_CAP,
             ),
             stat(
                 "Sliepen buiten",
                 "Mensen die afgelopen nacht buiten het aanmeldcentrum sliepen.",
-                f"opvang_location_slept_outside{{{TER_APEL}}}",
+                pic("opvang_location_slept_outside", TER_APEL),
                 thresholds=ANY_IS_BAD,
             ),
             stat(
                 "Zonder bed",
                 "Mensen binnen zonder regulier bed.",
-                f"opvang_location_without_bed{{{TER_APEL}}}",
+                pic("opvang_location_without_bed", TER_APEL),
                 thresholds=ANY_IS_A_WARNING,
             ),
             stat(
                 "Dwangsom opgelopen",
                 "Opgelopen dwangsom over de regelingen (uitspraken) van Ter Apel, per nacht "
                 "boven de grens. Een ondergrens: dagaanwezigen ziet de ochtendtelling niet.",
-                f"sum(opvang_penalty_accrued_euros{{{TER_APEL}}})",
+                f"sum({pic('opvang_penalty_accrued_euros', TER_APEL)})",
                 unit="currencyEUR",
                 thresholds=ANY_IS_A_WARNING,
                 no_value="€ 0",
@@ -749,7 +787,7 @@ def registration_centres() -> Dashboard:
             stat(
                 "Dagen tot vol",
                 "Vrije plaatsen gedeeld door de netto instroom per dag; 0 = vol of overvol.",
-                f"opvang_location_time_until_full_seconds{{{TER_APEL}}} / 86400",
+                f"{pic('opvang_location_time_until_full_seconds', TER_APEL)} / 86400",
                 thresholds=DAYS_UNTIL_FULL,
                 no_value="loopt niet vol",
                 decimals=1,
@@ -759,9 +797,9 @@ def registration_centres() -> Dashboard:
                 "Bezetting tegen de grens van 2.000",
                 "Rood gebied: boven de afgesproken grens.",
                 [
-                    Query(f"opvang_location_occupancy{{{TER_APEL}}}", "bezetting"),
-                    Query(f"opvang_location_cap{{{TER_APEL}}}", "grens"),
-                    Query(f"opvang_location_capacity{{{TER_APEL}}}", "bedden"),
+                    Query(pic("opvang_location_occupancy", TER_APEL), "bezetting"),
+                    Query(pic("opvang_location_cap", TER_APEL), "grens"),
+                    Query(pic("opvang_location_capacity", TER_APEL), "bedden"),
                 ],
                 thresholds=steps("transparent", (TER_APEL_CAP, "red")),
                 threshold_style="line+area",
@@ -780,10 +818,12 @@ def registration_centres() -> Dashboard:
                 "Per aanmeldcentrum: mensen die buiten sliepen en mensen zonder bed.",
                 [
                     Query(
-                        f"opvang_location_slept_outside{{{CENTRES}}}", "buiten · {{location_id}}"
+                        pic("opvang_location_slept_outside", CENTRES),
+                        "buiten · {{location_id}}",
                     ),
                     Query(
-                        f"opvang_location_without_bed{{{CENTRES}}}", "zonder bed · {{location_id}}"
+                        pic("opvang_location_without_bed", CENTRES),
+                        "zonder bed · {{location_id}}",
                     ),
                 ],
                 thresholds=steps("transparent", (1, "red")),
@@ -793,8 +833,8 @@ def registration_centres() -> Dashboard:
                 "Opgelopen dwangsom",
                 "Per regeling; het maximum van de regeling als stippellijn.",
                 [
-                    Query("opvang_penalty_accrued_euros", "{{scheme}}"),
-                    Query("opvang_penalty_maximum_euros", "maximum {{scheme}}"),
+                    Query(pic("opvang_penalty_accrued_euros"), "{{scheme}}"),
+                    Query(pic("opvang_penalty_maximum_euros"), "maximum {{scheme}}"),
                 ],
                 unit="currencyEUR",
                 overrides=[
@@ -812,10 +852,12 @@ def registration_centres() -> Dashboard:
                 "Aankomsten tegen doorplaatsingen plus vertrek per aanmeldcentrum.",
                 [
                     Query(
-                        f"opvang_location_arrivals_7d{{{CENTRES}}}", "instroom · {{location_id}}"
+                        pic("opvang_location_arrivals_7d", CENTRES),
+                        "instroom · {{location_id}}",
                     ),
                     Query(
-                        f"opvang_location_outflow_7d{{{CENTRES}}}", "uitstroom · {{location_id}}"
+                        pic("opvang_location_outflow_7d", CENTRES),
+                        "uitstroom · {{location_id}}",
                     ),
                 ],
             ),
@@ -824,7 +866,7 @@ def registration_centres() -> Dashboard:
                 "Bezettingsgraad door de tijd",
                 "Bezetting tegen de capaciteit. Oranje vanaf 95 %, rood erboven: waar de kleur "
                 "omslaat, begon de krapte.",
-                Query(f"opvang_location_utilisation_ratio{{{CENTRES}}}", "{{location_id}}"),
+                Query(pic("opvang_location_utilisation_ratio", CENTRES), "{{location_id}}"),
                 unit="percentunit",
                 thresholds=UTILISATION,
                 h=6,
@@ -835,31 +877,31 @@ def registration_centres() -> Dashboard:
                 "location_id",
                 "Locatie",
                 [
-                    Column("Bezetting", f"opvang_location_occupancy{{{CENTRES}}}"),
-                    Column("Bedden", f"opvang_location_capacity{{{CENTRES}}}"),
+                    Column("Bezetting", pic("opvang_location_occupancy", CENTRES)),
+                    Column("Bedden", pic("opvang_location_capacity", CENTRES)),
                     Column(
                         "Vrije plaatsen",
-                        f"opvang_location_free_places{{{CENTRES}}}",
+                        pic("opvang_location_free_places", CENTRES),
                         thresholds=FREE_PLACES,
                     ),
                     Column(
                         "Bezettingsgraad",
-                        f"opvang_location_utilisation_ratio{{{CENTRES}}}",
+                        pic("opvang_location_utilisation_ratio", CENTRES),
                         unit="percentunit",
                         thresholds=UTILISATION,
                         decimals=1,
                     ),
                     Column(
                         "Buiten",
-                        f"opvang_location_slept_outside{{{CENTRES}}}",
+                        pic("opvang_location_slept_outside", CENTRES),
                         thresholds=ANY_IS_BAD,
                     ),
                     Column(
                         "Zonder bed",
-                        f"opvang_location_without_bed{{{CENTRES}}}",
+                        pic("opvang_location_without_bed", CENTRES),
                         thresholds=ANY_IS_A_WARNING,
                     ),
-                    Column("Instroom 7d", f"opvang_location_arrivals_7d{{{CENTRES}}}"),
+                    Column("Instroom 7d", pic("opvang_location_arrivals_7d", CENTRES)),
                 ],
                 sort_by="Vrije plaatsen",
                 h=7,
@@ -869,6 +911,8 @@ def registration_centres() -> Dashboard:
 
 
 P = 'province=~"$province"'
+#: The Spreidingswet target in force per province (one cycle at a time).
+TARGET = f"sum by (province) ({pic('opvang_province_spreiding_target_places', P)})"
 
 
 def provinces() -> Dashboard:
@@ -885,8 +929,7 @@ def provinces() -> Dashboard:
                 "Asielopvangplaatsen (capaciteit) gedeeld door de Spreidingswet-opgave die op de "
                 "rapportdatum geldt. Onder 100 % vuurt spreiding_shortfall.",
                 Query(
-                    f"sum by (province) (opvang_province_capacity{{{P}}})"
-                    f" / sum by (province) (opvang_province_spreiding_target_places{{{P}}})",
+                    f"{pic('opvang_province_capacity', P)} / {TARGET}",
                     "{{province}}",
                 ),
                 unit="percentunit",
@@ -899,26 +942,24 @@ def provinces() -> Dashboard:
                 "province",
                 "Provincie",
                 [
-                    Column("Gerealiseerd", f"opvang_province_capacity{{{P}}}"),
+                    Column("Gerealiseerd", pic("opvang_province_capacity", P)),
                     Column(
                         "Opgave",
-                        f"sum by (province) (opvang_province_spreiding_target_places{{{P}}})",
+                        TARGET,
                     ),
                     Column(
                         "Tekort op opgave",
-                        f"clamp_min(sum by (province) "
-                        f"(opvang_province_spreiding_target_places{{{P}}})"
-                        f" - sum by (province) (opvang_province_capacity{{{P}}}), 0)",
+                        f"clamp_min({TARGET} - {pic('opvang_province_capacity', P)}, 0)",
                         thresholds=steps("green", (1, "orange")),
                     ),
                     Column(
                         "Vrije plaatsen",
-                        f"opvang_province_free_places{{{P}}}",
+                        pic("opvang_province_free_places", P),
                         thresholds=FREE_PLACES,
                     ),
                     Column(
                         "Bezettingsgraad",
-                        f"opvang_province_utilisation_ratio{{{P}}}",
+                        pic("opvang_province_utilisation_ratio", P),
                         unit="percentunit",
                         thresholds=UTILISATION,
                         decimals=1,
@@ -934,14 +975,17 @@ def provinces() -> Dashboard:
                 "Ruimte door de tijd",
                 "Vrije plaatsen als deel van de capaciteit. Rood: tekort; oranje: minder dan "
                 "2 % vrij (region_capacity_low); geel: minder dan 3 %.",
-                Query(f"opvang_province_free_places{{{P}}} / opvang_province_capacity{{{P}}}"),
+                Query(
+                    f"{pic('opvang_province_free_places', P)}"
+                    f" / {pic('opvang_province_capacity', P)}"
+                ),
                 unit="percentunit",
                 thresholds=FREE_RATIO,
             ),
             timeseries(
                 "Vrije plaatsen",
                 "Onder de rode lijn heeft de provincie plaatsen tekort.",
-                [Query(f"opvang_province_free_places{{{P}}}", "{{province}}")],
+                [Query(pic("opvang_province_free_places", P), "{{province}}")],
                 thresholds=steps("red", (0, "transparent")),
                 threshold_style="line",
                 min=None,
@@ -950,7 +994,12 @@ def provinces() -> Dashboard:
                 "Dagen tot vol",
                 "Vrije plaatsen gedeeld door de netto instroom per dag; alleen provincies die "
                 "voller worden. Onder 7 dagen waarschuwt breach_forecast, onder 2 kritiek.",
-                [Query(f"opvang_province_time_until_full_seconds{{{P}}} / 86400", "{{province}}")],
+                [
+                    Query(
+                        f"{pic('opvang_province_time_until_full_seconds', P)} / 86400",
+                        "{{province}}",
+                    )
+                ],
                 thresholds=DAYS_UNTIL_FULL,
                 threshold_style="line",
                 decimals=1,
@@ -959,16 +1008,16 @@ def provinces() -> Dashboard:
                 "Buiten en zonder bed",
                 "Per provincie, uit de ochtendtellingen.",
                 [
-                    Query(f"opvang_province_slept_outside{{{P}}}", "buiten · {{province}}"),
-                    Query(f"opvang_province_without_bed{{{P}}}", "zonder bed · {{province}}"),
+                    Query(pic("opvang_province_slept_outside", P), "buiten · {{province}}"),
+                    Query(pic("opvang_province_without_bed", P), "zonder bed · {{province}}"),
                 ],
             ),
             timeseries(
                 "Instroom en uitstroom (7 dagen)",
                 "Aankomsten tegen doorplaatsingen plus vertrek per provincie.",
                 [
-                    Query(f"opvang_province_arrivals_7d{{{P}}}", "instroom · {{province}}"),
-                    Query(f"opvang_province_outflow_7d{{{P}}}", "uitstroom · {{province}}"),
+                    Query(pic("opvang_province_arrivals_7d", P), "instroom · {{province}}"),
+                    Query(pic("opvang_province_outflow_7d", P), "uitstroom · {{province}}"),
                 ],
             ),
         ],
@@ -987,21 +1036,21 @@ def alerts() -> Dashboard:
             stat(
                 "Kritiek",
                 "Meldingen met ernst critical die nu vuren.",
-                'sum(opvang_alerts_firing{severity="critical"})',
+                "sum(" + pic("opvang_alerts_firing", 'severity="critical"') + ")",
                 thresholds=ANY_IS_BAD,
                 no_value="0",
             ),
             stat(
                 "Waarschuwing",
                 "Meldingen met ernst warning die nu vuren.",
-                'sum(opvang_alerts_firing{severity="warning"})',
+                "sum(" + pic("opvang_alerts_firing", 'severity="warning"') + ")",
                 thresholds=ANY_IS_A_WARNING,
                 no_value="0",
             ),
             stat(
                 "Informatie",
                 "Meldingen met ernst info die nu vuren.",
-                'sum(opvang_alerts_firing{severity="info"})',
+                "sum(" + pic("opvang_alerts_firing", 'severity="info"') + ")",
                 thresholds=steps("green", (1, "blue")),
                 no_value="0",
             ),
@@ -1025,7 +1074,7 @@ def alerts() -> Dashboard:
             state_timeline(
                 "Vurende meldingen per regel",
                 "Per regel en ernst: hoeveel meldingen vuren. Waar de balk begint, begon het.",
-                Query("sum by (rule, severity) (opvang_alerts_firing)", "{{rule}} ({{severity}})"),
+                Query(pic("opvang_alerts_firing"), "{{rule}} ({{severity}})"),
                 unit="short",
                 thresholds=steps("transparent", (1, "red")),
                 h=9,
@@ -1034,7 +1083,7 @@ def alerts() -> Dashboard:
                 "Vurend per regel",
                 "Aantal vurende meldingen per regel en ernst, nu.",
                 Query(
-                    "sort_desc(sum by (rule, severity) (opvang_alerts_firing))",
+                    f"sort_desc({pic('opvang_alerts_firing')})",
                     "{{rule}} ({{severity}})",
                 ),
                 unit="short",
@@ -1062,7 +1111,7 @@ def alerts() -> Dashboard:
             stat(
                 "Wachten op nieuwe poging",
                 "Notificaties die nog opnieuw geprobeerd worden, over alle ontvangers.",
-                'sum(opvang_notifications_pending{state="retry"})',
+                "sum(" + pic("opvang_notifications_pending", 'state="retry"') + ")",
                 thresholds=ANY_IS_A_WARNING,
             ),
             stat(
@@ -1077,7 +1126,7 @@ def alerts() -> Dashboard:
                 "Ontvangers uit",
                 "Ontvangers die 410 Gone antwoordden en uit staan tot iemand ze weer aanzet "
                 "(POST /api/receivers/<naam>/enable).",
-                "sum(opvang_receiver_disabled)",
+                f"sum({pic('opvang_receiver_disabled')})",
                 thresholds=ANY_IS_BAD,
                 graph=False,
             ),
@@ -1087,7 +1136,7 @@ def alerts() -> Dashboard:
                 "voor een verzamelbericht (held, stille uren of sms-budget).",
                 [
                     Query(
-                        "sum by (receiver, state) (opvang_notifications_pending)",
+                        pic("opvang_notifications_pending"),
                         "{{receiver}} {{state}}",
                     )
                 ],
@@ -1151,6 +1200,11 @@ def alerts() -> Dashboard:
 
 
 LAG = "opvang_faust_topic_partition_end_offset - opvang_faust_topic_partition_offset_commited"
+#: Lag per partition once: Faust's offsets are per worker, and a partition is counted by the worker
+#: that holds it; the max keeps a partition that two workers report (a standby's changelog copy,
+#: the seconds of a rebalance) from counting twice.
+PARTITION_LAG = f"max by (topic, partition) ({LAG})"
+UP = f'up{{job="{JOB}"}}'
 LATENCY = "sum by (le) (rate(opvang_event_to_alert_seconds_bucket[$__rate_interval]))"
 
 
@@ -1164,11 +1218,12 @@ def pipeline() -> Dashboard:
         [
             Row("Gezondheid"),
             stat(
-                "Worker",
-                "Kan Prometheus de worker bereiken (up).",
-                f'min(up{{job="{JOB}"}})',
+                "Workers bereikbaar",
+                "Hoeveel workers van de groep Prometheus kan bereiken (up). Eén is genoeg om "
+                "alles te verwerken; per worker in de rij Workers hieronder.",
+                f"sum({UP})",
                 thresholds=steps("red", (1, "green")),
-                mappings=value_text({"0": "onbereikbaar", "1": "bereikbaar"}),
+                mappings=value_text({"0": "geen"}),
                 no_value="onbekend",
                 graph=False,
             ),
@@ -1208,17 +1263,19 @@ def pipeline() -> Dashboard:
                 "Achterstand",
                 "Berichten die Faust heeft opgehaald maar nog niet verwerkt en gecommit, over "
                 "alle topics en partities. 0 = bij.",
-                f"sum({LAG})",
+                f"sum({PARTITION_LAG})",
                 thresholds=steps("green", (100, "orange"), (500, "red")),
             ),
             Row("Doorstroom"),
             timeseries(
                 "Berichten per uitkomst",
-                "Verwerkte berichten per seconde: applied, duplicate, correction, "
-                "dead_letter:<reden>.",
+                "Verwerkte berichten per seconde over alle workers: applied, duplicate, "
+                "correction, reread, dead_letter:<reden>. Zonder skipped:<reden>: die records "
+                "leest elke worker (audit, silences, changelogs), dus die telt elke worker.",
                 [
                     Query(
-                        "sum by (outcome) (rate(opvang_events_total[$__rate_interval]))",
+                        "sum by (outcome)"
+                        ' (rate(opvang_events_total{outcome!~"skipped:.*"}[$__rate_interval]))',
                         "{{outcome}}",
                     )
                 ],
@@ -1264,7 +1321,7 @@ def pipeline() -> Dashboard:
                 "Achterstand per topic",
                 "Eindoffset min gecommitte offset (Faust), per topic: loopt de worker achter op "
                 "wat er binnenkomt?",
-                [Query(f"sum by (topic) ({LAG})", "{{topic}}")],
+                [Query(f"sum by (topic) ({PARTITION_LAG})", "{{topic}}")],
                 thresholds=steps("transparent", (500, "orange")),
                 threshold_style="line",
             ),
@@ -1278,12 +1335,12 @@ def pipeline() -> Dashboard:
                     Column(
                         "Dagen achter",
                         "(scalar(max(opvang_location_report_date_seconds))"
-                        " - opvang_location_report_date_seconds) / 86400",
+                        f" - {pic('opvang_location_report_date_seconds')}) / 86400",
                         thresholds=steps("green", (1, "orange"), (2, "red")),
                     ),
                     Column(
                         "Rapportdatum",
-                        "opvang_location_report_date_seconds * 1000",
+                        f"{pic('opvang_location_report_date_seconds')} * 1000",
                         unit="dateTimeAsIso",
                         decimals=None,
                     ),
@@ -1291,6 +1348,61 @@ def pipeline() -> Dashboard:
                 sort_by="Dagen achter",
                 descending=True,
                 w=12,
+            ),
+            Row("Workers"),
+            stat(
+                "Workers onbereikbaar",
+                "Workers die Prometheus niet kan bereiken. Hun partities gaan na de "
+                "sessietimeout naar de andere workers (OpvangwachtWorkerDown per worker, "
+                "OpvangwachtNoWorkerUp als er geen over is).",
+                f"count({UP} == 0) or vector(0)",
+                thresholds=ANY_IS_BAD,
+                graph=False,
+            ),
+            state_timeline(
+                "Bereikbaar per worker",
+                "Per worker (instance): bereikbaar of niet. Een failover is een rode balk bij de "
+                "ene worker en meer partities bij een andere.",
+                Query(UP, "{{instance}}"),
+                unit="short",
+                thresholds=steps("red", (1, "green")),
+                mappings=value_text({"0": "onbereikbaar", "1": "bereikbaar"}),
+                w=20,
+                h=5,
+            ),
+            timeseries(
+                "Partities per worker",
+                "Partities waarvan een worker sinds zijn laatste rebalance offsets volgt "
+                "(Faust): wat hij nu verwerkt. Na een failover nemen de andere ze over.",
+                [
+                    Query(
+                        "count by (instance) (opvang_faust_topic_partition_end_offset)",
+                        "{{instance}}",
+                    )
+                ],
+                w=8,
+            ),
+            timeseries(
+                "Achterstand per worker",
+                "Eindoffset min gecommitte offset over de partities van elke worker.",
+                [Query(f"sum by (instance) ({LAG})", "{{instance}}")],
+                thresholds=steps("transparent", (500, "orange")),
+                threshold_style="line",
+                w=8,
+            ),
+            timeseries(
+                "Rebalances per worker",
+                "Afgeronde rebalances per worker (Faust): een worker die komt of gaat laat de "
+                "hele groep rebalancen.",
+                [
+                    Query(
+                        "sum by (instance)"
+                        " (increase(opvang_faust_rebalance_done_latency_count[$__rate_interval]))",
+                        "{{instance}}",
+                    )
+                ],
+                draw="bars",
+                w=8,
             ),
         ],
         time_from="now-24h",

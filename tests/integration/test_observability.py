@@ -488,7 +488,8 @@ def test_the_panels_show_the_situation(stack: Stack) -> None:
         stack, "opvang-alerts", "Notificaties afgeleverd"
     )
     assert panel_value(stack, "opvang-pipeline", "Afgekeurd (dead letter)") == 2
-    assert panel_value(stack, "opvang-pipeline", "Worker") == 1
+    assert panel_value(stack, "opvang-pipeline", "Workers bereikbaar") == 1
+    assert panel_value(stack, "opvang-pipeline", "Workers onbereikbaar") == 0
 
 
 def test_the_self_health_rules_load_and_evaluate(stack: Stack) -> None:
@@ -503,6 +504,7 @@ def test_the_self_health_rules_load_and_evaluate(stack: Stack) -> None:
     # Both fire without a `for`: the first dead letters and the refusing receiver.
     assert {"OpvangwachtDeadLetters", "OpvangwachtNotificationsFailing"} <= firing
     assert "OpvangwachtWorkerDown" not in firing
+    assert "OpvangwachtNoWorkerUp" not in firing
 
 
 def test_promtool_check_metrics_passes_on_a_live_scrape(stack: Stack) -> None:
