@@ -22,7 +22,7 @@ cannot be read reads as no value; a tombstone deletes the key.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -76,6 +76,9 @@ class Copy:
 
     def keys(self) -> list[Any]:
         return list(self._raw)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.keys())
 
     def items(self) -> list[tuple[Any, Any]]:
         return [(key, value) for key in self.keys() if (value := self.get(key)) is not None]
@@ -147,17 +150,25 @@ class Mirror:
             await consumer.stop()
 
 
-def newest(local: SplitStore[Any, Any], mirrored: SplitStore[Any, Any]) -> dict[str, Any]:
-    """Every record of a split store, from this worker's table or from the mirror, whichever
-    holds the newer version (the higher head ``seq``): the owner's table is ahead of the
-    changelog, a standby's copy or a table left from before a rebalance may be behind it."""
+def newest(
+    local: SplitStore[Any, Any], mirrored: SplitStore[Any, Any], owned: Callable[[str], bool]
+) -> dict[str, Any]:
+    """Every record of a split store, from this worker's table or from the mirror. A key this
+    worker owns (``owned``: its partition is an active one here) is read from the table, which
+    is ahead of the changelog; any other from whichever holds the newer version (the higher head
+    ``seq``): a standby's copy or a table left from before a rebalance may be behind the
+    changelog."""
     records: dict[str, Any] = {}
     for key in {*local.keys(), *mirrored.keys()}:
-        own, copied = local.heads.get(key), mirrored.heads.get(key)
-        if copied is None or (own is not None and own.seq >= copied.seq):
+        own = local.heads.get(key)
+        if own is not None and owned(key):
             record = local.get(key)
         else:
-            record = mirrored.get(key)
+            copied = mirrored.heads.get(key)
+            if copied is None or (own is not None and own.seq >= copied.seq):
+                record = local.get(key)
+            else:
+                record = mirrored.get(key)
         if record is not None:
             records[key] = record
     return records

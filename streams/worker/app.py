@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from alerts.config import AlertingConfig
@@ -37,7 +38,7 @@ from streams.state.aggregates import AggregateHead, AggregateStore, MemberRow
 from streams.state.audit import AuditLog
 from streams.state.locations import LocationHead, LocationStore, WeekRow
 from streams.state.mirror import Mirror, newest
-from streams.state.progress import MarkLog, PartitionProgress
+from streams.state.progress import MarkLog, PartitionProgress, partition_of
 from streams.state.registry import LocationRegistry
 from streams.state.silences import SilenceBook
 from streams.state.split import VersionedRows
@@ -152,17 +153,36 @@ def build_worker(settings: Settings, config: AlertingConfig, *, edge: Edge | Non
     mirrored_provinces = AggregateStore(mirror["province-heads"], mirror["province-members"])
     mirrored_nation = AggregateStore(mirror["national-heads"], mirror["national-members"])
 
+    def owner(table: Any) -> Callable[[str], bool]:
+        """Whether this worker holds ``key``'s partition of ``table`` as an active one."""
+        topic, count = table.changelog_topic.get_topic_name(), table.partitions
+
+        def owned(key: str) -> bool:
+            return bool(app.assignor.is_active(TP(topic, partition_of(key, count))))
+
+        return owned
+
+    owns_location, owns_province = owner(tables.locations.heads), owner(tables.provinces.heads)
+    owns_nation, owns_ledger = owner(tables.nation.heads), owner(tables.ledgers)
+
     def state_view() -> StateView:
-        """The whole group's picture: this worker's tables, and the mirror of every other
-        worker's (``streams.state.mirror``), the newer of the two for each key."""
+        """The whole group's picture: this worker's tables for the partitions it owns, and for
+        the others the newer of its tables and the mirror of the group's changelogs
+        (``streams.state.mirror``)."""
         locations = []
-        for location_id, stored in newest(tables.locations, mirrored_locations).items():
+        for location_id, stored in newest(
+            tables.locations, mirrored_locations, owns_location
+        ).items():
             location = registry.get(location_id)
             if location is not None:
                 locations.append((location, stored))
-        provinces = newest(tables.provinces, mirrored_provinces)
-        national = newest(tables.nation, mirrored_nation).get("NL")
-        ledgers = dict(mirror["delivery-ledger"].items())
+        provinces = newest(tables.provinces, mirrored_provinces, owns_province)
+        national = newest(tables.nation, mirrored_nation, owns_nation).get("NL")
+        ledgers = {
+            key: value
+            for key in mirror["delivery-ledger"]
+            if not owns_ledger(key) and (value := mirror["delivery-ledger"].get(key)) is not None
+        }
         ledgers.update((k, v) for k, v in list(tables.ledgers.items()) if v is not None)
         return StateView(locations, provinces, national, config, list(ledgers.values()), _now())
 

@@ -118,9 +118,16 @@ async def test_the_newer_of_table_and_mirror_wins() -> None:
     read(copy, "weeks", weeks.messages)
     read(copy, "heads", heads.messages)
     await write(store, record_after(5))  # the owner's table is ahead of what the mirror read
-    assert newest(store, mirrored(copy))["ter-apel"] == record_after(5)
+    assert newest(store, mirrored(copy), owned=lambda key: True)["ter-apel"] == record_after(5)
+    assert newest(store, mirrored(copy), owned=lambda key: False)["ter-apel"] == record_after(5)
     behind = LocationStore(Table(), Table())  # a worker that holds nothing of it
-    assert newest(behind, mirrored(copy))["ter-apel"] == record_after(3)
+    assert newest(behind, mirrored(copy), owned=lambda key: False)["ter-apel"] == record_after(3)
+    # A copy left in a table from before a rebalance, now older than the changelog.
+    read(copy, "weeks", weeks.messages)
+    read(copy, "heads", heads.messages)
+    stale = LocationStore(Table(), Table())
+    await write(stale, record_after(2))  # its first write: seq 1, where the changelog has 2
+    assert newest(stale, mirrored(copy), owned=lambda key: False)["ter-apel"] == record_after(5)
 
 
 def test_a_tombstone_deletes_and_garbage_is_refused_or_no_value() -> None:
