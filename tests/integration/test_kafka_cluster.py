@@ -1,36 +1,50 @@
 """The local three-node cluster (`opvangwacht kafka start --brokers 3`) loses no acknowledged
-record when a broker dies.
+record when a broker dies, and a worker on it gives the same alerts with a broker killed.
 
 A cluster of its own on high ports (19092 and up, never 9092/9093) in a temporary state dir: a
 topic with three copies and ``min.insync.replicas=2``, a numbered stream produced with
 ``acks=all``, the leader of partition 0 killed with SIGKILL in the middle of it, the stream kept
 going; every acknowledged record must then be read back. Started again, the dead node must catch
-up: every partition has three in-sync replicas again. The cluster is stopped whatever happens.
+up: every partition has three in-sync replicas again. Then a worker with
+OPVANG_REPLICATION_FACTOR=3 replays Ter Apel, August 2022 while the leader of its alerts topic is
+killed: its alert changes are those of the core alone (an undisturbed run). One cluster for the
+module, stopped whatever happens.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from e2e_support import WorkerProcess, list_topics, read_topic, topic_configs
+from pure_replay import replay
 
+from alerts.config import AlertingConfig
 from streams.dev import broker, cluster, kafka_install
+from streams.reference import data_path, load_targets
 
 pytestmark = pytest.mark.integration
 
 TOPIC = "opvang.cluster-selftest"
 PARTITIONS = 3
 BEFORE, AFTER = 300, 300  # records produced before and after the kill
+# The bundled scenarios send intake reports: days close once their flows are in.
+CONFIG = "aggregation:\n  expect_intake: true\nreceivers: []\n"
 
 
 def _free(port: int) -> bool:
@@ -51,22 +65,26 @@ def _base_port() -> int:
     pytest.fail("no six free ports in a row from 19092 to 19997 for the test cluster")
 
 
-@pytest.fixture
-def state_dir(tmp_path: Path) -> Iterator[Path]:
-    state = tmp_path / "state"
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int]]:
+    """A cluster of this module's own: its state dir and base port. Stopped whatever happens."""
+    state = tmp_path_factory.mktemp("cluster") / "state"
     state.mkdir()
     # The jars of the developer's broker, when it has them, instead of another Maven copy.
     shared = broker.default_state_dir() / "lib" / f"kafka-{kafka_install.KAFKA_VERSION}"
     if not os.environ.get("KAFKA_HOME") and shared.is_dir():
         (state / "lib").mkdir()
         (state / "lib" / shared.name).symlink_to(shared)
-    yield state
+    base = _base_port()
     try:
-        cluster.stop(state, timeout=10.0)
-    finally:  # whatever happened, leave no JVM behind
-        for pid_file in state.glob("cluster/node-*/kafka.pid"):
-            with contextlib.suppress(ValueError, ProcessLookupError, OSError):
-                os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
+        yield state, base
+    finally:
+        try:
+            cluster.stop(state, timeout=10.0)
+        finally:  # whatever happened, leave no JVM behind
+            for pid_file in state.glob("cluster/node-*/kafka.pid"):
+                with contextlib.suppress(ValueError, ProcessLookupError, OSError):
+                    os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
 
 
 async def _admin(bootstrap: str) -> AIOKafkaAdminClient:
@@ -75,10 +93,10 @@ async def _admin(bootstrap: str) -> AIOKafkaAdminClient:
     return admin
 
 
-async def _partitions(bootstrap: str) -> list[dict[str, Any]]:
+async def _partitions(bootstrap: str, topic: str = TOPIC) -> list[dict[str, Any]]:
     admin = await _admin(bootstrap)
     try:
-        (described,) = await admin.describe_topics([TOPIC])
+        (described,) = await admin.describe_topics([topic])
     finally:
         await admin.close()
     return sorted(described.get("partitions", []), key=lambda p: p["partition"])
@@ -156,8 +174,10 @@ async def _read_all(bootstrap: str, expected: set[int], timeout: float = 60.0) -
     return seen
 
 
-def test_a_broker_killed_mid_stream_loses_no_acknowledged_record(state_dir: Path) -> None:
-    base = _base_port()
+def test_a_broker_killed_mid_stream_loses_no_acknowledged_record(
+    running: tuple[Path, int],
+) -> None:
+    state_dir, base = running
     bootstrap = cluster.bootstrap_of(base)
     began = time.monotonic()
 
@@ -203,4 +223,74 @@ def test_a_broker_killed_mid_stream_loses_no_acknowledged_record(state_dir: Path
     print(
         f"cluster test: {len(acknowledged)} acknowledged, longest wait for one "
         f"{slowest:.1f} s (failover), whole test {time.monotonic() - began:.0f} s"
+    )
+
+
+def _cli(worker: WorkerProcess, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", *args],
+        env={**os.environ, **worker.env},
+        cwd=worker.workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _finish(proc: subprocess.Popen[str]) -> str:
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, output
+    return output
+
+
+def test_a_worker_on_the_cluster_gives_the_same_alerts_when_a_broker_dies(
+    running: tuple[Path, int], tmp_path: Path
+) -> None:
+    state_dir, base = running
+    nodes = cluster.start(state_dir, base_port=base, timeout=120)  # all three, whatever came before
+    bootstrap = nodes.bootstrap
+    prefix = f"cluster-{uuid.uuid4().hex[:8]}."
+    worker = WorkerProcess(
+        bootstrap=bootstrap,
+        prefix=prefix,
+        workdir=tmp_path,
+        config=CONFIG,
+        extra_env={"OPVANG_REPLICATION_FACTOR": "3"},
+    )
+    config = AlertingConfig.from_mapping(yaml.safe_load(CONFIG)).with_targets(load_targets())
+    expected = replay(data_path("scenarios", "ter-apel-2022-08.jsonl"), config)
+    alerts: list[dict[str, Any]] = []
+    worker.start(timeout=120)
+    try:
+        _finish(_cli(worker, "load-locations"))
+        worker.wait_health(lambda body: body.get("locations", 0) >= 11, timeout=60)
+
+        # Three copies of the worker's topics and of Faust's changelogs, two in sync to write.
+        topics = asyncio.run(list_topics(bootstrap))
+        changelogs = sorted(t for t in topics if t.endswith("-changelog") and prefix[8:16] in t)
+        assert changelogs, sorted(topics)
+        for topic in (f"{prefix}alerts", f"{prefix}occupancy", changelogs[0]):
+            assert all(len(p["replicas"]) == 3 for p in asyncio.run(_partitions(bootstrap, topic)))
+            configs = asyncio.run(topic_configs(bootstrap, topic))
+            assert configs.get("min.insync.replicas") == "2", (topic, configs)
+
+        victim_id = asyncio.run(_partitions(bootstrap, f"{prefix}alerts"))[0]["leader"]
+        victim = next(n for n in nodes.nodes if n.state_dir.name == f"node-{victim_id}")
+        publishing = _cli(worker, "replay", "ter-apel-2022-08", "--days-per-second", "10")
+        time.sleep(2.0)  # about 20 of the 43 days published
+        assert victim.pid is not None
+        os.kill(victim.pid, signal.SIGKILL)
+        assert "published 86 records" in _finish(publishing)
+        down = cluster.status(state_dir)
+        assert sum(n.running for n in down.nodes) == 2, down
+
+        alerts = asyncio.run(
+            read_topic(bootstrap, f"{prefix}alerts", expect=len(expected), timeout=120, settle=5)
+        )
+        assert worker.alive(), worker.log_tail()
+    finally:
+        worker.stop()
+        print(f"worker on the cluster: {len(alerts)} alert changes, log in {worker.log_path}")
+    assert sorted(json.dumps(a, sort_keys=True) for a in alerts) == sorted(
+        json.dumps(e.to_dict(), sort_keys=True) for e in expected
     )
