@@ -31,7 +31,8 @@ import pytest
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from e2e_support import WorkerProcess, list_topics, read_topic, topic_configs
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from e2e_support import WorkerProcess, list_topics, read_topic
 from pure_replay import replay
 
 from alerts.config import AlertingConfig
@@ -100,6 +101,23 @@ async def _partitions(bootstrap: str, topic: str = TOPIC) -> list[dict[str, Any]
     finally:
         await admin.close()
     return sorted(described.get("partitions", []), key=lambda p: p["partition"])
+
+
+async def _topic_level_configs(bootstrap: str, topic: str) -> dict[str, str]:
+    """The configs set on the topic itself (config_source 1, DYNAMIC_TOPIC_CONFIG), not the
+    broker's defaults (the cluster's own default is min.insync.replicas=2 too)."""
+    admin = await _admin(bootstrap)
+    try:
+        responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        await admin.close()
+    return {
+        entry[0]: entry[1]
+        for response in responses
+        for *_, entries in response.resources
+        for entry in entries
+        if entry[3] == 1
+    }
 
 
 async def _create_topic(bootstrap: str) -> None:
@@ -271,7 +289,7 @@ def test_a_worker_on_the_cluster_gives_the_same_alerts_when_a_broker_dies(
         assert changelogs, sorted(topics)
         for topic in (f"{prefix}alerts", f"{prefix}occupancy", changelogs[0]):
             assert all(len(p["replicas"]) == 3 for p in asyncio.run(_partitions(bootstrap, topic)))
-            configs = asyncio.run(topic_configs(bootstrap, topic))
+            configs = asyncio.run(_topic_level_configs(bootstrap, topic))
             assert configs.get("min.insync.replicas") == "2", (topic, configs)
 
         victim_id = asyncio.run(_partitions(bootstrap, f"{prefix}alerts"))[0]["leader"]
