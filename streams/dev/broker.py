@@ -115,7 +115,8 @@ def status(state_dir: Path | None = None) -> BrokerStatus:
             detail += f" (port {_port_of(bootstrap)} is in use by another process)"
         return BrokerStatus(False, None, bootstrap, sd, version, detail)
     if not _is_our_broker(pid, sd):
-        detail = f"not running (stale pid file: pid {pid} is not this Kafka broker)"
+        why = "is not this Kafka broker" if _alive(pid) else "is gone: the broker died"
+        detail = f"not running (stale pid file: pid {pid} {why})"
         return BrokerStatus(False, None, bootstrap, sd, version, detail)
     if _tcp_open(bootstrap):
         detail = f"running (pid {pid}), listening on {bootstrap}"
