@@ -99,6 +99,8 @@ def cmd_kafka(args: argparse.Namespace) -> int:
         _print_cluster(nodes, args.action)
         if args.brokers == cluster.BROKERS:
             return 0 if (nodes.running or args.action != "status") else 3
+        if external is not None and args.action == "stop":
+            return 0  # the cluster was what OPVANG_KAFKA_BOOTSTRAP meant
     if external is not None and args.action != "status":
         print(
             f"OPVANG_KAFKA_BOOTSTRAP is set ({external}): the embedded broker is not used, "
