@@ -50,6 +50,9 @@ class Settings:
     #: OPVANG_SESSION_TIMEOUT: seconds without a heartbeat before the group gives a worker's
     #: partitions to the others (the failover time after a kill -9 or a lost machine).
     session_timeout_s: float = 10.0
+    #: OPVANG_REPLICATION_FACTOR: copies of every topic and changelog the project creates (1 on
+    #: the single development broker, 3 on a cluster such as `opvangwacht kafka start --brokers 3`).
+    replication_factor: int = 1
     #: OPVANG_DLR_TOKEN: the secret last path segment of the SMS providers' delivery-report URL.
     #: Unset: delivery reports are refused (404).
     dlr_token: str | None = None
@@ -64,6 +67,13 @@ class Settings:
     @property
     def broker_address(self) -> str:
         return self.bootstrap or DEFAULT_BOOTSTRAP
+
+    @property
+    def min_insync_replicas(self) -> int | None:
+        """``min.insync.replicas`` of the topics the project creates: 2 with three or more copies
+        (a write is acknowledged once two brokers hold it, and one broker may die), else the
+        broker's default."""
+        return 2 if self.replication_factor >= 3 else None
 
     @property
     def app_id(self) -> str:
@@ -108,6 +118,11 @@ class Settings:
             raise ConfigError(
                 f"OPVANG_SESSION_TIMEOUT must be seconds from 6 to 300: {session_text!r}"
             )
+        copies = env.get("OPVANG_REPLICATION_FACTOR", "1")
+        if not copies.isdigit() or not 1 <= int(copies) <= 7:
+            raise ConfigError(
+                f"OPVANG_REPLICATION_FACTOR must be a whole number from 1 to 7: {copies!r}"
+            )
         return cls(
             bootstrap=env.get("OPVANG_KAFKA_BOOTSTRAP") or None,
             topic_prefix=prefix,
@@ -120,6 +135,7 @@ class Settings:
             worker_id=worker_id,
             standby_replicas=int(standby_text),
             session_timeout_s=session,
+            replication_factor=int(copies),
             dlr_token=env.get("OPVANG_DLR_TOKEN") or None,
             cap_sender=env.get("OPVANG_CAP_SENDER") or "opvangwacht",
             cap_exercise=env.get("OPVANG_CAP_EXERCISE", "") not in ("", "0", "false"),

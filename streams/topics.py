@@ -1,8 +1,10 @@
-"""Topic names and their creation with explicit partition counts.
+"""Topic names and their creation with explicit partition counts and replication.
 
 The worker calls :func:`ensure_topics` before Faust starts, so no topic is ever auto-created with
-broker defaults. Input topics share one partition count so that a location's occupancy and intake
-reports meet in the same partition (co-partitioned by ``location_id``).
+broker defaults: each gets OPVANG_REPLICATION_FACTOR copies, and with three or more
+``min.insync.replicas=2`` (an acknowledged write is on two brokers). Input topics share one
+partition count so that a location's occupancy and intake reports meet in the same partition
+(co-partitioned by ``location_id``).
 """
 
 from __future__ import annotations
@@ -26,13 +28,15 @@ class TopicSpec:
     compacted: bool = False
     retention_ms: int | None = None
 
-    def to_new_topic(self) -> NewTopic:
+    def to_new_topic(self, replication_factor: int = 1, min_insync: int | None = None) -> NewTopic:
         configs: dict[str, str] = {}
+        if min_insync is not None:
+            configs["min.insync.replicas"] = str(min_insync)
         if self.compacted:
             configs["cleanup.policy"] = "compact"
         if self.retention_ms is not None:
             configs["retention.ms"] = str(self.retention_ms)
-        return NewTopic(self.name, self.partitions, 1, topic_configs=configs)
+        return NewTopic(self.name, self.partitions, replication_factor, topic_configs=configs)
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
@@ -72,7 +76,12 @@ async def ensure_topics(settings: Settings, *, timeout: float = 30.0) -> list[st
         if missing:
             # Another worker may win the race to create them; that is fine.
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics([s.to_new_topic() for s in missing])
+                await admin.create_topics(
+                    [
+                        s.to_new_topic(settings.replication_factor, settings.min_insync_replicas)
+                        for s in missing
+                    ]
+                )
         # Wait until every new partition has a leader, so the first produce right after us
         # neither auto-creates a topic nor bounces off a partition that is still being set up.
         deadline = asyncio.get_running_loop().time() + timeout

@@ -1,7 +1,8 @@
 """The ``opvangwacht`` command line.
 
     opvangwacht worker                      run the Faust worker
-    opvangwacht kafka start|stop|status     the embedded single-node broker
+    opvangwacht kafka start|stop|status     the embedded single-node broker (--brokers 3: a
+                                            local three-node cluster)
     opvangwacht load-locations [PATH]       publish reference locations
     opvangwacht replay PATH|NAME            publish a scenario in date order
     opvangwacht demo                        everything above, end to end, with a local webhook sink
@@ -17,7 +18,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from alerts.errors import ConfigError
 
@@ -76,9 +77,30 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_kafka(args: argparse.Namespace) -> int:
-    from streams.dev import broker
+    from streams.dev import broker, cluster
 
+    if args.brokers not in (None, 1, cluster.BROKERS):
+        print(f"opvangwacht kafka: --brokers takes 1 or {cluster.BROKERS}", file=sys.stderr)
+        return 2
     external = _settings().bootstrap
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    base = args.port if args.port is not None else cluster.default_base_port()
+    both = args.brokers is None and args.action != "start"  # stop and status: whatever exists
+    if args.brokers == cluster.BROKERS or (both and cluster.node_dirs()):
+        if args.action == "start":
+            nodes = cluster.start(base_port=base, progress=say)
+        elif args.action == "stop":
+            nodes = cluster.stop()
+        else:
+            nodes = cluster.status()
+        _print_cluster(nodes, args.action)
+        if args.brokers == cluster.BROKERS:
+            return 0 if (nodes.running or args.action != "status") else 3
+        if external is not None and args.action == "stop":
+            return 0  # the cluster was what OPVANG_KAFKA_BOOTSTRAP meant
     if external is not None and args.action != "status":
         print(
             f"OPVANG_KAFKA_BOOTSTRAP is set ({external}): the embedded broker is not used, "
@@ -87,7 +109,7 @@ def cmd_kafka(args: argparse.Namespace) -> int:
         return 0
 
     if args.action == "start":
-        status = broker.start(progress=lambda line: print(line, file=sys.stderr))
+        status = broker.start(port=base, progress=say)
     elif args.action == "stop":
         status = broker.stop()
     else:
@@ -98,7 +120,23 @@ def cmd_kafka(args: argparse.Namespace) -> int:
     print(f"kafka {status.kafka_version}: {state} on {where} (state: {status.state_dir})")
     if status.detail:
         print(status.detail)
-    return 0 if (status.running or args.action != "status") else 3
+    running = status.running or (args.brokers is None and cluster.status().running)
+    return 0 if (running or args.action != "status") else 3
+
+
+def _print_cluster(nodes: Any, action: str) -> None:
+    """One line for the cluster, one per node (streams.dev.cluster.ClusterStatus)."""
+    up = sum(1 for node in nodes.nodes if node.running)
+    version = nodes.nodes[0].kafka_version if nodes.nodes else ""
+    print(
+        f"kafka {version} cluster: {up} of {len(nodes.nodes)} nodes running "
+        f"(state: {nodes.state_dir})"
+    )
+    for node in nodes.nodes:
+        pid = f", pid {node.pid}" if node.pid else ""
+        print(f"  {node.state_dir.name}: {node.bootstrap}{pid}: {node.detail}")
+    if action == "start" and nodes.running:
+        print(f"use it with: OPVANG_KAFKA_BOOTSTRAP={nodes.bootstrap} OPVANG_REPLICATION_FACTOR=3")
 
 
 def cmd_load_locations(args: argparse.Namespace) -> int:
@@ -199,8 +237,23 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     worker.set_defaults(func=cmd_worker)
 
-    kafka = sub.add_parser("kafka", help="the embedded single-node Kafka broker")
+    kafka = sub.add_parser(
+        "kafka",
+        help="the embedded Kafka broker (one node; --brokers 3: a local three-node cluster)",
+    )
     kafka.add_argument("action", choices=["start", "stop", "status"])
+    kafka.add_argument(
+        "--brokers",
+        type=int,
+        help="3: the local cluster of three KRaft nodes (default: the single-node broker; "
+        "stop and status without it cover both)",
+    )
+    kafka.add_argument(
+        "--port",
+        type=int,
+        help="first broker port (default: OPVANG_KAFKA_PORT, else 9092); a cluster uses the "
+        "five ports after it too",
+    )
     kafka.set_defaults(func=cmd_kafka)
 
     load = sub.add_parser("load-locations", help="publish reference locations")

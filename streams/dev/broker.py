@@ -115,7 +115,8 @@ def status(state_dir: Path | None = None) -> BrokerStatus:
             detail += f" (port {_port_of(bootstrap)} is in use by another process)"
         return BrokerStatus(False, None, bootstrap, sd, version, detail)
     if not _is_our_broker(pid, sd):
-        detail = f"not running (stale pid file: pid {pid} is not this Kafka broker)"
+        why = "is not this Kafka broker" if _alive(pid) else "is gone: the broker died"
+        detail = f"not running (stale pid file: pid {pid} {why})"
         return BrokerStatus(False, None, bootstrap, sd, version, detail)
     if _tcp_open(bootstrap):
         detail = f"running (pid {pid}), listening on {bootstrap}"
@@ -243,7 +244,9 @@ def _check_ports(port: int, controller_port: int) -> None:
         )
 
 
-def _server_properties(sd: Path, port: int, controller_port: int) -> str:
+def _server_properties(
+    sd: Path, port: int, controller_port: int, overrides: dict[str, str] | None = None
+) -> str:
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
@@ -270,12 +273,13 @@ def _server_properties(sd: Path, port: int, controller_port: int) -> str:
         # 2 s instead of 15, so what a restart reads is compacted sooner.
         "log.cleaner.backoff.ms": "2000",
         "log.retention.hours": "168",
+        **(overrides or {}),  # a node of streams/dev/cluster.py
     }
     header = "# Written by opvangwacht (streams/dev/broker.py) on every start; edits are lost.\n"
     return header + "".join(f"{key}={value}\n" for key, value in settings.items())
 
 
-def _format_storage(java: str, classpath: str, sd: Path) -> None:
+def _format_storage(java: str, classpath: str, sd: Path, cluster_id: str | None = None) -> None:
     cmd = [
         java,
         "-Xmx256m",
@@ -286,7 +290,7 @@ def _format_storage(java: str, classpath: str, sd: Path) -> None:
         "kafka.tools.StorageTool",
         "format",
         "-t",
-        _new_cluster_id(),
+        cluster_id or _new_cluster_id(),
         "-c",
         str(sd / _PROPERTIES),
     ]
@@ -310,10 +314,12 @@ def _new_cluster_id() -> str:
             return cluster_id
 
 
-def _launch(java: str, classpath: str, sd: Path) -> subprocess.Popen[bytes]:
+def _launch(
+    java: str, classpath: str, sd: Path, jvm_options: tuple[str, ...] = JVM_OPTIONS
+) -> subprocess.Popen[bytes]:
     cmd = [
         java,
-        *JVM_OPTIONS,
+        *jvm_options,
         f"-Dlog4j2.configurationFile={sd / LOG4J_FILE}",
         f"-Dkafka.logs.dir={sd}",
         "-cp",

@@ -231,7 +231,7 @@ def _app(settings: Settings) -> faust.App:
         web_bind=settings.web_host,
         web_host=settings.web_host,
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.replication_factor,
         consumer_auto_offset_reset="earliest",
         stream_wait_empty=False,
         logging_config=logging_dict_config(),
@@ -286,8 +286,13 @@ def _topics(app: faust.App, settings: Settings) -> Topics:
 
 
 def _tables(app: faust.App, settings: Settings, metrics: PipelineMetrics) -> Tables:
+    # With three or more copies an acknowledged changelog write is on two brokers (streams.topics).
+    insync = settings.min_insync_replicas
+    durable = {} if insync is None else {"min.insync.replicas": str(insync)}
+
     def table(name: str, partitions: int, kind: Any = None, *, rows: bool = False) -> Any:
-        return _state_table(app, metrics, name, partitions, kind, rows=rows)
+        configs = {**(ROWS_CHANGELOG_CONFIG if rows else CHANGELOG_CONFIG), **durable}
+        return _state_table(app, metrics, name, partitions, kind, configs)
 
     n = settings.partitions
     # The row tables hold versioned rows (``streams.state.split``); rows and heads written before
@@ -319,13 +324,12 @@ def _state_table(
     name: str,
     partitions: int,
     kind: Any = None,
-    *,
-    rows: bool = False,
+    configs: dict[str, str] = CHANGELOG_CONFIG,
 ) -> Any:
     """A table on a compacted changelog. With ``kind``, its values are the core's records
     themselves: writes to the changelog go through the record codec, and on recovery Faust reads
-    the changelog back as plain JSON, which ``_to_value`` turns into the record again. ``rows``
-    marks the row table of a split store (see ROWS_CHANGELOG_CONFIG)."""
+    the changelog back as plain JSON, which ``_to_value`` turns into the record again. ``configs``
+    are its changelog's (ROWS_CHANGELOG_CONFIG for the row table of a split store)."""
     recovered = metrics.recovered.labels(name)
 
     async def count_recovered(event: Any) -> None:
@@ -335,7 +339,7 @@ def _state_table(
         name,
         default=None,
         partitions=partitions,
-        extra_topic_configs=ROWS_CHANGELOG_CONFIG if rows else CHANGELOG_CONFIG,
+        extra_topic_configs=configs,
         on_changelog_event=count_recovered,
     )
     if kind is not None:

@@ -20,6 +20,24 @@ def test_worker_id_makes_a_static_member() -> None:
     assert Settings.from_env({"OPVANG_WORKER_ID": ""}).worker_id is None
 
 
+def test_replication_factor_and_min_insync_replicas() -> None:
+    single = Settings.from_env({})
+    assert (single.replication_factor, single.min_insync_replicas) == (1, None)
+    cluster = Settings.from_env({"OPVANG_REPLICATION_FACTOR": "3"})
+    assert (cluster.replication_factor, cluster.min_insync_replicas) == (3, 2)
+
+
+def test_topics_get_the_replication_factor() -> None:
+    from streams.topics import topic_specs
+
+    settings = Settings.from_env({"OPVANG_REPLICATION_FACTOR": "3"})
+    spec = topic_specs(settings)[0]
+    topic = spec.to_new_topic(settings.replication_factor, settings.min_insync_replicas)
+    assert topic.replication_factor == 3
+    assert topic.topic_configs["min.insync.replicas"] == "2"
+    assert "min.insync.replicas" not in spec.to_new_topic(1, None).topic_configs
+
+
 @pytest.mark.parametrize(
     ("name", "value", "says"),
     [
@@ -28,6 +46,8 @@ def test_worker_id_makes_a_static_member() -> None:
         ("OPVANG_TOPIC_PREFIX", "opvang/", "OPVANG_TOPIC_PREFIX may hold"),
         ("OPVANG_WEB_PORT", "70000", "OPVANG_WEB_PORT must be a port number"),
         ("OPVANG_PARTITIONS", "0", "OPVANG_PARTITIONS must be a whole number"),
+        ("OPVANG_REPLICATION_FACTOR", "0", "OPVANG_REPLICATION_FACTOR must be a whole number"),
+        ("OPVANG_REPLICATION_FACTOR", "three", "OPVANG_REPLICATION_FACTOR must be a whole number"),
     ],
 )
 def test_a_wrong_value_names_the_variable(name: str, value: str, says: str) -> None:
