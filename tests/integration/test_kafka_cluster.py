@@ -273,7 +273,11 @@ def test_a_worker_on_the_cluster_gives_the_same_alerts_when_a_broker_dies(
         prefix=prefix,
         workdir=tmp_path,
         config=CONFIG,
-        extra_env={"OPVANG_REPLICATION_FACTOR": "3"},
+        # One partition per topic: what this test is about is the broker's death, not the
+        # pace at which several input partitions are read; with several, a province day can
+        # close on other figures when one partition stalls behind a dead leader (docs/rules.md,
+        # "What is left to chance"; seen once in make test).
+        extra_env={"OPVANG_REPLICATION_FACTOR": "3", "OPVANG_PARTITIONS": "1"},
     )
     config = AlertingConfig.from_mapping(yaml.safe_load(CONFIG)).with_targets(load_targets())
     expected = replay(data_path("scenarios", "ter-apel-2022-08.jsonl"), config)
