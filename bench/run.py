@@ -40,7 +40,7 @@ from pathlib import Path
 if str(Path(__file__).resolve().parent.parent) not in sys.path:  # `python bench/run.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import bad_input, delivery, failover
+from bench import bad_input, delivery, failover, group
 from bench.harness import RESULTS_DIR, RunFailed, say
 from bench.report import render_delivery_table, render_table, render_year_table
 from bench.throughput import run_throughput
@@ -129,6 +129,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--failover-kills", type=int, default=5, help="--failover: kills")
     p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="with 2 or more: instead, the --year backlog (no restart) drained by one worker and "
+        "then by this many in one group, in the same run (issue 11)",
+    )
+    p.add_argument(
         "--failover-interval", type=float, default=0.2, help="--failover: seconds between reports"
     )
     p.add_argument(
@@ -151,6 +158,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             if args.bad
             else "failover-latest"
             if args.failover
+            else "group-latest"
+            if args.workers > 1
             else "latest"
         )
         args.output = RESULTS_DIR / f"{name}.json"
@@ -174,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
             results = asyncio.run(bad_input.run_bad(args))
         elif args.failover:
             results = asyncio.run(failover.run_failover(args))
+        elif args.workers > 1:
+            results = asyncio.run(group.run_group(args))
         else:
             results = asyncio.run(run_year(args) if args.year else run_throughput(args))
     except RunFailed as exc:
@@ -188,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         print(bad_input.render_bad_table(results))
     elif args.failover:
         print(failover.render_failover_table(results))
+    elif args.workers > 1:
+        print(group.render_group_table(results))
     else:
         print(render_year_table(results) if args.year else render_table(results))
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -202,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.bad
         else "failover"
         if args.failover
+        else "group"
+        if args.workers > 1
         else "run"
     )
     (RESULTS_DIR / f"{kind}-{results['run_id']}.json").write_text(text + "\n")

@@ -428,7 +428,11 @@ def _register_followers(app: faust.App, ctx: Context, mirror: Mirror) -> None:
         # After the worker's own recovery, like the audit trail: its changelog topics exist by
         # then, and the first reads of a restart are its own.
         await app.tables.recovery.completed.wait()  # type: ignore[attr-defined]
-        await mirror.follow(settings.broker_address, skipped=skipped)
+
+        def owned(topic: str, partition: int) -> bool:
+            return bool(app.assignor.is_active(TP(topic, partition)))
+
+        await mirror.follow(settings.broker_address, owned=owned, skipped=skipped)
 
     @app.task  # type: ignore[untyped-decorator]  # faust leaves Service.task untyped
     async def follow_silences() -> None:
