@@ -34,10 +34,12 @@ async def check_broker(bootstrap: str) -> None:
 
 
 async def create_topics(bootstrap: str, prefix: str, partitions: int) -> list[str]:
-    from streams.settings import Settings
     from streams.topics import ensure_topics
 
-    settings = Settings(bootstrap=bootstrap, topic_prefix=prefix, partitions=partitions)
+    # The environment's settings (OPVANG_REPLICATION_FACTOR on a cluster), with the run's own.
+    settings = dataclasses.replace(
+        Settings.from_env(), bootstrap=bootstrap, topic_prefix=prefix, partitions=partitions
+    )
     return await ensure_topics(settings)
 
 
