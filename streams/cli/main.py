@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -226,11 +227,21 @@ def cmd_route(args: argparse.Namespace) -> int:
     return 0
 
 
+def package_version() -> str:
+    """The installed package's version (``unknown`` when run from a source tree that is not
+    installed)."""
+    try:
+        return importlib.metadata.version("opvangwacht")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="opvangwacht",
         description="Alerts on Dutch asylum reception capacity, from Kafka reports.",
     )
+    parser.add_argument("--version", action="version", version=f"opvangwacht {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     worker = sub.add_parser("worker", help="run the stream worker (Faust)")

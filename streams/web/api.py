@@ -11,8 +11,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from alerts.capacity.totals import Totals, contribution
+from alerts.catalogue import RULE_IDS
 from alerts.engine import AggregateRecord, LocationRecord
-from alerts.model import PROVINCE_NAMES, Location
+from alerts.model import PROVINCE_NAMES, Location, Severity
 from alerts.rules.lifecycle import AlertState
 from streams.metrics import StateView
 
@@ -202,6 +203,21 @@ def _all_states(view: StateView) -> Iterable[AlertState]:
         yield from province_record.alerts.values()
     if view.national is not None:
         yield from view.national.alerts.values()
+
+
+def filter_refusal(filters: Mapping[str, str]) -> str | None:
+    """Why the ``/api/alerts`` filters cannot match anything (a value no alert can have, for a
+    400 that says what is allowed), or None. An empty filter is no filter."""
+    allowed = {
+        "severity": [s.value for s in Severity],
+        "rule": list(RULE_IDS),
+        "province": sorted(PROVINCE_NAMES),
+    }
+    for key, values in allowed.items():
+        given = filters.get(key, "")
+        if given and given.lower() not in {v.lower() for v in values}:
+            return f"{key} must be one of {', '.join(values)}; got {given[:100]!r}"
+    return None
 
 
 def active_alerts(view: StateView, filters: Mapping[str, str]) -> dict[str, Any]:

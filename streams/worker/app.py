@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import importlib.metadata
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Info, ProcessCollector
 
 from alerts.config import AlertingConfig
 from alerts.delivery.escalation import Watch
@@ -123,6 +124,13 @@ class Worker:
         return sorted({t for a in self.app.agents.values() for t in a.channel.topics})
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("opvangwacht")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -202,6 +210,9 @@ def build_worker(settings: Settings, config: AlertingConfig, *, edge: Edge | Non
     )
     _count_from_zero(metrics, settings, config)
     _monitor(app, prometheus)
+    ProcessCollector(registry=prometheus)  # process_* (CPU, memory, open files)
+    build = Info("opvangwacht_build", "The running worker's version.", registry=prometheus)
+    build.info({"version": _version()})
     prometheus.register(StateCollector(state_view))
 
     router = route.register(ctx)

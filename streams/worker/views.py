@@ -110,6 +110,9 @@ def register(app: faust.App, ctx: Context, prometheus: CollectorRegistry) -> Non
     @app.page("/api/alerts")
     async def api_alerts(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
         filters = {key: str(request.query.get(key, "")) for key in ("severity", "rule", "province")}
+        refusal = api.filter_refusal(filters)
+        if refusal is not None:
+            return web.json({"error": refusal}, status=400)
         body = api.active_alerts(view(), filters)
         for alert in body["alerts"]:
             alert.update(acknowledgement(ctx, str(alert.get("alert_id", ""))))

@@ -378,3 +378,24 @@ def test_a_changelog_value_the_worker_cannot_read_is_no_value() -> None:
     assert to_value(None) is None
     good = LocationHead(engine.LocationRecord.new("ter-apel"))
     assert to_value(good.to_dict()) == good
+
+
+@pytest.mark.parametrize(
+    ("filters", "refused"),
+    [
+        ({}, None),
+        ({"severity": "", "rule": "", "province": ""}, None),
+        ({"severity": "CRITICAL", "rule": "cap_exceeded", "province": "gr"}, None),
+        ({"severity": "bogus"}, "severity must be one of info, warning, critical; got 'bogus'"),
+        ({"rule": "nope"}, "rule must be one of"),
+        ({"province": "XX"}, "province must be one of"),
+    ],
+)
+def test_alert_filters_that_cannot_match_are_refused_with_what_is_allowed(
+    filters: dict[str, str], refused: str | None
+) -> None:
+    found = api.filter_refusal(filters)
+    if refused is None:
+        assert found is None
+    else:
+        assert found is not None and found.startswith(refused), found

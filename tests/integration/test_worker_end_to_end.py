@@ -273,6 +273,9 @@ def test_read_api(worker: WorkerProcess) -> None:
     assert [(a["rule"], a["subject"]["id"]) for a in alerts["alerts"]] == [("cap_near", "ter-apel")]
     status, none = get_json(worker, "/api/alerts?rule=cap_near&province=NB")
     assert none["alerts"] == []
+    status, refused = get_json(worker, "/api/alerts?severity=bogus")
+    assert status == 400
+    assert refused["error"].startswith("severity must be one of info, warning, critical")
 
     status, body = get_json(worker, "/api/locations/nergens")
     assert (status, body) == (404, {"error": "not found"})
