@@ -16,6 +16,7 @@ from alerts.errors import ConfigError
 
 __all__ = [
     "DEFAULT_BOOTSTRAP",
+    "VARIABLES",
     "Settings",
     "credential_names",
     "load_alerting_config",
@@ -23,6 +24,26 @@ __all__ = [
 ]
 
 DEFAULT_BOOTSTRAP = "localhost:9092"
+
+#: Every variable :meth:`Settings.from_env` reads, with what it sets (``opvangwacht worker
+#: --help`` prints these; tests/edge/test_settings.py checks that none is missing).
+VARIABLES: dict[str, str] = {
+    "OPVANG_KAFKA_BOOTSTRAP": "the Kafka brokers, host:port[,...] (unset: the embedded broker)",
+    "OPVANG_TOPIC_PREFIX": "prefix of every topic name (opvang.)",
+    "OPVANG_PARTITIONS": "partitions of the topics the worker creates (4)",
+    "OPVANG_REPLICATION_FACTOR": "copies of each topic and changelog it creates (1; 3 on a cluster)",
+    "OPVANG_CONFIG": "the alerting YAML (unset: built-in rules, no receivers)",
+    "OPVANG_WEB_HOST": "address of the status page, /health, /metrics and /api (127.0.0.1)",
+    "OPVANG_WEB_PORT": "their port (6066)",
+    "OPVANG_API_TOKEN": "bearer token for acknowledgements, silences, receivers (unset: read only)",
+    "OPVANG_DLR_TOKEN": "secret last path segment of the SMS delivery-report URL",
+    "OPVANG_WORKER_ID": "this worker's lasting name in its group (static membership)",
+    "OPVANG_SESSION_TIMEOUT": "seconds before a silent worker's partitions move (10)",
+    "OPVANG_STANDBY_REPLICAS": "warm copies of each partition's tables on other workers (1)",
+    "OPVANG_DATA_DIR": "the worker's Faust data directory",
+    "OPVANG_CAP_SENDER": "sender of the CAP messages (opvangwacht)",
+    "OPVANG_CAP_EXERCISE": "1: mark CAP messages as an exercise",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -244,7 +244,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"opvangwacht {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    worker = sub.add_parser("worker", help="run the stream worker (Faust)")
+    from streams.settings import VARIABLES
+
+    worker = sub.add_parser(
+        "worker",
+        help="run the stream worker (Faust)",
+        description="Run the stream worker. It is configured by these environment variables:",
+        epilog="\n".join(f"  {name:<26} {text}" for name, text in VARIABLES.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     worker.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     worker.set_defaults(func=cmd_worker)
 

@@ -53,3 +53,25 @@ def test_topics_get_the_replication_factor() -> None:
 def test_a_wrong_value_names_the_variable(name: str, value: str, says: str) -> None:
     with pytest.raises(ConfigError, match=says):
         Settings.from_env({name: value})
+
+
+def test_every_variable_the_settings_read_is_described_and_in_worker_help() -> None:
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from streams import settings
+
+    source = Path(settings.__file__).read_text(encoding="utf-8")
+    read = set(re.findall(r'env\.get\("(OPVANG_[A-Z_]+)"', source))
+    assert read == set(settings.VARIABLES)
+    result = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "worker", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert all(name in result.stdout for name in read), result.stdout
