@@ -31,7 +31,7 @@ VARIABLES: dict[str, str] = {
     "OPVANG_KAFKA_BOOTSTRAP": "the Kafka brokers, host:port[,...] (unset: the embedded broker)",
     "OPVANG_TOPIC_PREFIX": "prefix of every topic name (opvang.)",
     "OPVANG_PARTITIONS": "partitions of the topics the worker creates (4)",
-    "OPVANG_REPLICATION_FACTOR": "copies of each topic and changelog it creates (1; 3 on a cluster)",
+    "OPVANG_REPLICATION_FACTOR": "copies of each topic and changelog it makes (1; 3 on a cluster)",
     "OPVANG_CONFIG": "the alerting YAML (unset: built-in rules, no receivers)",
     "OPVANG_WEB_HOST": "address of the status page, /health, /metrics and /api (127.0.0.1)",
     "OPVANG_WEB_PORT": "their port (6066)",
