@@ -325,6 +325,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says that no broker could be reached (not an everyday traceback)."""
+    from aiokafka.errors import KafkaConnectionError
+
+    return isinstance(exc, KafkaConnectionError)
+
+
+def _broker_address() -> str:
+    try:
+        return _settings().broker_address
+    except ConfigError:
+        return "the configured address"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -342,6 +356,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if isinstance(exc, BrokerError):
             print(f"opvangwacht: {exc}", file=sys.stderr)
+            return 1
+        if _unreachable(exc):
+            print(
+                f"opvangwacht: no Kafka broker answers at {_broker_address()}: start one with "
+                "`opvangwacht kafka start`, or set OPVANG_KAFKA_BOOTSTRAP to one that runs",
+                file=sys.stderr,
+            )
             return 1
         raise
     return code
