@@ -349,6 +349,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"opvangwacht: {exc}", file=sys.stderr)
         return 2
+    except ValueError as exc:
+        from streams.cli.publish import InputFileError
+
+        if not isinstance(exc, InputFileError):
+            raise
+        print(f"opvangwacht: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except Exception as exc:

@@ -26,6 +26,7 @@ from streams.settings import Settings
 
 __all__ = [
     "BUNDLED_SCENARIOS",
+    "InputFileError",
     "InputRecord",
     "Progress",
     "bundled_path",
@@ -56,9 +57,16 @@ def bundled_path(*parts: str) -> Path:
 BUNDLED_SCENARIOS: Final = ("ter-apel-demo", "ter-apel-2022-08", "shortage-2026")
 
 
+class InputFileError(ValueError):
+    """A scenario or locations file that cannot be read: the message names the file and line
+    (the command line prints it as one line, exit code 2)."""
+
+
 def resolve_scenario(name_or_path: str) -> Path:
     """A path, or the name of a bundled scenario (``ter-apel-demo``)."""
     path = Path(name_or_path)
+    if path.is_dir():
+        raise InputFileError(f"{path} is a directory: give a scenario file (.jsonl or .csv)")
     if path.exists():
         return path
     for suffix in (".jsonl", ".csv"):
@@ -87,18 +95,23 @@ class InputRecord:
 def _record(raw: dict[str, Any], where: str) -> InputRecord:
     kind = raw.pop("type", None)
     if kind not in _TOPIC_OF:
-        raise ValueError(f"{where}: 'type' must be one of {', '.join(_TOPIC_OF)}, got {kind!r}")
+        raise InputFileError(f"{where}: 'type' must be one of {', '.join(_TOPIC_OF)}, got {kind!r}")
     key = raw.get("location_id")
     if not isinstance(key, str):
-        raise ValueError(f"{where}: 'location_id' is missing")
+        raise InputFileError(f"{where}: 'location_id' is missing")
     return InputRecord(_TOPIC_OF[kind], key, raw)
 
 
-def _csv_value(name: str, text: str) -> Any:
+def _csv_value(name: str, text: str, where: str) -> Any:
     if text == "":
         return None
     if name in _INT_FIELDS:
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:
+            raise InputFileError(
+                f"{where}: column {name!r} must be a whole number, got {text[:40]!r}"
+            ) from None
     if name == "active":
         return text.strip().lower() in ("1", "true", "yes")
     return text
@@ -107,10 +120,13 @@ def _csv_value(name: str, text: str) -> Any:
 def read_scenario(path: Path) -> list[InputRecord]:
     """Parse a JSONL or CSV scenario; return its records in publishing order (stable sort)."""
     records: list[InputRecord] = []
+    if path.is_dir():
+        raise InputFileError(f"{path} is a directory: give a scenario file (.jsonl or .csv)")
     with path.open(encoding="utf-8") as handle:
         if path.suffix == ".csv":
             for number, row in enumerate(csv.DictReader(handle), start=2):
-                raw = {k: _csv_value(k, v) for k, v in row.items() if k and v is not None}
+                where = f"{path}:{number}"
+                raw = {k: _csv_value(k, v, where) for k, v in row.items() if k and v is not None}
                 raw = {k: v for k, v in raw.items() if v is not None}
                 records.append(_record(raw, f"{path}:{number}"))
         else:
@@ -121,9 +137,9 @@ def read_scenario(path: Path) -> list[InputRecord]:
                 try:
                     raw = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise ValueError(f"{path}:{number}: not JSON ({exc.msg})") from None
+                    raise InputFileError(f"{path}:{number}: not JSON ({exc.msg})") from None
                 if not isinstance(raw, dict):
-                    raise ValueError(f"{path}:{number}: expected a JSON object")
+                    raise InputFileError(f"{path}:{number}: expected a JSON object")
                 records.append(_record(raw, f"{path}:{number}"))
     records.sort(key=lambda r: r.sort_key)
     return records
@@ -132,9 +148,23 @@ def read_scenario(path: Path) -> list[InputRecord]:
 def load_locations_file(path: Path | None = None) -> list[InputRecord]:
     """Locations from a JSON list (default: the bundled reference locations)."""
     path = path or bundled_path("locations.json")
-    data = json.loads(path.read_text(encoding="utf-8"))
-    items = data["locations"] if isinstance(data, dict) else data
-    return [InputRecord("locations", item["location_id"], dict(item)) for item in items]
+    if path.is_dir():
+        raise InputFileError(f"{path} is a directory: give a JSON file with a list of locations")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
+    except UnicodeDecodeError:
+        raise InputFileError(f"{path}: not UTF-8 text") from None
+    items = data.get("locations") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise InputFileError(f'{path}: expected a list of locations, or {{"locations": [...]}}')
+    records = []
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict) or not isinstance(item.get("location_id"), str):
+            raise InputFileError(f"{path}: location {number} has no 'location_id'")
+        records.append(InputRecord("locations", item["location_id"], dict(item)))
+    return records
 
 
 class Progress:

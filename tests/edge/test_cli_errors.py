@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +35,51 @@ def test_an_unreachable_broker_is_one_line(args: list[str]) -> None:
         f"opvangwacht: no Kafka broker answers at 127.0.0.1:{port}: start one with "
         "`opvangwacht kafka start`, or set OPVANG_KAFKA_BOOTSTRAP to one that runs"
     ], result.stderr
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        env={**os.environ, "OPVANG_KAFKA_BOOTSTRAP": f"127.0.0.1:{_closed_port()}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _one_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("opvangwacht:")]
+    return line
+
+
+def test_a_broken_scenario_line_names_the_file_and_line(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.jsonl"
+    scenario.write_text('{"type": "occupancy", "location_id": "x", "date": "2026-01-01"}\n{bad\n')
+    assert _one_line(_run("replay", str(scenario))).startswith(
+        f"opvangwacht: {scenario}:2: not JSON"
+    )
+
+
+def test_a_bad_csv_cell_names_the_line_and_column(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.csv"
+    scenario.write_text("type,location_id,date,occupancy\noccupancy,x,2026-01-01,veel\n")
+    assert _one_line(_run("replay", str(scenario))) == (
+        f"opvangwacht: {scenario}:2: column 'occupancy' must be a whole number, got 'veel'"
+    )
+
+
+def test_a_directory_or_garbage_as_locations_file(tmp_path: Path) -> None:
+    assert "is a directory" in _one_line(_run("replay", str(tmp_path)))
+    assert "is a directory" in _one_line(_run("load-locations", str(tmp_path)))
+    garbage = tmp_path / "locations.json"
+    garbage.write_text('{"locations": [{"name": "zonder id"}]}')
+    assert _one_line(_run("load-locations", str(garbage))) == (
+        f"opvangwacht: {garbage}: location 1 has no 'location_id'"
+    )
+    garbage.write_text("[1, 2")
+    assert _one_line(_run("load-locations", str(garbage))).startswith(
+        f"opvangwacht: {garbage}:1: not JSON"
+    )
