@@ -274,9 +274,8 @@ def test_a_worker_on_the_cluster_gives_the_same_alerts_when_a_broker_dies(
         workdir=tmp_path,
         config=CONFIG,
         # One partition per topic: what this test is about is the broker's death, not the
-        # pace at which several input partitions are read; with several, a province day can
-        # close on other figures when one partition stalls behind a dead leader (docs/rules.md,
-        # "What is left to chance"; seen once in make test).
+        # pace at which several input partitions are read (docs/rules.md, "What is left to
+        # chance").
         extra_env={"OPVANG_REPLICATION_FACTOR": "3", "OPVANG_PARTITIONS": "1"},
     )
     config = AlertingConfig.from_mapping(yaml.safe_load(CONFIG)).with_targets(load_targets())
@@ -313,6 +312,10 @@ def test_a_worker_on_the_cluster_gives_the_same_alerts_when_a_broker_dies(
     finally:
         worker.stop()
         print(f"worker on the cluster: {len(alerts)} alert changes, log in {worker.log_path}")
-    assert sorted(json.dumps(a, sort_keys=True) for a in alerts) == sorted(
-        json.dumps(e.to_dict(), sort_keys=True) for e in expected
-    )
+    # A producer that loses its partition leader mid-send retries, and without idempotence
+    # (Faust has no setting for it) a retried batch can land twice: at least once, as the
+    # contract says, so a repeat of an identical change is allowed, and nothing else.
+    distinct = {json.dumps(a, sort_keys=True) for a in alerts}
+    assert sorted(distinct) == sorted(json.dumps(e.to_dict(), sort_keys=True) for e in expected)
+    versions = {(a["alert_id"], a["revision"]) for a in alerts}
+    assert len(versions) == len(distinct)  # no alert_id:revision with two contents
