@@ -59,6 +59,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     configure_logging(args.log_level.upper())
     settings = _settings()
     config = load_alerting_config(settings.config_path)  # fail here, clearly, not inside Faust
+    busy = web_port_problem(settings.web_host, settings.web_port)
+    if busy:
+        print(f"opvangwacht: {busy}", file=sys.stderr)
+        return 1
     _ensure_broker()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -75,6 +79,32 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )
     worker.execute_from_commandline()
     return 0
+
+
+def web_port_problem(host: str, port: int) -> str | None:
+    """Why the worker could not serve its status page on ``host:port``, in one line, or None.
+
+    Tried before anything starts, as aiohttp will bind it (SO_REUSEADDR), so a port that is taken
+    says so here instead of as a traceback from deep inside Faust's start-up."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            why = "is already in use"
+            fix = "stop what listens there, or set OPVANG_WEB_PORT to a free port"
+        else:
+            why = f"cannot be opened ({exc.strerror or exc})"
+            fix = "set OPVANG_WEB_HOST and OPVANG_WEB_PORT to an address this machine may serve"
+        return f"port {port} on {host} (OPVANG_WEB_HOST:OPVANG_WEB_PORT) {why}: {fix}"
+    return None
 
 
 def cmd_kafka(args: argparse.Namespace) -> int:
@@ -341,6 +371,10 @@ def _broker_address() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command != "worker":  # the worker sets its own level (--log-level)
+        from streams.logging import configure_logging
+
+        configure_logging("WARNING")
     try:
         code: int = args.func(args)
     except ConfigError as exc:
