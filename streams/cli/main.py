@@ -170,10 +170,19 @@ def _print_cluster(nodes: Any, action: str) -> None:
         print(f"use it with: OPVANG_KAFKA_BOOTSTRAP={nodes.bootstrap} OPVANG_REPLICATION_FACTOR=3")
 
 
+def _kafka_client_logging() -> None:
+    """Warnings and errors of the Kafka client for a command that publishes, in the worker's
+    format, without aiokafka's self-healing leader warnings on fresh topics (streams.logging)."""
+    from streams.logging import configure_logging
+
+    configure_logging("WARNING")
+
+
 def cmd_load_locations(args: argparse.Namespace) -> int:
     from streams.cli.publish import load_locations_file, publish
     from streams.topics import ensure_topics
 
+    _kafka_client_logging()
     settings = _settings()
     _ensure_broker()
     records = load_locations_file(Path(args.path) if args.path else None)
@@ -191,6 +200,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from streams.cli.publish import Progress, publish, read_scenario, resolve_scenario, summarise
     from streams.topics import ensure_topics
 
+    _kafka_client_logging()
     settings = _settings()
     path = resolve_scenario(args.path)
     records = read_scenario(path)
@@ -211,6 +221,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.cli.demo import run_demo
 
+    _kafka_client_logging()
     return run_demo(scenario=args.scenario, keep=args.keep)
 
 
@@ -371,10 +382,6 @@ def _broker_address() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command != "worker":  # the worker sets its own level (--log-level)
-        from streams.logging import configure_logging
-
-        configure_logging("WARNING")
     try:
         code: int = args.func(args)
     except ConfigError as exc:
