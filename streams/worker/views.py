@@ -75,6 +75,12 @@ def register(app: faust.App, ctx: Context, prometheus: CollectorRegistry) -> Non
         )
         return web.json(body, status=code)
 
+    @app.page("/health/live")
+    async def live(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        """Liveness: 200 while the process answers at all. Starting, recovering or without
+        locations is not a reason to restart it (that is /health, readiness)."""
+        return web.json({"status": "alive"})
+
     @app.page("/metrics")
     async def metrics_page(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
         # Built directly: Faust's helper refuses a charset inside content_type, and the
