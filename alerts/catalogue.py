@@ -66,7 +66,7 @@ CATALOGUE: Final[Mapping[str, RuleInfo]] = {
         ),
         RuleInfo(
             "cap_near",
-            "Dicht bij de grens",
+            "Bijna vol",
             "Bezetting dicht bij de grens",
             "Infra",
             "Bezetting (personen)",
@@ -107,7 +107,7 @@ CATALOGUE: Final[Mapping[str, RuleInfo]] = {
         ),
         RuleInfo(
             "region_capacity_low",
-            "Provincie bijna vol",
+            "Weinig vrije plaatsen",
             "Weinig vrije opvangplaatsen in de provincie",
             "Infra",
             "Vrije plaatsen",

@@ -197,8 +197,14 @@ def _totals(totals: Totals) -> dict[str, Any]:
 
 
 def _province_summary(
-    view: StateView, code: str, record: AggregateRecord, rows: Iterable[Mapping[str, Any]] = ()
+    view: StateView,
+    code: str,
+    record: AggregateRecord,
+    rows: Iterable[Mapping[str, Any]] = (),
+    shown: dt.date | None = None,
 ) -> dict[str, Any]:
+    """One province; ``coverage`` counts its locations that reported for ``shown``, the day the
+    page shows (the newest count in the country), or else the province's own newest day."""
     totals = record.totals()
     cycle = (
         view.config.targets.for_date(totals.date, view.config.spreiding_cycle)
@@ -222,16 +228,17 @@ def _province_summary(
         "firing": sorted(a.rule for a in record.alerts.values() if a.firing),
         "coverage": coverage(
             [r for r in rows if r["province"] == code and r["kind"] != "ukrainian"],
-            totals.date.isoformat() if totals.date else None,
+            day.isoformat() if (day := shown or totals.date) else None,
         ),
     }
 
 
 def provinces_list(view: StateView, known: Iterable[Location] = ()) -> dict[str, Any]:
     rows = _rows(view, known)
+    shown = view.national_totals().date
     return {
         "provinces": [
-            _province_summary(view, code, record, rows)
+            _province_summary(view, code, record, rows, shown)
             for code, record in sorted(view.provinces.items())
         ]
     }
@@ -241,7 +248,8 @@ def province_detail(view: StateView, code: str) -> dict[str, Any] | None:
     record = view.provinces.get(code.upper())
     if record is None:
         return None
-    body = _province_summary(view, code.upper(), record, _rows(view, ()))
+    shown = view.national_totals().date
+    body = _province_summary(view, code.upper(), record, _rows(view, ()), shown)
     body["locations"] = [
         _location_summary(loc, rec) for loc, rec in view.locations if loc.province == code.upper()
     ]
