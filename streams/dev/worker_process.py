@@ -2,7 +2,8 @@
 
 It starts the worker with an environment of the caller's (on top of this process's, or not),
 its output appended to a log file, in a session of its own; waits until its web port's /health
-says it is ready; stops it with SIGTERM (SIGKILL when it does not go in time) or kills it outright;
+says it serves (``ok``, or ``no_locations`` before anyone loaded them); stops it with SIGTERM
+(SIGKILL when it does not go in time) or kills it outright;
 and tells how it ended. What differs between callers (the command, the static member id, the data
 directory, kill -9 in a crash test) is theirs to pass in, as environment or arguments.
 

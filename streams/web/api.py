@@ -321,12 +321,13 @@ def filter_refusal(filters: Mapping[str, str]) -> str | None:
 def active_alerts(view: StateView, filters: Mapping[str, str]) -> dict[str, Any]:
     """Firing alerts, most severe first; ``severity``, ``rule`` and ``province`` filter. An alert
     that a more severe one about the same subject supersedes is not listed by itself but under
-    that one's ``superseded`` (:func:`alerts.rules.supersede.fold`). ``rules`` gives every rule
-    id's Dutch name."""
+    that one's ``superseded`` (:func:`alerts.rules.supersede.fold`), unless ``rule`` asks for
+    one rule. ``rules`` gives every rule id's Dutch name."""
     rank = {"critical": 0, "warning": 1, "info": 2}
     rows = []
     firing = [_alert(s) for s in _all_states(view) if s.firing and s.last_event is not None]
-    for alert in supersede.fold(firing):
+    # Asked for one rule by name, the caller gets its alerts, superseded or not.
+    for alert in firing if filters.get("rule") else supersede.fold(firing):
         if any(
             filters.get(key) and str(alert.get(key) or "").lower() != filters[key].lower()
             for key in ("severity", "rule", "province")

@@ -118,3 +118,6 @@ def test_alerts_carry_their_dutch_name_and_a_superseded_warning_is_folded() -> N
     assert over["rule_name"] == "Boven de grens"
     assert [s["rule"] for s in over["superseded"]] == ["cap_near"]
     assert body["rules"]["slept_outside"] == "Buiten geslapen"
+    # Asked for by rule, the held warning is listed.
+    near = api.active_alerts(state, {"rule": "cap_near"})["alerts"]
+    assert [(a["rule"], a["value"]) for a in near] == [("cap_near", 1912)]

@@ -200,6 +200,7 @@ FACTS = """(() => {
     sparkNational: document.getElementById("spark-national")?.dataset.values,
     sparkTerApel: document.getElementById("centre-ter-apel-spark")?.dataset.values,
     asOf: text("as-of"),
+    terApelDate: text("centre-ter-apel-date"),
     empty: document.getElementById("empty").hidden ? null : text("empty"),
   };
 })()"""
@@ -237,6 +238,7 @@ def test_an_over_full_country_is_red_and_says_vol(facts: dict[str, Any]) -> None
 
 def test_coverage_who_reported_and_who_did_not(facts: dict[str, Any], worker: str) -> None:
     assert facts["coverage"] == "3 van 5 locaties gemeld"
+    assert facts["terApelDate"].replace("\xa0", " ") == "ma 12 sep 2022"
     assert "3 van 5 locaties gemeld" in facts["asOf"]
     missing = [line.replace("\xa0", " ") for line in facts["missing"]]
     assert missing == [
