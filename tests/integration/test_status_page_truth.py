@@ -224,6 +224,9 @@ def test_the_critical_alert_shows_the_newest_figure_and_folds_the_stale_warning(
     assert "2.053" not in over["text"] and "1.912" not in over["text"]
     assert "bijgewerkt ma 12 sep 2022" in over["text"].replace("\xa0", " ")
     assert [f.split("-ter-apel")[0] for f in over["folded"]] == ["cap_near"]
+    assert "Omvat ook Bijna vol (waarschuwing sinds wo 7 sep 2022)" in over["text"].replace(
+        "\xa0", " "
+    )
     # The API says the same: one Ter Apel alert, the warning under it.
     _, body = get(worker + "api/alerts")
     listed = [a for a in body["alerts"] if a["subject"]["id"] == "ter-apel"]
