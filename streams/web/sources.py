@@ -50,8 +50,10 @@ def new_token() -> str:
 
 
 def hash_token(token: str) -> str:
-    """What the sources file stores for ``token``: its SHA-256, in lowercase hex."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    """What the sources file stores for ``token``: its SHA-256, in lowercase hex. Any text
+    hashes, also a header with bytes that are not UTF-8 (aiohttp hands those over as
+    surrogates)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ def test_a_token_is_found_by_its_hash_and_only_the_hash_is_kept() -> None:
     assert found.token_sha256 == hashlib.sha256(TOKEN.encode()).hexdigest()
     assert TOKEN not in repr(sources)
     assert sources.find(TOKEN + "x") is None and sources.find("") is None
+    assert sources.find("\udcff\ud800") is None  # a header that was not UTF-8
 
 
 @pytest.mark.parametrize(

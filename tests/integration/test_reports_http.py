@@ -196,8 +196,10 @@ def test_json_one_report_or_many_within_the_tokens_scope(worker: Any) -> None:
         {"Authorization": "Bearer opvm_not-a-token"},
         {"Authorization": f"Basic {NOORD}"},
         {"Authorization": f"Bearer {hash_token(NOORD)}"},  # the stored hash is not the token
+        {"Authorization": "Bearer \xff\xfe"},  # bytes that are not UTF-8
+        {"Authorization": "Bearer"},
     ],
-    ids=["none", "wrong", "basic", "the-hash"],
+    ids=["none", "wrong", "basic", "the-hash", "not-utf8", "empty"],
 )
 def test_without_a_valid_token_nothing_is_read(worker: Any, headers: dict[str, str]) -> None:
     status, raw = call_api(
