@@ -118,7 +118,8 @@ def register(app: faust.App, ctx: Context, sources: Sources) -> None:
                 return _error(
                     self, 401, "unauthorized",
                     "send your source token as 'Authorization: Bearer <token>'",
-                    "Het token klopt niet: controleer het of vraag de beheerder om een nieuw.",
+                    "Het token klopt niet: controleer het, of vraag de beheerder om een nieuw "
+                    "token.",
                 )  # fmt: skip
             try:
                 raw = await read_body(cast(aiohttp_web.Request, request), MAX_UPLOAD_BYTES)

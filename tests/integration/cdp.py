@@ -10,6 +10,7 @@ are collected in :attr:`Browser.log`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import shutil
@@ -65,6 +66,14 @@ class Browser:
         await self.call("Log.enable")
         await self.call("Runtime.enable")
         await self.call("Page.enable")
+        # A phone's screen, as a phone reports it (a desktop window has a minimum width).
+        await self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=self.width,
+            height=self.height,
+            deviceScaleFactor=1,
+            mobile=True,
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -131,6 +140,11 @@ class Browser:
             if time.monotonic() > deadline:
                 raise AssertionError(f"the page never reached: {condition}")
             await asyncio.sleep(0.1)
+
+    async def screenshot(self, path: Path) -> None:
+        """A PNG of the whole page as it is shown now."""
+        shot = await self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        path.write_bytes(base64.b64decode(shot["data"]))
 
     async def choose_file(self, selector: str, path: Path) -> None:
         """What a person does with the file dialog: ``path`` chosen in the file input."""

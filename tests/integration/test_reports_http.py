@@ -4,7 +4,8 @@ worker fed through Kafka, with real HTTP, and the page in headless Chromium.
 A source's accepted rows reach /api/locations through the topics like a producer's reports; the
 same file sent again changes nothing (the same figures, not one more alert change); bad rows and
 rows for locations outside the token's scope are refused one by one with their reasons; a wrong
-token is a 401, and no body, however broken, stops the worker.
+token is a 401, and no body, however broken, stops the worker. The page is used as a phone shows
+it (390 px wide); a screenshot goes to tests/artifacts/melden-phone.png (git-ignored).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 from cdp import Browser
 from e2e_support import TER_APEL, WorkerProcess, call_api, drain_topic, metric_value
-from test_status_page import location, require
+from test_status_page import ARTIFACTS, location, require
 
 from streams.web.sources import hash_token
 
@@ -253,6 +254,7 @@ def test_the_page_uploads_a_spreadsheet_at_phone_width(worker: Any, tmp_path: Pa
         async with Browser(binary, tmp_path) as page:
             await page.open(f"http://127.0.0.1:{worker.port}/melden")
             assert await page.evaluate("document.documentElement.lang") == "nl"
+            assert await page.evaluate("window.innerWidth") == 390
             wide = "document.documentElement.scrollWidth <= window.innerWidth"
             assert await page.evaluate(wide), "the page must fit a phone"
             await page.evaluate(f"document.getElementById('token').value = {ZWOLLE!r}")
@@ -268,6 +270,8 @@ def test_the_page_uploads_a_spreadsheet_at_phone_width(worker: Any, tmp_path: Pa
                   fits: document.documentElement.scrollWidth <= window.innerWidth,
                   cookies: document.cookie})"""
             )
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(ARTIFACTS / "melden-phone.png")
             # A wrong token: the page says so in Dutch.
             await page.evaluate("document.getElementById('token').value = 'opvm_fout'")
             await page.evaluate("document.getElementById('send').click()")
