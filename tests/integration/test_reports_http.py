@@ -14,6 +14,8 @@ import asyncio
 import json
 import os
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ from typing import Any
 import pytest
 from cdp import Browser
 from e2e_support import TER_APEL, WorkerProcess, call_api, drain_topic, metric_value
+from test_http_hardening import BAD_BODIES
 from test_status_page import ARTIFACTS, location, require
 
 from streams.web.sources import hash_token
@@ -238,6 +241,38 @@ def test_garbage_bodies_get_an_answer_and_the_worker_stays(
         assert answer["reason"] == reason and answer["melding"]
     health, _ = call_api(worker.port, "/health")
     assert health == 200 and worker.alive
+
+
+def test_the_bodies_that_once_crashed_other_endpoints_accept_nothing(worker: Any) -> None:
+    for name, (body, _) in sorted(BAD_BODIES.items()):
+        for content_type in ("application/json", "text/csv"):
+            status, answer = post(worker, body, NOORD, content_type)
+            assert status in (200, 400, 413), (name, content_type, status, answer)
+            if status == 200:
+                assert answer["accepted"] == 0, (name, content_type, answer)
+            else:
+                assert "\n" not in answer["error"] and answer["melding"], answer
+    health, _ = call_api(worker.port, "/health")
+    assert health == 200 and worker.alive
+
+
+def test_the_page_and_the_endpoint_carry_a_strict_policy(worker: Any) -> None:
+    request = urllib.request.Request(f"http://127.0.0.1:{worker.port}/melden")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        page = {k.lower(): v for k, v in response.headers.items()}
+        assert response.read().startswith(b"<!doctype html>")
+    policy = page["content-security-policy"]
+    assert "script-src 'sha256-" in policy and "unsafe-inline" not in policy
+    assert "connect-src 'self'" in policy and "form-action 'none'" in policy
+    assert page["x-content-type-options"] == "nosniff"
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{worker.port}/api/reports", data=b"", method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 401
+    assert refused.value.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert refused.value.headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_the_page_uploads_a_spreadsheet_at_phone_width(worker: Any, tmp_path: Path) -> None:
