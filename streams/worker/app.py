@@ -9,6 +9,8 @@ Path of an occupancy report, one room each::
         -> internal.province-contributions -> aggregate (provinces) -> province table
             -> internal.national-contributions -> aggregate (nation) -> national table
     opvang.alerts + opvang.acks -> escalate -> opvang.notifications
+    POST /api/reports, /melden -> melden (the topics' decoders, the source's scope)
+        -> opvang.occupancy, opvang.intake (as a producer would)
 
 Nothing is created at import time: the CLI builds a worker from its settings and config, the
 agent tests build one of their own with a recording :class:`~streams.worker.runner.Edge`. This is
