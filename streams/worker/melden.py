@@ -18,6 +18,7 @@ import asyncio
 from importlib import resources
 from typing import Any, cast
 
+import aiohttp
 import faust
 import structlog
 from aiohttp import web as aiohttp_web
@@ -37,7 +38,7 @@ from streams.web.uploads import (
 )
 from streams.worker.context import Context
 
-__all__ = ["SEND_TIMEOUT_SECONDS", "register"]
+__all__ = ["CONCURRENT_UPLOADS", "READ_TIMEOUT_SECONDS", "SEND_TIMEOUT_SECONDS", "register"]
 
 log = structlog.get_logger("opvangwacht.worker")
 
@@ -45,6 +46,12 @@ log = structlog.get_logger("opvangwacht.worker")
 SEND_TIMEOUT_SECONDS = 30.0
 #: How long a request waits for the locations to be read after a start.
 REGISTRY_WAIT_SECONDS = 10.0
+#: Uploads read and judged at the same time (each holds at most 1 MiB of body and its rows);
+#: another waits up to BUSY_WAIT_SECONDS for a place, then is told to send again (503).
+CONCURRENT_UPLOADS = 4
+BUSY_WAIT_SECONDS = 5.0
+#: A body must arrive within this: a sender that trickles its bytes holds an upload's place.
+READ_TIMEOUT_SECONDS = 30.0
 
 
 def _error(
@@ -98,6 +105,7 @@ def register(app: faust.App, ctx: Context, sources: Sources) -> None:
     send = ctx.runner.edge.send
     topic_of = {"occupancy": ctx.topics.occupancy, "intake": ctx.topics.intake}
     counted = ctx.metrics.http_reports
+    places = asyncio.Semaphore(CONCURRENT_UPLOADS)
 
     @app.page("/melden")
     async def melden_page(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
@@ -122,8 +130,40 @@ def register(app: faust.App, ctx: Context, sources: Sources) -> None:
                     "token.",
                 )  # fmt: skip
             try:
-                raw = await read_body(cast(aiohttp_web.Request, request), MAX_UPLOAD_BYTES)
+                await asyncio.wait_for(places.acquire(), timeout=BUSY_WAIT_SECONDS)
+            except TimeoutError:
+                return self.json(
+                    {
+                        "error": "other uploads are being read; send it again in a moment",
+                        "reason": "busy",
+                        "melding": "Het is even druk: probeer het over een minuut opnieuw.",
+                    },
+                    status=503,
+                    headers={"Retry-After": "10"},
+                )
+            try:
+                return await self._upload(request, source)
+            finally:
+                places.release()
+
+        async def _upload(self, request: faust.web.Request, source: Source) -> faust.web.Response:
+            try:
+                raw = await asyncio.wait_for(
+                    read_body(cast(aiohttp_web.Request, request), MAX_UPLOAD_BYTES),
+                    timeout=READ_TIMEOUT_SECONDS,
+                )
                 rows = _rows(str(request.headers.get("Content-Type", "")), raw)
+            except TimeoutError:
+                return _error(
+                    self, 408, "slow",
+                    f"the body did not arrive within {READ_TIMEOUT_SECONDS:.0f} seconds",
+                    "Het versturen duurde te lang: probeer het opnieuw.",
+                )  # fmt: skip
+            except (aiohttp_web.HTTPException, ConnectionError, aiohttp.ClientError) as exc:
+                return _error(
+                    self, 400, "incomplete", f"the body did not arrive whole: {type(exc).__name__}",
+                    "Het bestand kwam niet helemaal aan: probeer het opnieuw.",
+                )  # fmt: skip
             except BodyError as exc:
                 melding = (
                     "Het bestand is te groot: stuur het in delen." if exc.status == 413 else ""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +29,7 @@ from test_http_hardening import BAD_BODIES
 from test_status_page import ARTIFACTS, location, require
 
 from streams.web.sources import hash_token
+from streams.worker.melden import CONCURRENT_UPLOADS
 
 pytestmark = pytest.mark.integration
 
@@ -254,6 +256,36 @@ def test_the_bodies_that_once_crashed_other_endpoints_accept_nothing(worker: Any
                 assert "\n" not in answer["error"] and answer["melding"], answer
     health, _ = call_api(worker.port, "/health")
     assert health == 200 and worker.alive
+
+
+def test_slow_senders_hold_only_their_places_and_a_closed_one_frees_it(worker: Any) -> None:
+    """Uploads that trickle their bytes hold every place: the next upload is told to come back
+    (503) instead of piling up bodies; once they hang up, uploads are taken again."""
+    held = []
+    head = (
+        "POST /api/reports HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {NOORD}\r\nContent-Type: text/csv\r\n"
+        "Content-Length: 100000\r\n\r\nlocation_id;date;occupancy\n"
+    ).encode()
+    try:
+        for _ in range(CONCURRENT_UPLOADS):
+            sock = socket.create_connection(("127.0.0.1", worker.port), timeout=10)
+            sock.sendall(head)
+            held.append(sock)
+        time.sleep(1)
+        small = b"location_id;date;occupancy\nter-apel;2024-03-01;1950\n"
+        started = time.monotonic()
+        status, answer = post(worker, small, NOORD)
+        assert (status, answer["reason"]) == (503, "busy"), answer
+        assert time.monotonic() - started >= 4
+    finally:
+        for sock in held:
+            sock.close()
+    deadline = time.monotonic() + 10
+    while (status := post(worker, small, NOORD)[0]) != 200 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert status == 200
+    assert worker.alive
 
 
 def test_the_page_and_the_endpoint_carry_a_strict_policy(worker: Any) -> None:
