@@ -7,6 +7,7 @@
     opvangwacht replay PATH|NAME            publish a scenario in date order
     opvangwacht demo                        everything above, end to end, with a local webhook sink
     opvangwacht route --dry-run PATH|NAME   who would be told what, exact texts; sends nothing
+    opvangwacht source token [--name N]     a new token for a reporting source, and its hash
 
 Errors end with a sentence that says what to do, and exit code 2 (usage or configuration) or 1.
 """
@@ -54,11 +55,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from streams.logging import configure_logging, logging_dict_config
     from streams.settings import load_alerting_config
     from streams.topics import ensure_topics
+    from streams.web.sources import load_sources
     from streams.worker.app import build_worker
 
     configure_logging(args.log_level.upper())
     settings = _settings()
     config = load_alerting_config(settings.config_path)  # fail here, clearly, not inside Faust
+    sources = load_sources(settings.sources_path)
     busy = web_port_problem(settings.web_host, settings.web_port)
     if busy:
         print(f"opvangwacht: {busy}", file=sys.stderr)
@@ -67,7 +70,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(ensure_topics(settings))
-    app = build_worker(settings, config).app
+    app = build_worker(settings, config, sources=sources).app
 
     worker = faust.Worker(
         app,
@@ -268,6 +271,30 @@ def cmd_route(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_source(args: argparse.Namespace) -> int:
+    from streams.web.sources import hash_token, new_token
+
+    if args.stdin:
+        token = sys.stdin.readline().strip()
+        if not token:
+            print("opvangwacht: give the token on standard input", file=sys.stderr)
+            return 2
+        print(f"token_sha256: {hash_token(token)}")
+        return 0
+    token = new_token()
+    name = args.name or "NAME"
+    print(
+        f"# Give this token to the source, once, by a safe way; it is not stored anywhere:\n"
+        f"#   {token}\n"
+        f"# and add this to the sources file (OPVANG_SOURCES), with the locations it reports for:\n"
+        f"  - name: {name}\n"
+        f"    token_sha256: {hash_token(token)}\n"
+        f"    locations: []\n"
+        f"    municipalities: []"
+    )
+    return 0
+
+
 def package_version() -> str:
     """The installed package's version (``unknown`` when run from a source tree that is not
     installed)."""
@@ -363,6 +390,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     route.add_argument("--json", action="store_true", help="JSON Lines: one per change, a summary")
     route.set_defaults(func=cmd_route)
+
+    source = sub.add_parser(
+        "source",
+        help="tokens for the sources that send reports over HTTP (/api/reports, /melden)",
+        description="Make a new source token and print its sha256 for the sources file "
+        "(OPVANG_SOURCES); --stdin: hash a token read from standard input instead.",
+    )
+    source.add_argument("action", choices=["token"])
+    source.add_argument("--name", help="the source's name in the printed entry")
+    source.add_argument("--stdin", action="store_true", help="hash the token on standard input")
+    source.set_defaults(func=cmd_source)
     return parser
 
 

@@ -120,3 +120,30 @@ def test_a_free_web_port_is_no_problem() -> None:
     port = _closed_port()
     assert web_port_problem("127.0.0.1", port) is None
     assert "cannot be opened" in (web_port_problem("no-such-host.invalid", port) or "")
+
+
+def test_a_bad_sources_file_stops_the_worker_before_it_starts(tmp_path: Path) -> None:
+    bad = tmp_path / "sources.yml"
+    bad.write_text("sources:\n  - name: coa\n    token_sha256: geheim\n", encoding="utf-8")
+    env = {**os.environ, "OPVANG_KAFKA_BOOTSTRAP": f"127.0.0.1:{_closed_port()}"}
+    for path in (bad, tmp_path / "missing.yml", tmp_path):
+        result = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env={**env, "OPVANG_SOURCES": str(path)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        line = _one_line(result)
+        assert line.startswith(f"opvangwacht: configuration error: {path}: "), line
+    assert "opvangwacht source token" in _one_line(
+        subprocess.run(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env={**env, "OPVANG_SOURCES": str(bad)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    )
