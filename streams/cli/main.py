@@ -7,6 +7,7 @@
     opvangwacht replay PATH|NAME            publish a scenario in date order
     opvangwacht demo                        everything above, end to end, with a local webhook sink
     opvangwacht route --dry-run PATH|NAME   who would be told what, exact texts; sends nothing
+    opvangwacht config check [FILE]         check the alerting file, print its route tree
 
 Errors end with a sentence that says what to do, and exit code 2 (usage or configuration) or 1.
 """
@@ -227,6 +228,33 @@ def cmd_route(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    from streams.cli.check import CheckError, check_file, describe
+
+    path = Path(args.file) if args.file else _settings().config_path
+    if path is None:
+        print(
+            "opvangwacht config check: no file given and OPVANG_CONFIG is not set; run: "
+            "opvangwacht config check deploy/config/alerting.yml",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        checked = check_file(path)
+    except CheckError as exc:
+        print(f"opvangwacht: {exc}", file=sys.stderr)
+        return 2
+    print(f"{path}: valid")
+    print("\n".join(describe(checked)))
+    if checked.missing:
+        print(
+            f"opvangwacht config check: note: credentials not set here: "
+            f"{', '.join(checked.missing)} (the worker will not start without them)",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def package_version() -> str:
     """The installed package's version (``unknown`` when run from a source tree that is not
     installed)."""
@@ -322,6 +350,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     route.add_argument("--json", action="store_true", help="JSON Lines: one per change, a summary")
     route.set_defaults(func=cmd_route)
+
+    config = sub.add_parser("config", help="check the alerting file (config check [FILE])")
+    config_sub = config.add_subparsers(dest="action", required=True)
+    check = config_sub.add_parser(
+        "check",
+        help="validate the alerting YAML as the worker reads it and print its route tree",
+        description=(
+            "Validate the alerting YAML as the worker reads it and print its route tree (as "
+            "amtool config routes does). Exit 0 when valid, 2 with one line (file:line: what is "
+            "wrong) when not. Contacts nothing."
+        ),
+    )
+    check.add_argument("file", nargs="?", help="the alerting YAML (default: OPVANG_CONFIG)")
+    check.set_defaults(func=cmd_config)
     return parser
 
 
