@@ -1,6 +1,7 @@
 """The worker's web endpoints that change something: acknowledging an alert, making and
-expiring silences, turning a receiver back on (all with the API token), and the SMS providers'
-delivery reports (with the callback token and the provider's signature).
+expiring silences (also through Alertmanager's API v2, ``streams.worker.silences_v2``), turning
+a receiver back on (all with the API token), and the SMS providers' delivery reports (with the
+callback token and the provider's signature).
 
 Each endpoint checks what it is given and writes one or a few records to a topic; the agents do
 the rest. A ``kill -9`` before the write loses the request (the caller got no 2xx and sends it
@@ -41,6 +42,7 @@ from streams.web.http import (
     read_json_object,
 )
 from streams.web.reports import ReportKeys, called_urls
+from streams.worker import silences_v2
 from streams.worker.context import Context
 
 __all__ = ["AUDIT_WAIT_SECONDS", "register"]
@@ -180,6 +182,7 @@ def register(app: faust.App, ctx: Context) -> None:
             await send(topics.notifications, name.encode(), message, None)
             return self.json({"receiver": name, "enabled": True}, status=202)
 
+    silences_v2.register(app, ctx, _authorised)
     _register_delivery_reports(app, ctx)
 
 
