@@ -139,6 +139,17 @@ def register(app: faust.App, ctx: Context) -> None:
             await _acknowledge(ctx, alert_id, by, comment, tell_pagerduty=True)
             return self.json({"alert_id": alert_id, "acknowledged_by": by}, status=202)
 
+    @app.page("/api/session")
+    class SessionView(faust.web.View):
+        """Whether the bearer token is the API token (the status page's log-in); changes
+        nothing."""
+
+        async def get(self, request: faust.web.Request) -> faust.web.Response:
+            refused = _authorised(ctx, request)
+            if refused is not None:
+                return self.json({"error": refused}, status=401)
+            return self.json({"ok": True})
+
     @app.page("/api/silences")
     class SilencesView(faust.web.View):
         async def get(self, request: faust.web.Request) -> faust.web.Response:
@@ -236,7 +247,9 @@ def _register_pagerduty_webhook(app: faust.App, ctx: Context) -> None:
             comment = f"{done} in PagerDuty {event.url}".strip()
             await _acknowledge(ctx, event.incident_key, by, comment, tell_pagerduty=False)
             log.info(
-                "pagerduty acknowledgement", alert_id=event.incident_key, event_type=event.event_type
+                "pagerduty acknowledgement",
+                alert_id=event.incident_key,
+                event_type=event.event_type,
             )
             return self.json({"alert_id": event.incident_key, "acknowledged_by": by}, status=202)
 

@@ -102,7 +102,10 @@ async def test_amtool_silences_hold_messages_and_survive_a_restart(
         bootstrap=kafka_bootstrap,
         prefix=f"amtool-{uuid.uuid4().hex[:8]}.",
         workdir=tmp_path,
-        config=f"receivers:\n  - name: ops\n    webhook: {{url: '{ops.url}'}}\nroute:\n  receiver: ops\n",
+        config=(
+            f"receivers:\n  - name: ops\n    webhook: {{url: '{ops.url}'}}\n"
+            "route:\n  receiver: ops\n"
+        ),
         extra_env={"OPVANG_API_TOKEN": TOKEN},
     )
     http_config = tmp_path / "amtool-http.yml"
@@ -151,6 +154,12 @@ async def test_amtool_silences_hold_messages_and_survive_a_restart(
         assert [s["id"] for s in amtool.query('rule=~"cap.*"')] == [severe]
         assert amtool.query("location_id=ter-apel") == []
         assert amtool.ok("silence", "query", "-q").split() != []
+        # amtool silence update: the same id, a new end.
+        ends = listed[severe]["endsAt"]
+        amtool.ok("silence", "update", severe, "--duration=5h")
+        (again,) = amtool.query('rule=~"cap.*"')
+        assert again["id"] == severe and again["endsAt"] > ends
+        assert again["matchers"] == listed[severe]["matchers"]
         # Anyone may read (as GET /api/silences); the plain table names both.
         table = anonymous.ok("silence", "query")
         assert budel in table and severe in table
