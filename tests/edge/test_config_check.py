@@ -124,6 +124,8 @@ def test_without_a_file_it_checks_opvang_config(tmp_path: Path) -> None:
         (VALID.replace("receiver: pager", "receiver: pagr"), 13, "no receiver named 'pagr'"),
         (VALID.replace("cap_.*", "cap_(.*"), 15, "bad regular expression"),
         ("receivers:\n  - name: a\n    webhook: {url: x\nroute: 1\n", 4, "not valid YAML"),
+        (VALID.replace("https://ops.example.nl/hook", "ftp://x"), 4, "webhook.url must be a URL"),
+        (VALID.replace("    pagerduty:\n", "    pagerduty:\n      colour: red\n"), 8, "colour"),
         (
             VALID.replace("  routes:\n    - matchers: ['sev", "  routs:\n    - matchers: ['sev"),
             11,
