@@ -26,9 +26,10 @@
   });
   const store = window.sessionStorage;
   /** Alert ids whose history is open, and the last message per alert: both outlive the
-   * page's re-render every 30 s. */
+   * page's re-render every 30 s, and so do silence forms being filled in (drafts). */
   const openHistory = new Set();
   const messages = new Map();
+  const drafts = new Map();
   let silences = [];
 
   const STYLE = {
@@ -236,29 +237,43 @@
     }
   }
 
-  function silenceForm(alertId, bar) {
+  /** The silence form; ``draft`` (what was chosen and typed before the page re-rendered its
+   * alerts) brings it back as it was. */
+  function silenceForm(alertId, bar, draft) {
     const hours = h("select", { "aria-label": "Hoe lang", class: "oncall-duration",
       style: { ...STYLE.input, flex: "0 1 8rem" } },
     DURATIONS.map(([label, value]) => h("option", { value: String(value) }, label)));
     const reason = h("input", { type: "text", class: "oncall-reason", placeholder: "Reden",
       maxlength: "1000", required: true, "aria-label": "Reden", style: STYLE.input });
+    if (draft) {
+      hours.value = draft.hours;
+      reason.value = draft.reason;
+    }
+    const keep = () => drafts.set(alertId, { hours: hours.value, reason: reason.value });
+    const close = () => {
+      drafts.delete(alertId);
+      form.remove();
+    };
+    hours.addEventListener("change", keep);
+    reason.addEventListener("input", keep);
     const form = h("form", { class: "oncall-silence-form", style: STYLE.form,
       onsubmit: (event) => {
         event.preventDefault();
+        keep();
         if (!reason.value.trim()) {
           say(alertId, "Geef een reden op.");
           return;
         }
-        form.remove();
+        close();
         silence(alertId, Number(hours.value), reason.value.trim());
       } },
     hours, reason,
     h("button", { type: "submit", class: "oncall-silence-submit", style: STYLE.button },
       "Stilzetten"),
-    h("button", { type: "button", style: STYLE.button, onclick: () => form.remove() },
-      "Annuleren"));
+    h("button", { type: "button", style: STYLE.button, onclick: close }, "Annuleren"));
+    keep();
     bar.append(form);
-    reason.focus();
+    if (!draft) reason.focus();
   }
 
   async function fillHistory(alertId, panel) {
@@ -320,6 +335,9 @@
     }
     bar.append(h("span", { class: "oncall-message", "data-for": alertId, role: "status",
       style: STYLE.note }, messages.get(alertId) || ""));
+    if (token() && drafts.has(alertId) && bar.querySelector(".oncall-silence")) {
+      silenceForm(alertId, bar, drafts.get(alertId));
+    }
     item.append(bar, panel);
     if (!panel.hidden) fillHistory(alertId, panel);
   }

@@ -179,6 +179,19 @@ async def test_acknowledge_and_silence_from_the_page_at_phone_width(
             assert await tab.evaluate(fits(f"{other} .oncall-silence-form > *"))
             await tab.evaluate(f"document.querySelector('{other} .oncall-duration').value = '4'")
             await tab.type(f"{other} .oncall-reason", "uitbreiding loopt, cijfers kloppen")
+            # The page re-renders its alerts every 30 s: a form being filled in survives that.
+            await tab.evaluate(f"document.querySelector('{other}').dataset.old = '1'")
+            await tab.evaluate("window.load()")
+            await tab.wait_for(f"!document.querySelector('{other}').dataset.old")
+            await tab.wait_for(
+                f"document.querySelector('{other} .oncall-reason')?.value"
+                " === 'uitbreiding loopt, cijfers kloppen'",
+                show=other,
+            )
+            assert (
+                await tab.evaluate(f"document.querySelector('{other} .oncall-duration').value")
+                == "4"
+            )
             before = dt.datetime.now(dt.UTC)
             await tab.tap(f"{other} .oncall-silence-submit")
             await tab.wait_for(f"!!document.querySelector('{other} .oncall-unsilence')")
