@@ -38,6 +38,7 @@ VARIABLES: dict[str, str] = {
     "OPVANG_API_TOKEN": "bearer token for acknowledgements, silences, receivers (unset: read only)",
     "OPVANG_DLR_TOKEN": "secret last path segment of the SMS delivery-report URL",
     "OPVANG_SOURCES": "YAML of the sources that may send reports over HTTP (unset: none)",
+    "OPVANG_PAGERDUTY_WEBHOOK_SECRET": "PagerDuty v3 webhook secret(s), comma separated",
     "OPVANG_WORKER_ID": "this worker's lasting name in its group (static membership)",
     "OPVANG_SESSION_TIMEOUT": "seconds before a silent worker's partitions move (10)",
     "OPVANG_STANDBY_REPLICAS": "warm copies of each partition's tables on other workers (1)",
@@ -82,6 +83,9 @@ class Settings:
     #: /api/reports``, the page ``/melden``), with their hashed tokens and scopes
     #: (``streams.web.sources``). Unset: no source, such reports are refused.
     sources_path: Path | None = None
+    #: OPVANG_PAGERDUTY_WEBHOOK_SECRET: the secrets of the PagerDuty v3 webhook subscriptions
+    #: whose signed deliveries acknowledge alerts. Empty: the webhook answers 404.
+    pagerduty_webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
     #: OPVANG_CAP_SENDER and OPVANG_CAP_EXERCISE: the CAP messages' sender, and whether they are
     #: marked as an exercise.
     cap_sender: str = "opvangwacht"
@@ -164,6 +168,11 @@ class Settings:
             replication_factor=int(copies),
             dlr_token=env.get("OPVANG_DLR_TOKEN") or None,
             sources_path=Path(sources) if (sources := env.get("OPVANG_SOURCES")) else None,
+            pagerduty_webhook_secrets=tuple(
+                part.strip()
+                for part in env.get("OPVANG_PAGERDUTY_WEBHOOK_SECRET", "").split(",")
+                if part.strip()
+            ),
             cap_sender=env.get("OPVANG_CAP_SENDER") or "opvangwacht",
             cap_exercise=env.get("OPVANG_CAP_EXERCISE", "") not in ("", "0", "false"),
             secrets=dict(env),

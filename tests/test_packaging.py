@@ -32,6 +32,7 @@ def test_the_wheel_ships_data_files_and_the_console_script(tmp_path: Path) -> No
         "streams/data/scenarios/ter-apel-2022-08.jsonl",
         "streams/data/scenarios/shortage-2026.jsonl",
         "streams/web/index.html",
+        "streams/web/actions.js",
         "alerts/py.typed",
     ):
         assert expected in files, expected
@@ -46,7 +47,7 @@ def test_the_wheel_ships_data_files_and_the_console_script(tmp_path: Path) -> No
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    for command in ("worker", "kafka", "replay", "demo", "load-locations"):
+    for command in ("worker", "kafka", "replay", "demo", "load-locations", "config"):
         assert command in result.stdout
 
 

@@ -8,6 +8,7 @@
     opvangwacht demo                        everything above, end to end, with a local webhook sink
     opvangwacht route --dry-run PATH|NAME   who would be told what, exact texts; sends nothing
     opvangwacht source token [--name N]     a new token for a reporting source, and its hash
+    opvangwacht config check [FILE]         check the alerting file, print its route tree
 
 Errors end with a sentence that says what to do, and exit code 2 (usage or configuration) or 1.
 """
@@ -295,6 +296,33 @@ def cmd_source(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    from streams.cli.check import CheckError, check_file, describe
+
+    path = Path(args.file) if args.file else _settings().config_path
+    if path is None:
+        print(
+            "opvangwacht config check: no file given and OPVANG_CONFIG is not set; run: "
+            "opvangwacht config check deploy/config/alerting.yml",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        checked = check_file(path)
+    except CheckError as exc:
+        print(f"opvangwacht: {exc}", file=sys.stderr)
+        return 2
+    print(f"{path}: valid")
+    print("\n".join(describe(checked)))
+    if checked.missing:
+        print(
+            f"opvangwacht config check: note: credentials not set here: "
+            f"{', '.join(checked.missing)} (the worker will not start without them)",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def package_version() -> str:
     """The installed package's version (``unknown`` when run from a source tree that is not
     installed)."""
@@ -401,6 +429,19 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--name", help="the source's name in the printed entry")
     source.add_argument("--stdin", action="store_true", help="hash the token on standard input")
     source.set_defaults(func=cmd_source)
+    config = sub.add_parser("config", help="check the alerting file (config check [FILE])")
+    config_sub = config.add_subparsers(dest="action", required=True)
+    check = config_sub.add_parser(
+        "check",
+        help="validate the alerting YAML as the worker reads it and print its route tree",
+        description=(
+            "Validate the alerting YAML as the worker reads it and print its route tree (as "
+            "amtool config routes does). Exit 0 when valid, 2 with one line (file:line: what is "
+            "wrong) when not. Contacts nothing."
+        ),
+    )
+    check.add_argument("file", nargs="?", help="the alerting YAML (default: OPVANG_CONFIG)")
+    check.set_defaults(func=cmd_config)
     return parser
 
 

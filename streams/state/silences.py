@@ -23,6 +23,10 @@ class SilenceBook:
         """Every silence the API made (the routing checks each one's own time window)."""
         return tuple(self._silences.values())
 
+    def get(self, silence_id: str) -> Silence | None:
+        """The silence made through the API with this id (expired ones too), or None."""
+        return self._silences.get(silence_id)
+
     def apply(self, key: str, value: bytes | None) -> None:
         """One record of the silences topic: a silence, or a tombstone that ends it. An
         unreadable record ends the silence of its key too (never silence by accident) and

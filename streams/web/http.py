@@ -137,6 +137,8 @@ DEFAULT_POLICY: Final = "default-src 'none'; frame-ancestors 'none'; base-uri 'n
 
 _INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+#: ``<script src="name.js">``: a relative path, served by the worker itself.
+_OWN_SCRIPT = re.compile(r'<script src="[A-Za-z0-9_-]+\.js"[^>]*></script>')
 
 
 def _hash_source(text: str) -> str:
@@ -147,9 +149,15 @@ def _hash_source(text: str) -> str:
 def page_policy(html: str) -> str:
     """The Content-Security-Policy of a page whose script and style are inline: each ``<script>``
     and ``<style>`` element (without attributes) allowed by the hash of its text, as a browser
-    computes it; fetches and images from the worker itself; nothing else, no framing."""
-    elements = _INLINE.findall(_COMMENT.sub("", html))
+    computes it; script files by a relative name (``<script src="actions.js">``) from the worker
+    itself ('self': every other answer of the worker is JSON, XML or text, which a browser does
+    not run as a script under nosniff); fetches and images from the worker itself; nothing else,
+    no framing."""
+    visible = _COMMENT.sub("", html)
+    elements = _INLINE.findall(visible)
     scripts = [_hash_source(body) for tag, body in elements if tag == "script"]
+    if _OWN_SCRIPT.search(visible):  # a script file of the worker's own (actions.js)
+        scripts.append("'self'")
     styles = [_hash_source(body) for tag, body in elements if tag == "style"]
     return "; ".join(
         [

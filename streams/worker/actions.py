@@ -1,6 +1,7 @@
 """The worker's web endpoints that change something: acknowledging an alert, making and
-expiring silences, turning a receiver back on (all with the API token), and the SMS providers'
-delivery reports (with the callback token and the provider's signature).
+expiring silences (also through Alertmanager's API v2, ``streams.worker.silences_v2``), turning
+a receiver back on (all with the API token), and the SMS providers' delivery reports (with the
+callback token and the provider's signature).
 
 Each endpoint checks what it is given and writes one or a few records to a topic; the agents do
 the rest. A ``kill -9`` before the write loses the request (the caller got no 2xx and sends it
@@ -32,6 +33,7 @@ from streams.messages import (
 from streams.records import encode
 from streams.state.audit import Acknowledged, DeliveryReported
 from streams.web import api
+from streams.web import pagerduty_webhook as pd_webhook
 from streams.web.http import (
     BodyError,
     form_fields,
@@ -41,6 +43,7 @@ from streams.web.http import (
     read_json_object,
 )
 from streams.web.reports import ReportKeys, called_urls
+from streams.worker import silences_v2
 from streams.worker.context import Context
 
 __all__ = ["AUDIT_WAIT_SECONDS", "register"]
@@ -95,6 +98,22 @@ async def _alert_exists(ctx: Context, alert_id: str) -> bool | None:
     return ctx.audit_log.knows(alert_id)
 
 
+async def _acknowledge(
+    ctx: Context, alert_id: str, by: str, comment: str, *, tell_pagerduty: bool
+) -> None:
+    """The alert acknowledged: an audit entry, and the acknowledgement the escalation agent
+    reads (which stops the escalation); PagerDuty receivers are told too unless the
+    acknowledgement came from PagerDuty."""
+    send = ctx.runner.edge.send
+    await ctx.runner.audit(alert_id, Acknowledged(by, comment))
+    ack = encode_escalation_message(Acknowledgement(alert_id, by))
+    await send(ctx.topics.acks, alert_id.encode(), ack, None)
+    for spec in ctx.config.receivers if tell_pagerduty else ():
+        if spec.kind == "pagerduty":
+            forward = encode_notification_message(ReceiverAck(spec.name, alert_id, by))
+            await send(ctx.topics.notifications, spec.name.encode(), forward, None)
+
+
 def register(app: faust.App, ctx: Context) -> None:
     send = ctx.runner.edge.send
     topics = ctx.topics
@@ -117,14 +136,19 @@ def register(app: faust.App, ctx: Context) -> None:
                 return _still_reading(self)
             if not exists:
                 return self.json({"error": f"no alert {alert_id[:200]!r}"}, status=404)
-            await ctx.runner.audit(alert_id, Acknowledged(by, comment))
-            ack = encode_escalation_message(Acknowledgement(alert_id, by))
-            await send(topics.acks, alert_id.encode(), ack, None)
-            for spec in ctx.config.receivers:
-                if spec.kind == "pagerduty":
-                    forward = encode_notification_message(ReceiverAck(spec.name, alert_id, by))
-                    await send(topics.notifications, spec.name.encode(), forward, None)
+            await _acknowledge(ctx, alert_id, by, comment, tell_pagerduty=True)
             return self.json({"alert_id": alert_id, "acknowledged_by": by}, status=202)
+
+    @app.page("/api/session")
+    class SessionView(faust.web.View):
+        """Whether the bearer token is the API token (the status page's log-in); changes
+        nothing."""
+
+        async def get(self, request: faust.web.Request) -> faust.web.Response:
+            refused = _authorised(ctx, request)
+            if refused is not None:
+                return self.json({"error": refused}, status=401)
+            return self.json({"ok": True})
 
     @app.page("/api/silences")
     class SilencesView(faust.web.View):
@@ -180,7 +204,54 @@ def register(app: faust.App, ctx: Context) -> None:
             await send(topics.notifications, name.encode(), message, None)
             return self.json({"receiver": name, "enabled": True}, status=202)
 
+    silences_v2.register(app, ctx, _authorised)
+    _register_pagerduty_webhook(app, ctx)
     _register_delivery_reports(app, ctx)
+
+
+def _register_pagerduty_webhook(app: faust.App, ctx: Context) -> None:
+    secrets = ctx.settings.pagerduty_webhook_secrets
+
+    @app.page("/api/pagerduty/webhook")
+    class PagerDutyWebhookView(faust.web.View):
+        """PagerDuty's v3 webhooks, signed with the subscription's secret
+        (OPVANG_PAGERDUTY_WEBHOOK_SECRET): an incident acknowledged or resolved in PagerDuty
+        acknowledges its alert here, which stops the escalation. A delivery without a valid
+        signature writes nothing (401 or 403)."""
+
+        async def post(self, request: faust.web.Request) -> Any:
+            if not secrets:
+                return self.json({"error": "no PagerDuty webhook here"}, status=404)
+            try:
+                raw = await read_body(_aiohttp(request))
+            except BodyError as exc:
+                return _refused(self, exc)
+            header = request.headers.get("X-PagerDuty-Signature")
+            refused = pd_webhook.refusal(raw, None if header is None else str(header), secrets)
+            if refused is not None:
+                log.warning("pagerduty webhook refused", reason=refused[1])
+                return self.json({"error": refused[1]}, status=refused[0])
+            try:
+                event = pd_webhook.parse_event(raw)
+            except pd_webhook.WebhookError as exc:
+                return self.json({"error": str(exc)}, status=400)
+            done = pd_webhook.TAKING_EVENTS.get(event.event_type)
+            if done is None or not event.incident_key:
+                return self.json({"ignored": event.event_type})
+            exists = await _alert_exists(ctx, event.incident_key)
+            if exists is None:
+                return _still_reading(self)
+            if not exists:  # an incident opvangwacht did not open: nothing to stop
+                return self.json({"ignored": event.event_type, "reason": "not an alert of ours"})
+            by = f"{event.agent or 'iemand'} (PagerDuty)"
+            comment = f"{done} in PagerDuty {event.url}".strip()
+            await _acknowledge(ctx, event.incident_key, by, comment, tell_pagerduty=False)
+            log.info(
+                "pagerduty acknowledgement",
+                alert_id=event.incident_key,
+                event_type=event.event_type,
+            )
+            return self.json({"alert_id": event.incident_key, "acknowledged_by": by}, status=202)
 
 
 def _register_delivery_reports(app: faust.App, ctx: Context) -> None:

@@ -57,6 +57,16 @@ def register(app: faust.App, ctx: Context, prometheus: CollectorRegistry) -> Non
         assets; its inline script and style allowed by their hashes, nothing else."""
         return web.html(page, headers={"Content-Security-Policy": policy})
 
+    script = (resources.files("streams") / "web" / "actions.js").read_bytes()
+
+    @app.page("/actions.js")
+    async def actions_script(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        """The status page's actions (acknowledge, silence, history): its one script file."""
+        response = aiohttp_web.Response(
+            body=script, content_type="text/javascript", charset="utf-8"
+        )
+        return cast(faust.web.Response, response)
+
     @app.page("/health")
     async def health(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
         recovering = bool(getattr(app, "in_recovery", False))

@@ -20,6 +20,13 @@ def test_worker_id_makes_a_static_member() -> None:
     assert Settings.from_env({"OPVANG_WORKER_ID": ""}).worker_id is None
 
 
+def test_pagerduty_webhook_secrets_are_a_list_and_never_shown() -> None:
+    assert Settings.from_env({}).pagerduty_webhook_secrets == ()
+    settings = Settings.from_env({"OPVANG_PAGERDUTY_WEBHOOK_SECRET": " one-secret , ,two-secret"})
+    assert settings.pagerduty_webhook_secrets == ("one-secret", "two-secret")
+    assert "one-secret" not in repr(settings)
+
+
 def test_replication_factor_and_min_insync_replicas() -> None:
     single = Settings.from_env({})
     assert (single.replication_factor, single.min_insync_replicas) == (1, None)

@@ -136,11 +136,24 @@ def test_page_policy_allows_the_pages_own_script_and_style_by_hash() -> None:
     assert "connect-src 'self'" in policy and "frame-ancestors 'none'" in policy
 
 
+def test_a_script_file_of_the_worker_is_allowed_as_self_and_nothing_else_is() -> None:
+    own = page_policy('<script src="actions.js" defer></script>')
+    assert "script-src 'self';" in own
+    for other in (
+        '<script src="https://cdn.example/x.js"></script>',
+        '<script src="//cdn.example/x.js"></script>',
+        '<!-- <script src="actions.js"></script> -->',
+    ):
+        assert "script-src 'none';" in page_policy(other), other
+
+
 def test_the_status_page_has_one_script_and_one_style_and_no_inline_handlers() -> None:
     page = (resources.files("streams") / "web" / "index.html").read_text(encoding="utf-8")
     policy = page_policy(page)
     directives = dict(d.split(" ", 1) for d in policy.split("; "))
-    assert len(directives["script-src"].split()) == 1
+    # Its inline script by hash, and its one script file (actions.js) from the worker itself.
+    assert [s[:8] for s in directives["script-src"].split()] == ["'sha256-", "'self'"]
+    assert page.count("<script src=") == 1 and '<script src="actions.js"' in page
     assert len(directives["style-src"].split()) == 1
     assert 'setAttribute("style"' not in page
     assert " onclick=" not in page and " onload=" not in page

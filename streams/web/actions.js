@@ -1,0 +1,381 @@
+/*
+  opvangwacht status page: acting on an alert (acknowledge, silence) and looking into it (its
+  history, its CAP message). Served by the worker at /actions.js, included by index.html with one
+  <script src> line; it needs nothing of that page but the container #oncall (made here if it is
+  missing) and the data-alert-id attribute on each alert, which it finds by watching the page.
+
+  The API token is asked once per browser session and kept in sessionStorage (gone when the tab
+  closes; never in the page, never in localStorage or a cookie). Without it the page stays read
+  only: history and CAP message for everyone, the buttons only after logging in.
+  Every value from the API goes into the page as text, never as HTML; styles through the CSSOM
+  (the page's Content-Security-Policy allows no style attributes).
+*/
+"use strict";
+
+(() => {
+  const TOKEN_KEY = "opvangwacht.token";
+  const NAME_KEY = "opvangwacht.name";
+  const DURATIONS = [["1 uur", 1], ["4 uur", 4], ["24 uur", 24], ["7 dagen", 168]];
+  const HISTORY_LABELS = {
+    change: "wijziging", routed: "verzonden naar", attempt: "poging", ack: "bevestigd",
+    escalation: "opgeschaald", "delivery-report": "afleverbericht", dead: "opgegeven",
+  };
+  const when = new Intl.DateTimeFormat("nl-NL", {
+    day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+    timeZone: "Europe/Amsterdam",
+  });
+  const store = window.sessionStorage;
+  /** Alert ids whose history is open, and the last message per alert: both outlive the
+   * page's re-render every 30 s, and so do silence forms being filled in (drafts). */
+  const openHistory = new Set();
+  const messages = new Map();
+  const drafts = new Map();
+  let silences = [];
+
+  const STYLE = {
+    bar: {
+      gridColumn: "1 / -1", display: "flex", flexWrap: "wrap", gap: "0.4rem",
+      alignItems: "center", marginTop: "0.3rem",
+    },
+    button: {
+      minHeight: "2.4rem", padding: "0.3rem 0.8rem", font: "inherit", fontSize: "0.95rem",
+      color: "var(--text)", background: "var(--panel)", border: "1px solid var(--muted)",
+      borderRadius: "4px", cursor: "pointer",
+    },
+    link: { color: "var(--info)", padding: "0.3rem 0.2rem", fontSize: "0.95rem" },
+    input: {
+      minHeight: "2.4rem", font: "inherit", fontSize: "0.95rem", color: "var(--text)",
+      background: "var(--bg)", border: "1px solid var(--line)", padding: "0.3rem 0.5rem",
+      flex: "1 1 10rem", minWidth: "0", maxWidth: "100%",
+    },
+    // At most the screen's width, also while the page around it is wider than a phone.
+    form: {
+      display: "flex", flexWrap: "wrap", gap: "0.4rem", alignItems: "center",
+      flexBasis: "100%", maxWidth: "min(100%, calc(100vw - 3rem))",
+    },
+    note: { color: "var(--muted)", fontSize: "0.9rem", flexBasis: "100%" },
+    panel: {
+      gridColumn: "1 / -1", margin: "0.3rem 0 0", padding: "0.5rem 0.7rem 0.5rem 1.6rem",
+      background: "var(--bg)", fontSize: "0.9rem", overflowWrap: "anywhere",
+    },
+    login: {
+      display: "flex", flexWrap: "wrap", gap: "0.4rem", alignItems: "center",
+      padding: "0.6rem 0.9rem", marginBottom: "0.6rem", background: "var(--panel)",
+      maxWidth: "min(100%, calc(100vw - 3rem))",
+    },
+  };
+
+  function h(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "style") Object.assign(node.style, value);
+      else if (key === "class") node.className = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? "" : value);
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  const token = () => store.getItem(TOKEN_KEY);
+  const who = () => store.getItem(NAME_KEY) || "";
+
+  async function call(method, path, body, given) {
+    const headers = { Accept: "application/json" };
+    const bearer = given || token();
+    if (bearer) headers.Authorization = `Bearer ${bearer}`;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch(path, {
+      method, headers, cache: "no-store",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let data = null;
+    try { data = await response.json(); } catch (_) { data = null; }
+    if (!response.ok) {
+      const reason = typeof data === "string" ? data : (data && data.error) || "";
+      const error = new Error(reason || `HTTP ${response.status}`);
+      error.status = response.status;
+      throw error;
+    }
+    return data;
+  }
+
+  function failure(error) {
+    if (error.status === 401) {
+      store.removeItem(TOKEN_KEY);
+      renderLogin();
+      return "Het token is niet (meer) geldig: log opnieuw in.";
+    }
+    return `Mislukt: ${error.message || error}`;
+  }
+
+  function refreshPage() {
+    if (typeof window.load === "function") window.load();
+  }
+
+  // ------------------------------------------------------------------ log-in
+
+  function container() {
+    let box = document.getElementById("oncall");
+    if (!box) {
+      box = h("div", { id: "oncall" });
+      const list = document.getElementById("alerts");
+      if (list && list.parentNode) list.parentNode.insertBefore(box, list);
+      else document.body.prepend(box);
+    }
+    return box;
+  }
+
+  function renderLogin(message) {
+    const box = container();
+    if (token()) {
+      box.replaceChildren(h("div", { style: STYLE.login, id: "oncall-session" },
+        h("span", {}, `Ingelogd als ${who()}: bevestigen en stilzetten kan.`),
+        h("button", { type: "button", id: "oncall-logout", style: STYLE.button, onclick: () => {
+          store.removeItem(TOKEN_KEY);
+          renderLogin("Uitgelogd.");
+          decorateAll(true);
+        } }, "Uitloggen"),
+        message ? h("span", { role: "status", style: STYLE.note }, message) : null));
+      return;
+    }
+    const name = h("input", {
+      id: "oncall-name", type: "text", placeholder: "Uw naam", autocomplete: "name",
+      maxlength: "200", required: true, "aria-label": "Uw naam", style: STYLE.input,
+    });
+    name.value = who();
+    const secret = h("input", {
+      id: "oncall-token", type: "password", placeholder: "API-token", autocomplete: "off",
+      required: true, "aria-label": "API-token", style: STYLE.input,
+    });
+    const status = h("span", { role: "status", id: "oncall-login-status", style: STYLE.note },
+      message || "Log in met het API-token om meldingen te bevestigen of stil te zetten.");
+    const form = h("form", { id: "oncall-login", style: STYLE.login, onsubmit: async (event) => {
+      event.preventDefault();
+      const given = secret.value.trim();
+      const person = name.value.trim();
+      if (!given || !person) {
+        status.textContent = "Vul uw naam en het API-token in.";
+        return;
+      }
+      status.textContent = "Controleren…";
+      try {
+        await call("GET", "api/session", undefined, given);
+      } catch (error) {
+        status.textContent = error.status === 401
+          ? "Dat token klopt niet." : `Inloggen mislukt: ${error.message || error}`;
+        secret.value = "";
+        return;
+      }
+      store.setItem(TOKEN_KEY, given);
+      store.setItem(NAME_KEY, person);
+      renderLogin();
+      decorateAll(true);
+    } }, name, secret,
+    h("button", { type: "submit", id: "oncall-login-button", style: STYLE.button }, "Inloggen"),
+    status);
+    box.replaceChildren(form);
+  }
+
+  // ------------------------------------------------------------------ per alert
+
+  function say(alertId, text) {
+    messages.set(alertId, text);
+    for (const node of document.querySelectorAll(".oncall-message")) {
+      if (node.dataset.for === alertId) node.textContent = text;
+    }
+  }
+
+  function silenceOf(alertId) {
+    const now = Date.now();
+    return silences.find((s) => s.status && s.status.state === "active"
+      && new Date(s.endsAt).getTime() > now
+      && s.matchers.length === 1 && s.matchers[0].name === "alert_id"
+      && s.matchers[0].value === alertId && !s.matchers[0].isRegex && s.matchers[0].isEqual);
+  }
+
+  async function acknowledge(alertId) {
+    say(alertId, "Bevestigen…");
+    try {
+      await call("POST", `api/alerts/${encodeURIComponent(alertId)}/ack`,
+        { by: who(), comment: "bevestigd op de statuspagina" });
+      say(alertId, `Bevestigd door ${who()}.`);
+      refreshPage();
+    } catch (error) {
+      say(alertId, failure(error));
+    }
+  }
+
+  async function silence(alertId, hours, reason) {
+    const start = new Date();
+    const end = new Date(start.getTime() + hours * 3600 * 1000);
+    say(alertId, "Stilzetten…");
+    try {
+      await call("POST", "api/v2/silences", {
+        matchers: [{ name: "alert_id", value: alertId, isRegex: false, isEqual: true }],
+        startsAt: start.toISOString(), endsAt: end.toISOString(),
+        createdBy: who(), comment: reason,
+      });
+      say(alertId, `Stil tot ${when.format(end)}.`);
+      await loadSilences();
+    } catch (error) {
+      say(alertId, failure(error));
+    }
+  }
+
+  async function unsilence(alertId, silenceId) {
+    try {
+      await call("DELETE", `api/v2/silence/${encodeURIComponent(silenceId)}`);
+      say(alertId, "Niet meer stil.");
+      await loadSilences();
+    } catch (error) {
+      say(alertId, failure(error));
+    }
+  }
+
+  /** The silence form; ``draft`` (what was chosen and typed before the page re-rendered its
+   * alerts) brings it back as it was. */
+  function silenceForm(alertId, bar, draft) {
+    const hours = h("select", { "aria-label": "Hoe lang", class: "oncall-duration",
+      style: { ...STYLE.input, flex: "0 1 8rem" } },
+    DURATIONS.map(([label, value]) => h("option", { value: String(value) }, label)));
+    const reason = h("input", { type: "text", class: "oncall-reason", placeholder: "Reden",
+      maxlength: "1000", required: true, "aria-label": "Reden", style: STYLE.input });
+    if (draft) {
+      hours.value = draft.hours;
+      reason.value = draft.reason;
+    }
+    const keep = () => drafts.set(alertId, { hours: hours.value, reason: reason.value });
+    const close = () => {
+      drafts.delete(alertId);
+      form.remove();
+    };
+    hours.addEventListener("change", keep);
+    reason.addEventListener("input", keep);
+    const form = h("form", { class: "oncall-silence-form", style: STYLE.form,
+      onsubmit: (event) => {
+        event.preventDefault();
+        keep();
+        if (!reason.value.trim()) {
+          say(alertId, "Geef een reden op.");
+          return;
+        }
+        close();
+        silence(alertId, Number(hours.value), reason.value.trim());
+      } },
+    hours, reason,
+    h("button", { type: "submit", class: "oncall-silence-submit", style: STYLE.button },
+      "Stilzetten"),
+    h("button", { type: "button", style: STYLE.button, onclick: close }, "Annuleren"));
+    keep();
+    bar.append(form);
+    if (!draft) reason.focus();
+  }
+
+  async function fillHistory(alertId, panel) {
+    panel.replaceChildren(h("li", {}, "Laden…"));
+    try {
+      const body = await call("GET", `api/alerts/${encodeURIComponent(alertId)}/history`);
+      const entries = (body && body.history) || [];
+      if (!entries.length) {
+        panel.replaceChildren(h("li", {}, "Nog niets vastgelegd."));
+        return;
+      }
+      panel.replaceChildren(...entries.map((entry) => {
+        const time = entry.time ? when.format(new Date(entry.time)) : "";
+        const event = entry.event || {};
+        const detail = [
+          entry.by, entry.receiver, entry.status || event.status,
+          event.revision ? `wijziging ${event.revision}` : null, entry.comment, entry.error,
+        ].filter((part) => part !== null && part !== undefined && part !== "").join(" · ");
+        return h("li", { class: "oncall-history-entry" },
+          h("strong", {}, `${time} ${HISTORY_LABELS[entry.type] || entry.type || ""}`),
+          detail ? ` ${detail}` : "");
+      }));
+    } catch (error) {
+      panel.replaceChildren(h("li", {}, `Geschiedenis niet te laden: ${error.message || error}`));
+    }
+  }
+
+  function decorate(item) {
+    const alertId = item.dataset.alertId;
+    const panel = h("ol", { class: "oncall-history", "data-for": alertId, style: STYLE.panel });
+    panel.hidden = !openHistory.has(alertId);
+    const bar = h("div", { class: "oncall-actions", "data-for": alertId, style: STYLE.bar },
+      h("button", { type: "button", class: "oncall-history-button", style: STYLE.button,
+        "aria-expanded": String(!panel.hidden), onclick: (event) => {
+          panel.hidden = !panel.hidden;
+          event.currentTarget.setAttribute("aria-expanded", String(!panel.hidden));
+          if (panel.hidden) openHistory.delete(alertId);
+          else {
+            openHistory.add(alertId);
+            fillHistory(alertId, panel);
+          }
+        } }, "Geschiedenis"),
+      h("a", { class: "oncall-cap", href: `api/cap/${encodeURIComponent(alertId)}`,
+        target: "_blank", rel: "noopener", style: STYLE.link }, "CAP-bericht"));
+    if (token()) {
+      bar.append(
+        h("button", { type: "button", class: "oncall-ack", style: STYLE.button,
+          onclick: () => acknowledge(alertId) }, "Bevestigen"));
+      const quiet = silenceOf(alertId);
+      if (quiet) {
+        bar.append(h("button", { type: "button", class: "oncall-unsilence", style: STYLE.button,
+          onclick: () => unsilence(alertId, quiet.id) }, `Stil tot ${when.format(new Date(quiet.endsAt))}: opheffen`));
+      } else {
+        bar.append(h("button", { type: "button", class: "oncall-silence", style: STYLE.button,
+          onclick: () => {
+            if (!bar.querySelector(".oncall-silence-form")) silenceForm(alertId, bar);
+          } }, "Stilzetten"));
+      }
+    }
+    bar.append(h("span", { class: "oncall-message", "data-for": alertId, role: "status",
+      style: STYLE.note }, messages.get(alertId) || ""));
+    if (token() && drafts.has(alertId) && bar.querySelector(".oncall-silence")) {
+      silenceForm(alertId, bar, drafts.get(alertId));
+    }
+    item.append(bar, panel);
+    if (!panel.hidden) fillHistory(alertId, panel);
+  }
+
+  /** Give every alert on the page its buttons (``again``: rebuild them all, after a log-in). */
+  function decorateAll(again) {
+    for (const item of document.querySelectorAll("[data-alert-id]")) {
+      const old = item.querySelectorAll(":scope > .oncall-actions, :scope > .oncall-history");
+      if (old.length && !again) continue;
+      old.forEach((node) => node.remove());
+      decorate(item);
+    }
+  }
+
+  async function loadSilences() {
+    try {
+      const found = await call("GET", "api/v2/silences");
+      silences = Array.isArray(found) ? found : [];
+    } catch (_) {
+      silences = [];
+    }
+    decorateAll(true);
+  }
+
+  let pending = false;
+  new MutationObserver(() => {
+    if (pending) return;
+    pending = true;
+    queueMicrotask(() => {
+      pending = false;
+      if (document.querySelector("[data-alert-id]:not(:has(> .oncall-actions))")) {
+        decorateAll(false);
+        if (token()) loadSilences();
+      }
+    });
+  }).observe(document.body, { childList: true, subtree: true });
+
+  renderLogin();
+  decorateAll(false);
+  if (token()) loadSilences();
+})();
