@@ -1,0 +1,208 @@
+"""One text message per receiver per evaluation, and per morning count: what goes together in an
+SMS, decided once for the worker and the dry run.
+
+- :func:`evaluations` cuts a sequence of alert changes into the steps of the decision core that
+  made them: the changes one location report causes, or one closed province or national day
+  (consecutive changes with the same report date and subject).
+- :func:`bundle_event` makes one message of what one evaluation has for an SMS receiver: a single
+  change stays as it is; several become one AlertEvent whose summary lists them, within the
+  receiver's segment budget (whole items only, then ``+N meer, zie statuspagina``), with an id
+  derived from its members, so a redelivery after a crash is the same message.
+- :func:`morning_verdict` keeps the morning rule: the first message of a morning count (a report
+  date) goes out; a later one only when it brings a critical alert the receiver was not told
+  about that morning; the rest is folded (on the status page and in the audit, not texted).
+
+Pure. Must not import httpx, faust, aiokafka or ``streams``, nor ``alerts.dispatch`` or
+``alerts.notify``; within ``alerts`` only the model, ``alerts.delivery.ledger`` and
+``alerts.receivers.sms_text``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+from alerts.delivery.ledger import Ledger
+from alerts.model import AlertEvent, AlertStatus, Severity
+from alerts.receivers.sms_text import SMS_LIMIT, gsm7_units, segment_limit, sms_text, to_gsm7
+
+__all__ = [
+    "BUNDLE_RULE",
+    "MorningLog",
+    "bundle_event",
+    "critical_new",
+    "evaluations",
+    "fold",
+    "members_of",
+    "morning_verdict",
+    "segment_limit",
+]
+
+#: The rule name of a message that bundles several changes.
+BUNDLE_RULE: Final = "sms_bundle"
+_MORE: Final = " +{n} meer, zie statuspagina"
+_SEP: Final = ". "
+
+
+def evaluations(events: Iterable[AlertEvent]) -> list[tuple[AlertEvent, ...]]:
+    """``events`` cut into the decision core's steps: runs of consecutive changes with the same
+    report date and subject (one location report, one closed province or national day)."""
+    out: list[list[AlertEvent]] = []
+    last: tuple[dt.date, Any] | None = None
+    for event in events:
+        key = (event.event_date, event.subject)
+        if out and key == last:
+            out[-1].append(event)
+        else:
+            out.append([event])
+        last = key
+    return [tuple(run) for run in out]
+
+
+def _pressing(event: AlertEvent) -> bool:
+    return event.status is AlertStatus.FIRING and event.severity is Severity.CRITICAL
+
+
+def _order(members: Sequence[AlertEvent]) -> list[AlertEvent]:
+    """Firing critical changes first, then the rest, each in arrival order."""
+    return [m for m in members if _pressing(m)] + [m for m in members if not _pressing(m)]
+
+
+def _item(event: AlertEvent) -> str:
+    text = to_gsm7(" ".join(event.summary.split())).rstrip(" .")
+    return f"opgelost: {text}" if event.status is AlertStatus.RESOLVED else text
+
+
+def _body(members: Sequence[AlertEvent], room: int) -> str:
+    """As many whole items as fit in ``room`` septets, then ``+N meer, zie statuspagina``; an
+    item is never cut, except the first when even it alone does not fit (at a word boundary)."""
+    items = [_item(m) for m in _order(members)]
+    for keep in range(len(items), 0, -1):
+        left = len(items) - keep
+        text = _SEP.join(items[:keep]) + (_MORE.format(n=left) if left else "")
+        if gsm7_units(text) <= room:
+            return text
+    tail = _MORE.format(n=len(items) - 1)
+    return _shorten(items[0], room - gsm7_units(tail)) + tail
+
+
+def _shorten(text: str, room: int) -> str:
+    """``text`` shortened to ``room`` septets at a word boundary (``...`` at the end)."""
+    out = ""
+    for word in text.split(" "):
+        candidate = f"{out} {word}".strip()
+        if gsm7_units(candidate) + 3 > room:
+            break
+        out = candidate
+    return out.rstrip(" ,;:-(") + "..."
+
+
+def _prefix(members: Sequence[AlertEvent]) -> tuple[Severity, AlertStatus]:
+    firing = [m for m in members if m.status is AlertStatus.FIRING]
+    if not firing:
+        return max((m.severity for m in members), key=lambda s: s.rank), AlertStatus.RESOLVED
+    return max((m.severity for m in firing), key=lambda s: s.rank), AlertStatus.FIRING
+
+
+def members_of(event: AlertEvent) -> tuple[str, ...]:
+    """The changes (``alert_id:revision``) a message stands for: a bundle's, or the change."""
+    if event.rule == BUNDLE_RULE:
+        return tuple(x for x in event.labels.get("bundle_of", "").split(",") if x)
+    return (event.dedup_key,)
+
+
+def critical_new(event: AlertEvent) -> tuple[str, ...]:
+    """The alert ids of the firing critical changes a message carries."""
+    if event.rule == BUNDLE_RULE:
+        return tuple(x for x in event.labels.get("critical", "").split(",") if x)
+    return (event.alert_id,) if _pressing(event) else ()
+
+
+def bundle_event(
+    receiver: str, members: Sequence[AlertEvent], *, limit: int = SMS_LIMIT
+) -> AlertEvent:
+    """One message for ``members`` (the SMS-bound changes of one evaluation for ``receiver``).
+    One member is sent as it is. Several become one AlertEvent: the worst severity of the
+    firing ones (``Opgelost`` when none fires), a summary that fits ``limit`` septets with its
+    prefix, and ``alert_id`` and ``revision`` derived from the members, so the same members give
+    the same notification id after a crash."""
+    if len(members) == 1:
+        return members[0]
+    keys = [m.dedup_key for m in members]
+    digest = hashlib.sha256(f"{receiver}|{'|'.join(sorted(keys))}".encode()).hexdigest()
+    severity, status = _prefix(members)
+    first = _order(members)[0]
+    probe = AlertEvent(**{**_fields(first), "severity": severity, "status": status, "summary": "x"})
+    room = limit - (gsm7_units(sms_text(probe)) - 1)
+    return AlertEvent(
+        **{
+            **_fields(first),
+            "alert_id": f"sms-{digest[:16]}",
+            "rule": BUNDLE_RULE,
+            "status": status,
+            "severity": severity,
+            "summary": _body(members, room),
+            "value": len(members),
+            "threshold": 0,
+            "event_date": max(m.event_date for m in members),
+            "revision": 1,
+            "labels": {
+                "bundle_of": ",".join(keys),
+                "critical": ",".join(m.alert_id for m in members if _pressing(m)),
+            },
+        }
+    )
+
+
+def _fields(event: AlertEvent) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in AlertEvent.__dataclass_fields__}
+
+
+@dataclass(frozen=True, slots=True)
+class MorningLog:
+    """What one SMS receiver was texted about in its latest morning count: the report date, the
+    firing critical alerts it was told of, and how many messages went out for that date."""
+
+    date: dt.date
+    critical: tuple[str, ...] = ()
+    sent: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"date": self.date.isoformat(), "critical": list(self.critical), "sent": self.sent}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MorningLog:
+        return cls(
+            dt.date.fromisoformat(str(data["date"])),
+            tuple(str(x) for x in data.get("critical", ())),
+            int(data.get("sent", 0)),
+        )
+
+
+def morning_verdict(log: MorningLog | None, event: AlertEvent) -> tuple[MorningLog, bool]:
+    """(the log after, text it?) for a message about ``event.event_date``: the first message of
+    a morning count goes out; a later one of the same count only when it brings a firing
+    critical alert not yet texted that morning. A message about an older count than the log's
+    (a late province day) is judged against nothing told: it goes out."""
+    critical = critical_new(event)
+    if log is None or event.event_date > log.date:
+        return MorningLog(event.event_date, critical, 1), True
+    if event.event_date < log.date:
+        return log, True
+    new = tuple(a for a in critical if a not in log.critical)
+    if log.sent == 0 or new:
+        return MorningLog(log.date, (*log.critical, *new), log.sent + 1), True
+    return log, False
+
+
+def fold(ledger: Ledger, event: AlertEvent) -> tuple[Ledger, bool]:
+    """:func:`morning_verdict` against an SMS receiver's ledger: (the ledger after, text it?).
+    Only the log changes; a folded message is not remembered as sent."""
+    log = None if ledger.morning is None else MorningLog.from_dict(ledger.morning)
+    after, send = morning_verdict(log, event)
+    if after == log:
+        return ledger, send
+    return replace(ledger, morning=after.to_dict()), send
