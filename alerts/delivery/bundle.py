@@ -10,7 +10,8 @@ SMS, decided once for the worker and the dry run.
   derived from its members, so a redelivery after a crash is the same message.
 - :func:`morning_verdict` keeps the morning rule: the first message of a morning count (a report
   date) goes out; a later one only when it brings a critical alert the receiver was not told
-  about that morning; the rest is folded (on the status page and in the audit, not texted).
+  about that morning (or resolves one it was told about); the rest is folded (on the status
+  page and in the audit, not texted).
 
 Pure. Must not import httpx, faust, aiokafka or ``streams``, nor ``alerts.dispatch`` or
 ``alerts.notify``; within ``alerts`` only the model, ``alerts.delivery.ledger`` and
@@ -49,12 +50,13 @@ _SEP: Final = ". "
 
 def evaluations(events: Iterable[AlertEvent]) -> list[tuple[AlertEvent, ...]]:
     """``events`` cut into the decision core's steps: runs of consecutive changes with the same
-    report date and subject (one location report, one closed province or national day)."""
+    report date and subject (one location report, one closed province or national day), each
+    alert at most once (a step changes an alert once)."""
     out: list[list[AlertEvent]] = []
     last: tuple[dt.date, Any] | None = None
     for event in events:
         key = (event.event_date, event.subject)
-        if out and key == last:
+        if out and key == last and all(e.alert_id != event.alert_id for e in out[-1]):
             out[-1].append(event)
         else:
             out.append([event])
@@ -121,6 +123,13 @@ def critical_new(event: AlertEvent) -> tuple[str, ...]:
     return (event.alert_id,) if _pressing(event) else ()
 
 
+def _resolves(event: AlertEvent) -> tuple[str, ...]:
+    """The alert ids a message says are resolved."""
+    if event.rule == BUNDLE_RULE:
+        return tuple(x for x in event.labels.get("resolved", "").split(",") if x)
+    return (event.alert_id,) if event.status is AlertStatus.RESOLVED else ()
+
+
 def bundle_event(
     receiver: str, members: Sequence[AlertEvent], *, limit: int = SMS_LIMIT
 ) -> AlertEvent:
@@ -152,6 +161,9 @@ def bundle_event(
             "labels": {
                 "bundle_of": ",".join(keys),
                 "critical": ",".join(m.alert_id for m in members if _pressing(m)),
+                "resolved": ",".join(
+                    m.alert_id for m in members if m.status is AlertStatus.RESOLVED
+                ),
             },
         }
     )
@@ -185,16 +197,19 @@ class MorningLog:
 def morning_verdict(log: MorningLog | None, event: AlertEvent) -> tuple[MorningLog, bool]:
     """(the log after, text it?) for a message about ``event.event_date``: the first message of
     a morning count goes out; a later one of the same count only when it brings a firing
-    critical alert not yet texted that morning. A message about an older count than the log's
-    (a late province day) is judged against nothing told: it goes out."""
+    critical alert not yet texted that morning, or resolves one that was. A message about an
+    older count than the log's (a late province day) is judged against nothing told: it goes
+    out."""
     critical = critical_new(event)
     if log is None or event.event_date > log.date:
         return MorningLog(event.event_date, critical, 1), True
     if event.event_date < log.date:
         return log, True
     new = tuple(a for a in critical if a not in log.critical)
-    if log.sent == 0 or new:
-        return MorningLog(log.date, (*log.critical, *new), log.sent + 1), True
+    ended = set(_resolves(event)) & set(log.critical)
+    if log.sent == 0 or new or ended:
+        told = tuple(a for a in log.critical if a not in ended)
+        return MorningLog(log.date, (*told, *new), log.sent + 1), True
     return log, False
 
 
