@@ -32,6 +32,8 @@ from alerts.receivers.sms_text import SMS_LIMIT, gsm7_units, segment_limit, sms_
 
 __all__ = [
     "BUNDLE_RULE",
+    "KEEP_DAYS",
+    "Morning",
     "MorningLog",
     "bundle_event",
     "critical_new",
@@ -173,10 +175,14 @@ def _fields(event: AlertEvent) -> dict[str, Any]:
     return {name: getattr(event, name) for name in AlertEvent.__dataclass_fields__}
 
 
+#: Report dates a receiver's log remembers: a province day closes a few days late at most.
+KEEP_DAYS: Final = 7
+
+
 @dataclass(frozen=True, slots=True)
-class MorningLog:
-    """What one SMS receiver was texted about in its latest morning count: the report date, the
-    firing critical alerts it was told of, and how many messages went out for that date."""
+class Morning:
+    """What one SMS receiver was texted about one morning count (a report date): the firing
+    critical alerts it was told of, and how many messages went out for that date."""
 
     date: dt.date
     critical: tuple[str, ...] = ()
@@ -186,7 +192,7 @@ class MorningLog:
         return {"date": self.date.isoformat(), "critical": list(self.critical), "sent": self.sent}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> MorningLog:
+    def from_dict(cls, data: Mapping[str, Any]) -> Morning:
         return cls(
             dt.date.fromisoformat(str(data["date"])),
             tuple(str(x) for x in data.get("critical", ())),
@@ -194,22 +200,46 @@ class MorningLog:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class MorningLog:
+    """The receiver's latest :data:`KEEP_DAYS` morning counts, oldest first."""
+
+    days: tuple[Morning, ...] = ()
+
+    def get(self, date: dt.date) -> Morning | None:
+        return next((m for m in self.days if m.date == date), None)
+
+    def put(self, morning: Morning) -> MorningLog:
+        days = sorted(
+            (*(m for m in self.days if m.date != morning.date), morning), key=lambda m: m.date
+        )
+        return MorningLog(tuple(days[-KEEP_DAYS:]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"days": [m.to_dict() for m in self.days]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MorningLog:
+        return cls(tuple(Morning.from_dict(m) for m in data.get("days", ())))
+
+
 def morning_verdict(log: MorningLog | None, event: AlertEvent) -> tuple[MorningLog, bool]:
     """(the log after, text it?) for a message about ``event.event_date``: the first message of
-    a morning count goes out; a later one of the same count only when it brings a firing
-    critical alert not yet texted that morning, or resolves one that was. A message about an
-    older count than the log's (a late province day) is judged against nothing told: it goes
-    out."""
+    a morning count goes out; a later one of the same count (a province day that closed after
+    its locations' reports, say) only when it brings a firing critical alert not yet texted for
+    that morning, or resolves one that was."""
+    log = log or MorningLog()
     critical = critical_new(event)
-    if log is None or event.event_date > log.date:
-        return MorningLog(event.event_date, critical, 1), True
-    if event.event_date < log.date:
-        return log, True
-    new = tuple(a for a in critical if a not in log.critical)
-    ended = set(_resolves(event)) & set(log.critical)
-    if log.sent == 0 or new or ended:
-        told = tuple(a for a in log.critical if a not in ended)
-        return MorningLog(log.date, (*told, *new), log.sent + 1), True
+    morning = log.get(event.event_date)
+    if morning is None:
+        if log.days and len(log.days) >= KEEP_DAYS and event.event_date < log.days[0].date:
+            return log, True  # older than anything remembered: judged against nothing told
+        return log.put(Morning(event.event_date, critical, 1)), True
+    new = tuple(a for a in critical if a not in morning.critical)
+    ended = set(_resolves(event)) & set(morning.critical)
+    if new or ended:
+        told = tuple(a for a in morning.critical if a not in ended)
+        return log.put(Morning(morning.date, (*told, *new), morning.sent + 1)), True
     return log, False
 
 

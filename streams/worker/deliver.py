@@ -28,7 +28,7 @@ import structlog
 from alerts.catalogue import urgent
 from alerts.delivery import grouping as groups
 from alerts.delivery import ledger as delivery
-from alerts.delivery.bundle import fold
+from alerts.delivery.bundle import fold, members_of
 from alerts.delivery.retry import schedule_for
 from alerts.dispatch.admit import admit, counts_against_budget
 from alerts.dispatch.decision import Action
@@ -176,7 +176,9 @@ class Delivery:
             ledger, text_it = fold(ledger, event)
             if not text_it:
                 why = "folded: this morning count was texted already, nothing critical is new"
-                await self.ctx.runner.audit(event.alert_id, NotSent(notifier.name, why))
+                for member in members_of(event):
+                    alert_id = member.rsplit(":", 1)[0]
+                    await self.ctx.runner.audit(alert_id, NotSent(notifier.name, why))
                 self.ctx.metrics.notifications.labels("sms", notifier.name, "folded").inc()
                 return ledger
         now = self.ctx.clock()

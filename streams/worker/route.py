@@ -24,7 +24,7 @@ from alerts.model import AlertEvent, AlertStatus
 from alerts.receivers.specs import SmsSpec
 from streams.messages import Notification, encode_notification_message
 from streams.records import encode
-from streams.state.audit import AlertChanged, Routed
+from streams.state.audit import AlertChanged, Digested, Routed
 from streams.web import api
 from streams.worker.context import Context
 
@@ -73,6 +73,10 @@ class Router:
                 await self._publish_one(alert, source_timestamp, texts)
             for receiver, items in texts.items():
                 message = bundle_event(receiver, [e for e, _ in items], limit=self._sms[receiver])
+                if len(items) > 1:  # each member's history names the message it went in
+                    for member, _ in items:
+                        entry = Digested(receiver, message.alert_id)
+                        await self.ctx.runner.audit(member.alert_id, entry)
                 await self._emit(receiver, message, items[0][1])
 
     async def _publish_one(

@@ -1,6 +1,6 @@
 """A mayor's SMS through the real worker and a loopback CM.com gateway: the critical changes one
-report causes go out as one message, at once, within one segment; the province's changes of
-the same morning count come as at most one more; a report read again sends nothing new."""
+report causes go out as one message, at once, within one segment; a report read again sends
+nothing new; a correction of the same morning that brings nothing critical is folded."""
 
 from __future__ import annotations
 
@@ -115,6 +115,16 @@ async def test_one_sms_for_the_critical_changes_of_one_report(
         # the same report again (a redelivery upstream): nothing new for anyone
         await produce(kafka_bootstrap, [(f"{prefix}occupancy", "aa", crowded)])
         settle(cm, hook, 4.0, time.monotonic() + 30)
+        # a corrected report for the same morning: everyone has a bed now
+        corrected = json.loads(report("aa", "2024-05-01", 1100, without_bed=0, slept_outside=25))
+        corrected["event_id"] = "aa-2024-05-01-corrected"
+        before = len(hook.requests)
+        await produce(
+            kafka_bootstrap, [(f"{prefix}occupancy", "aa", json.dumps(corrected).encode())]
+        )
+        settle(cm, hook, 4.0, time.monotonic() + 30)
+        corrections = [r.json()["data"] for r in list(hook.requests)[before:]]
+        metrics = worker.metrics()
     finally:
         worker.stop()
         cm.stop()
@@ -125,7 +135,7 @@ async def test_one_sms_for_the_critical_changes_of_one_report(
     critical = [c for c in location_changes if c["severity"] == "critical"]
     assert len(critical) >= 2, f"the report should make several critical alerts: {told}"
     texts = sms_sent(cm)
-    assert texts == first_round, "a report read again sends no SMS"
+    assert texts == first_round, "neither a report read again nor a correction sends an SMS"
     assert texts, "the mayor got no SMS"
     at, _, first = texts[0]
     assert at - sent_at < 10, "a critical SMS is not held back"
@@ -137,3 +147,11 @@ async def test_one_sms_for_the_critical_changes_of_one_report(
     mayor = {k for k in evaluations if k[1] == "location" or k[2] == "GR"}
     assert len(texts) <= len(mayor) < len([c for c in told if c["subject"]["kind"] != "national"])
     assert len({ref for _, ref, _ in texts}) == len(texts), "each SMS has its own reference"
+    # the correction resolves a warning: not texted again that morning, but counted as folded
+    assert [(c["rule"], c["status"]) for c in corrections] == [("without_bed", "resolved")]
+    assert sms_sent(cm) == first_round
+    folded = (
+        'opvang_notifications_total{channel="sms",outcome="folded",'
+        'receiver="burgemeester-groningen"}'
+    )
+    assert f"{folded} 1.0" in metrics

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from alerts.delivery.bundle import (
     BUNDLE_RULE,
+    KEEP_DAYS,
+    MorningLog,
     bundle_event,
     critical_new,
     evaluations,
@@ -148,13 +150,15 @@ NEXT = DAY + dt.timedelta(days=1)
         ([[CAP]], an_alert(**{**_fields(CAP), "status": AlertStatus.RESOLVED}), True),
         ([[CAP]], an_alert(**{**_fields(BED), "status": AlertStatus.RESOLVED}), False),
         ([[CAP]], change("cap_exceeded", "next day", event_date=NEXT), True),  # a new count
-        ([[change("x", "y", event_date=NEXT)]], BED, True),  # a late day: not judged against
+        ([[change("x", "y", event_date=NEXT)]], BED, True),  # the first message about DAY
+        ([[CAP], [change("x", "y", event_date=NEXT)]], BED, False),  # a late day: DAY was texted
+        ([[CAP], [change("x", "y", event_date=NEXT)]], REGION, True),  # ...critical and new
     ],
 )
 def test_the_morning_rule(
     earlier: list[list[AlertEvent]], message: AlertEvent, texted: bool
 ) -> None:
-    log = None
+    log: MorningLog | None = None
     for members in earlier:
         log, sent = morning_verdict(log, bundle_event("b", members))
         assert sent
@@ -170,3 +174,13 @@ def test_fold_keeps_the_log_in_the_ledger_and_is_the_same_when_read_again() -> N
     for one, other in itertools.pairwise([REGION, REGION_FORECAST]):
         after, sent = fold(again, bundle_event("b", [one, other]))
         assert sent and after.morning != again.morning
+
+
+def test_the_log_keeps_a_week_of_mornings() -> None:
+    log: MorningLog | None = None
+    for n in range(KEEP_DAYS + 3):
+        day = DAY + dt.timedelta(days=n)
+        log, sent = morning_verdict(log, change("cap_exceeded", "x", event_date=day))
+        assert sent
+    assert log is not None and len(log.days) == KEEP_DAYS
+    assert log.days[-1].date == DAY + dt.timedelta(days=KEEP_DAYS + 2)
