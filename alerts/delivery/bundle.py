@@ -14,8 +14,8 @@ SMS, decided once for the worker and the dry run.
   page and in the audit, not texted).
 
 Pure. Must not import httpx, faust, aiokafka or ``streams``, nor ``alerts.dispatch`` or
-``alerts.notify``; within ``alerts`` only the model, ``alerts.delivery.ledger`` and
-``alerts.receivers.sms_text``.
+``alerts.notify``; within ``alerts`` only the model, the catalogue, ``alerts.delivery.ledger``
+and ``alerts.receivers.sms_text``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from alerts.catalogue import URGENT_LABEL, urgent
 from alerts.delivery.ledger import Ledger
 from alerts.model import AlertEvent, AlertStatus, Severity
 from alerts.receivers.sms_text import SMS_LIMIT, gsm7_units, segment_limit, sms_text, to_gsm7
@@ -166,6 +167,8 @@ def bundle_event(
                 "resolved": ",".join(
                     m.alert_id for m in members if m.status is AlertStatus.RESOLVED
                 ),
+                # goes through quiet hours and budgets when a member does
+                **({URGENT_LABEL: "true"} if any(urgent(m) for m in members) else {}),
             },
         }
     )

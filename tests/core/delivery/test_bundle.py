@@ -11,6 +11,7 @@ from builders import an_alert
 from hypothesis import given
 from hypothesis import strategies as st
 
+from alerts.catalogue import urgent
 from alerts.delivery.bundle import (
     BUNDLE_RULE,
     KEEP_DAYS,
@@ -184,3 +185,14 @@ def test_the_log_keeps_a_week_of_mornings() -> None:
         assert sent
     assert log is not None and len(log.days) == KEEP_DAYS
     assert log.days[-1].date == DAY + dt.timedelta(days=KEEP_DAYS + 2)
+
+
+def test_a_bundle_goes_through_when_a_member_always_does() -> None:
+    """cap_exceeded goes through quiet hours at any severity: so does its bundle."""
+    cap_warning = an_alert(**{**_fields(CAP), "severity": Severity.WARNING})
+    assert urgent(bundle_event("b", [cap_warning, BED]))
+    assert not urgent(
+        bundle_event(
+            "b", [BED, an_alert(alert_id="w2", severity=Severity.WARNING, rule="cap_near")]
+        )
+    )
