@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from alerts.catalogue import URGENT_LABEL, urgent
 from alerts.delivery.ledger import Ledger
-from alerts.model import AlertEvent, AlertStatus, Severity
+from alerts.model import AlertEvent, AlertStatus, Severity, SubjectKind
 from alerts.receivers.sms_text import SMS_LIMIT, gsm7_units, segment_limit, sms_text, to_gsm7
 
 __all__ = [
@@ -121,9 +121,33 @@ def members_of(event: AlertEvent) -> tuple[str, ...]:
 
 def critical_new(event: AlertEvent) -> tuple[str, ...]:
     """The alert ids of the firing critical changes a message carries."""
+    return tuple(alert_id for alert_id, _ in _critical(event))
+
+
+def _scope(event: AlertEvent) -> str:
+    """Where a critical alert is: ``location/GR``, ``province/GR`` or ``national/NL``."""
+    area = event.subject.id if event.subject.kind is SubjectKind.NATIONAL else event.province
+    return f"{event.subject.kind.value}/{area or ''}"
+
+
+def _critical(event: AlertEvent) -> tuple[tuple[str, str], ...]:
+    """(alert id, scope) of the firing critical changes a message carries."""
     if event.rule == BUNDLE_RULE:
-        return tuple(x for x in event.labels.get("critical", "").split(",") if x)
-    return (event.alert_id,) if _pressing(event) else ()
+        ids = [x for x in event.labels.get("critical", "").split(",") if x]
+        scopes = event.labels.get("critical_scope", "").split(",")
+        return tuple(zip(ids, scopes + [""] * (len(ids) - len(scopes)), strict=False))
+    return ((event.alert_id, _scope(event)),) if _pressing(event) else ()
+
+
+def _restates(scope: str, told: Sequence[str]) -> bool:
+    """Whether a critical alert at ``scope`` restates what critical location alerts in ``told``
+    (their scopes) already said that morning: a province's, when one of its locations was
+    critical; the nation's, when any location was."""
+    kind, _, area = scope.partition("/")
+    places = {t.partition("/")[2] for t in told if t.startswith("location/")}
+    if kind == SubjectKind.PROVINCE.value:
+        return area in places
+    return kind == SubjectKind.NATIONAL.value and bool(places)
 
 
 def _resolves(event: AlertEvent) -> tuple[str, ...]:
@@ -164,6 +188,7 @@ def bundle_event(
             "labels": {
                 "bundle_of": ",".join(keys),
                 "critical": ",".join(m.alert_id for m in members if _pressing(m)),
+                "critical_scope": ",".join(_scope(m) for m in members if _pressing(m)),
                 "resolved": ",".join(
                     m.alert_id for m in members if m.status is AlertStatus.RESOLVED
                 ),
@@ -190,9 +215,17 @@ class Morning:
     date: dt.date
     critical: tuple[str, ...] = ()
     sent: int = 0
+    #: Where the critical alerts texted are (``location/GR``, ...): what a province's or the
+    #: nation's critical alert would only restate.
+    scopes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"date": self.date.isoformat(), "critical": list(self.critical), "sent": self.sent}
+        return {
+            "date": self.date.isoformat(),
+            "critical": list(self.critical),
+            "sent": self.sent,
+            "scopes": list(self.scopes),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Morning:
@@ -200,6 +233,7 @@ class Morning:
             dt.date.fromisoformat(str(data["date"])),
             tuple(str(x) for x in data.get("critical", ())),
             int(data.get("sent", 0)),
+            tuple(str(x) for x in data.get("scopes", ())),
         )
 
 
@@ -229,21 +263,34 @@ class MorningLog:
 def morning_verdict(log: MorningLog | None, event: AlertEvent) -> tuple[MorningLog, bool]:
     """(the log after, text it?) for a message about ``event.event_date``: the first message of
     a morning count goes out; a later one of the same count (a province day that closed after
-    its locations' reports, say) only when it brings a firing critical alert not yet texted for
-    that morning, or resolves one that was."""
+    its locations' reports, say) only when it brings news: a firing critical alert not yet
+    texted for that morning that does not merely restate one (a province's shortage after a
+    critical location in it), or the resolve of one that was texted."""
     log = log or MorningLog()
-    critical = critical_new(event)
+    critical = _critical(event)
+    scopes = tuple(scope for _, scope in critical)
     morning = log.get(event.event_date)
     if morning is None:
-        if log.days and len(log.days) >= KEEP_DAYS and event.event_date < log.days[0].date:
+        if len(log.days) >= KEEP_DAYS and event.event_date < log.days[0].date:
             return log, True  # older than anything remembered: judged against nothing told
-        return log.put(Morning(event.event_date, critical, 1)), True
-    new = tuple(a for a in critical if a not in morning.critical)
+        first = Morning(event.event_date, tuple(a for a, _ in critical), 1, _unique(scopes))
+        return log.put(first), True
+    new = [
+        alert_id
+        for alert_id, scope in critical
+        if alert_id not in morning.critical and not _restates(scope, morning.scopes)
+    ]
     ended = set(_resolves(event)) & set(morning.critical)
-    if new or ended:
-        told = tuple(a for a in morning.critical if a not in ended)
-        return log.put(Morning(morning.date, (*told, *new), morning.sent + 1)), True
-    return log, False
+    if not new and not ended:
+        return log, False
+    told = tuple(a for a in morning.critical if a not in ended)
+    ids = (*told, *(a for a, _ in critical if a not in told))
+    after = Morning(morning.date, ids, morning.sent + 1, _unique((*morning.scopes, *scopes)))
+    return log.put(after), True
+
+
+def _unique(items: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
 
 
 def fold(ledger: Ledger, event: AlertEvent) -> tuple[Ledger, bool]:

@@ -24,7 +24,7 @@ from alerts.delivery.bundle import (
     morning_verdict,
 )
 from alerts.delivery.ledger import Ledger, notification_id
-from alerts.model import AlertEvent, AlertStatus, Severity, Subject, SubjectKind
+from alerts.model import NATIONAL, AlertEvent, AlertStatus, Severity, Subject, SubjectKind
 from alerts.receivers.sms_text import gsm7_units, segment_limit, sms_text
 
 DAY = dt.date(2022, 9, 9)
@@ -138,13 +138,27 @@ def test_any_bundle_fits_one_segment(picks: list[int]) -> None:
 
 
 NEXT = DAY + dt.timedelta(days=1)
+#: A critical location in another province than Groningen.
+BUDEL = an_alert(
+    alert_id="cap_exceeded-budel",
+    subject=Subject(SubjectKind.LOCATION, "budel"),
+    province="NB",
+    municipality_code="GM1706",
+    event_date=DAY,
+)
+NATION = change("national_shortage", "Nederland: 53 tekort", subject=NATIONAL)
 
 
 @pytest.mark.parametrize(
     ("earlier", "message", "texted"),
     [
         ([], bundle_event("b", [CAP, SLEPT]), True),  # the first of the morning
-        ([[CAP, SLEPT]], bundle_event("b", [REGION, REGION_FORECAST]), True),  # new critical
+        # the province's critical alerts restate a critical location of it texted that morning
+        ([[CAP, SLEPT]], bundle_event("b", [REGION, REGION_FORECAST]), False),
+        ([[BUDEL]], bundle_event("b", [REGION, REGION_FORECAST]), True),  # not its location
+        ([[BED]], REGION, True),  # after a warning only: news
+        ([[CAP]], NATION, False),  # the nation restates any critical location
+        ([[REGION]], NATION, True),  # ...but not a province alone
         ([[CAP]], change("cap_exceeded", "again", revision=2), False),  # told this morning
         ([[CAP]], BED, False),  # a warning after the morning's message
         # a resolve of what was texted as critical this morning is news; of a warning it is not
@@ -153,7 +167,7 @@ NEXT = DAY + dt.timedelta(days=1)
         ([[CAP]], change("cap_exceeded", "next day", event_date=NEXT), True),  # a new count
         ([[change("x", "y", event_date=NEXT)]], BED, True),  # the first message about DAY
         ([[CAP], [change("x", "y", event_date=NEXT)]], BED, False),  # a late day: DAY was texted
-        ([[CAP], [change("x", "y", event_date=NEXT)]], REGION, True),  # ...critical and new
+        ([[CAP], [change("x", "y", event_date=NEXT)]], SLEPT, True),  # ...critical and new
     ],
 )
 def test_the_morning_rule(
@@ -172,7 +186,7 @@ def test_fold_keeps_the_log_in_the_ledger_and_is_the_same_when_read_again() -> N
     again = Ledger.from_dict(ledger.to_dict())
     assert again == ledger
     assert fold(again, BED) == (again, False)
-    for one, other in itertools.pairwise([REGION, REGION_FORECAST]):
+    for one, other in itertools.pairwise([FORECAST, BUDEL]):
         after, sent = fold(again, bundle_event("b", [one, other]))
         assert sent and after.morning != again.morning
 
