@@ -25,6 +25,7 @@ __all__ = [
     "URGENT_LABEL",
     "RuleInfo",
     "rule_info",
+    "rule_name",
     "urgent",
 ]
 
@@ -32,6 +33,8 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class RuleInfo:
     rule_id: str
+    #: The short Dutch name people see on the status page (the id goes in a tooltip).
+    name: str
     #: The CAP event name: what the alert is about, in Dutch.
     title: str
     #: The CAP category (Infra, Safety, Other).
@@ -56,6 +59,7 @@ CATALOGUE: Final[Mapping[str, RuleInfo]] = {
     for info in (
         RuleInfo(
             "cap_exceeded",
+            "Boven de grens",
             "Bezetting boven de afgesproken grens",
             "Infra",
             "Bezetting (personen)",
@@ -63,6 +67,7 @@ CATALOGUE: Final[Mapping[str, RuleInfo]] = {
         ),
         RuleInfo(
             "cap_near",
+            "Bijna vol",
             "Bezetting dicht bij de grens",
             "Infra",
             "Bezetting (personen)",
@@ -71,6 +76,7 @@ CATALOGUE: Final[Mapping[str, RuleInfo]] = {
         ),
         RuleInfo(
             "slept_outside",
+            "Buiten geslapen",
             "Mensen hebben buiten geslapen",
             "Safety",
             "Buiten geslapen (personen)",
@@ -78,9 +84,12 @@ CATALOGUE: Final[Mapping[str, RuleInfo]] = {
             # An explicit all-clear: two reports in a row with nobody outside.
             clear_days=2,
         ),
-        RuleInfo("without_bed", "Mensen zonder bed", "Safety", "Zonder bed (personen)"),
+        RuleInfo(
+            "without_bed", "Zonder bed", "Mensen zonder bed", "Safety", "Zonder bed (personen)"
+        ),
         RuleInfo(
             "outside_risk",
+            "Dreigt buiten slapen",
             "Risico op buiten slapen",
             "Safety",
             "Verwachte aankomsten of mensen zonder bed",
@@ -90,6 +99,7 @@ CATALOGUE: Final[Mapping[str, RuleInfo]] = {
         ),
         RuleInfo(
             "breach_forecast",
+            "Loopt vol",
             "Opvang dreigt vol te raken",
             "Infra",
             "Dagen tot vol (-1: vol, loopt niet verder vol)",
@@ -98,22 +108,29 @@ CATALOGUE: Final[Mapping[str, RuleInfo]] = {
         ),
         RuleInfo(
             "region_capacity_low",
+            "Weinig vrije plaatsen",
             "Weinig vrije opvangplaatsen in de provincie",
             "Infra",
             "Vrije plaatsen",
             params={"warning_ratio": 0.02, "clear_ratio": 0.03, "min_places": 15},
         ),
         RuleInfo(
-            "national_shortage", "Landelijk tekort aan opvangplaatsen", "Infra", "Plaatsen tekort"
+            "national_shortage",
+            "Landelijk tekort",
+            "Landelijk tekort aan opvangplaatsen",
+            "Infra",
+            "Plaatsen tekort",
         ),
         RuleInfo(
             "spreiding_shortfall",
+            "Spreidingsdoel niet gehaald",
             "Spreidingswet-doel niet gehaald",
             "Infra",
             "Gerealiseerde plaatsen",
         ),
         RuleInfo(
             "report_missing",
+            "Telling ontbreekt",
             "Bezettingscijfer ontbreekt",
             "Other",
             "Dagen te laat",
@@ -121,6 +138,7 @@ CATALOGUE: Final[Mapping[str, RuleInfo]] = {
         ),
         RuleInfo(
             "implausible_report",
+            "Telling lijkt onjuist",
             "Bezettingscijfer lijkt onjuist",
             "Other",
             "Gemelde bezetting (personen)",
@@ -128,6 +146,7 @@ CATALOGUE: Final[Mapping[str, RuleInfo]] = {
         ),
         RuleInfo(
             "penalty_accrued",
+            "Dwangsom loopt op",
             "Dwangsom loopt op",
             "Other",
             "Opgelopen dwangsom (euro)",
@@ -151,6 +170,13 @@ INHIBITIONS: Final[Mapping[str, str]] = {
 def rule_info(rule: str) -> RuleInfo | None:
     """The catalogue entry of ``rule``; None for a rule id it does not know."""
     return CATALOGUE.get(rule)
+
+
+def rule_name(rule: str) -> str:
+    """The Dutch name of ``rule`` for people; the id itself for a rule the catalogue does not
+    know."""
+    info = CATALOGUE.get(rule)
+    return info.name if info is not None else rule
 
 
 #: The label an SMS bundle (``alerts.delivery.bundle``) carries when a member always goes through.

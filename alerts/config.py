@@ -86,6 +86,10 @@ class AlertingConfig:
     expect_intake: bool = False
     spreiding_cycle: str | None = None
     targets: SpreidingTargets = SpreidingTargets()
+    #: A firing alert's shown text and value follow the newest report once the value has moved
+    #: by this share of its threshold (for ``cap_exceeded``: 1% of the cap); 0 switches it off.
+    #: Nobody is notified of such an update (``alerts.rules.lifecycle.follow``).
+    figure_step: float = 0.01
 
     def rule(self, rule_id: str) -> RuleSettings:
         return self.rules.get(rule_id, RuleSettings())
@@ -120,13 +124,17 @@ class AlertingConfig:
             "silences",
             "inhibit_rules",
             "escalation",
+            "updates",
         }
         if unknown:
             raise ConfigError(f"unknown top-level key(s): {', '.join(sorted(unknown))}")
         aggregation = raw.get("aggregation") or {}
         spreiding = raw.get("spreiding") or {}
-        if not isinstance(aggregation, Mapping) or not isinstance(spreiding, Mapping):
-            raise ConfigError("aggregation and spreiding must be mappings")
+        updates = raw.get("updates") or {}
+        if not all(isinstance(m, Mapping) for m in (aggregation, spreiding, updates)):
+            raise ConfigError("aggregation, spreiding and updates must be mappings")
+        if odd := sorted(set(updates) - {"figure_step"}):
+            raise ConfigError(f"updates: unknown key(s) {', '.join(map(str, odd))}")
         cycle = spreiding.get("cycle")
         if cycle is not None and not isinstance(cycle, str):
             raise ConfigError("spreiding.cycle must be the name of a target cycle")
@@ -145,7 +153,14 @@ class AlertingConfig:
                 "aggregation.expect_intake", aggregation.get("expect_intake", False)
             ),
             spreiding_cycle=cycle,
+            figure_step=_share("updates.figure_step", updates.get("figure_step", 0.01)),
         )
+
+
+def _share(where: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ConfigError(f"{where} must be a share from 0 up to 1 (0.01 is 1%), got {value!r}")
+    return float(value)
 
 
 def _bool(where: str, value: Any) -> bool:

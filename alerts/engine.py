@@ -96,7 +96,12 @@ def _advance(
     if previous is None and not finding.breached:
         return  # nothing fires and nothing is pending: no state worth storing
     state, event = step(
-        previous, finding, date, for_days=settings.for_days, clear_days=settings.clear_days
+        previous,
+        finding,
+        date,
+        for_days=settings.for_days,
+        clear_days=settings.clear_days,
+        figure_step=config.figure_step,
     )
     alerts[key] = state
     if event is not None:

@@ -123,8 +123,9 @@ async def wait_healthy(worker: Worker, timeout: float) -> float:
                 f"the worker exited with code {worker.proc.returncode}:\n{worker.log_tail()}"
             )
         with contextlib.suppress(OSError, urllib.error.URLError):
-            status, _ = await asyncio.to_thread(http_get, worker.base_url + "/health", 2.0)
-            if status == 200:
+            status, body = await asyncio.to_thread(http_get, worker.base_url + "/health", 2.0)
+            # 503 "no_locations": serving, waiting for the locations the caller will publish.
+            if status == 200 or b'"no_locations"' in body:
                 return time.monotonic() - worker.started_at
         await asyncio.sleep(0.1)
     raise RunFailed(f"the worker was not healthy within {timeout:.0f} s:\n{worker.log_tail()}")

@@ -1,19 +1,47 @@
 """Logging: structlog everywhere, JSON lines when not on a terminal, readable console on one.
 
 Standard-library loggers (Faust, aiokafka, mode) go through the same processor chain, so a log
-shipper sees one format.
+shipper sees one format. aiokafka's warnings about a partition that has no leader *yet* (a topic
+just created, a leader moving), which it retries by itself, are lowered to debug
+(``TransientKafkaNoise``): a user replaying into a new prefix should not read them as trouble.
 """
 
 from __future__ import annotations
 
 import logging
 import logging.config
+import re
 import sys
 from typing import Any
 
 import structlog
 
-__all__ = ["configure_logging", "logging_dict_config"]
+__all__ = ["TransientKafkaNoise", "configure_logging", "logging_dict_config"]
+
+#: What aiokafka logs, at warning or error, while a partition is still getting its leader: it
+#: retries or waits for the metadata by itself, and a real failure still ends in an exception.
+_TRANSIENT = re.compile(
+    r"retrying\. Error: .*(NotLeaderForPartition|LeaderNotAvailable|UnknownTopicOrPartition)"
+    r"|is not available during auto-create initialization"
+    r"|^Topic \S+ not found in cluster metadata$"
+)
+
+
+class TransientKafkaNoise(logging.Filter):
+    """Lowers aiokafka's self-healing leader warnings to debug; shows them only when the
+    handler's ``level`` lets debug through. Every other record passes unchanged."""
+
+    def __init__(self, level: str | int = "INFO") -> None:
+        super().__init__()
+        self.level = logging.getLevelName(level) if isinstance(level, str) else level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("aiokafka") or record.levelno <= logging.DEBUG:
+            return True
+        if not _TRANSIENT.search(record.getMessage()):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return bool(self.level <= logging.DEBUG)
 
 
 def _shared_processors() -> list[Any]:
@@ -48,10 +76,12 @@ def logging_dict_config(level: str = "INFO", *, json_logs: bool | None = None) -
                 "foreign_pre_chain": _shared_processors(),
             }
         },
+        "filters": {"transient_kafka": {"()": TransientKafkaNoise, "level": level}},
         "handlers": {
             "default": {
                 "class": "logging.StreamHandler",
                 "formatter": "structlog",
+                "filters": ["transient_kafka"],
                 "stream": "ext://sys.stderr",
             }
         },

@@ -50,6 +50,7 @@ class PipelineMetrics:
     recovered: Counter
     read_back: Counter
     batch_steps: Histogram
+    http_reports: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> PipelineMetrics:
@@ -114,6 +115,13 @@ class PipelineMetrics:
                 + PER_WORKER,
                 ["agent", "step"],
                 buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+                registry=registry,
+            ),
+            http_reports=Counter(
+                "opvang_http_reports",
+                "Reports sent over HTTP (POST /api/reports, the page /melden), by source and "
+                "outcome (accepted, or the reason a row was refused)." + PER_WORKER,
+                ["source", "outcome"],
                 registry=registry,
             ),
         )

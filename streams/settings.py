@@ -37,6 +37,7 @@ VARIABLES: dict[str, str] = {
     "OPVANG_WEB_PORT": "their port (6066)",
     "OPVANG_API_TOKEN": "bearer token for acknowledgements, silences, receivers (unset: read only)",
     "OPVANG_DLR_TOKEN": "secret last path segment of the SMS delivery-report URL",
+    "OPVANG_SOURCES": "YAML of the sources that may send reports over HTTP (unset: none)",
     "OPVANG_WORKER_ID": "this worker's lasting name in its group (static membership)",
     "OPVANG_SESSION_TIMEOUT": "seconds before a silent worker's partitions move (10)",
     "OPVANG_STANDBY_REPLICAS": "warm copies of each partition's tables on other workers (1)",
@@ -77,6 +78,10 @@ class Settings:
     #: OPVANG_DLR_TOKEN: the secret last path segment of the SMS providers' delivery-report URL.
     #: Unset: delivery reports are refused (404).
     dlr_token: str | None = None
+    #: OPVANG_SOURCES: the YAML file of the sources that may send reports over HTTP (``POST
+    #: /api/reports``, the page ``/melden``), with their hashed tokens and scopes
+    #: (``streams.web.sources``). Unset: no source, such reports are refused.
+    sources_path: Path | None = None
     #: OPVANG_CAP_SENDER and OPVANG_CAP_EXERCISE: the CAP messages' sender, and whether they are
     #: marked as an exercise.
     cap_sender: str = "opvangwacht"
@@ -158,6 +163,7 @@ class Settings:
             session_timeout_s=session,
             replication_factor=int(copies),
             dlr_token=env.get("OPVANG_DLR_TOKEN") or None,
+            sources_path=Path(sources) if (sources := env.get("OPVANG_SOURCES")) else None,
             cap_sender=env.get("OPVANG_CAP_SENDER") or "opvangwacht",
             cap_exercise=env.get("OPVANG_CAP_EXERCISE", "") not in ("", "0", "false"),
             secrets=dict(env),

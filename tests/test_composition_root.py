@@ -20,7 +20,7 @@ ROOT_MODULE = WORKER / "app.py"
 #: Calls that make a Faust app, a table or a topic.
 CREATING = {"App", "Table", "GlobalTable", "SetTable", "SetGlobalTable"}
 #: The worker's stages: each registers on the app it is given and imports no other stage.
-STAGES = ("ingest", "aggregate", "route", "deliver", "escalate", "views", "actions")
+STAGES = ("ingest", "aggregate", "route", "deliver", "escalate", "views", "actions", "melden")
 
 
 def _creations(path: Path) -> list[str]:

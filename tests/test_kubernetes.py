@@ -317,9 +317,16 @@ def test_probes_and_services_use_the_worker_web_port() -> None:
     web_port = int(env["OPVANG_WEB_PORT"])
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert web_port in ports.values()
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    # Readiness is /health (503 while starting, recovering or without locations); startup and
+    # liveness only ask whether the process answers, so a worker without locations is not
+    # killed in a loop.
+    for probe, path in (
+        ("startupProbe", "/health/live"),
+        ("readinessProbe", "/health"),
+        ("livenessProbe", "/health/live"),
+    ):
         get = container[probe]["httpGet"]
-        assert get["path"] == "/health", probe
+        assert get["path"] == path, probe
         port = get["port"]
         assert (ports[port] if isinstance(port, str) else port) == web_port, probe
     # Liveness is more patient than readiness: a worker reading changelogs back after a

@@ -48,3 +48,22 @@ def test_the_wheel_ships_data_files_and_the_console_script(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     for command in ("worker", "kafka", "replay", "demo", "load-locations"):
         assert command in result.stdout
+
+
+def test_the_wheel_carries_the_full_eupl_text_it_declares() -> None:
+    """pyproject declares EUPL-1.2; LICENSE holds the licence's own English text (from the SPDX
+    licence list) and the installed wheel's metadata names both."""
+    metadata = importlib.metadata.metadata("opvangwacht")
+    assert metadata["License-Expression"] == "EUPL-1.2"
+    assert metadata.get_all("License-File") == ["LICENSE"]
+    files = importlib.metadata.files("opvangwacht") or []
+    (shipped,) = [f for f in files if f.name == "LICENSE"]
+    text = shipped.read_text(encoding="utf-8")
+    assert text == (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith(
+        "EUROPEAN UNION PUBLIC LICENCE v. 1.2\nEUPL © the European Union 2007, 2016"
+    )
+    # The whole licence, not a notice: its last article and the appendix of compatible licences.
+    for part in ("15.Applicable Law", "Appendix", "Compatible Licences", "LiLiQ-R"):
+        assert part in text, part
+    assert len(text) > 13_000

@@ -5,8 +5,11 @@
     python tools/make_dashboards.py --check   # exit 1 when a file on disk differs; write nothing
 
 Standard library only and deterministic: the same code always writes the same bytes. The JSON is
-what Grafana 11 saves (``schemaVersion`` 39); every panel and every query names the provisioned
-Prometheus datasource by uid (``DATASOURCE_UID``, see deploy/grafana/provisioning/datasources/).
+what Grafana 11 saves (``schemaVersion`` 39), plus what its "Import dashboard" reads: every panel,
+query, variable and annotation reads the dashboard variable ``$datasource``, never a uid, and
+``__inputs`` asks an importer which Prometheus to preselect (``DS_PROMETHEUS``). Provisioned by
+the compose stack, the variable takes Grafana's default Prometheus. Links to the status page use
+the text-box variable ``$status_page``. Why not grafana-foundation-sdk: tools/README.md.
 
 The dashboards answer "where is it tight, and since when": stat panels for the figure now, time
 series and state timelines for how it got there, thresholds in colour on both. The capacity
@@ -30,13 +33,24 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "deploy" / "grafana" / "dashboards"
 
 SCHEMA_VERSION = 39  # Grafana 11.0; newer 11.x and 12.x migrate it on load
-DATASOURCE_UID = "opvang-prometheus"
-DATASOURCE = {"type": "prometheus", "uid": DATASOURCE_UID}
+#: Every panel, query, variable and annotation names its datasource through the dashboard variable
+#: ``$datasource`` (type datasource, Prometheus), never by uid: the same file works provisioned
+#: (the variable takes Grafana's default Prometheus) and imported into another Grafana (the import
+#: asks for ``DS_PROMETHEUS``, which becomes the variable's preselected value).
+DATASOURCE_VARIABLE = "datasource"
+DATASOURCE = {"type": "prometheus", "uid": f"${{{DATASOURCE_VARIABLE}}}"}
+IMPORT_INPUT = "DS_PROMETHEUS"
 TAGS = ["opvangwacht"]
 #: The job name in deploy/prometheus/prometheus.yml.
 JOB = "opvangwacht"
-#: Where the compose stack publishes the worker's status page.
-STATUS_PAGE_URL = "http://localhost:6066/"
+#: The dashboard variable that holds the status page's address (a text box), and its default:
+#: where the compose stack publishes the first worker. Links write it ``:raw``, so Grafana does
+#: not percent-encode the address inside a data link.
+STATUS_PAGE_VARIABLE = "status_page"
+STATUS_PAGE_DEFAULT = "http://localhost:6066/"
+STATUS_PAGE = f"${{{STATUS_PAGE_VARIABLE}:raw}}"
+#: Where Grafana serves deploy/grafana/maps/nl-provinces.geojson (docker-compose.yml mounts it).
+PROVINCES_GEOJSON = "public/maps/opvangwacht-nl-provinces.geojson"
 
 Json = dict[str, Any]
 
@@ -137,6 +151,7 @@ class Panel:
     transformations: list[Json] = field(default_factory=list)
     min: float | None = None
     max: float | None = None
+    links: list[Json] | None = None
 
     def build(self, panel_id: int, x: int, y: int) -> Json:
         defaults: Json = {
@@ -145,6 +160,9 @@ class Panel:
             "mappings": self.mappings,
             "color": self.color or {"mode": "thresholds"},
         }
+        links = self.links if self.links is not None else series_links(self.queries)
+        if links:
+            defaults["links"] = links
         if self.custom:
             defaults["custom"] = self.custom
         if self.decimals is not None:
@@ -390,12 +408,14 @@ def table(
         overrides.append(
             {"matcher": {"id": "byName", "options": column.header}, "properties": props}
         )
+    key_properties: list[Json] = []
     if key_mappings:
+        key_properties.append({"id": "mappings", "value": key_mappings})
+    if key in STATUS_API:
+        key_properties.append({"id": "links", "value": status_links(key, "${__value.raw}")})
+    if key_properties:
         overrides.append(
-            {
-                "matcher": {"id": "byName", "options": key_header},
-                "properties": [{"id": "mappings", "value": key_mappings}],
-            }
+            {"matcher": {"id": "byName", "options": key_header}, "properties": key_properties}
         )
     excluded = {"Time": True}
     return Panel(
@@ -407,6 +427,7 @@ def table(
         h=h,
         thresholds=NEUTRAL,
         color={"mode": "thresholds"},
+        links=[],
         custom={"align": "auto", "cellOptions": {"type": "auto"}, "inspect": False},
         overrides=overrides,
         transformations=[
@@ -427,6 +448,37 @@ def table(
             "sortBy": [{"displayName": sort_by, "desc": descending}] if sort_by else [],
         },
     )
+
+
+# ------------------------------------------------------------------ links to the status page
+
+#: The worker's read API for one location or one province, by the label that names it.
+STATUS_API = {
+    "location_id": ("locations", "deze locatie"),
+    "province": ("provinces", "deze provincie"),
+}
+
+
+def status_links(label: str, value: str) -> list[Json]:
+    """Data links from a value that names a location or a province: the status page, and the
+    worker's JSON for that one (``/api/locations/{id}``, ``/api/provinces/{code}``)."""
+    path, noun = STATUS_API[label]
+    return [
+        {"title": "Statuspagina", "url": STATUS_PAGE, "targetBlank": True},
+        {
+            "title": f"Gegevens van {noun} (statuspagina-API)",
+            "url": f"{STATUS_PAGE}api/{path}/{value}",
+            "targetBlank": True,
+        },
+    ]
+
+
+def series_links(queries: Sequence[Query]) -> list[Json]:
+    """Links for a panel whose series are named after a location or a province (its legend)."""
+    for label in STATUS_API:
+        if any(f"{{{{{label}}}}}" in q.legend for q in queries):
+            return status_links(label, f"${{__field.labels.{label}}}")
+    return []
 
 
 def value_text(mapping: dict[str, str]) -> list[Json]:
@@ -498,7 +550,19 @@ class Dashboard:
     time_from: str = "now-7d"
 
     def build(self) -> Json:
+        panels = list(self._layout())
         return {
+            "__inputs": [
+                {
+                    "name": IMPORT_INPUT,
+                    "label": "Prometheus",
+                    "description": "De Prometheus die de opvangwacht-workers scrapet",
+                    "type": "datasource",
+                    "pluginId": "prometheus",
+                    "pluginName": "Prometheus",
+                }
+            ],
+            "__requires": requires(panels),
             "id": None,
             "uid": self.uid,
             "title": self.title,
@@ -525,7 +589,8 @@ class Dashboard:
                         "iconColor": "rgba(0, 211, 255, 1)",
                         "name": "Annotations & Alerts",
                         "type": "dashboard",
-                    }
+                    },
+                    *alert_annotations(),
                 ]
             },
             "links": [
@@ -544,8 +609,8 @@ class Dashboard:
                 {
                     "type": "link",
                     "title": "Statuspagina",
-                    "tooltip": "De statuspagina van de worker (compose-stack: poort 6066)",
-                    "url": STATUS_PAGE_URL,
+                    "tooltip": "De statuspagina van de worker (variabele Statuspagina bovenaan)",
+                    "url": STATUS_PAGE,
                     "icon": "dashboard",
                     "targetBlank": True,
                     "asDropdown": False,
@@ -554,8 +619,10 @@ class Dashboard:
                     "tags": [],
                 },
             ],
-            "templating": {"list": self.variables},
-            "panels": list(self._layout()),
+            "templating": {
+                "list": [datasource_variable(), status_page_variable(), *self.variables]
+            },
+            "panels": panels,
         }
 
     def _layout(self) -> Iterator[Json]:
@@ -582,6 +649,82 @@ class Dashboard:
             yield item.build(panel_id, x, y)
             x += item.w
             row_height = max(row_height, item.h)
+
+
+def requires(panels: list[Json]) -> list[Json]:
+    """What an import checks the target Grafana for: its version, Prometheus, each panel type."""
+    kinds = sorted({p["type"] for p in panels if p["type"] != "row"})
+    return [
+        {"type": "grafana", "id": "grafana", "name": "Grafana", "version": "11.0.0"},
+        {"type": "datasource", "id": "prometheus", "name": "Prometheus", "version": "1.0.0"},
+    ] + [{"type": "panel", "id": kind, "name": kind, "version": ""} for kind in kinds]
+
+
+def datasource_variable() -> Json:
+    """``$datasource``: which Prometheus the dashboard reads. Preselected on import to the one the
+    importer chose for ``DS_PROMETHEUS``; provisioned, that placeholder matches no datasource and
+    Grafana takes its default Prometheus (deploy/grafana/provisioning/datasources/)."""
+    placeholder = f"${{{IMPORT_INPUT}}}"
+    return {
+        "name": DATASOURCE_VARIABLE,
+        "label": "Databron",
+        "type": "datasource",
+        "query": "prometheus",
+        "regex": "",
+        "refresh": 1,
+        "includeAll": False,
+        "multi": False,
+        "current": {"selected": False, "text": placeholder, "value": placeholder},
+        "options": [],
+        "hide": 0,
+        "skipUrlSync": False,
+    }
+
+
+def status_page_variable() -> Json:
+    """``$status_page``: the address of the worker's status page, for the links. A text box, so an
+    operator sets it once for their Grafana (and saves the dashboard) or per link (?var-...)."""
+    return {
+        "name": STATUS_PAGE_VARIABLE,
+        "label": "Statuspagina",
+        "description": "Adres van de statuspagina van de worker, met / aan het eind",
+        "type": "textbox",
+        "query": STATUS_PAGE_DEFAULT,
+        "current": {"selected": False, "text": STATUS_PAGE_DEFAULT, "value": STATUS_PAGE_DEFAULT},
+        "options": [{"selected": True, "text": STATUS_PAGE_DEFAULT, "value": STATUS_PAGE_DEFAULT}],
+        "hide": 0,
+        "skipUrlSync": False,
+    }
+
+
+#: The capacity alerts as annotations on every time series: a region from when the worker's
+#: opvang_alerts_firing shows a rule firing (fired) to when it no longer does (resolved).
+ALERT_ANNOTATIONS = (
+    ("critical", "Kritieke meldingen", "red"),
+    ("warning", "Waarschuwingen", "orange"),
+)
+
+
+def alert_annotations() -> list[Json]:
+    out = []
+    for severity, name, colour in ALERT_ANNOTATIONS:
+        firing = pic("opvang_alerts_firing", f'severity="{severity}"')
+        out.append(
+            {
+                "datasource": DATASOURCE,
+                "enable": True,
+                "hide": False,
+                "iconColor": colour,
+                "name": name,
+                "expr": f"sum by (rule, severity) ({firing}) > 0",
+                "step": "1m",
+                "titleFormat": "{{rule}} vuurt",
+                "textFormat": "Begin: de melding vuurt; eind: opgelost ({{severity}})",
+                "tagKeys": "rule,severity",
+                "useValueForTime": False,
+            }
+        )
+    return out
 
 
 def province_variable() -> Json:
@@ -915,6 +1058,76 @@ P = 'province=~"$province"'
 TARGET = f"sum by (province) ({pic('opvang_province_spreiding_target_places', P)})"
 
 
+def province_map() -> Panel:
+    """Grafana's geomap: the provinces' outlines (deploy/grafana/maps/nl-provinces.geojson) and on
+    each a dot coloured by its free places as a share of capacity, placed by looking the
+    ``province`` label up in the same file (its features' ``id``/``code``)."""
+    ratio = f"{pic('opvang_province_free_places', P)} / {pic('opvang_province_capacity', P)}"
+    return Panel(
+        "geomap",
+        "Kaart: ruimte per provincie",
+        "Vrije plaatsen als deel van de capaciteit, per provincie. Rood: tekort; oranje: minder "
+        "dan 2 % vrij; geel: minder dan 3 %. Klik op een stip voor de statuspagina.",
+        [Query(ratio, instant=True, table=True)],
+        w=12,
+        h=14,
+        unit="percentunit",
+        decimals=1,
+        thresholds=FREE_RATIO,
+        links=status_links("province", "${__data.fields.province}"),
+        options={
+            "view": {"id": "coords", "lat": 52.2, "lon": 5.4, "zoom": 6.4, "allLayers": True},
+            "controls": {
+                "showZoom": True,
+                "mouseWheelZoom": False,
+                "showAttribution": True,
+                "showScale": False,
+                "showMeasure": False,
+                "showDebug": False,
+            },
+            "basemap": {"type": "default", "name": "Achtergrond", "config": {}},
+            "layers": [
+                {
+                    "type": "geojson",
+                    "name": "Provincies",
+                    "config": {
+                        "src": PROVINCES_GEOJSON,
+                        "rules": [],
+                        "style": {
+                            "color": {"fixed": "#8f9bb3"},
+                            "opacity": 0.25,
+                            "lineWidth": 1,
+                        },
+                    },
+                    "tooltip": False,
+                },
+                {
+                    "type": "markers",
+                    "name": "Ruimte",
+                    "location": {
+                        "mode": "lookup",
+                        "lookup": "province",
+                        "gazetteer": PROVINCES_GEOJSON,
+                    },
+                    "config": {
+                        "showLegend": True,
+                        "style": {
+                            "color": {"field": "Value", "fixed": "dark-green"},
+                            "opacity": 0.9,
+                            "size": {"fixed": 18, "min": 8, "max": 24},
+                            "symbol": {"fixed": "img/icons/marker/circle.svg", "mode": "fixed"},
+                            "text": {"field": "province", "mode": "field"},
+                            "textConfig": {"fontSize": 11, "offsetY": -18, "textAlign": "center"},
+                        },
+                    },
+                    "tooltip": True,
+                },
+            ],
+            "tooltip": {"mode": "details"},
+        },
+    )
+
+
 def provinces() -> Dashboard:
     return Dashboard(
         "opvang-provinces",
@@ -971,17 +1184,7 @@ def provinces() -> Dashboard:
                 w=12,
             ),
             Row("Ruimte"),
-            state_timeline(
-                "Ruimte door de tijd",
-                "Vrije plaatsen als deel van de capaciteit. Rood: tekort; oranje: minder dan "
-                "2 % vrij (region_capacity_low); geel: minder dan 3 %.",
-                Query(
-                    f"{pic('opvang_province_free_places', P)}"
-                    f" / {pic('opvang_province_capacity', P)}"
-                ),
-                unit="percentunit",
-                thresholds=FREE_RATIO,
-            ),
+            province_map(),
             timeseries(
                 "Vrije plaatsen",
                 "Onder de rode lijn heeft de provincie plaatsen tekort.",
@@ -989,6 +1192,19 @@ def provinces() -> Dashboard:
                 thresholds=steps("red", (0, "transparent")),
                 threshold_style="line",
                 min=None,
+                h=14,
+            ),
+            state_timeline(
+                "Ruimte door de tijd",
+                "Vrije plaatsen als deel van de capaciteit. Rood: tekort; oranje: minder dan "
+                "2 % vrij (region_capacity_low); geel: minder dan 3 %.",
+                Query(
+                    f"{pic('opvang_province_free_places', P)}"
+                    f" / {pic('opvang_province_capacity', P)}",
+                    "{{province}}",
+                ),
+                unit="percentunit",
+                thresholds=FREE_RATIO,
             ),
             timeseries(
                 "Dagen tot vol",

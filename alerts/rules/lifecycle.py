@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.model import AlertEvent, AlertStatus, Severity, Subject, SubjectKind
 
-__all__ = ["AlertState", "Finding", "alert_id", "event_time", "step"]
+__all__ = ["AlertState", "Finding", "alert_id", "event_time", "follow", "step"]
 
 _AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
@@ -151,11 +151,14 @@ def step(
     *,
     for_days: int = 1,
     clear_days: int = 1,
+    figure_step: float = 0.0,
 ) -> tuple[AlertState, AlertEvent | None]:
     """Advance one alert by one finding for event date ``date``.
 
     ``for_days``: consecutive report days the condition must hold before the alert fires.
     ``clear_days``: consecutive report days the clear condition must hold before it resolves.
+    ``figure_step``: while the alert fires, its shown text and value follow the newest report
+    once the value has moved by this share of the threshold (:func:`follow`); 0 never.
     """
     state = previous or AlertState(alert_id(finding.rule, finding.subject), finding.rule)
     new_day = state.last_date is None or date > state.last_date
@@ -169,7 +172,7 @@ def step(
             if finding.severity.value != state.severity:
                 state = replace(state, severity=finding.severity.value, revision=state.revision + 1)
                 return _remember(state, _event(state, finding, AlertStatus.FIRING, date))
-            return state, None
+            return follow(state, finding, date, figure_step), None
         pending = state.pending + 1 if new_day or state.pending == 0 else state.pending
         if pending < for_days:
             return replace(state, pending=pending), None
@@ -195,7 +198,7 @@ def step(
         if finding.severity.rank < current.rank:
             state = replace(state, severity=finding.severity.value, revision=state.revision + 1)
             return _remember(state, _event(state, finding, AlertStatus.FIRING, date))
-        return state, None
+        return follow(state, finding, date, figure_step), None
     clearing = state.clearing + 1 if new_day or state.clearing == 0 else state.clearing
     if clearing < clear_days:
         return replace(state, clearing=clearing), None
@@ -208,6 +211,26 @@ def step(
     # are shown from it, and a province with hundreds of resolved report_missing alerts would
     # otherwise carry all their texts in every write.
     return replace(state, severity=None, starts_at=None, last_event=None), event
+
+
+def follow(state: AlertState, finding: Finding, date: dt.date, figure_step: float) -> AlertState:
+    """A firing alert whose figure has moved: the text and value it shows (``last_event``) taken
+    from ``finding`` when the value differs from the shown one by at least ``figure_step`` times
+    the threshold (any change for a threshold of 0), with ``update`` counting these updates.
+
+    Not a state change: nothing is published or routed, so nobody is notified again; ``revision``
+    and ``starts_at`` stay those of the last published change. The read API, the status page and
+    the CAP feed show the newest figure; a later real change (severity, resolve) is published as
+    before.
+    """
+    shown = state.last_event
+    if figure_step <= 0 or not state.firing or shown is None:
+        return state
+    moved = abs(finding.value - float(shown.get("value", finding.value)))
+    if moved == 0 or moved < figure_step * abs(finding.threshold):
+        return state
+    event = _event(state, finding, AlertStatus.FIRING, date)
+    return replace(state, last_event={**event.to_dict(), "update": int(shown.get("update", 0)) + 1})
 
 
 def _remember(state: AlertState, event: AlertEvent) -> tuple[AlertState, AlertEvent]:

@@ -7,6 +7,7 @@
     opvangwacht replay PATH|NAME            publish a scenario in date order
     opvangwacht demo                        everything above, end to end, with a local webhook sink
     opvangwacht route --dry-run PATH|NAME   who would be told what, exact texts; sends nothing
+    opvangwacht source token [--name N]     a new token for a reporting source, and its hash
 
 Errors end with a sentence that says what to do, and exit code 2 (usage or configuration) or 1.
 """
@@ -54,16 +55,22 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from streams.logging import configure_logging, logging_dict_config
     from streams.settings import load_alerting_config
     from streams.topics import ensure_topics
+    from streams.web.sources import load_sources
     from streams.worker.app import build_worker
 
     configure_logging(args.log_level.upper())
     settings = _settings()
     config = load_alerting_config(settings.config_path)  # fail here, clearly, not inside Faust
+    sources = load_sources(settings.sources_path)
+    busy = web_port_problem(settings.web_host, settings.web_port)
+    if busy:
+        print(f"opvangwacht: {busy}", file=sys.stderr)
+        return 1
     _ensure_broker()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(ensure_topics(settings))
-    app = build_worker(settings, config).app
+    app = build_worker(settings, config, sources=sources).app
 
     worker = faust.Worker(
         app,
@@ -75,6 +82,32 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )
     worker.execute_from_commandline()
     return 0
+
+
+def web_port_problem(host: str, port: int) -> str | None:
+    """Why the worker could not serve its status page on ``host:port``, in one line, or None.
+
+    Tried before anything starts, as aiohttp will bind it (SO_REUSEADDR), so a port that is taken
+    says so here instead of as a traceback from deep inside Faust's start-up."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            why = "is already in use"
+            fix = "stop what listens there, or set OPVANG_WEB_PORT to a free port"
+        else:
+            why = f"cannot be opened ({exc.strerror or exc})"
+            fix = "set OPVANG_WEB_HOST and OPVANG_WEB_PORT to an address this machine may serve"
+        return f"port {port} on {host} (OPVANG_WEB_HOST:OPVANG_WEB_PORT) {why}: {fix}"
+    return None
 
 
 def cmd_kafka(args: argparse.Namespace) -> int:
@@ -140,10 +173,19 @@ def _print_cluster(nodes: Any, action: str) -> None:
         print(f"use it with: OPVANG_KAFKA_BOOTSTRAP={nodes.bootstrap} OPVANG_REPLICATION_FACTOR=3")
 
 
+def _kafka_client_logging() -> None:
+    """Warnings and errors of the Kafka client for a command that publishes, in the worker's
+    format, without aiokafka's self-healing leader warnings on fresh topics (streams.logging)."""
+    from streams.logging import configure_logging
+
+    configure_logging("WARNING")
+
+
 def cmd_load_locations(args: argparse.Namespace) -> int:
     from streams.cli.publish import load_locations_file, publish
     from streams.topics import ensure_topics
 
+    _kafka_client_logging()
     settings = _settings()
     _ensure_broker()
     records = load_locations_file(Path(args.path) if args.path else None)
@@ -161,6 +203,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from streams.cli.publish import Progress, publish, read_scenario, resolve_scenario, summarise
     from streams.topics import ensure_topics
 
+    _kafka_client_logging()
     settings = _settings()
     path = resolve_scenario(args.path)
     records = read_scenario(path)
@@ -181,6 +224,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.cli.demo import run_demo
 
+    _kafka_client_logging()
     return run_demo(scenario=args.scenario, keep=args.keep)
 
 
@@ -224,6 +268,30 @@ def cmd_route(args: argparse.Namespace) -> int:
         print(f"opvangwacht route: note: {note}", file=sys.stderr)
     result = dry_run(source.events, config, at=at)
     (print_json if args.json else print_text)(source, result, sys.stdout, at=at)
+    return 0
+
+
+def cmd_source(args: argparse.Namespace) -> int:
+    from streams.web.sources import hash_token, new_token
+
+    if args.stdin:
+        token = sys.stdin.readline().strip()
+        if not token:
+            print("opvangwacht: give the token on standard input", file=sys.stderr)
+            return 2
+        print(f"token_sha256: {hash_token(token)}")
+        return 0
+    token = new_token()
+    name = args.name or "NAME"
+    print(
+        f"# Give this token to the source, once, by a safe way; it is not stored anywhere:\n"
+        f"#   {token}\n"
+        f"# and add this to the sources file (OPVANG_SOURCES), with the locations it reports for:\n"
+        f"  - name: {name}\n"
+        f"    token_sha256: {hash_token(token)}\n"
+        f"    locations: []\n"
+        f"    municipalities: []"
+    )
     return 0
 
 
@@ -322,6 +390,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     route.add_argument("--json", action="store_true", help="JSON Lines: one per change, a summary")
     route.set_defaults(func=cmd_route)
+
+    source = sub.add_parser(
+        "source",
+        help="tokens for the sources that send reports over HTTP (/api/reports, /melden)",
+        description="Make a new source token and print its sha256 for the sources file "
+        "(OPVANG_SOURCES); --stdin: hash a token read from standard input instead.",
+    )
+    source.add_argument("action", choices=["token"])
+    source.add_argument("--name", help="the source's name in the printed entry")
+    source.add_argument("--stdin", action="store_true", help="hash the token on standard input")
+    source.set_defaults(func=cmd_source)
     return parser
 
 

@@ -2,7 +2,8 @@
 
 It starts the worker with an environment of the caller's (on top of this process's, or not),
 its output appended to a log file, in a session of its own; waits until its web port's /health
-says it is ready; stops it with SIGTERM (SIGKILL when it does not go in time) or kills it outright;
+says it serves (``ok``, or ``no_locations`` before anyone loaded them); stops it with SIGTERM
+(SIGKILL when it does not go in time) or kills it outright;
 and tells how it ended. What differs between callers (the command, the static member id, the data
 directory, kill -9 in a crash test) is theirs to pass in, as environment or arguments.
 
@@ -42,9 +43,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: /health statuses of a worker that has joined its group and read its state back: ``ok``, or
+#: ``no_locations`` (503) until someone runs ``opvangwacht load-locations``.
+SERVING = ("ok", "no_locations")
+
+
 def health_ok(body: dict[str, Any]) -> bool:
-    """The default readiness condition: /health answers ``"status": "ok"``."""
-    return body.get("status") == "ok"
+    """The default condition: the worker serves, with or without locations (a harness that
+    publishes the locations itself waits for this first)."""
+    return body.get("status") in SERVING
 
 
 class WorkerProcess:
@@ -125,9 +132,13 @@ class WorkerProcess:
             return code, {}
 
     def health(self) -> dict[str, Any] | None:
-        """The /health body when it answers 200, else None."""
+        """The /health body once the worker serves (200, or 503 ``no_locations`` while it knows
+        no location yet), else None."""
         answer = self.health_status()
-        return answer[1] if answer is not None and answer[0] == 200 else None
+        if answer is None:
+            return None
+        code, body = answer
+        return body if code == 200 or body.get("status") == "no_locations" else None
 
     def wait_healthy(
         self,
@@ -135,7 +146,7 @@ class WorkerProcess:
         timeout: float = 90.0,
         poll: float = 0.3,
     ) -> dict[str, Any]:
-        """Poll /health until it answers 200 with a body meeting ``condition``; that body.
+        """Poll /health until the worker serves with a body meeting ``condition``; that body.
         Raises :class:`WorkerFailed` when the worker exits or ``timeout`` seconds pass."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

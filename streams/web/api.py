@@ -11,14 +11,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from alerts.capacity.totals import Totals, contribution
-from alerts.catalogue import RULE_IDS
+from alerts.catalogue import CATALOGUE, RULE_IDS, rule_name
 from alerts.engine import AggregateRecord, LocationRecord
 from alerts.model import PROVINCE_NAMES, Location, Severity
+from alerts.rules import supersede
 from alerts.rules.lifecycle import AlertState
 from streams.metrics import StateView
 
 __all__ = [
     "active_alerts",
+    "coverage",
     "firing_states",
     "health_document",
     "location_detail",
@@ -30,13 +32,22 @@ __all__ = [
 ]
 
 
+#: ``/health`` status while the worker runs but knows no location: it is alive and takes reports
+#: once ``opvangwacht load-locations`` has run, but it has nothing to judge or show yet.
+NO_LOCATIONS = "no_locations"
+
+
 def health_document(
     *, ready: bool, recovering: bool, remaining: int, locations: int, topic_prefix: str
 ) -> tuple[dict[str, Any], int]:
     """``/health``: the body and the status code. While the worker reads its state back from the
-    changelogs it says so, with how many changelog messages are left, instead of looking dead."""
+    changelogs it says so, with how many changelog messages are left, instead of looking dead;
+    while it knows no location at all it answers 503 ``no_locations`` with what to do (alive,
+    not ready: docs/operations.md)."""
     if recovering:
         status, code = "recovering", 503
+    elif ready and locations == 0:
+        status, code = NO_LOCATIONS, 503
     elif ready:
         status, code = "ok", 200
     else:
@@ -48,6 +59,8 @@ def health_document(
     }
     if recovering:
         body["recovery_messages_left"] = remaining
+    if status == NO_LOCATIONS:
+        body["hint"] = "no locations loaded: run opvangwacht load-locations"
     return body, code
 
 
@@ -78,12 +91,77 @@ def _location_summary(location: Location, record: LocationRecord) -> dict[str, A
         "transfers_out_7d": flows.transfers_out if flows and flows.days else None,
         "departures_7d": flows.departures if flows and flows.days else None,
         "firing": sorted(a.rule for a in record.alerts.values() if a.firing),
+        "reported": record.state.latest_date is not None,
+        "history": _history(record) if location.kind == "registration_centre" else None,
     }
 
 
-def locations_list(view: StateView) -> dict[str, Any]:
-    rows = [_location_summary(loc, rec) for loc, rec in view.locations]
-    return {"locations": sorted(rows, key=lambda r: str(r["location_id"]))}
+def _history(record: LocationRecord) -> list[dict[str, Any]]:
+    """The morning counts of the last :data:`DETAIL_DAYS` report days (for a sparkline)."""
+    latest = record.state.latest_date
+    if latest is None:
+        return []
+    start = latest - dt.timedelta(days=DETAIL_DAYS - 1)
+    return [
+        {"date": d.date.isoformat(), "occupancy": d.occupancy, "capacity": d.capacity}
+        for d in record.state.days
+        if d.date >= start and d.occupancy is not None
+    ]
+
+
+def _rows(view: StateView, known: Iterable[Location]) -> list[dict[str, Any]]:
+    """Every location: those with figures, and the loaded ones that never reported
+    (``reported`` false, figures None)."""
+    rows = {loc.location_id: _location_summary(loc, rec) for loc, rec in view.locations}
+    for location in known:
+        if location.location_id not in rows:
+            empty = LocationRecord.new(location.location_id)
+            rows[location.location_id] = _location_summary(location, empty)
+    return sorted(rows.values(), key=lambda r: str(r["location_id"]))
+
+
+def locations_list(view: StateView, known: Iterable[Location] = ()) -> dict[str, Any]:
+    """Every location with its newest figures; ``known`` (the loaded locations) adds those that
+    never reported, marked ``reported: false``."""
+    return {"locations": _rows(view, known)}
+
+
+def coverage(rows: Iterable[Mapping[str, Any]], date: str | None) -> dict[str, Any]:
+    """How many of the active locations in ``rows`` reported for ``date`` (the day a level
+    shows), and which did not, with the date of their newest count (None: never)."""
+    active = [r for r in rows if r.get("active", True)]
+    missing = [
+        {"location_id": r["location_id"], "name": r["name"], "date": r.get("date")}
+        for r in active
+        if date is None or r.get("date") is None or str(r["date"]) < date
+    ]
+    return {
+        "date": date,
+        "reported": len(active) - len(missing),
+        "expected": len(active),
+        "missing": missing,
+    }
+
+
+def national_history(view: StateView) -> list[dict[str, Any]]:
+    """The country's asylum occupancy and capacity on each of the last :data:`DETAIL_DAYS` days
+    up to the newest count, each location counted with its newest count on or before the day."""
+    asylum = [(loc, rec) for loc, rec in view.locations if loc.is_asylum and loc.active]
+    latest = max((r.state.latest_date for _, r in asylum if r.state.latest_date), default=None)
+    if latest is None:
+        return []
+    out = []
+    for back in range(DETAIL_DAYS - 1, -1, -1):
+        day = latest - dt.timedelta(days=back)
+        occupancy = capacity = 0
+        for location, record in asylum:
+            counts = [d for d in record.state.days if d.date <= day and d.occupancy is not None]
+            if counts:
+                occupancy += counts[-1].occupancy or 0
+                capacity += counts[-1].capacity or location.capacity
+        if capacity:
+            out.append({"date": day.isoformat(), "occupancy": occupancy, "capacity": capacity})
+    return out
 
 
 def location_detail(view: StateView, location_id: str) -> dict[str, Any] | None:
@@ -118,7 +196,15 @@ def _totals(totals: Totals) -> dict[str, Any]:
     return totals.to_dict()
 
 
-def _province_summary(view: StateView, code: str, record: AggregateRecord) -> dict[str, Any]:
+def _province_summary(
+    view: StateView,
+    code: str,
+    record: AggregateRecord,
+    rows: Iterable[Mapping[str, Any]] = (),
+    shown: dt.date | None = None,
+) -> dict[str, Any]:
+    """One province; ``coverage`` counts its locations that reported for ``shown``, the day the
+    page shows (the newest count in the country), or else the province's own newest day."""
     totals = record.totals()
     cycle = (
         view.config.targets.for_date(totals.date, view.config.spreiding_cycle)
@@ -140,13 +226,20 @@ def _province_summary(view: StateView, code: str, record: AggregateRecord) -> di
         },
         "ukrainian": _totals(record.totals(asylum=False)),
         "firing": sorted(a.rule for a in record.alerts.values() if a.firing),
+        "coverage": coverage(
+            [r for r in rows if r["province"] == code and r["kind"] != "ukrainian"],
+            day.isoformat() if (day := shown or totals.date) else None,
+        ),
     }
 
 
-def provinces_list(view: StateView) -> dict[str, Any]:
+def provinces_list(view: StateView, known: Iterable[Location] = ()) -> dict[str, Any]:
+    rows = _rows(view, known)
+    shown = view.national_totals().date
     return {
         "provinces": [
-            _province_summary(view, code, record) for code, record in sorted(view.provinces.items())
+            _province_summary(view, code, record, rows, shown)
+            for code, record in sorted(view.provinces.items())
         ]
     }
 
@@ -155,7 +248,8 @@ def province_detail(view: StateView, code: str) -> dict[str, Any] | None:
     record = view.provinces.get(code.upper())
     if record is None:
         return None
-    body = _province_summary(view, code.upper(), record)
+    shown = view.national_totals().date
+    body = _province_summary(view, code.upper(), record, _rows(view, ()), shown)
     body["locations"] = [
         _location_summary(loc, rec) for loc, rec in view.locations if loc.province == code.upper()
     ]
@@ -163,12 +257,16 @@ def province_detail(view: StateView, code: str) -> dict[str, Any] | None:
     return body
 
 
-def national_document(view: StateView) -> dict[str, Any]:
+def national_document(view: StateView, known: Iterable[Location] = ()) -> dict[str, Any]:
     """The country from the newest figures; ``closed`` is the newest day the national rules
-    have judged."""
+    have judged; ``coverage`` how many asylum locations (of those loaded, ``known``) reported
+    for the day shown; ``history`` the last days for a sparkline."""
     totals = view.national_totals()
     record = view.national
+    rows = [r for r in _rows(view, known) if r["kind"] != "ukrainian"]
     return {
+        "coverage": coverage(rows, totals.date.isoformat() if totals.date else None),
+        "history": national_history(view),
         "asylum": _totals(totals) if totals.date else None,
         "ukrainian": _totals(view.national_totals(asylum=False)) if totals.date else None,
         "shortage": max(0, -totals.free_places) if totals.date else None,
@@ -179,7 +277,7 @@ def national_document(view: StateView) -> dict[str, Any]:
 
 def _alert(state: AlertState) -> dict[str, Any]:
     event = dict(state.last_event or {})
-    return {**event, "firing_since": state.starts_at}
+    return {**event, "rule_name": rule_name(state.rule), "firing_since": state.starts_at}
 
 
 def firing_states(view: StateView) -> list[AlertState]:
@@ -221,13 +319,15 @@ def filter_refusal(filters: Mapping[str, str]) -> str | None:
 
 
 def active_alerts(view: StateView, filters: Mapping[str, str]) -> dict[str, Any]:
-    """Firing alerts, most severe first; ``severity``, ``rule`` and ``province`` filter."""
+    """Firing alerts, most severe first; ``severity``, ``rule`` and ``province`` filter. An alert
+    that a more severe one about the same subject supersedes is not listed by itself but under
+    that one's ``superseded`` (:func:`alerts.rules.supersede.fold`), unless ``rule`` asks for
+    one rule. ``rules`` gives every rule id's Dutch name."""
     rank = {"critical": 0, "warning": 1, "info": 2}
     rows = []
-    for state in _all_states(view):
-        if not state.firing or state.last_event is None:
-            continue
-        alert = _alert(state)
+    firing = [_alert(s) for s in _all_states(view) if s.firing and s.last_event is not None]
+    # Asked for one rule by name, the caller gets its alerts, superseded or not.
+    for alert in firing if filters.get("rule") else supersede.fold(firing):
         if any(
             filters.get(key) and str(alert.get(key) or "").lower() != filters[key].lower()
             for key in ("severity", "rule", "province")
@@ -235,4 +335,5 @@ def active_alerts(view: StateView, filters: Mapping[str, str]) -> dict[str, Any]
             continue
         rows.append(alert)
     rows.sort(key=lambda a: (rank.get(str(a.get("severity")), 9), str(a.get("starts_at"))))
-    return {"alerts": rows, "count": len(rows)}
+    names = {rule: info.name for rule, info in CATALOGUE.items()}
+    return {"alerts": rows, "count": len(rows), "rules": names}

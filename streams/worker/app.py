@@ -9,6 +9,8 @@ Path of an occupancy report, one room each::
         -> internal.province-contributions -> aggregate (provinces) -> province table
             -> internal.national-contributions -> aggregate (nation) -> national table
     opvang.alerts + opvang.acks -> escalate -> opvang.notifications
+    POST /api/reports, /melden -> melden (the topics' decoders, the source's scope)
+        -> opvang.occupancy, opvang.intake (as a producer would)
 
 Nothing is created at import time: the CLI builds a worker from its settings and config, the
 agent tests build one of their own with a recording :class:`~streams.worker.runner.Edge`. This is
@@ -44,6 +46,7 @@ from streams.state.registry import LocationRegistry
 from streams.state.silences import SilenceBook
 from streams.state.split import VersionedRows
 from streams.web.http import install as install_web_headers
+from streams.web.sources import Sources, load_sources
 from streams.worker import (
     actions,
     aggregate,
@@ -51,6 +54,7 @@ from streams.worker import (
     escalate,
     faust_patches,
     ingest,
+    melden,
     route,
     views,
 )
@@ -135,8 +139,15 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def build_worker(settings: Settings, config: AlertingConfig, *, edge: Edge | None = None) -> Worker:
-    """The worker for ``settings`` and ``config``: the Faust app with every stage registered."""
+def build_worker(
+    settings: Settings,
+    config: AlertingConfig,
+    *,
+    edge: Edge | None = None,
+    sources: Sources | None = None,
+) -> Worker:
+    """The worker for ``settings`` and ``config``: the Faust app with every stage registered.
+    ``sources``: who may send reports over HTTP (None: read from OPVANG_SOURCES' file)."""
     faust_patches.install()
     edge = edge or Edge()
     app = _app(settings)
@@ -229,6 +240,7 @@ def build_worker(settings: Settings, config: AlertingConfig, *, edge: Edge | Non
     _register_followers(app, ctx, mirror)
     views.register(app, ctx, prometheus)
     actions.register(app, ctx)
+    melden.register(app, ctx, load_sources(settings.sources_path) if sources is None else sources)
     return worker
 
 
@@ -283,6 +295,8 @@ def _topics(app: faust.App, settings: Settings) -> Topics:
     name, partitions = settings.topic, settings.partitions
     return Topics(
         reports=app.topic(name("occupancy"), name("intake"), **read),
+        occupancy=app.topic(name("occupancy"), **raw),
+        intake=app.topic(name("intake"), **raw),
         alerts=app.topic(name("alerts"), partitions=partitions, **raw),
         deadletter=app.topic(name("deadletter"), partitions=1, **raw),
         dead_notifications=app.topic(name("notifications.dead"), partitions=1, **raw),

@@ -32,6 +32,9 @@ class Topics:
 
     #: Input: occupancy and intake reports together (the report agent reads both).
     reports: Any
+    #: The same two input topics one by one, for the reports sent over HTTP.
+    occupancy: Any
+    intake: Any
     alerts: Any
     deadletter: Any
     dead_notifications: Any

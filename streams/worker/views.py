@@ -75,6 +75,12 @@ def register(app: faust.App, ctx: Context, prometheus: CollectorRegistry) -> Non
         )
         return web.json(body, status=code)
 
+    @app.page("/health/live")
+    async def live(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        """Liveness: 200 while the process answers at all. Starting, recovering or without
+        locations is not a reason to restart it (that is /health, readiness)."""
+        return web.json({"status": "alive"})
+
     @app.page("/metrics")
     async def metrics_page(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
         # Built directly: Faust's helper refuses a charset inside content_type, and the
@@ -85,11 +91,11 @@ def register(app: faust.App, ctx: Context, prometheus: CollectorRegistry) -> Non
 
     @app.page("/api/national")
     async def api_national(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        return _json(web, api.national_document(view()))
+        return _json(web, api.national_document(view(), ctx.registry.all()))
 
     @app.page("/api/provinces")
     async def api_provinces(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        return _json(web, api.provinces_list(view()))
+        return _json(web, api.provinces_list(view(), ctx.registry.all()))
 
     @app.page("/api/provinces/{code}")
     async def api_province(
@@ -99,7 +105,7 @@ def register(app: faust.App, ctx: Context, prometheus: CollectorRegistry) -> Non
 
     @app.page("/api/locations")
     async def api_locations(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        return _json(web, api.locations_list(view()))
+        return _json(web, api.locations_list(view(), ctx.registry.all()))
 
     @app.page("/api/locations/{location_id}")
     async def api_location(

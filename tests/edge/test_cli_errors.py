@@ -83,3 +83,67 @@ def test_a_directory_or_garbage_as_locations_file(tmp_path: Path) -> None:
     assert _one_line(_run("load-locations", str(garbage))).startswith(
         f"opvangwacht: {garbage}:1: not JSON"
     )
+
+
+def test_the_web_port_in_use_is_one_line_naming_the_setting(tmp_path: Path) -> None:
+    """Something else already listens on the worker's port: one line, exit code 1, before the
+    worker touches Kafka (the broker address below answers nobody)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        result = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env={
+                **os.environ,
+                "OPVANG_KAFKA_BOOTSTRAP": f"127.0.0.1:{_closed_port()}",
+                "OPVANG_WEB_HOST": "127.0.0.1",
+                "OPVANG_WEB_PORT": str(port),
+                "OPVANG_DATA_DIR": str(tmp_path),
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"opvangwacht: port {port} on 127.0.0.1 (OPVANG_WEB_HOST:OPVANG_WEB_PORT) is already in "
+        "use: stop what listens there, or set OPVANG_WEB_PORT to a free port"
+    ]
+
+
+def test_a_free_web_port_is_no_problem() -> None:
+    from streams.cli.main import web_port_problem
+
+    port = _closed_port()
+    assert web_port_problem("127.0.0.1", port) is None
+    assert "cannot be opened" in (web_port_problem("no-such-host.invalid", port) or "")
+
+
+def test_a_bad_sources_file_stops_the_worker_before_it_starts(tmp_path: Path) -> None:
+    bad = tmp_path / "sources.yml"
+    bad.write_text("sources:\n  - name: coa\n    token_sha256: geheim\n", encoding="utf-8")
+    env = {**os.environ, "OPVANG_KAFKA_BOOTSTRAP": f"127.0.0.1:{_closed_port()}"}
+    for path in (bad, tmp_path / "missing.yml", tmp_path):
+        result = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env={**env, "OPVANG_SOURCES": str(path)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        line = _one_line(result)
+        assert line.startswith(f"opvangwacht: configuration error: {path}: "), line
+    assert "opvangwacht source token" in _one_line(
+        subprocess.run(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env={**env, "OPVANG_SOURCES": str(bad)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    )

@@ -105,6 +105,17 @@ def variable_definitions() -> list[tuple[str, str]]:
     ]
 
 
+def annotation_queries() -> dict[str, str]:
+    """The Prometheus annotations (alerts fired and resolved), one per name: every dashboard has
+    the same ones."""
+    return {
+        annotation["name"]: annotation["expr"]
+        for dashboard in _dashboards()
+        for annotation in dashboard["annotations"]["list"]
+        if "expr" in annotation
+    }
+
+
 QUERIES = panel_queries()
 
 # ------------------------------------------------------------------ the input
@@ -490,6 +501,19 @@ def test_the_panels_show_the_situation(stack: Stack) -> None:
     assert panel_value(stack, "opvang-pipeline", "Afgekeurd (dead letter)") == 2
     assert panel_value(stack, "opvang-pipeline", "Workers bereikbaar") == 1
     assert panel_value(stack, "opvang-pipeline", "Workers onbereikbaar") == 0
+
+
+def test_the_alert_annotations_mark_the_rules_that_fire(stack: Stack) -> None:
+    """The time series' annotations: a region per rule that fires, by severity. Ter Apel over
+    its cap and people sleeping outside are critical in the fed days."""
+    annotations = annotation_queries()
+    assert set(annotations) == {"Kritieke meldingen", "Waarschuwingen"}
+    critical = run(stack, annotations["Kritieke meldingen"])
+    assert {"cap_exceeded", "slept_outside"} <= {r["metric"]["rule"] for r in critical}
+    assert all(r["metric"]["severity"] == "critical" for r in critical)
+    assert all(float(r["value"][1]) >= 1 for r in critical)
+    for r in run(stack, annotations["Waarschuwingen"]):  # valid; empty when none is a warning
+        assert r["metric"]["severity"] == "warning"
 
 
 def test_the_self_health_rules_load_and_evaluate(stack: Stack) -> None:
