@@ -22,6 +22,7 @@ __all__ = [
     "CATALOGUE",
     "INHIBITIONS",
     "RULE_IDS",
+    "URGENT_LABEL",
     "RuleInfo",
     "rule_info",
     "rule_name",
@@ -178,7 +179,15 @@ def rule_name(rule: str) -> str:
     return info.name if info is not None else rule
 
 
+#: The label an SMS bundle (``alerts.delivery.bundle``) carries when a member always goes through.
+URGENT_LABEL: Final = "opvangwacht_urgent"
+
+
 def urgent(event: AlertEvent) -> bool:
-    """Critical, or a rule that always goes through: never held by quiet hours, budgets or
-    grouping."""
-    return event.rule in ALWAYS_THROUGH or event.severity is Severity.CRITICAL
+    """Critical, or a rule that always goes through (or an SMS bundle with such a member): never
+    held by quiet hours, budgets or grouping."""
+    return (
+        event.rule in ALWAYS_THROUGH
+        or event.severity is Severity.CRITICAL
+        or event.labels.get(URGENT_LABEL) == "true"
+    )

@@ -25,16 +25,17 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from alerts.config import AlertingConfig
+from alerts.delivery.bundle import bundle_event, evaluations, fold
 from alerts.delivery.ledger import Ledger, Pending, delivered, hold, notification_id
 from alerts.dispatch.admit import admit, counts_against_budget
-from alerts.dispatch.decision import Action
+from alerts.dispatch.decision import Action, Decision
 from alerts.dispatch.dispatcher import Firing, dispatch
 from alerts.dispatch.silence import Silence
 from alerts.formats.cloudevents import EVENT_TYPES, cloudevent, webhook_id
 from alerts.formats.pagerduty import pagerduty_event
 from alerts.model import AlertEvent, AlertStatus
 from alerts.receivers.redact import mask_phone, safe_target
-from alerts.receivers.sms_text import SMS_LIMIT, gsm7_units, sms_text
+from alerts.receivers.sms_text import gsm7_units, segment_limit, sms_text
 from alerts.receivers.specs import (
     AlertmanagerSpec,
     PagerDutySpec,
@@ -45,7 +46,9 @@ from alerts.receivers.specs import (
 from alerts.rules.lifecycle import event_time
 
 __all__ = [
+    "BUNDLED",
     "DUPLICATE",
+    "FOLDED",
     "DryRun",
     "Message",
     "Routed",
@@ -56,6 +59,11 @@ __all__ = [
 
 #: Action of a change a receiver's ledger already knows (the same alert_id and revision again).
 DUPLICATE: Final = "duplicate"
+#: Action of an SMS-bound change that went in the message of another change of its evaluation.
+BUNDLED: Final = "bundled"
+#: Action of an SMS-bound change not texted: its morning count was texted already, and nothing
+#: critical in it is new (:func:`alerts.delivery.bundle.morning_verdict`).
+FOLDED: Final = "folded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +148,8 @@ class DryRun:
             "silenced": actions.get(Action.SILENCED.value, 0),
             "inhibited": actions.get(Action.INHIBITED.value, 0),
             "duplicate": actions.get(DUPLICATE, 0),
+            "bundled": actions.get(BUNDLED, 0),
+            "folded": actions.get(FOLDED, 0),
             "receivers": {name: dict(c) for name, c in self.per_receiver.items()},
         }
 
@@ -149,7 +159,8 @@ def message(event: AlertEvent, spec: ReceiverSpec) -> Message:
     phone number, never more of a URL than scheme://host:port."""
     channel = spec.spec
     if isinstance(channel, SmsSpec):
-        text = sms_text(event)
+        limit = segment_limit(channel.segments)
+        text = sms_text(event, limit)
         return Message(
             "sms",
             text,
@@ -158,7 +169,7 @@ def message(event: AlertEvent, spec: ReceiverSpec) -> Message:
                 "to": [mask_phone(n) for n in channel.to],
                 "sender": channel.sender,
                 "septets": gsm7_units(text),
-                "limit": SMS_LIMIT,
+                "limit": limit,
             },
         )
     if isinstance(channel, WebhookSpec):
@@ -209,45 +220,94 @@ def dry_run(
 
     ``at``: judge every change at this moment (silence windows, quiet hours, SMS budget);
     without it each change is judged at its own event time. ``silences``: silences made through
-    the API, beside those in the configuration.
+    the API, beside those in the configuration. An SMS receiver gets one message per evaluation
+    (:func:`alerts.delivery.bundle.evaluations`, :func:`~alerts.delivery.bundle.bundle_event`)
+    and the morning rule (:func:`~alerts.delivery.bundle.fold`), as in the worker.
     """
     specs = {spec.name: spec for spec in config.receivers}
     extra = tuple(silences)
     ledgers: dict[str, Ledger] = {}
     firing = Firing()
     routed: list[Routed] = []
-    for event in events:
-        now = at if at is not None else dt.datetime.fromisoformat(event_time(event.event_date))
-        targets: list[Target] = []
-        for decision in dispatch(event, config.routing, now, firing, extra):
-            spec = specs.get(decision.receiver)
-            channel = spec.kind if spec is not None else "?"
-            if decision.action is not Action.SEND:
-                targets.append(
-                    Target(decision.receiver, channel, decision.action.value, decision.reason)
-                )
-                continue
-            ledger = ledgers.get(decision.receiver) or Ledger(decision.receiver)
-            nid = notification_id(event, decision.receiver)
-            text = message(event, spec) if spec is not None else None
-            if ledger.knows(nid):
-                targets.append(
-                    Target(decision.receiver, channel, DUPLICATE, "this change was already sent")
-                )
-                continue
-            paced = admit(event, ledger, config.routing, now)
-            if paced.action is Action.SEND:
-                counted = counts_against_budget(event, decision.receiver, config.routing)
-                ledgers[decision.receiver] = delivered(ledger, nid, now, counted=counted)
-                targets.append(
-                    Target(decision.receiver, channel, paced.action.value, "", None, text)
-                )
-                continue
-            release = paced.release_at or now
-            ledgers[decision.receiver] = hold(ledger, Pending(nid, event, 0, release, now))
-            reason = f"{paced.reason}: waits for the digest at {release.isoformat()}"
-            targets.append(
-                Target(decision.receiver, channel, paced.action.value, reason, release, text)
-            )
-        routed.append(Routed(event, now, tuple(targets)))
+    for evaluation in evaluations(events):
+        rows: list[tuple[AlertEvent, dt.datetime, list[Target | None]]] = []
+        texts: dict[str, list[tuple[AlertEvent, list[Target | None], int]]] = {}
+        for event in evaluation:
+            now = at if at is not None else dt.datetime.fromisoformat(event_time(event.event_date))
+            targets: list[Target | None] = []
+            for decision in dispatch(event, config.routing, now, firing, extra):
+                spec = specs.get(decision.receiver)
+                if decision.action is Action.SEND and spec is not None and spec.kind == "sms":
+                    texts.setdefault(spec.name, []).append((event, targets, len(targets)))
+                    targets.append(None)  # filled in below, with the evaluation's message
+                    continue
+                targets.append(_target(event, decision, spec, ledgers, config, now))
+            rows.append((event, now, targets))
+        for name, items in texts.items():
+            _text(specs[name], items, ledgers, config, rows[-1][1])
+        routed.extend(
+            Routed(event, now, tuple(t for t in targets if t is not None))
+            for event, now, targets in rows
+        )
     return DryRun(tuple(routed))
+
+
+def _target(
+    event: AlertEvent,
+    decision: Decision,
+    spec: ReceiverSpec | None,
+    ledgers: dict[str, Ledger],
+    config: AlertingConfig,
+    now: dt.datetime,
+) -> Target:
+    """One receiver's fate for one change, its ledger in ``ledgers`` kept as the worker's."""
+    channel = spec.kind if spec is not None else "?"
+    if decision.action is not Action.SEND:
+        return Target(decision.receiver, channel, decision.action.value, decision.reason)
+    ledger = ledgers.get(decision.receiver) or Ledger(decision.receiver)
+    nid = notification_id(event, decision.receiver)
+    text = message(event, spec) if spec is not None else None
+    if ledger.knows(nid):
+        return Target(decision.receiver, channel, DUPLICATE, "this change was already sent")
+    paced = admit(event, ledger, config.routing, now)
+    if paced.action is Action.SEND:
+        counted = counts_against_budget(event, decision.receiver, config.routing)
+        ledgers[decision.receiver] = delivered(ledger, nid, now, counted=counted)
+        return Target(decision.receiver, channel, paced.action.value, "", None, text)
+    release = paced.release_at or now
+    ledgers[decision.receiver] = hold(ledger, Pending(nid, event, 0, release, now))
+    reason = f"{paced.reason}: waits for the digest at {release.isoformat()}"
+    return Target(decision.receiver, channel, paced.action.value, reason, release, text)
+
+
+def _text(
+    spec: ReceiverSpec,
+    items: list[tuple[AlertEvent, list[Target | None], int]],
+    ledgers: dict[str, Ledger],
+    config: AlertingConfig,
+    now: dt.datetime,
+) -> None:
+    """An SMS receiver's share of one evaluation: one message (a bundle when several), under
+    the morning rule; the first change carries the message, the others say they went with it."""
+    assert isinstance(spec.spec, SmsSpec)
+    members = [event for event, _, _ in items]
+    bundle = bundle_event(spec.name, members, limit=segment_limit(spec.spec.segments))
+    ledger = ledgers.get(spec.name) or Ledger(spec.name)
+    ledger, text_it = (
+        fold(ledger, bundle)
+        if not ledger.knows(notification_id(bundle, spec.name))
+        else (ledger, True)
+    )
+    ledgers[spec.name] = ledger
+    if not text_it:
+        why = "folded: this morning count was texted already, nothing critical is new"
+        for _, targets, index in items:
+            targets[index] = Target(spec.name, "sms", FOLDED, why)
+        return
+    decision = Decision(spec.name, Action.SEND)
+    first = _target(bundle, decision, spec, ledgers, config, now)
+    head, head_targets, head_index = items[0]
+    head_targets[head_index] = first
+    for _, targets, index in items[1:]:
+        reason = f"in one sms with {head.alert_id} ({len(items)} changes)"
+        targets[index] = Target(spec.name, "sms", BUNDLED, reason)

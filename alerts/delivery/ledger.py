@@ -213,6 +213,8 @@ class Ledger:
     #: (partition, offset) of the last notifications-topic record applied to this ledger: a record
     #: at or before it, read again after a restart, was already taken into account.
     applied: tuple[int, int] | None = None
+    #: SMS receivers: what the latest morning count texted (``alerts.delivery.bundle``), as a dict.
+    morning: Mapping[str, Any] | None = None
 
     def has_applied(self, partition: int, offset: int) -> bool:
         return (
@@ -256,6 +258,8 @@ class Ledger:
             out["reminders"] = [r.to_dict() for r in self.reminders]
         if self.applied is not None:
             out["applied"] = list(self.applied)
+        if self.morning is not None:
+            out["morning"] = dict(self.morning)
         return out
 
     @classmethod
@@ -271,6 +275,7 @@ class Ledger:
             tuple(Group.from_dict(g) for g in data.get("groups", ())),
             tuple(Reminder.from_dict(r) for r in data.get("reminders", ())),
             _applied(data.get("applied")),
+            data.get("morning") if isinstance(data.get("morning"), Mapping) else None,
         )
 
 

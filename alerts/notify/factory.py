@@ -68,6 +68,7 @@ def build_notifier(
             account_sid=sid,
             base_url=channel.base_url,
             timeout=channel.timeout,
+            segments=channel.segments,
         )
     if isinstance(channel, PagerDutySpec):
         return PagerDutyNotifier(

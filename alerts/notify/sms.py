@@ -1,4 +1,5 @@
-"""SMS channel: one GSM-7 segment per alert through CM.com, MessageBird (Bird) or Twilio.
+"""SMS channel: one GSM-7 segment per message (or the receiver's ``segments`` budget) through
+CM.com, MessageBird (Bird) or Twilio.
 
 The text is :func:`alerts.receivers.sms_text.sms_text`. Requests as the providers document them:
 
@@ -35,7 +36,7 @@ from alerts.model import AlertEvent
 from alerts.notify.base import DeliveryError, DeliveryResult
 from alerts.notify.http import request, status_error
 from alerts.receivers.redact import mask_phone, safe_target
-from alerts.receivers.sms_text import sms_text
+from alerts.receivers.sms_text import segment_limit, sms_text
 from alerts.receivers.specs import SMS_BASE_URLS, SmsProvider
 
 __all__ = ["SmsNotifier", "cm_reference"]
@@ -86,6 +87,7 @@ class SmsNotifier:
         account_sid: str | None = None,
         base_url: str | None = None,
         timeout: float = 10.0,
+        segments: int = 1,
     ) -> None:
         if provider == "twilio" and not account_sid:
             raise ValueError("twilio needs an Account SID")
@@ -98,6 +100,8 @@ class SmsNotifier:
         self._account_sid = account_sid or ""
         self._base = (base_url or SMS_BASE_URLS[provider]).rstrip("/")
         self._timeout = timeout
+        #: The segment budget: a message (an SMS bundle) may take this many segments.
+        self._segments = segments
         # (dedup_key, number) -> provider id, for numbers a provider already accepted (twilio)
         self._accepted: OrderedDict[tuple[str, str], str] = OrderedDict()
 
@@ -108,7 +112,7 @@ class SmsNotifier:
 
     async def send(self, event: AlertEvent, *, message_id: str | None = None) -> DeliveryResult:
         """``message_id`` is not used: SMS providers take no idempotency key."""
-        text = sms_text(event)
+        text = sms_text(event, segment_limit(self._segments))
         if self.provider == "cm":
             return await self._cm(event, text)
         if self.provider == "messagebird":
@@ -129,6 +133,14 @@ class SmsNotifier:
                         "to": [{"number": "00" + n.lstrip("+")} for n in self._to],
                         "body": {"type": "auto", "content": text},
                         "reference": reference,
+                        **(
+                            {
+                                "minimumNumberOfMessageParts": 1,
+                                "maximumNumberOfMessageParts": self._segments,
+                            }
+                            if self._segments > 1
+                            else {}
+                        ),
                     }
                 ]
             }

@@ -11,7 +11,7 @@ from typing import Final
 
 from alerts.model import AlertEvent, AlertStatus, Severity
 
-__all__ = ["SMS_LIMIT", "gsm7_units", "is_gsm7", "sms_text", "to_gsm7"]
+__all__ = ["SMS_LIMIT", "gsm7_units", "is_gsm7", "segment_limit", "sms_text", "to_gsm7"]
 
 #: One SMS segment in GSM-7 septets.
 SMS_LIMIT: Final = 160
@@ -39,6 +39,15 @@ _REPLACEMENTS: Final = {
     "•": "-",
     "×": "x",
 }
+
+#: Septets per part of a concatenated (multi-part) GSM-7 message (the rest is its header).
+_PART: Final = 153
+
+
+def segment_limit(segments: int = 1) -> int:
+    """Septets in a message of ``segments`` SMS segments: 160 for one, 153 a part beyond."""
+    return SMS_LIMIT if segments <= 1 else _PART * segments
+
 
 _PREFIX: Final = {
     Severity.CRITICAL: "KRITIEK: ",

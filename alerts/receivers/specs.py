@@ -97,6 +97,8 @@ class SmsSpec:
     account_sid_env: str | None = None
     timeout: float = 10.0
     signing_key_env: str | None = None
+    #: The segment budget: how many GSM-7 segments one message may take (1 to 3).
+    segments: int = 1
 
     @property
     def report_key_env(self) -> str | None:
@@ -366,9 +368,13 @@ def _sms(body: Mapping[str, Any], env: Mapping[str, str], where: str) -> SmsSpec
             "signing_key_env",
             "base_url",
             "timeout",
+            "segments",
         },
         where,
     )
+    segments = body.get("segments", 1)
+    if isinstance(segments, bool) or segments not in (1, 2, 3):
+        raise ConfigError(f"{where}.segments must be 1, 2 or 3 (SMS segments per message)")
     provider = body.get("provider")
     if provider not in SMS_PROVIDERS:
         raise ConfigError(f"{where}.provider must be one of {', '.join(SMS_PROVIDERS)}")
@@ -417,6 +423,7 @@ def _sms(body: Mapping[str, Any], env: Mapping[str, str], where: str) -> SmsSpec
         account_sid_env=account_sid_env,
         timeout=_timeout(body.get("timeout"), 10.0, f"{where}.timeout"),
         signing_key_env=signing_key_env,
+        segments=segments,
     )
 
 

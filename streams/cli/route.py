@@ -203,7 +203,16 @@ def print_text(source: AlertSource, result: DryRun, out: TextIO, *, at: dt.datet
         f"Summary: {summary['alerts']} alert change(s) ({summary['firing']} firing, "
         f"{summary['resolved']} resolved); {summary['unrouted']} reach no receiver.\n"
     )
-    columns = ("send", "hold", "over_budget", "silenced", "inhibited", "duplicate")
+    columns = (
+        "send",
+        "bundled",
+        "folded",
+        "hold",
+        "over_budget",
+        "silenced",
+        "inhibited",
+        "duplicate",
+    )
     receivers = summary["receivers"]
     if receivers:
         width = max(len("receiver"), *(len(name) for name in receivers))
@@ -215,6 +224,8 @@ def print_text(source: AlertSource, result: DryRun, out: TextIO, *, at: dt.datet
         f"Notifications that would be sent: {summary['notifications']}; held for a digest: "
         f"{summary['held'] + summary['over_budget']} ({summary['over_budget']} over the SMS "
         f"budget); silenced: {summary['silenced']}; inhibited: {summary['inhibited']}.\n"
+        f"SMS: {summary['bundled']} change(s) went in one message with others of their "
+        f"evaluation; {summary['folded']} folded (their morning count was texted already).\n"
     )
 
 

@@ -28,6 +28,7 @@ import structlog
 from alerts.catalogue import urgent
 from alerts.delivery import grouping as groups
 from alerts.delivery import ledger as delivery
+from alerts.delivery.bundle import fold, members_of
 from alerts.delivery.retry import schedule_for
 from alerts.dispatch.admit import admit, counts_against_budget
 from alerts.dispatch.decision import Action
@@ -170,10 +171,20 @@ class Delivery:
         if ledger.disabled:
             await self.ctx.runner.audit(event.alert_id, NotSent(notifier.name, ledger.disabled))
             return ledger
+        change = nid == delivery.notification_id(event, notifier.name)  # not an escalation
+        if change and notifier.channel == "sms":
+            ledger, text_it = fold(ledger, event)
+            if not text_it:
+                why = "folded: this morning count was texted already, nothing critical is new"
+                for member in members_of(event):
+                    alert_id = member.rsplit(":", 1)[0]
+                    await self.ctx.runner.audit(alert_id, NotSent(notifier.name, why))
+                self.ctx.metrics.notifications.labels("sms", notifier.name, "folded").inc()
+                return ledger
         now = self.ctx.clock()
         item = delivery.Pending(nid, event, 0, now, queued)
         grouping = message.group
-        if nid == delivery.notification_id(event, notifier.name):  # a change, not an escalation
+        if change:
             ledger = groups.remember(ledger, event, grouping.repeat if grouping else None, now)
         if grouping is not None:
             ledger, send_now = groups.group_arrival(

@@ -3,9 +3,11 @@ and routed, in the step that made it.
 
 ``publish`` sends the change to the alerts topic, then asks the core which receivers must hear of
 it (routes, silences, inhibition) and puts one notification per receiver on the notifications
-topic, keyed by receiver. Runs inside the batch of the stage that made the change: all of it is
-among that batch's outputs, so a ``kill -9`` anywhere here sends it again after the restart and
-receivers deduplicate by notification id (``webhook-id``).
+topic, keyed by receiver; an SMS receiver gets one notification per evaluation, bundling what
+that evaluation has for it (:func:`alerts.delivery.bundle.bundle_event`). Runs inside the batch
+of the stage that made the change: all of it is among that batch's outputs, so a ``kill -9``
+anywhere here sends it again after the restart and receivers deduplicate by notification id
+(``webhook-id``; an SMS bundle's id is derived from its members, so it is the same again).
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ import time
 
 import structlog
 
-from alerts.delivery.ledger import notification_id
+from alerts.delivery.bundle import bundle_event, evaluations, segment_limit
+from alerts.delivery.ledger import Grouping, notification_id
 from alerts.dispatch.decision import Action
 from alerts.dispatch.dispatcher import Firing, dispatch
 from alerts.model import AlertEvent, AlertStatus
+from alerts.receivers.specs import SmsSpec
 from streams.messages import Notification, encode_notification_message
 from streams.records import encode
-from streams.state.audit import AlertChanged, Routed
+from streams.state.audit import AlertChanged, Digested, Routed
 from streams.web import api
 from streams.worker.context import Context
 
@@ -37,6 +41,12 @@ class Router:
         #: Every alert change this worker routed since it started, newest per alert_id: ahead of
         #: its own tables within a batch (they are written at the end of it).
         self._routed: dict[str, AlertEvent] = {}
+        #: SMS receivers and the septets their segment budget allows.
+        self._sms = {
+            spec.name: segment_limit(spec.spec.segments)
+            for spec in ctx.config.receivers
+            if isinstance(spec.spec, SmsSpec)
+        }
 
     def firing(self) -> Firing:
         """The alerts firing in the whole group, what the configured inhibition rules match
@@ -57,30 +67,50 @@ class Router:
         return Firing(e for e in newest.values() if e.status is AlertStatus.FIRING)
 
     async def publish(self, events: tuple[AlertEvent, ...], source_timestamp: float | None) -> None:
-        ctx = self.ctx
-        for alert in events:
-            await ctx.runner.emit(
-                ctx.topics.alerts, alert.alert_id.encode(), encode(alert.to_dict())
-            )
-            ctx.metrics.alert_events.labels(alert.rule, alert.status.value).inc()
-            if source_timestamp:
-                ctx.metrics.event_to_alert.observe(max(0.0, time.time() - source_timestamp))
-            log.info(
-                "alert",
-                alert_id=alert.alert_id,
-                rule=alert.rule,
-                status=alert.status.value,
-                revision=alert.revision,
-                event_date=alert.event_date.isoformat(),
-                summary=alert.summary,
-            )
-            await ctx.runner.audit(alert.alert_id, AlertChanged(alert.to_dict()))
-            await self.route(alert)
+        for evaluation in evaluations(events):
+            texts: dict[str, list[tuple[AlertEvent, Grouping | None]]] = {}
+            for alert in evaluation:
+                await self._publish_one(alert, source_timestamp, texts)
+            for receiver, items in texts.items():
+                message = bundle_event(receiver, [e for e, _ in items], limit=self._sms[receiver])
+                if len(items) > 1:  # each member's history names the message it went in
+                    for member, _ in items:
+                        entry = Digested(receiver, message.alert_id)
+                        await self.ctx.runner.audit(member.alert_id, entry)
+                await self._emit(receiver, message, items[0][1])
 
-    async def route(self, alert: AlertEvent) -> None:
+    async def _publish_one(
+        self,
+        alert: AlertEvent,
+        source_timestamp: float | None,
+        texts: dict[str, list[tuple[AlertEvent, Grouping | None]]],
+    ) -> None:
+        ctx = self.ctx
+        await ctx.runner.emit(ctx.topics.alerts, alert.alert_id.encode(), encode(alert.to_dict()))
+        ctx.metrics.alert_events.labels(alert.rule, alert.status.value).inc()
+        if source_timestamp:
+            ctx.metrics.event_to_alert.observe(max(0.0, time.time() - source_timestamp))
+        log.info(
+            "alert",
+            alert_id=alert.alert_id,
+            rule=alert.rule,
+            status=alert.status.value,
+            revision=alert.revision,
+            event_date=alert.event_date.isoformat(),
+            summary=alert.summary,
+        )
+        await ctx.runner.audit(alert.alert_id, AlertChanged(alert.to_dict()))
+        await self.route(alert, texts)
+
+    async def route(
+        self,
+        alert: AlertEvent,
+        texts: dict[str, list[tuple[AlertEvent, Grouping | None]]] | None = None,
+    ) -> None:
         """Routing, silences and inhibition: every receiver that must hear of the change gets a
         notification record on the notifications topic (with its route's grouping, when the
-        route groups or repeats)."""
+        route groups or repeats). An SMS receiver's share goes to ``texts``, when given, for one
+        message per evaluation."""
         ctx = self.ctx
         now = ctx.clock()
         decisions = dispatch(alert, ctx.config.routing, now, self.firing(), ctx.silences.active())
@@ -95,18 +125,21 @@ class Router:
                     "-", decision.receiver, decision.action.value
                 ).inc()
                 continue
-            notification = Notification(
-                notification_id(alert, decision.receiver),
-                decision.receiver,
-                ctx.clock(),
-                alert,
-                decision.grouping,
-            )
-            await ctx.runner.emit(
-                ctx.topics.notifications,
-                decision.receiver.encode(),
-                encode_notification_message(notification),
-            )
+            if texts is not None and decision.receiver in self._sms:
+                texts.setdefault(decision.receiver, []).append((alert, decision.grouping))
+                continue
+            await self._emit(decision.receiver, alert, decision.grouping)
+
+    async def _emit(self, receiver: str, event: AlertEvent, grouping: Grouping | None) -> None:
+        """One notification record: ``event`` (a change, or an SMS bundle of several) for
+        ``receiver``, under its stable notification id."""
+        ctx = self.ctx
+        notification = Notification(
+            notification_id(event, receiver), receiver, ctx.clock(), event, grouping
+        )
+        await ctx.runner.emit(
+            ctx.topics.notifications, receiver.encode(), encode_notification_message(notification)
+        )
 
 
 def register(ctx: Context) -> Router:

@@ -13,7 +13,9 @@ from builders import an_alert
 from fakes.worker import a_worker
 
 from alerts.config import AlertingConfig
-from alerts.model import AlertEvent
+from alerts.delivery.bundle import bundle_event
+from alerts.delivery.ledger import notification_id
+from alerts.model import AlertEvent, Severity
 from alerts.notify.base import DeliveryError, DeliveryResult
 from streams.messages import Notification, encode_notification_message
 
@@ -90,3 +92,60 @@ async def test_a_failed_send_is_kept_for_its_retry() -> None:
     ]
     attempts = [e for _, e in recorder.topics["audit"].sent if e["type"] == "attempt"]
     assert [(a["outcome"], a["status_code"]) for a in attempts] == [("retry", 503)]
+
+
+SMS_CONFIG = {
+    "route": {"receiver": "ops"},
+    "receivers": [
+        {"name": "ops", "webhook": {"url": "https://ops.example.nl/hook"}},
+        {
+            "name": "mayor",
+            "municipality_code": "GM1950",
+            "sms": {
+                "provider": "cm",
+                "to": "+31612345678",
+                "sender": "Opvangwacht",
+                "token_env": "CM_PRODUCT_TOKEN",
+            },
+        },
+    ],
+}
+
+
+class RecordingSms(RecordingNotifier):
+    name = "mayor"
+    channel = "sms"
+
+
+def sms_record(offset: int, event: AlertEvent) -> Any:
+    nid = notification_id(event, "mayor")
+    sent_at = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)
+    item = record(offset, Notification(nid, "mayor", sent_at, event))
+    item.message.key = b"mayor"
+    return item
+
+
+async def test_an_sms_bundle_made_again_after_a_crash_is_sent_once() -> None:
+    """A stage redone after a crash makes the same changes, so the same bundle with the same id:
+    produced twice, it is one SMS. A later message of that morning with nothing critical new is
+    folded."""
+    worker, recorder = a_worker(AlertingConfig.from_mapping(SMS_CONFIG, {"CM_PRODUCT_TOKEN": "x"}))
+    stage, runner = worker.delivery, worker.ctx.runner
+    sms = RecordingSms()
+    stage.notifiers = {"mayor": sms}
+    cap = an_alert()
+    slept = an_alert(alert_id="slept_outside-ter-apel-x", rule="slept_outside", summary="40 buiten")
+    first = bundle_event("mayor", [cap, slept])
+    again = bundle_event("mayor", [cap, slept])  # the same changes, made again after the crash
+    await runner.run_batch(stage.cursor, [sms_record(0, first)], stage.handle)
+    await runner.run_batch(stage.cursor, [sms_record(1, again)], stage.handle)
+    assert [message_id for _, message_id in sms.sent] == [notification_id(first, "mayor")]
+    warning = an_alert(
+        alert_id="without_bed-ter-apel-x", rule="without_bed", severity=Severity.WARNING
+    )
+    await runner.run_batch(stage.cursor, [sms_record(2, warning)], stage.handle)
+    assert len(sms.sent) == 1, "a warning after the morning's SMS is folded"
+    skipped = [e for _, e in recorder.topics["audit"].sent if e["type"] == "skipped"]
+    assert [e["reason"].split(":")[0] for e in skipped] == ["folded"]
+    ledger = worker.ctx.tables.ledgers.get("mayor")
+    assert ledger is not None and ledger.morning is not None

@@ -57,8 +57,13 @@ receivers:
       token_env: TWILIO_AUTH_TOKEN
       account_sid_env: TWILIO_ACCOUNT_SID
 """
-#: What the mayor of Westerwolde reads on 13 August 2022 (the night 12->13: 2,009 at Ter Apel).
+#: What the mayor of Westerwolde reads on 13 August 2022 (the night 12->13: 2,009 at Ter Apel):
+#: one SMS for the three changes of Ter Apel's report, the critical ones first.
 CAP_EXCEEDED_SMS = "KRITIEK: Ter Apel: 2.009 personen, 9 boven de afgesproken grens van 2.000"
+BUNDLE_SMS = (
+    f"{CAP_EXCEEDED_SMS}. Ter Apel: 40 personen sliepen buiten, nacht voor 13 aug"
+    " +1 meer, zie statuspagina"
+)
 
 
 @pytest.fixture
@@ -96,8 +101,8 @@ def test_scenario_the_mayor_of_westerwolde_gets_the_cap_exceeded_sms(
     mayor = {t["receiver"]: t for t in first["targets"]}["burgemeester-westerwolde"]
     assert mayor["action"] == "send"
     sms = mayor["message"]
-    assert sms["text"] == CAP_EXCEEDED_SMS
-    assert sms["septets"] == gsm7_units(CAP_EXCEEDED_SMS) <= 160
+    assert sms["text"] == BUNDLE_SMS
+    assert sms["septets"] == gsm7_units(BUNDLE_SMS) <= 160
     assert sms["to"] == ["+3161234****", "+3168765****"]
     # critical: the on-call pager as well, with the same summary
     pager = {t["receiver"]: t for t in first["targets"]}["ministerie-piket"]
@@ -116,7 +121,7 @@ def test_scenario_in_text_with_a_summary(config: Path, capsys: pytest.CaptureFix
     code, out, _ = run(capsys, "--dry-run", "ter-apel-2022-08", "--config", str(config))
     assert code == 0
     assert "2022-08-13  cap_exceeded  firing  critical  location ter-apel" in out
-    assert f'"{CAP_EXCEEDED_SMS}" ({gsm7_units(CAP_EXCEEDED_SMS)}/160)' in out
+    assert f'"{BUNDLE_SMS}" ({gsm7_units(BUNDLE_SMS)}/160)' in out
     assert "burgemeester-westerwolde" in out.split("Summary:")[1]
     assert "Nothing is sent." in out
     for secret in SECRETS:
