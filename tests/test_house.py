@@ -175,3 +175,15 @@ LIMITS = {"alerts": MAX_LINES, "streams": MAX_LINES, "bench": 500}
 def test_no_file_over_its_limit(path: Path, limit: int) -> None:
     lines = len(path.read_text(encoding="utf-8").splitlines())
     assert lines <= limit, f"{path.relative_to(ROOT)} has {lines} lines (at most {limit})"
+
+
+def test_test_modules_have_unique_names() -> None:
+    """pytest imports test modules by their file name (the test folders are not packages), so two
+    ``test_x.py`` in different folders make the whole run stop at collection."""
+    seen: dict[str, Path] = {}
+    clashes = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        if path.name in seen:
+            clashes.append(f"{seen[path.name].relative_to(ROOT)} and {path.relative_to(ROOT)}")
+        seen.setdefault(path.name, path)
+    assert not clashes, "rename one of each pair: " + "; ".join(clashes)
