@@ -29,6 +29,7 @@ from e2e_support import HookServer, WorkerProcess, call_api, produce, read_topic
 from pure_replay import replay
 
 from alerts.config import AlertingConfig
+from streams.dev.worker_process import health_ok
 from streams.reference import data_path, load_targets
 from streams.state.progress import partition_of
 
@@ -87,7 +88,7 @@ class Group:
         for worker in self.workers:
             worker.spawn()
         for worker in self.workers:
-            worker.wait_health(lambda body: body.get("status") == "ok", timeout=120)
+            worker.wait_health(health_ok, timeout=120)  # serving; locations come next
 
     def stop(self) -> None:
         for worker in self.workers:
