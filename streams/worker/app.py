@@ -69,10 +69,6 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 #: took a dozen round trips in a row (130 ms a batch, measured by opvang_batch_step_seconds). A
 #: megabyte is one trip.
 PRODUCER_BATCH_BYTES = 1024 * 1024
-#: Every batch the worker produces is compressed with LZ4 (through cramjam). Location rows and heads
-#: are JSON that repeats its field names; uncompressed, writing them into the broker's socket was
-#: the largest single share of a backlog's samples (docs/performance.md, issue 12).
-PRODUCER_COMPRESSION = "lz4"
 
 #: Changelog topics that Kafka compacts while the worker runs, not only after a week: segments
 #: roll every ten seconds, and the cleaner takes a segment as soon as a tenth of it is outdated. A
@@ -253,7 +249,6 @@ def _app(settings: Settings) -> faust.App:
         producer_acks=-1,
         producer_max_request_size=MAX_MESSAGE_BYTES,
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
-        producer_compression_type=PRODUCER_COMPRESSION,
         # With a worker id the worker is a static member of its group: restarted after a crash,
         # it gets its partitions back at once instead of after the old member's session timed
         # out.
