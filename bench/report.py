@@ -155,6 +155,16 @@ def render_table(results: dict[str, Any]) -> str:
             (f"  minimal Faust agent ({mode})", f"{c['events_per_s']:,.0f} events/s", "", "")
             for mode, c in results.get("faust_ceiling", {}).items()
         ),
+        *(
+            (
+                "  worker / minimal Faust agent (batch), this run",
+                f"{t['events_per_s'] / c['events_per_s']:.2f}",
+                ">= 0.33 (issue 12)",
+                verdict(t["events_per_s"] / c["events_per_s"] >= 1 / 3),
+            )
+            for mode, c in results.get("faust_ceiling", {}).items()
+            if mode == "batch" and c.get("events_per_s")
+        ),
         (
             "  all agents drained (end to end)",
             f"{results['drain']['pipeline_events_per_s']:,.0f} reports/s"
