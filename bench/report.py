@@ -80,6 +80,28 @@ def render_year_table(results: dict[str, Any]) -> str:
                 "",
             ),
         )
+    if "times_faust_floor" in y:
+        rows.insert(
+            after_year + len(results.get("faust_ceiling", {})),
+            (
+                "  year in / Faust's floor (goal of issue 12: <= 3)",
+                f"{y['times_faust_floor']:.1f}x",
+                "",
+                "",
+            ),
+        )
+    sums = results.get("alert_checksum", {})
+    if "core" in sums:
+        worker, core = sums["worker"], sums["core"]
+        rows.append(
+            (
+                "alert changes of the year: worker / decision core",
+                f"{worker['changes']:,} ({worker['repeats']} repeated) / {core['changes']:,}, "
+                f"sha256 {worker['sha256'][:12]} / {core['sha256'][:12]}",
+                "same",
+                "SAME" if sums["same"] else "DIFFERENT",
+            )
+        )
     if "recovered_messages" in r:
         rows.append(
             (
@@ -132,6 +154,16 @@ def render_table(results: dict[str, Any]) -> str:
         *(
             (f"  minimal Faust agent ({mode})", f"{c['events_per_s']:,.0f} events/s", "", "")
             for mode, c in results.get("faust_ceiling", {}).items()
+        ),
+        *(
+            (
+                "  worker / minimal Faust agent (batch), this run",
+                f"{t['events_per_s'] / c['events_per_s']:.2f}",
+                ">= 0.33 (issue 12)",
+                verdict(t["events_per_s"] / c["events_per_s"] >= 1 / 3),
+            )
+            for mode, c in results.get("faust_ceiling", {}).items()
+            if mode == "batch" and c.get("events_per_s")
         ),
         (
             "  all agents drained (end to end)",

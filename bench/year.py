@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench.checksum import checksum, core_changes, read_alert_changes
 from bench.data import CAP, make_dataset
 from bench.harness import (
     GOAL_RESTART_S,
@@ -45,6 +46,7 @@ from bench.topics import (
     worker_source_topics,
 )
 from bench.worker import Worker, recovered_messages, scrape, wait_healthy
+from streams.settings import load_alerting_config
 
 
 class YearData:
@@ -278,6 +280,10 @@ async def run_year(args: argparse.Namespace) -> dict[str, Any]:
             }
         status = proc_status(worker.pid)
         _, outcomes, _ = await scrape(worker)
+        # What the worker decided, read before the restart adds a day (bench.checksum).
+        results["alert_checksum"] = {
+            "worker": checksum(await read_alert_changes(bootstrap, f"{prefix}alerts")).to_dict()
+        }
         results["year"] = {
             "seconds_start_to_drained": since_start,
             "seconds_first_event_to_drained": since_first,
@@ -385,6 +391,21 @@ async def run_year(args: argparse.Namespace) -> dict[str, Any]:
                 say(f"deleted {len(deleted)} topics")
                 results["deleted_topics"] = deleted
 
+    say(
+        "  the decision core's alert changes for the same reports (alerts.replay), for the checksum"
+    )
+    fresh = YearData(n_loc, args.seed)
+    same_input = (
+        m for d in range(days) for m in fresh.day(prefix, start_date + dt.timedelta(days=d))
+    )
+    core = checksum(core_changes(fresh.locations, same_input, load_alerting_config(None)))
+    results["alert_checksum"]["core"] = core.to_dict()
+    results["alert_checksum"]["same"] = results["alert_checksum"]["worker"]["sha256"] == core.sha256
+    ceiling = results.get("faust_ceiling", {}).get("batch")
+    if ceiling:
+        results["year"]["times_faust_floor"] = (
+            results["year"]["seconds_start_to_drained"] / ceiling["wall_s_incl_startup"]
+        )
     marks = results["restart"]["seconds_from_process_start"]
     results["goals"] = {
         "year_total": results["year"]["seconds_start_to_drained"] <= GOAL_YEAR_S,
