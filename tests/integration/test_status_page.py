@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cdp import HEADLESS
 from e2e_support import WorkerProcess, metric_value, produce
 
 pytestmark = pytest.mark.integration
@@ -141,16 +142,7 @@ def chromium(tmp_path: Path, url: str, *extra: str) -> subprocess.CompletedProce
     return subprocess.run(
         [
             binary,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-extensions",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--lang=nl-NL",
+            *HEADLESS,
             f"--user-data-dir={profile}",
             "--virtual-time-budget=8000",
             *extra,
