@@ -52,8 +52,8 @@ def get(worker: WorkerProcess, path: str) -> Any:
 
 def fits(selector: str) -> str:
     """JavaScript: every element matching ``selector`` is shown, no wider than the screen, and
-    inside its alert (or its container) from left to right. (Whether the rest of the page fits a
-    phone is the page's own test; at 360 pixels it may still scroll sideways.)"""
+    inside its alert (or its container) from left to right. (That the whole page fits the screen
+    is :func:`whole_page_fits`.)"""
     return f"""(() => {{
         const nodes = [...document.querySelectorAll({json.dumps(selector)})];
         return nodes.length > 0 && nodes.every((n) => {{
@@ -63,6 +63,14 @@ def fits(selector: str) -> str:
                 && r.left >= box.left - 0.5 && r.right <= box.right + 0.5;
         }});
     }})()"""
+
+
+async def whole_page_fits(tab: Browser, when: str) -> None:
+    """The whole page at phone width: it does not scroll sideways and no shown element sticks
+    out on the right."""
+    found = await tab.overflow()
+    assert found["width"] == PHONE["width"], found
+    assert found["scroll"] <= found["width"] and found["wide"] == [], f"{when}: {found}"
 
 
 async def test_acknowledge_and_silence_from_the_page_at_phone_width(
@@ -141,6 +149,7 @@ async def test_acknowledge_and_silence_from_the_page_at_phone_width(
             assert await tab.evaluate("document.cookie") == ""
             assert TOKEN not in await tab.evaluate("document.documentElement.outerHTML")
             assert await tab.evaluate(fits(".oncall-actions button, .oncall-cap, #oncall > *"))
+            await whole_page_fits(tab, "logged in")
 
             # Acknowledge Ter Apel: the worker records it under the name given at log-in.
             await tab.tap(f"{row} .oncall-ack")
@@ -165,6 +174,7 @@ async def test_acknowledge_and_silence_from_the_page_at_phone_width(
             await tab.tap(f"{other} .oncall-silence")
             await tab.wait_for(f"!!document.querySelector('{other} .oncall-silence-form')")
             assert await tab.evaluate(fits(f"{other} .oncall-silence-form > *"))
+            await whole_page_fits(tab, "logged in, a silence form open")
             # Chosen as a person chooses: the value set and the select's change event fired (a
             # value set without the event was lost when the 30-second re-render came between).
             await tab.evaluate(
@@ -174,8 +184,13 @@ async def test_acknowledge_and_silence_from_the_page_at_phone_width(
             await tab.type(f"{other} .oncall-reason", "uitbreiding loopt, cijfers kloppen")
             # The page re-renders its alerts every 30 s: a form being filled in survives that.
             await tab.evaluate(f"document.querySelector('{other}').dataset.old = '1'")
+            read = "Number(document.body.dataset.silencesRead || 0)"
+            reads = await tab.evaluate(read)
             await tab.evaluate("window.load()")
             await tab.wait_for(f"!document.querySelector('{other}').dataset.old")
+            # The re-render is followed by reading the silences and rebuilding the buttons: a
+            # tap pressed before that rebuild and released after it is no click. Tap after it.
+            await tab.wait_for(f"{read} > {reads}")
             await tab.wait_for(
                 f"document.querySelector('{other} .oncall-reason')?.value"
                 " === 'uitbreiding loopt, cijfers kloppen'",
@@ -187,7 +202,7 @@ async def test_acknowledge_and_silence_from_the_page_at_phone_width(
             )
             before = dt.datetime.now(dt.UTC)
             await tab.tap(f"{other} .oncall-silence-submit")
-            await tab.wait_for(f"!!document.querySelector('{other} .oncall-unsilence')")
+            await tab.wait_for(f"!!document.querySelector('{other} .oncall-unsilence')", show=other)
             (made,) = get(worker, "/api/v2/silences")
             assert made["matchers"] == [
                 {"name": "alert_id", "value": budel, "isRegex": False, "isEqual": True}
