@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -169,6 +170,16 @@ def test_the_critical_alert_shows_the_newest_figure_and_folds_the_stale_warning(
     listed = [a for a in body["alerts"] if a["subject"]["id"] == "ter-apel"]
     assert [a["rule"] for a in listed] == ["cap_exceeded"]
     assert [s["rule"] for s in listed[0]["superseded"]] == ["cap_near"]
+    # So does the CAP feed: one Ter Apel entry, the warning's CAP message linked from it.
+    with urllib.request.urlopen(worker + "api/cap", timeout=5) as response:
+        feed = ET.fromstring(response.read())
+    atom = {"a": "http://www.w3.org/2005/Atom"}
+    entries = [
+        e for e in feed.findall("a:entry", atom) if "ter-apel" in (e.findtext("a:id", "", atom))
+    ]
+    assert [e.find("a:category", atom).get("term") for e in entries] == ["cap_exceeded"]
+    related = [link.get("href") for link in entries[0].findall("a:link[@rel='related']", atom)]
+    assert related == [worker + "api/cap/" + listed[0]["superseded"][0]["alert_id"]]
 
 
 def test_an_over_full_country_is_red_and_says_vol(facts: dict[str, Any]) -> None:
