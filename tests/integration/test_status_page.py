@@ -199,7 +199,7 @@ def test_national_figures(dom: str) -> None:
 
 
 def test_provinces_tightest_first_with_their_spreidingswet_target(dom: str) -> None:
-    rows = re.findall(r'<tr data-province="(\w\w)">', dom)
+    rows = re.findall(r'<tr data-province="(\w\w)"', dom)
     assert rows[0] == "GR"  # 150 places short
     assert sorted(rows) == ["GR", "NB", "OV", "UT"]
     assert by_id(dom, "province-GR-free") == "-150"

@@ -140,6 +140,8 @@ FACTS = """(() => {
     asOf: text("as-of"),
     terApelDate: text("centre-ter-apel-date"),
     empty: document.getElementById("empty").hidden ? null : text("empty"),
+    anchors: Object.fromEntries(all("[id^='locatie-'], [id^='provincie-']").map((n) =>
+      [n.id, n.tagName.toLowerCase() + (n.closest("#national-missing") ? ".missing" : "")])),
   };
 })()"""
 
@@ -224,6 +226,30 @@ def test_a_week_of_sparklines(facts: dict[str, Any]) -> None:
     assert len(national) == 7
     # 12 September: Utrecht counted with its count of the 11th.
     assert national[-1] == 2021 + 1500 + 600 + 800
+
+
+def test_locations_and_provinces_have_anchors_that_links_land_on(
+    facts: dict[str, Any], worker: str, tmp_path: Path
+) -> None:
+    anchors = facts["anchors"]
+    assert {k: anchors.get(k) for k in ("locatie-ter-apel", "locatie-budel")} == {
+        "locatie-ter-apel": "article",  # a registration centre's card
+        "locatie-budel": "article",
+    }
+    # Not a centre: its most severe active alert, else its line among those that did not report.
+    assert anchors["locatie-utrecht"] == "li"  # its alert (it also misses the 12th)
+    assert anchors["locatie-nieuw"] == "li.missing"  # no alert, never reported
+    assert {"provincie-GR", "provincie-NB", "provincie-OV", "provincie-UT"} <= set(anchors)
+    assert all(anchors[k] == "tr" for k in anchors if k.startswith("provincie-"))
+    # A link from Grafana lands on the place once the page has built it, at phone width too.
+    where = """(() => {
+      const t = document.querySelector(".landed");
+      return t && { id: t.id, top: t.getBoundingClientRect().top, y: scrollY, h: innerHeight };
+    })()"""
+    found = on_page(worker + "#provincie-UT", tmp_path, lambda p: p.evaluate(where), width=390)
+    # Scrolled down to it: in view (at the top, or as far as the page's end allows).
+    assert found["id"] == "provincie-UT" and found["y"] > 0, found
+    assert -1 <= found["top"] < found["h"] - 20, found
 
 
 def test_usable_at_phone_width(worker: str, tmp_path: Path) -> None:
