@@ -215,12 +215,15 @@ def dry_run(
     *,
     at: dt.datetime | None = None,
     silences: Iterable[Silence] = (),
+    status_url: str | None = None,
 ) -> DryRun:
     """Route ``events`` in order as the worker would, sending nothing.
 
     ``at``: judge every change at this moment (silence windows, quiet hours, SMS budget);
     without it each change is judged at its own event time. ``silences``: silences made through
-    the API, beside those in the configuration. An SMS receiver gets one message per evaluation
+    the API, beside those in the configuration. ``status_url``: the status page's address
+    (OPVANG_STATUS_URL), which SMS bundles end with when it fits. An SMS receiver gets one
+    message per evaluation
     (:func:`alerts.delivery.bundle.evaluations`, :func:`~alerts.delivery.bundle.bundle_event`)
     and the morning rule (:func:`~alerts.delivery.bundle.fold`), as in the worker.
     """
@@ -244,7 +247,7 @@ def dry_run(
                 targets.append(_target(event, decision, spec, ledgers, config, now))
             rows.append((event, now, targets))
         for name, items in texts.items():
-            _text(specs[name], items, ledgers, config, rows[-1][1])
+            _text(specs[name], items, ledgers, config, rows[-1][1], status_url)
         routed.extend(
             Routed(event, now, tuple(t for t in targets if t is not None))
             for event, now, targets in rows
@@ -286,12 +289,14 @@ def _text(
     ledgers: dict[str, Ledger],
     config: AlertingConfig,
     now: dt.datetime,
+    status_url: str | None = None,
 ) -> None:
     """An SMS receiver's share of one evaluation: one message (a bundle when several), under
     the morning rule; the first change carries the message, the others say they went with it."""
     assert isinstance(spec.spec, SmsSpec)
     members = [event for event, _, _ in items]
-    bundle = bundle_event(spec.name, members, limit=segment_limit(spec.spec.segments))
+    limit = segment_limit(spec.spec.segments)
+    bundle = bundle_event(spec.name, members, limit=limit, status_url=status_url)
     ledger = ledgers.get(spec.name) or Ledger(spec.name)
     ledger, text_it = (
         fold(ledger, bundle)

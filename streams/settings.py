@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
@@ -45,7 +45,15 @@ VARIABLES: dict[str, str] = {
     "OPVANG_DATA_DIR": "the worker's Faust data directory",
     "OPVANG_CAP_SENDER": "sender of the CAP messages (opvangwacht)",
     "OPVANG_CAP_EXERCISE": "1: mark CAP messages as an exercise",
+    "OPVANG_STATUS_URL": "public address of the status page, for links in SMS texts (unset: none)",
 }
+
+
+#: What OPVANG_STATUS_URL may be: an absolute http(s) address of at most 100 characters, no query
+#: or fragment (links to a place on the page add ``#locatie-<id>``), in characters an SMS carries.
+_STATUS_URL: Final = re.compile(
+    r"(?=.{1,100}$)https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._/-]*)?"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +98,9 @@ class Settings:
     #: marked as an exercise.
     cap_sender: str = "opvangwacht"
     cap_exercise: bool = False
+    #: OPVANG_STATUS_URL: the status page's public address (``https://status.example.nl/``), the
+    #: link an SMS bundle ends with when it fits. Unset: texts say "zie statuspagina" only.
+    status_url: str | None = None
     #: The environment the receivers' credentials are looked up in (the config names the
     #: variables, e.g. ``token_env``): read once here, like everything else.
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -153,6 +164,12 @@ class Settings:
             raise ConfigError(
                 f"OPVANG_REPLICATION_FACTOR must be a whole number from 1 to 7: {copies!r}"
             )
+        status_url = env.get("OPVANG_STATUS_URL", "").strip() or None
+        if status_url is not None and not _STATUS_URL.fullmatch(status_url):
+            raise ConfigError(
+                "OPVANG_STATUS_URL must be the status page's address, http(s)://host[:port]/path "
+                f"without spaces, query or #fragment (at most 100 characters): {status_url[:120]!r}"
+            )
         return cls(
             bootstrap=env.get("OPVANG_KAFKA_BOOTSTRAP") or None,
             topic_prefix=prefix,
@@ -175,6 +192,7 @@ class Settings:
             ),
             cap_sender=env.get("OPVANG_CAP_SENDER") or "opvangwacht",
             cap_exercise=env.get("OPVANG_CAP_EXERCISE", "") not in ("", "0", "false"),
+            status_url=status_url,
             secrets=dict(env),
         )
 

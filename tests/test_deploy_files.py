@@ -473,7 +473,24 @@ def test_the_status_page_address_is_a_variable() -> None:
             url = link["url"]
             assert url.startswith(STATUS_PAGE), f"{path.name}: {url}"
             rest = re.sub(r"\$\{__[^}]+\}", "{}", url.removeprefix(STATUS_PAGE))
-            assert rest == "" or f"/{rest}" in routes, f"{path.name}: {url}"
+            if rest.startswith("#"):  # a place on the page, an anchor the page makes
+                assert rest in _anchors(), f"{path.name}: {url}"
+            else:
+                assert rest == "" or f"/{rest}" in routes, f"{path.name}: {url}"
+
+
+def _anchors() -> set[str]:
+    """The anchors the status page gives locations and provinces, as ``#locatie-{}``: the ids
+    its script sets from a template (``id: `locatie-${...}```, ``= `locatie-${...}```)."""
+    import streams.web as web
+
+    page = (Path(web.__file__).parent / "index.html").read_text(encoding="utf-8")
+    found = re.findall(r"`((?:locatie|provincie)-)\$\{[^}]+\}`", page)
+    return {f"#{prefix}{{}}" for prefix in found}
+
+
+def test_the_status_page_gives_locations_and_provinces_anchors() -> None:
+    assert _anchors() == {"#locatie-{}", "#provincie-{}"}
 
 
 def test_location_and_province_rows_link_to_the_status_page() -> None:
@@ -497,6 +514,8 @@ def test_location_and_province_rows_link_to_the_status_page() -> None:
                 ]
                 urls = [link["url"] for link in links]
                 assert f"{STATUS_PAGE}api/{api}/${{__value.raw}}" in urls, panel["title"]
+                anchor = {"locations": "locatie", "provinces": "provincie"}[api]
+                assert f"{STATUS_PAGE}#{anchor}-${{__value.raw}}" in urls, panel["title"]
     assert keyed >= 3
 
 
@@ -571,6 +590,7 @@ def test_the_map_panel_reads_the_geojson_where_compose_mounts_it() -> None:
     assert f"{STATUS_PAGE}api/provinces/${{__data.fields.province}}" in [
         link["url"] for link in links
     ]
+    assert f"{STATUS_PAGE}#provincie-${{__data.fields.province}}" in [link["url"] for link in links]
 
 
 def test_dashboards_have_stable_unique_uids_and_a_grafana_11_schema() -> None:

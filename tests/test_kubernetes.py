@@ -408,3 +408,18 @@ def test_the_commented_receiver_example_works_with_the_secret(tmp_path: Path) ->
     config, missing = load_dry_run_config(path, env={})
     assert [r.name for r in config.receivers] == ["operations-centre"]
     assert set(missing) <= set(_one("Secret")["stringData"])
+
+
+def test_the_sources_file_comes_from_an_optional_secret() -> None:
+    """Reports over HTTP are off until the operator makes the Secret ``opvangwacht-sources`` and
+    points OPVANG_SOURCES at it: the path secret.yaml names is where the StatefulSet mounts it."""
+    secret = _one("Secret")["stringData"]
+    assert secret["OPVANG_SOURCES"] == ""
+    assert Settings.from_env({"OPVANG_SOURCES": ""}).sources_path is None
+    mounts = {m["name"]: m for m in _container()["volumeMounts"]}
+    volumes = {v["name"]: v for v in _one("StatefulSet")["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["sources"]["secret"] == {"secretName": "opvangwacht-sources", "optional": True}
+    assert mounts["sources"]["readOnly"] is True
+    text = (REPO / "deploy" / "kubernetes" / "secret.yaml").read_text(encoding="utf-8")
+    assert f"{mounts['sources']['mountPath']}/sources.yml" in text
+    assert "create secret generic opvangwacht-sources --from-file=sources.yml" in text

@@ -452,19 +452,21 @@ def table(
 
 # ------------------------------------------------------------------ links to the status page
 
-#: The worker's read API for one location or one province, by the label that names it.
+#: The worker's read API for one location or one province, by the label that names it, and the
+#: status page's anchor for it (``#locatie-<id>``, ``#provincie-<code>``, streams/web/index.html).
 STATUS_API = {
-    "location_id": ("locations", "deze locatie"),
-    "province": ("provinces", "deze provincie"),
+    "location_id": ("locations", "deze locatie", "locatie"),
+    "province": ("provinces", "deze provincie", "provincie"),
 }
 
 
 def status_links(label: str, value: str) -> list[Json]:
-    """Data links from a value that names a location or a province: the status page, and the
-    worker's JSON for that one (``/api/locations/{id}``, ``/api/provinces/{code}``)."""
-    path, noun = STATUS_API[label]
+    """Data links from a value that names a location or a province: that place on the status
+    page (its anchor), and the worker's JSON for that one (``/api/locations/{id}``,
+    ``/api/provinces/{code}``)."""
+    path, noun, anchor = STATUS_API[label]
     return [
-        {"title": "Statuspagina", "url": STATUS_PAGE, "targetBlank": True},
+        {"title": "Statuspagina", "url": f"{STATUS_PAGE}#{anchor}-{value}", "targetBlank": True},
         {
             "title": f"Gegevens van {noun} (statuspagina-API)",
             "url": f"{STATUS_PAGE}api/{path}/{value}",

@@ -7,7 +7,9 @@ SMS, decided once for the worker and the dry run.
 - :func:`bundle_event` makes one message of what one evaluation has for an SMS receiver: a single
   change stays as it is; several become one AlertEvent whose summary lists them, within the
   receiver's segment budget (whole items only, then ``+N meer, zie statuspagina``), with an id
-  derived from its members, so a redelivery after a crash is the same message.
+  derived from its members, so a redelivery after a crash is the same message. Given the status
+  page's address, the bundle ends with it when it still fits the budget (it never displaces an
+  item).
 - :func:`morning_verdict` keeps the morning rule: the first message of a morning count (a report
   date) goes out; a later one only when it brings a critical alert the receiver was not told
   about that morning (or resolves one it was told about); the rest is folded (on the status
@@ -47,7 +49,8 @@ __all__ = [
 
 #: The rule name of a message that bundles several changes.
 BUNDLE_RULE: Final = "sms_bundle"
-_MORE: Final = " +{n} meer, zie statuspagina"
+_TAIL: Final = "zie statuspagina"
+_MORE: Final = " +{n} meer, " + _TAIL
 _SEP: Final = ". "
 
 
@@ -92,6 +95,16 @@ def _body(members: Sequence[AlertEvent], room: int) -> str:
             return text
     tail = _MORE.format(n=len(items) - 1)
     return _shorten(items[0], room - gsm7_units(tail)) + tail
+
+
+def _with_url(body: str, room: int, status_url: str | None) -> str:
+    """``body`` with the status page's address after it, when that still fits ``room`` septets:
+    ``... +2 meer, zie statuspagina https://...``, or ``... Zie https://...`` when every item
+    fit. Else ``body`` as it is: the address never displaces an item."""
+    if not status_url:
+        return body
+    linked = f"{body} {status_url}" if body.endswith(_TAIL) else f"{body}. Zie {status_url}"
+    return linked if gsm7_units(linked) <= room else body
 
 
 def _shorten(text: str, room: int) -> str:
@@ -158,13 +171,18 @@ def _resolves(event: AlertEvent) -> tuple[str, ...]:
 
 
 def bundle_event(
-    receiver: str, members: Sequence[AlertEvent], *, limit: int = SMS_LIMIT
+    receiver: str,
+    members: Sequence[AlertEvent],
+    *,
+    limit: int = SMS_LIMIT,
+    status_url: str | None = None,
 ) -> AlertEvent:
     """One message for ``members`` (the SMS-bound changes of one evaluation for ``receiver``).
     One member is sent as it is. Several become one AlertEvent: the worst severity of the
     firing ones (``Opgelost`` when none fires), a summary that fits ``limit`` septets with its
-    prefix, and ``alert_id`` and ``revision`` derived from the members, so the same members give
-    the same notification id after a crash."""
+    prefix, ending with ``status_url`` (the status page, OPVANG_STATUS_URL) when that fits too,
+    and ``alert_id`` and ``revision`` derived from the members, so the same members give the
+    same notification id after a crash."""
     if len(members) == 1:
         return members[0]
     keys = [m.dedup_key for m in members]
@@ -180,7 +198,7 @@ def bundle_event(
             "rule": BUNDLE_RULE,
             "status": status,
             "severity": severity,
-            "summary": _body(members, room),
+            "summary": _with_url(_body(members, room), room, status_url),
             "value": len(members),
             "threshold": 0,
             "event_date": max(m.event_date for m in members),

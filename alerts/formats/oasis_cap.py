@@ -374,18 +374,24 @@ def atom_feed(
     cap_url: Callable[[AlertEvent], str],
     title: str = "opvangwacht: actieve meldingen",
     municipality_names: Mapping[str, str] | None = None,
+    superseded: Mapping[str, Sequence[AlertEvent]] | None = None,
 ) -> str:
     """An Atom 1.0 feed (XML text) of the alerts still firing: one entry per alert, for its newest
     change, linking to that alert's CAP message at ``cap_url(event)``.
 
     ``events`` may hold several changes per alert (the newest revision counts; an alert whose
     newest change resolved it is left out). ``updated`` is the feed's time, from the caller
-    (RFC 3339 with an offset), so the output depends on the input only.
+    (RFC 3339 with an offset), so the output depends on the input only. ``superseded``: per alert
+    id, the alerts folded under it (:func:`alerts.rules.supersede.fold`, applied by the caller);
+    they get no entry of their own, but a ``related`` link and a mention in the summary of the
+    entry that supersedes them. Their CAP messages and the superseding one's are not changed.
     """
     _instant(updated)
     names = municipality_names or {}
+    under = superseded or {}
+    folded = {other.alert_id for others in under.values() for other in others}
     active = sorted(
-        _newest_per_alert(events),
+        (e for e in _newest_per_alert(events) if e.alert_id not in folded),
         key=lambda e: (-_instant(cap_sent(e)).timestamp(), e.alert_id),
     )
     feed = ET.Element(
@@ -414,10 +420,26 @@ def atom_feed(
         area = ET.Element("info")
         _area(area, event, names)
         area_desc = area.findtext("area/areaDesc") or ""
-        _sub(
-            entry,
-            "summary",
+        summary = (
             f"{event_name} ({_SEVERITY[event.severity]}), {area_desc}, "
-            f"peildatum {_nl_date(event.event_date)}",
+            f"peildatum {_nl_date(event.event_date)}"
         )
+        for other in under.get(event.alert_id, ()):
+            other_rule = rule_info(other.rule)
+            other_name = other_rule.title if other_rule is not None else other.rule
+            since = _instant(other.starts_at).astimezone(_AMSTERDAM).date()
+            ET.SubElement(
+                entry,
+                "link",
+                {
+                    "rel": "related",
+                    "type": CAP_CONTENT_TYPE,
+                    "href": cap_url(other),
+                    "title": f"{other_name} ({_SEVERITY[other.severity]})",
+                },
+            )
+            summary += (
+                f"; omvat ook {other_name} ({_SEVERITY[other.severity]}, sinds {_nl_date(since)})"
+            )
+        _sub(entry, "summary", summary)
     return _tree_text(feed)

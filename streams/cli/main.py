@@ -267,7 +267,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     )
     for note in notes:
         print(f"opvangwacht route: note: {note}", file=sys.stderr)
-    result = dry_run(source.events, config, at=at)
+    result = dry_run(source.events, config, at=at, status_url=_settings().status_url)
     (print_json if args.json else print_text)(source, result, sys.stdout, at=at)
     return 0
 

@@ -26,10 +26,11 @@
   });
   const store = window.sessionStorage;
   /** Alert ids whose history is open, and the last message per alert: both outlive the
-   * page's re-render every 30 s, and so do silence forms being filled in (drafts). */
+   * page's re-render every 30 s, and so do silence forms being filled in: the form element
+   * itself is moved into the new bar, so what was chosen and typed stays as it was. */
   const openHistory = new Set();
   const messages = new Map();
-  const drafts = new Map();
+  const forms = new Map();
   let silences = [];
 
   const STYLE = {
@@ -237,29 +238,20 @@
     }
   }
 
-  /** The silence form; ``draft`` (what was chosen and typed before the page re-rendered its
-   * alerts) brings it back as it was. */
-  function silenceForm(alertId, bar, draft) {
+  /** The silence form for ``alertId``, kept in ``forms`` until it is sent or cancelled. */
+  function silenceForm(alertId, bar) {
     const hours = h("select", { "aria-label": "Hoe lang", class: "oncall-duration",
       style: { ...STYLE.input, flex: "0 1 8rem" } },
     DURATIONS.map(([label, value]) => h("option", { value: String(value) }, label)));
     const reason = h("input", { type: "text", class: "oncall-reason", placeholder: "Reden",
       maxlength: "1000", required: true, "aria-label": "Reden", style: STYLE.input });
-    if (draft) {
-      hours.value = draft.hours;
-      reason.value = draft.reason;
-    }
-    const keep = () => drafts.set(alertId, { hours: hours.value, reason: reason.value });
     const close = () => {
-      drafts.delete(alertId);
+      forms.delete(alertId);
       form.remove();
     };
-    hours.addEventListener("change", keep);
-    reason.addEventListener("input", keep);
     const form = h("form", { class: "oncall-silence-form", style: STYLE.form,
       onsubmit: (event) => {
         event.preventDefault();
-        keep();
         if (!reason.value.trim()) {
           say(alertId, "Geef een reden op.");
           return;
@@ -271,9 +263,9 @@
     h("button", { type: "submit", class: "oncall-silence-submit", style: STYLE.button },
       "Stilzetten"),
     h("button", { type: "button", style: STYLE.button, onclick: close }, "Annuleren"));
-    keep();
+    forms.set(alertId, form);
     bar.append(form);
-    if (!draft) reason.focus();
+    reason.focus();
   }
 
   async function fillHistory(alertId, panel) {
@@ -335,8 +327,8 @@
     }
     bar.append(h("span", { class: "oncall-message", "data-for": alertId, role: "status",
       style: STYLE.note }, messages.get(alertId) || ""));
-    if (token() && drafts.has(alertId) && bar.querySelector(".oncall-silence")) {
-      silenceForm(alertId, bar, drafts.get(alertId));
+    if (token() && forms.has(alertId) && bar.querySelector(".oncall-silence")) {
+      bar.append(forms.get(alertId));
     }
     item.append(bar, panel);
     if (!panel.hidden) fillHistory(alertId, panel);
@@ -360,6 +352,9 @@
       silences = [];
     }
     decorateAll(true);
+    // How often the silences were read and the bars rebuilt: a reader (a test) can wait for the
+    // rebuild that follows a re-render before it taps.
+    document.body.dataset.silencesRead = String(Number(document.body.dataset.silencesRead || 0) + 1);
   }
 
   let pending = false;

@@ -13,13 +13,14 @@ from typing import Any
 from alerts.capacity.totals import Totals, contribution
 from alerts.catalogue import CATALOGUE, RULE_IDS, rule_name
 from alerts.engine import AggregateRecord, LocationRecord
-from alerts.model import PROVINCE_NAMES, Location, Severity
+from alerts.model import PROVINCE_NAMES, AlertEvent, Location, Severity
 from alerts.rules import supersede
 from alerts.rules.lifecycle import AlertState
 from streams.metrics import StateView
 
 __all__ = [
     "active_alerts",
+    "cap_feed_events",
     "coverage",
     "firing_states",
     "health_document",
@@ -282,6 +283,26 @@ def _alert(state: AlertState) -> dict[str, Any]:
 
 def firing_states(view: StateView) -> list[AlertState]:
     return [state for state in _all_states(view) if state.firing]
+
+
+def cap_feed_events(view: StateView) -> tuple[list[AlertEvent], dict[str, list[AlertEvent]]]:
+    """The firing alerts' newest changes for the CAP feed, folded as the page and
+    ``/api/alerts`` fold them (:func:`alerts.rules.supersede.fold`): the alerts listed, and per
+    listed alert id the ones it supersedes (for :func:`alerts.formats.oasis_cap.atom_feed`)."""
+    events = [
+        AlertEvent.from_dict(dict(state.last_event))
+        for state in firing_states(view)
+        if state.last_event is not None
+    ]
+    by_id = {event.alert_id: event for event in events}
+    rows = supersede.fold([event.to_dict() for event in events])
+    listed = [by_id[str(row["alert_id"])] for row in rows]
+    under = {
+        str(row["alert_id"]): [by_id[str(other["alert_id"])] for other in row["superseded"]]
+        for row in rows
+        if row.get("superseded")
+    }
+    return listed, under
 
 
 def published_alert(view: StateView, alert_id: str) -> AlertState | None:

@@ -72,7 +72,12 @@ class Router:
             for alert in evaluation:
                 await self._publish_one(alert, source_timestamp, texts)
             for receiver, items in texts.items():
-                message = bundle_event(receiver, [e for e, _ in items], limit=self._sms[receiver])
+                message = bundle_event(
+                    receiver,
+                    [e for e, _ in items],
+                    limit=self._sms[receiver],
+                    status_url=self.ctx.settings.status_url,
+                )
                 if len(items) > 1:  # each member's history names the message it went in
                     for member, _ in items:
                         entry = Digested(receiver, message.alert_id)

@@ -205,13 +205,11 @@ def _register_cap(app: faust.App, ctx: Context) -> None:
         """Atom feed of the active alerts, each entry linking to its CAP message."""
         url = request.url
         base = f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
-        active = [
-            AlertEvent.from_dict(dict(state.last_event))
-            for state in api.firing_states(ctx.state_view())
-            if state.last_event is not None
-        ]
+        # Folded as on the page: a warning that a critical alert supersedes is no entry itself.
+        active, superseded = api.cap_feed_events(ctx.state_view())
         feed = cap.atom_feed(
             active,
+            superseded=superseded,
             feed_id=f"urn:opvangwacht:feed:{ctx.settings.topic_prefix}",
             updated=ctx.clock().replace(microsecond=0).isoformat(),
             self_url=f"{base}/api/cap",

@@ -45,6 +45,12 @@ def test_topics_get_the_replication_factor() -> None:
     assert "min.insync.replicas" not in spec.to_new_topic(1, None).topic_configs
 
 
+def test_the_status_page_address_is_read_as_given() -> None:
+    assert Settings.from_env({}).status_url is None
+    url = "https://status.opvang.example.nl:8443/opvang/"
+    assert Settings.from_env({"OPVANG_STATUS_URL": f" {url} "}).status_url == url
+
+
 @pytest.mark.parametrize(
     ("name", "value", "says"),
     [
@@ -55,6 +61,11 @@ def test_topics_get_the_replication_factor() -> None:
         ("OPVANG_PARTITIONS", "0", "OPVANG_PARTITIONS must be a whole number"),
         ("OPVANG_REPLICATION_FACTOR", "0", "OPVANG_REPLICATION_FACTOR must be a whole number"),
         ("OPVANG_REPLICATION_FACTOR", "three", "OPVANG_REPLICATION_FACTOR must be a whole number"),
+        ("OPVANG_STATUS_URL", "status.example.nl", "OPVANG_STATUS_URL must be"),
+        ("OPVANG_STATUS_URL", "https://status.example.nl/#top", "OPVANG_STATUS_URL must be"),
+        ("OPVANG_STATUS_URL", "https://x.nl/?a=1", "OPVANG_STATUS_URL must be"),
+        ("OPVANG_STATUS_URL", "https://x.nl/" + "a" * 100, "at most 100"),
+        ("OPVANG_STATUS_URL", "javascript:alert(1)", "OPVANG_STATUS_URL must be"),
     ],
 )
 def test_a_wrong_value_names_the_variable(name: str, value: str, says: str) -> None:

@@ -1,10 +1,11 @@
 """The read API's documents for the status page, built from a StateView without a web server:
 coverage per level, never-reported locations, the week for the sparklines, health without
-locations, superseded alerts folded, Dutch rule names."""
+locations, superseded alerts folded (in the CAP feed too), Dutch rule names."""
 
 from __future__ import annotations
 
 import datetime as dt
+import xml.etree.ElementTree as ET
 from dataclasses import replace
 
 import builders
@@ -12,6 +13,7 @@ import pytest
 
 from alerts import engine
 from alerts.config import AlertingConfig
+from alerts.formats import oasis_cap as cap
 from alerts.model import Location
 from streams.metrics import StateView
 from streams.web import api
@@ -121,3 +123,28 @@ def test_alerts_carry_their_dutch_name_and_a_superseded_warning_is_folded() -> N
     # Asked for by rule, the held warning is listed.
     near = api.active_alerts(state, {"rule": "cap_near"})["alerts"]
     assert [(a["rule"], a["value"]) for a in near] == [("cap_near", 1912)]
+
+
+def test_the_cap_feed_folds_a_superseded_warning_as_the_page_does() -> None:
+    state = view({"ter-apel": week(D, 1912, 2053)}, [TER_APEL])
+    listed, under = api.cap_feed_events(state)
+    page = api.active_alerts(state, {})["alerts"]
+    assert sorted(e.alert_id for e in listed) == sorted(a["alert_id"] for a in page)
+    (over,) = [e for e in listed if e.rule == "cap_exceeded"]
+    assert [e.rule for e in under[over.alert_id]] == ["cap_near"]
+    feed = ET.fromstring(
+        cap.atom_feed(
+            listed,
+            feed_id="urn:opvangwacht:feed:test",
+            updated="2022-09-02T10:00:00+02:00",
+            self_url="http://page/api/cap",
+            cap_url=lambda e: f"http://page/api/cap/{e.alert_id}",
+            superseded=under,
+        )
+    )
+    atom = {"a": cap.ATOM_NS}
+    terms = [c.get("term") for c in feed.findall("a:entry/a:category", atom)]
+    assert "cap_exceeded" in terms and "cap_near" not in terms
+    (near,) = under[over.alert_id]
+    related = feed.findall("a:entry/a:link[@rel='related']", atom)
+    assert [link.get("href") for link in related] == [f"http://page/api/cap/{near.alert_id}"]

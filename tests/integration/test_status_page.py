@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cdp import HEADLESS
 from e2e_support import WorkerProcess, metric_value, produce
 
 pytestmark = pytest.mark.integration
@@ -141,16 +142,7 @@ def chromium(tmp_path: Path, url: str, *extra: str) -> subprocess.CompletedProce
     return subprocess.run(
         [
             binary,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-extensions",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--lang=nl-NL",
+            *HEADLESS,
             f"--user-data-dir={profile}",
             "--virtual-time-budget=8000",
             *extra,
@@ -207,7 +199,7 @@ def test_national_figures(dom: str) -> None:
 
 
 def test_provinces_tightest_first_with_their_spreidingswet_target(dom: str) -> None:
-    rows = re.findall(r'<tr data-province="(\w\w)">', dom)
+    rows = re.findall(r'<tr data-province="(\w\w)"', dom)
     assert rows[0] == "GR"  # 150 places short
     assert sorted(rows) == ["GR", "NB", "OV", "UT"]
     assert by_id(dom, "province-GR-free") == "-150"

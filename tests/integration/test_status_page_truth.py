@@ -16,19 +16,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import subprocess
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
+from cdp import Browser, chromium
 from e2e_support import WorkerProcess, metric_value, produce
-from test_status_page import location, require
+from test_status_page import location
 
 pytestmark = pytest.mark.integration
 
@@ -102,83 +102,21 @@ def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> It
         process.stop()
 
 
-# ---------------------------------------------------------------- Chromium over DevTools
+def on_page(
+    url: str, tmp_path: Path, read: Callable[[Browser], Awaitable[Any]], width: int = 1400
+) -> Any:
+    """What ``read`` finds on the page at ``url`` once it has loaded, in headless Chromium
+    (tests/integration/cdp.py) with a screen ``width`` pixels wide."""
 
+    async def run() -> Any:
+        async with Browser(chromium(), tmp_path, width=width, height=900) as page:
+            await page.open(url)
+            await page.wait_for(
+                "document.body && document.body.dataset.loaded === 'true'", show="body"
+            )
+            return await read(page)
 
-async def _evaluate(url: str, expression: str, width: int, profile: Path) -> Any:
-    binary = require("chromium", "chromium")
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-extensions",
-            "--no-first-run",
-            "--lang=nl-NL",
-            "--remote-debugging-port=0",
-            f"--user-data-dir={profile}",
-            f"--window-size={width},900",
-            "about:blank",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stderr is not None
-        port = None
-        deadline = time.monotonic() + 30
-        while port is None and time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if "DevTools listening on ws://" in line:
-                port = int(line.split("ws://127.0.0.1:")[1].split("/")[0])
-        assert port is not None, "chromium did not open its DevTools port"
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"http://127.0.0.1:{port}/json/list") as answer:
-                targets = await answer.json()
-            page = next(t for t in targets if t["type"] == "page")
-            async with session.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws:
-                ids = iter(range(1, 10_000))
-
-                async def call(method: str, **params: Any) -> dict[str, Any]:
-                    n = next(ids)
-                    await ws.send_json({"id": n, "method": method, "params": params})
-                    while True:
-                        message = await ws.receive_json(timeout=30)
-                        if message.get("id") == n:
-                            assert "error" not in message, message
-                            return dict(message["result"])
-
-                async def value(js: str) -> Any:
-                    result = await call("Runtime.evaluate", expression=js, returnByValue=True)
-                    assert "exceptionDetails" not in result, result
-                    return result["result"].get("value")
-
-                await call(
-                    "Emulation.setDeviceMetricsOverride",
-                    width=width,
-                    height=900,
-                    deviceScaleFactor=1,
-                    mobile=width < 600,
-                )
-                await call("Page.navigate", url=url)
-                until = time.monotonic() + 20
-                while await value("document.body && document.body.dataset.loaded") != "true":
-                    assert time.monotonic() < until, await value("document.body.innerText")
-                    await asyncio.sleep(0.2)
-                return await value(expression)
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
-def evaluate(url: str, expression: str, tmp_path: Path, width: int = 1400) -> Any:
-    profile = tmp_path / f"profile-{uuid.uuid4().hex[:6]}"
-    return asyncio.run(_evaluate(url, expression, width, profile))
+    return asyncio.run(run())
 
 
 FACTS = """(() => {
@@ -202,13 +140,15 @@ FACTS = """(() => {
     asOf: text("as-of"),
     terApelDate: text("centre-ter-apel-date"),
     empty: document.getElementById("empty").hidden ? null : text("empty"),
+    anchors: Object.fromEntries(all("[id^='locatie-'], [id^='provincie-']").map((n) =>
+      [n.id, n.tagName.toLowerCase() + (n.closest("#national-missing") ? ".missing" : "")])),
   };
 })()"""
 
 
 @pytest.fixture(scope="module")
 def facts(worker: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    found = evaluate(worker, FACTS, tmp_path_factory.mktemp("chromium"))
+    found = on_page(worker, tmp_path_factory.mktemp("chromium"), lambda p: p.evaluate(FACTS))
     assert isinstance(found, dict)
     return found
 
@@ -232,6 +172,16 @@ def test_the_critical_alert_shows_the_newest_figure_and_folds_the_stale_warning(
     listed = [a for a in body["alerts"] if a["subject"]["id"] == "ter-apel"]
     assert [a["rule"] for a in listed] == ["cap_exceeded"]
     assert [s["rule"] for s in listed[0]["superseded"]] == ["cap_near"]
+    # So does the CAP feed: one Ter Apel entry, the warning's CAP message linked from it.
+    with urllib.request.urlopen(worker + "api/cap", timeout=5) as response:
+        feed = ET.fromstring(response.read())
+    atom = {"a": "http://www.w3.org/2005/Atom"}
+    entries = [
+        e for e in feed.findall("a:entry", atom) if "ter-apel" in (e.findtext("a:id", "", atom))
+    ]
+    assert [e.find("a:category", atom).get("term") for e in entries] == ["cap_exceeded"]
+    related = [link.get("href") for link in entries[0].findall("a:link[@rel='related']", atom)]
+    assert related == [worker + "api/cap/" + listed[0]["superseded"][0]["alert_id"]]
 
 
 def test_an_over_full_country_is_red_and_says_vol(facts: dict[str, Any]) -> None:
@@ -278,20 +228,32 @@ def test_a_week_of_sparklines(facts: dict[str, Any]) -> None:
     assert national[-1] == 2021 + 1500 + 600 + 800
 
 
+def test_locations_and_provinces_have_anchors_that_links_land_on(
+    facts: dict[str, Any], worker: str, tmp_path: Path
+) -> None:
+    anchors = facts["anchors"]
+    assert {k: anchors.get(k) for k in ("locatie-ter-apel", "locatie-budel")} == {
+        "locatie-ter-apel": "article",  # a registration centre's card
+        "locatie-budel": "article",
+    }
+    # Not a centre: its most severe active alert, else its line among those that did not report.
+    assert anchors["locatie-utrecht"] == "li"  # its alert (it also misses the 12th)
+    assert anchors["locatie-nieuw"] == "li.missing"  # no alert, never reported
+    assert {"provincie-GR", "provincie-NB", "provincie-OV", "provincie-UT"} <= set(anchors)
+    assert all(anchors[k] == "tr" for k in anchors if k.startswith("provincie-"))
+    # A link from Grafana lands on the place once the page has built it, at phone width too.
+    where = """(() => {
+      const t = document.querySelector(".landed");
+      return t && { id: t.id, top: t.getBoundingClientRect().top, y: scrollY, h: innerHeight };
+    })()"""
+    found = on_page(worker + "#provincie-UT", tmp_path, lambda p: p.evaluate(where), width=390)
+    # Scrolled down to it: in view (at the top, or as far as the page's end allows).
+    assert found["id"] == "provincie-UT" and found["y"] > 0, found
+    assert -1 <= found["top"] < found["h"] - 20, found
+
+
 def test_usable_at_phone_width(worker: str, tmp_path: Path) -> None:
-    found = evaluate(
-        worker,
-        """(() => {
-          const width = window.innerWidth;
-          const wide = [...document.querySelectorAll("body *")]
-            .filter((n) => n.getClientRects().length)
-            .filter((n) => n.getBoundingClientRect().right > width + 0.5)
-            .map((n) => n.tagName + (n.id ? "#" + n.id : "") + "." + n.className);
-          return { width, scroll: document.documentElement.scrollWidth, wide };
-        })()""",
-        tmp_path,
-        width=390,
-    )
+    found = on_page(worker, tmp_path, lambda page: page.overflow(), width=390)
     assert found["width"] == 390
     assert found["scroll"] <= found["width"], found
     assert found["wide"] == [], found["wide"][:10]
@@ -312,7 +274,7 @@ def test_an_empty_worker_says_to_load_the_locations(kafka_bootstrap: str, tmp_pa
         assert (code, body["status"]) == (503, "no_locations")
         assert "opvangwacht load-locations" in body["hint"]
         assert get(base + "health/live") == (200, {"status": "alive"})
-        found = evaluate(base, FACTS, tmp_path)
+        found = on_page(base, tmp_path, lambda page: page.evaluate(FACTS))
     except Exception:
         print(process.log_tail())
         raise

@@ -81,6 +81,31 @@ def test_several_changes_become_one_sms_within_one_segment_with_the_rest_counted
     assert set(critical_new(bundle)) == {CAP.alert_id, SLEPT.alert_id, FORECAST.alert_id}
 
 
+URL = "https://status.opvang.example.nl/"
+
+
+def test_the_status_page_address_ends_the_bundle_when_it_fits() -> None:
+    two = bundle_event("b", [CAP, BED], limit=segment_limit(2), status_url=URL)
+    text = sms_text(two, segment_limit(2))
+    assert text.endswith(f"zonder bed (stoel, sporthal of tent). Zie {URL}"), text
+    # Items left out: the address after "zie statuspagina", when it fits beside the items.
+    long = "personen, 53 boven de afgesproken grens van 2.000 plaatsen"
+    many = [an_alert(alert_id=f"a{i}", summary=f"Locatie {i}: 2.053 {long}") for i in range(3)]
+    text = sms_text(bundle_event("b", many, status_url=URL))
+    assert text.endswith(f" +2 meer, zie statuspagina {URL}") and gsm7_units(text) <= 160, text
+    without = sms_text(bundle_event("b", many))
+    assert text == f"{without} {URL}"  # the address took no item's place
+
+
+def test_the_status_page_address_never_pushes_an_item_out() -> None:
+    # One segment, four changes: two items and "+2 meer, zie statuspagina" fill it already.
+    members = [CAP, SLEPT, BED, FORECAST]
+    linked = bundle_event("b", members, status_url=URL)
+    assert linked.summary == bundle_event("b", members).summary
+    assert URL not in sms_text(linked)
+    assert linked.alert_id == bundle_event("b", members).alert_id
+
+
 def test_a_bigger_segment_budget_takes_more_items_whole() -> None:
     bundle = bundle_event("burgemeester", [CAP, SLEPT, BED, FORECAST], limit=segment_limit(2))
     text = sms_text(bundle, segment_limit(2))

@@ -459,3 +459,36 @@ def test_atom_feed_with_nothing_active_and_a_bad_time() -> None:
             self_url="https://x/feed",
             cap_url=lambda e: "https://x/cap",
         )
+
+
+def test_atom_feed_lists_a_superseded_alert_under_the_one_that_supersedes_it() -> None:
+    near = lifecycle("cap_near", TER_APEL)[0]  # a warning since 20 August
+    over = lifecycle("cap_exceeded", TER_APEL, start=D(2024, 8, 21))[1]  # critical
+    shortage = lifecycle("national_shortage", NATIONAL)[0]
+
+    def feed(superseded: dict[str, list[AlertEvent]] | None) -> list[ET.Element]:
+        text = atom_feed(
+            [near, over, shortage],
+            feed_id="urn:opvangwacht:feed",
+            updated="2024-08-24T10:00:00+02:00",
+            self_url="https://x/api/cap",
+            cap_url=lambda e: f"https://x/api/cap/{e.alert_id}",
+            superseded=superseded,
+        )
+        return ET.fromstring(text.encode("utf-8")).findall("a:entry", A)
+
+    assert len(feed(None)) == 3  # nothing folded: every firing alert has an entry
+    entries = feed({over.alert_id: [near]})
+    ids = [e.findtext("a:id", namespaces=A) for e in entries]
+    assert f"urn:opvangwacht:{near.alert_id}" not in ids and len(ids) == 2
+    (entry,) = [e for e in entries if e.findtext("a:id", namespaces=A).endswith(over.alert_id)]
+    related = entry.findall("a:link[@rel='related']", A)
+    assert [(r.get("type"), r.get("href")) for r in related] == [
+        ("application/cap+xml", f"https://x/api/cap/{near.alert_id}")
+    ]
+    summary = entry.findtext("a:summary", namespaces=A) or ""
+    assert summary.endswith(
+        "; omvat ook Bezetting dicht bij de grens (Moderate, sinds 20 augustus 2024)"
+    ), summary
+    # The CAP messages themselves do not depend on the fold: one message per change.
+    assert "omvat" not in cap_message(over, sender=SENDER)
