@@ -144,14 +144,21 @@ def contribution(
 ) -> Contribution | None:
     """The location's current share of the totals; None before its first occupancy report.
 
-    With ``expect_intake`` (intake reports are part of the feed) the share of day D is final only
-    once the intake of D-1 is in; without it, every share is final at once.
+    With ``expect_intake`` (intake reports are part of the feed), and for a location whose history
+    holds an intake report, the share of day D is final only once the intake of D-1 is in: a
+    province must not close D on flows that the intake topic has not delivered yet. Otherwise
+    (no intake expected and none seen for this location) every share is final at once.
     """
     if state.latest_date is None:
         return None
     flows = flows_as_of(state.days, state.latest_date)
     before = state.day(state.latest_date - dt.timedelta(days=1))
-    waiting = expect_intake and (before is None or before.intake_event is None)
+    # A location that sends intake reports (one is in its history) waits for the intake of the
+    # day before also without ``expect_intake``: its flows are on their way, possibly on an
+    # intake topic read behind the occupancy topic (issue 12's skew).
+    waiting = (before is None or before.intake_event is None) and (
+        expect_intake or any(d.intake_event is not None for d in state.days)
+    )
     return Contribution(
         location_id=location.location_id,
         province=location.province,
