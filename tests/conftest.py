@@ -15,15 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-#: Programs some tests need, and the Debian package that brings each. Without them those tests
-#: skip on a developer's machine (said at the start and the end of the run) and fail under CI.
-TOOLS = {
-    "prometheus": "prometheus",
-    "promtool": "prometheus",
-    "amtool": "prometheus-alertmanager",
-    "chromium": "chromium",
-}
+from tooling import TOOLS
 
 
 def _missing_tools() -> dict[str, str]:

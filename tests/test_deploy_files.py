@@ -7,9 +7,7 @@ Runs the real checkers from Debian's packages: `promtool` (package prometheus) a
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from tooling import require
 
 REPO = Path(__file__).resolve().parents[1]
 PROMETHEUS_DIR = REPO / "deploy" / "prometheus"
@@ -30,16 +29,6 @@ DATASOURCES = GRAFANA / "provisioning" / "datasources" / "prometheus.yml"
 DASHBOARD_PROVIDERS = GRAFANA / "provisioning" / "dashboards" / "opvangwacht.yml"
 OPERATIONS = REPO / "docs" / "operations.md"
 COMPOSE = REPO / "docker-compose.yml"
-
-
-def require(binary: str, package: str) -> str:
-    path = shutil.which(binary)
-    if path is None:
-        message = f"{binary} not found: apt-get install {package}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (CI is set, so this is not skipped)")
-        pytest.skip(message)
-    return path
 
 
 def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:

@@ -4,12 +4,12 @@ one line naming the file, the line and what is wrong for a broken one."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from tooling import require
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,16 +33,6 @@ route:
         - matchers: ['province="GR"']
           receiver: ops
 """
-
-
-def require(binary: str, package: str) -> str:
-    path = shutil.which(binary)
-    if path is None:
-        message = f"{binary} not found: apt-get install {package}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (CI is set, so this is not skipped)")
-        pytest.skip(message)
-    return path
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

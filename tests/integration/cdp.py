@@ -20,7 +20,6 @@ import asyncio
 import base64
 import itertools
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
+from tooling import require
 
 __all__ = ["HEADLESS", "Browser", "chromium"]
 
@@ -50,15 +49,9 @@ HEADLESS = (
 
 
 def chromium() -> str:
-    """The ``chromium`` binary; without it the test skips with the install hint on a
-    developer's machine and fails where ``CI`` is set."""
-    path = shutil.which("chromium")
-    if path is None:
-        message = "chromium not found: apt-get install chromium"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (CI is set, so this is not skipped)")
-        pytest.skip(message)
-    return path
+    """The ``chromium`` binary (:func:`tooling.require`: skips on a developer's machine, fails
+    where ``CI`` is set)."""
+    return require("chromium")
 
 
 # JavaScript: how wide the page is against the screen, and every shown element whose box ends

@@ -5,8 +5,6 @@ need the API token, and the silences are still there after a restart."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import time
 import uuid
@@ -15,6 +13,7 @@ from typing import Any
 
 import pytest
 from e2e_support import HookServer, WorkerProcess, produce
+from tooling import require
 
 pytestmark = pytest.mark.integration
 
@@ -34,16 +33,6 @@ LOCATIONS = [
         ("budel", "Budel", "GM1706", "NB"),
     )
 ]
-
-
-def require(binary: str, package: str) -> str:
-    path = shutil.which(binary)
-    if path is None:
-        message = f"{binary} not found: apt-get install {package}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (CI is set, so this is not skipped)")
-        pytest.skip(message)
-    return path
 
 
 class Amtool:

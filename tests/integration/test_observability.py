@@ -16,9 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -34,6 +32,7 @@ from typing import Any
 import pytest
 import yaml
 from e2e_support import HookServer, WorkerProcess, free_port, metric_value, produce
+from tooling import require
 
 pytestmark = pytest.mark.integration
 
@@ -50,16 +49,6 @@ GRAFANA_MACROS = {
     "$__range": "1h",
     "${__range}": "1h",
 }
-
-
-def require(binary: str, package: str) -> str:
-    path = shutil.which(binary)
-    if path is None:
-        message = f"{binary} not found: apt-get install {package}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (CI is set, so this is not skipped)")
-        pytest.skip(message)
-    return path
 
 
 # ------------------------------------------------------------------ the dashboards' queries

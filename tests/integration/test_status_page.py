@@ -14,9 +14,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
-import os
 import re
-import shutil
 import subprocess
 import time
 import urllib.request
@@ -28,22 +26,13 @@ from typing import Any
 import pytest
 from cdp import HEADLESS
 from e2e_support import WorkerProcess, metric_value, produce
+from tooling import require
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"
 SCREENSHOT = ARTIFACTS / "status-page.png"
-
-
-def require(binary: str, package: str) -> str:
-    path = shutil.which(binary)
-    if path is None:
-        message = f"{binary} not found: apt-get install {package}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (CI is set, so this is not skipped)")
-        pytest.skip(message)
-    return path
 
 
 def location(
