@@ -186,6 +186,8 @@ class Cursor:
         self._next: dict[TP, int] = {}
         self._on_read_back = on_read_back
         self._lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        #: Batches handed over so far: the stall watch tells a busy agent from an idle one.
+        self.batches = 0
 
     def reset(self) -> None:
         """Forget the positions (after a rebalance: committed offsets are the truth again)."""
@@ -268,6 +270,7 @@ class Cursor:
             tp = TP(record.topic, record.partition)
             positions[tp] = max(positions.get(tp, 0), record.offset + 1)
         self._next.update(positions)
+        self.batches += 1
         return positions
 
 
