@@ -193,6 +193,10 @@ class Cursor:
         """Forget the positions (after a rebalance: committed offsets are the truth again)."""
         self._next.clear()
 
+    def position(self, tp: TP) -> int | None:
+        """Where the agent goes on in ``tp``: None before its first batch there."""
+        return self._next.get(tp)
+
     def _assignment(self) -> set[TP] | None:
         if self._assigned is not None:
             return self._assigned()

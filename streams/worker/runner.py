@@ -41,6 +41,7 @@ __all__ = [
     "STALL_BUSY_CHECKS",
     "STALL_CHECK_SECONDS",
     "WRITER_BACKLOG",
+    "YIELD_EVERY",
     "Edge",
     "Handle",
     "Runner",
@@ -61,6 +62,8 @@ WRITER_BACKLOG = 8
 #: Seconds between offset commits while batches queue up for a writer; an idle writer commits at
 #: once, so the input lag reaches 0 as soon as the worker has caught up.
 COMMIT_EVERY = 0.5
+#: Records a batch handles between two turns of the event loop (``Runner.each``).
+YIELD_EVERY = 100
 #: How often each agent checks that its partitions move (see ``Runner.stall_watch``).
 STALL_CHECK_SECONDS = 5.0
 #: Checks in a row a partition must stand still while its agent is busy with other partitions
@@ -211,7 +214,11 @@ class Runner:
     ) -> None:
         """Handle a batch's records one by one: one that does not decode is dead-lettered with
         its reason, one the core fails on as ``internal``; the batch goes on either way."""
-        for record in records:
+        for count, record in enumerate(records, 1):
+            if count % YIELD_EVERY == 0:
+                # A batch of 2,000 reports takes a second or more: let /health, /metrics and
+                # the writer run in between (a backlog held the loop for over 5 s otherwise).
+                await asyncio.sleep(0)
             try:
                 await handle_one(record)
             except InvalidReport as exc:
@@ -343,19 +350,33 @@ class Runner:
             self._stall_marks.get(name, StallMarks()), behind, cursor.batches
         )
         for tp, (start, end) in found.items():
-            records = await self.reader.read(tp.topic, tp.partition, start, end)
             log.warning(
                 "partition stalled; reading it directly",
                 topic=tp.topic,
                 partition=tp.partition,
                 start=start,
                 end=end,
-                records=len(records),
             )
+            await self._read_through(cursor, tp, start, end, handle)
+
+    async def _read_through(
+        self, cursor: Cursor, tp: TP, start: int, end: int, handle: Handle
+    ) -> None:
+        """Read ``[start, end)`` of a stalled partition straight from the broker and hand it to
+        the batch path, one batch at a time: a partition far behind (24,000 records in the year
+        benchmark) is never held in memory at once, and the event loop answers /health and
+        /metrics between the batches. Stops early where the agent's own stream has caught up."""
+        position = start
+        while position < end:
+            position = max(position, cursor.position(tp) or position)
+            if position >= end:
+                break
+            stop = min(end, position + BATCH_MAX)
+            records = await self.reader.read(tp.topic, tp.partition, position, stop)
             self.metrics.read_back.labels(tp.topic).inc(len(records))
-            for first in range(0, len(records), BATCH_MAX):
-                chunk = records[first : first + BATCH_MAX]
-                await self.run_batch(cursor, [_Event(r) for r in chunk], handle)
+            if records:
+                await self.run_batch(cursor, [_Event(r) for r in records], handle)
+            position = stop
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
