@@ -58,6 +58,9 @@ def picture(n_locations: int, days: int, seed: int) -> tuple[Any, list[Replay]]:
 def a_worker(known: dict[str, Any]) -> Worker:
     worker = build_worker(Settings(), load_alerting_config(None))
     worker.app.finalize()
+    # As in a running worker (Faust adds its monitor when the app starts): every table read
+    # of a scrape passes the sensor.
+    worker.app.sensors.add(worker.app.monitor)
     for location in known.values():
         worker.ctx.registry._locations[location.location_id] = location
     return worker

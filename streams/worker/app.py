@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import faust
-from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP
 from prometheus_client import CollectorRegistry, Info, ProcessCollector, generate_latest
 
@@ -55,6 +54,7 @@ from streams.worker import (
     faust_patches,
     ingest,
     melden,
+    monitor,
     route,
     views,
 )
@@ -412,12 +412,9 @@ def _count_from_zero(metrics: PipelineMetrics, settings: Settings, config: Alert
 def _monitor(app: faust.App, prometheus: CollectorRegistry) -> None:
     """Faust's own sensors (messages, events, table operations, sends, offsets, rebalances) in
     the same registry, named opvang_faust_*: consumer lag = end offset - committed offset per
-    partition. Faust times events in milliseconds under an "_ms" name; Prometheus wants seconds.
-    Our own opvang_event_to_alert_seconds covers that ground, so Faust's histogram is not
-    exported."""
-    faust_metrics = FaustMetrics.create(prometheus, "opvang_faust")
-    prometheus.unregister(faust_metrics.events_runtime_latency)
-    app.monitor = PrometheusMonitor(metrics=faust_metrics)
+    partition. The per-event ones are counted in plain integers and exported at scrape time;
+    Faust's two per-event histograms are not exported (``streams.worker.monitor``)."""
+    monitor.install(app, prometheus, "opvang_faust")
 
 
 def _mirror(tables: Tables) -> Mirror:
