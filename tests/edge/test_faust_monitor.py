@@ -74,10 +74,8 @@ def samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str
         for sample in family.samples:
             if sample.name.endswith("_created"):
                 continue
-            if sample.name.endswith(("_sum", "_bucket", "_count")):
-                # Latencies measured in wall time: their counts, not their values, compare.
-                if not sample.name.endswith("_count"):
-                    continue
+            if sample.name.endswith(("_sum", "_bucket")):
+                continue  # latencies measured in wall time: their counts compare, not values
             found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
     return found
 
