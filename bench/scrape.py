@@ -8,7 +8,9 @@ tables with the picture of the year's 400 locations after ``--days`` days (the d
   nothing changed since the last scrape, when a few locations changed, and when every location
   and province changed (a backlog at about a day of reports per second, as in the year replay);
 - ``sensors``: the Faust sensor hooks a report passes through (message in, stream event in and
-  out, message out, a send initiated and completed, table gets and sets), per report.
+  out, message out, a send initiated and completed, table gets and sets), per report;
+- ``labels``: a pipeline counter's ``labels(topic, outcome).inc()``, as the ingest stage counts
+  each report.
 
 Prints one JSON document. Uses one core for a few seconds; reads no clock for decisions.
 """
@@ -162,6 +164,19 @@ def sensors(worker: Worker, n: int) -> dict[str, Any]:
     return {"reports": n, "per_report_us": result["median_ms"] * 1000 / n}
 
 
+def labelled(worker: Worker, n: int) -> dict[str, Any]:
+    """What the ingest stage does per report: ``events.labels(topic, outcome).inc()``."""
+    events = worker.ctx.metrics.events
+    topic = worker.ctx.settings.topic("occupancy")
+
+    def one() -> None:
+        for _ in range(n):
+            events.labels(topic, "applied").inc()
+
+    result = timed(one, 5)
+    return {"calls": n, "per_call_us": result["median_ms"] * 1000 / n}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.scrape", description=__doc__)
     parser.add_argument("--locations", type=int, default=400)
@@ -177,6 +192,7 @@ def main() -> None:
         "days": args.days,
         "scrape": scrape(worker, states, args.repeat),
         "sensors": sensors(worker, args.events),
+        "labels": labelled(worker, args.events),
     }
     print(json.dumps(results, indent=2))
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import Metric
@@ -41,6 +42,37 @@ PER_WORKER = " Per worker: sum across workers."
 GLOBAL = " Global: every worker reports the whole group; take max across workers, never sum."
 
 
+class _KeptChildren:
+    """``labels()`` that keeps each child in a plain dict: prometheus_client's takes a lock,
+    checks the label count and converts every value to ``str`` on each call, and the stages
+    call it per report (``events.labels(topic, outcome).inc()``)."""
+
+    def labels(self, *values: Any, **named: Any) -> Any:
+        kept: dict[tuple[Any, ...], Any] = self.__dict__.setdefault("_kept_children", {})
+        child = kept.get(values) if values and not named else None
+        if child is None:
+            child = super().labels(*values, **named)  # type: ignore[misc]
+            if values and not named:
+                kept[values] = child
+        return child
+
+    def remove(self, *values: Any) -> None:
+        self.__dict__.pop("_kept_children", None)
+        super().remove(*values)  # type: ignore[misc]
+
+    def clear(self) -> None:
+        self.__dict__.pop("_kept_children", None)
+        super().clear()  # type: ignore[misc]
+
+
+class _Counter(_KeptChildren, Counter):
+    pass
+
+
+class _Histogram(_KeptChildren, Histogram):
+    pass
+
+
 @dataclass(frozen=True, slots=True)
 class PipelineMetrics:
     events: Counter
@@ -56,7 +88,7 @@ class PipelineMetrics:
     @classmethod
     def create(cls, registry: CollectorRegistry) -> PipelineMetrics:
         return cls(
-            events=Counter(
+            events=_Counter(
                 "opvang_events",
                 "Input events handled, by topic and outcome "
                 "(applied, duplicate, correction, reread, dead_letter:<reason>). "
@@ -65,34 +97,34 @@ class PipelineMetrics:
                 ["topic", "outcome"],
                 registry=registry,
             ),
-            event_to_alert=Histogram(
+            event_to_alert=_Histogram(
                 "opvang_event_to_alert_seconds",
                 "Time from an input event's Kafka timestamp to the alert event it caused."
                 + PER_WORKER,
                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
                 registry=registry,
             ),
-            alert_events=Counter(
+            alert_events=_Counter(
                 "opvang_alert_events",
                 "Alert state changes published, by rule and status." + PER_WORKER,
                 ["rule", "status"],
                 registry=registry,
             ),
-            notifications=Counter(
+            notifications=_Counter(
                 "opvang_notifications",
                 "Notifications finished, by channel, receiver and outcome (delivered, failed)."
                 + PER_WORKER,
                 ["channel", "receiver", "outcome"],
                 registry=registry,
             ),
-            notification_attempts=Counter(
+            notification_attempts=_Counter(
                 "opvang_notification_attempts",
                 "Delivery attempts, by channel, receiver and result (ok, retry, error)."
                 + PER_WORKER,
                 ["channel", "receiver", "result"],
                 registry=registry,
             ),
-            recovered=Counter(
+            recovered=_Counter(
                 "opvang_changelog_recovered_messages",
                 "Changelog messages read back into a state table since the worker started "
                 "(recovery after a start or a rebalance), by table: what a restart costs."
@@ -100,7 +132,7 @@ class PipelineMetrics:
                 ["table"],
                 registry=registry,
             ),
-            read_back=Counter(
+            read_back=_Counter(
                 "opvang_records_read_back",
                 "Input records an agent read back from the broker because the stream skipped "
                 "them (after a recovery or a rebalance), by topic. Each one would otherwise have "
@@ -108,7 +140,7 @@ class PipelineMetrics:
                 ["topic"],
                 registry=registry,
             ),
-            batch_steps=Histogram(
+            batch_steps=_Histogram(
                 "opvang_batch_step_seconds",
                 "Time each agent spends per batch in each step (streams.worker.guarantee): "
                 "handling the "
@@ -118,7 +150,7 @@ class PipelineMetrics:
                 buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
                 registry=registry,
             ),
-            http_reports=Counter(
+            http_reports=_Counter(
                 "opvang_http_reports",
                 "Reports sent over HTTP (POST /api/reports, the page /melden), by source and "
                 "outcome (accepted, or the reason a row was refused)." + PER_WORKER,
