@@ -29,7 +29,7 @@ from prometheus_client.utils import floatToGoString
 __all__ = ["Family", "RecordCache", "Rendered", "Sample", "label_text"]
 
 #: One sample: its label values, in the family's label order, and its value.
-Sample = tuple[Sequence[str], float]
+Sample = tuple[tuple[str, ...], float]
 
 
 def _escape_value(value: str) -> str:
@@ -92,12 +92,14 @@ class Rendered:
         text = []
         labels_for: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
         for family, found in zip(families, samples, strict=True):
-            lines = []
+            if not found:
+                text.append("")
+                continue
+            names, lines = family.labels, []
             for values, value in found:
-                key = (family.labels, tuple(values))
-                labels = labels_for.get(key)
+                labels = labels_for.get((names, values))
                 if labels is None:
-                    labels = labels_for[key] = label_text(family.labels, values)
+                    labels = labels_for[(names, values)] = label_text(names, values)
                 lines.append(family.line(labels, value))
             text.append("".join(lines))
         return cls(tuple(tuple(s) for s in samples), tuple(text), extra)
