@@ -2,7 +2,9 @@
 
 Pipeline metrics are counted as things happen. The capacity gauges are not kept in step by hand:
 :class:`StateCollector` reads the worker's tables on every scrape, so what /metrics shows is always
-what the worker decides on, also right after a restart.
+what the worker decides on, also right after a restart. It renders again only the records that
+changed since the last scrape (``streams.gauges``); /metrics appends its text to the registry's
+(``Worker.scrape``).
 
 In a group of workers the two kinds add up differently (docs/operations.md, "One worker or
 several"). :class:`PipelineMetrics` are *per worker*: each counts what it did itself, so a query
