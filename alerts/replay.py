@@ -25,10 +25,14 @@ __all__ = ["Replay", "replay"]
 @dataclass(frozen=True, slots=True)
 class Replay:
     """The alert changes, in the order they were made, and the reports the worker would have
-    written to the dead-letter topic (unknown location) as ``(event_id, why)``."""
+    written to the dead-letter topic (unknown location) as ``(event_id, why)``; and the records
+    the worker's tables would hold at the end (the picture its /metrics and read API show)."""
 
     events: tuple[AlertEvent, ...]
     skipped: tuple[tuple[str, str], ...] = field(default=())
+    locations: Mapping[str, engine.LocationRecord] = field(default_factory=dict)
+    provinces: Mapping[str, engine.AggregateRecord] = field(default_factory=dict)
+    national: engine.AggregateRecord | None = None
 
 
 def replay(
@@ -95,4 +99,4 @@ def replay(
                 close_province(provinces[code])
             nation_mark = mark
             close_nation()
-    return Replay(tuple(events), tuple(skipped))
+    return Replay(tuple(events), tuple(skipped), stored, provinces, nation)
