@@ -225,8 +225,16 @@ def _catch_up_flows(
 
 
 def on_occupancy(
-    location: Location, record: LocationRecord, report: OccupancyReport, config: AlertingConfig
+    location: Location,
+    record: LocationRecord,
+    report: OccupancyReport,
+    config: AlertingConfig,
+    *,
+    intake_pending: bool = False,
 ) -> Outcome:
+    """Apply a morning count. ``intake_pending``: intake reports are on their way but none has
+    been read yet (``alerts.watermark.intake_pending``): the share then waits for its flows as
+    with ``aggregation.expect_intake``."""
     state, applied = apply_occupancy(record.state, report)
     if applied is not Applied.APPLIED:
         return Outcome(replace(record, state=state), applied)
@@ -252,7 +260,7 @@ def on_occupancy(
         events,
     )
     final = _catch_up_flows(location, updated, alerts, config, events)
-    share = contribution(location, state, expect_intake=config.expect_intake)
+    share = contribution(location, state, expect_intake=config.expect_intake or intake_pending)
     return Outcome(final, applied, tuple(events), (share,) if share else ())
 
 

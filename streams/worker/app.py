@@ -60,6 +60,7 @@ from streams.worker import (
 )
 from streams.worker.context import Context, Tables, Topics
 from streams.worker.guarantee import GapReader
+from streams.worker.roster import InputRoster
 from streams.worker.runner import Edge, Runner
 
 __all__ = ["MAX_MESSAGE_BYTES", "PRODUCER_BATCH_BYTES", "Worker", "build_worker"]
@@ -231,6 +232,9 @@ def build_worker(
         silences=SilenceBook(),
         clock=_now,
         state_view=state_view,
+        roster=InputRoster(
+            reader, settings.topic("occupancy"), settings.topic("intake"), settings.partitions
+        ),
     )
     _count_from_zero(metrics, settings, config)
     _monitor(app, prometheus)

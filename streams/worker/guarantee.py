@@ -128,6 +128,15 @@ class GapReader:
             )
             return {TP(tp.topic, tp.partition): int(end) for tp, end in found.items()}
 
+    async def beginnings(self, tps: Sequence[TP]) -> dict[TP, int]:
+        """The first offset each partition still holds."""
+        async with self._lock:
+            consumer = await self._ensure()
+            found = await consumer.beginning_offsets(
+                [TopicPartition(tp.topic, tp.partition) for tp in tps]
+            )
+            return {TP(tp.topic, tp.partition): int(start) for tp, start in found.items()}
+
     async def read(self, topic: str, partition: int, start: int, stop: int) -> list[Record]:
         """Every record with ``start <= offset < stop`` that the broker still has."""
         async with self._lock:
