@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from alerts.capacity.location import (
@@ -133,6 +133,18 @@ class LocationRecord:
     def new(cls, location_id: str) -> LocationRecord:
         return cls(LocationState(location_id))
 
+    def with_state(
+        self, state: LocationState, penalties: Mapping[str, PenaltyTally] | None = None
+    ) -> LocationRecord:
+        """This record with a new location state (and penalty tallies)."""
+        return LocationRecord(
+            state=state,
+            alerts=self.alerts,
+            penalties=self.penalties if penalties is None else penalties,
+            flows_evaluated=self.flows_evaluated,
+            tonight_evaluated=self.tonight_evaluated,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "state": self.state.to_dict(),
@@ -220,8 +232,14 @@ def _catch_up_flows(
     # Keep the history the days still waiting for their flow rules will need.
     hold = evaluated - dt.timedelta(days=HISTORY_DAYS - 1) if evaluated is not None else None
     if hold != state.hold_from:
-        record = replace(record, state=replace(state, hold_from=hold))
-    return replace(record, alerts=alerts, flows_evaluated=evaluated, tonight_evaluated=tonight)
+        state = state.held_from(hold)
+    return LocationRecord(
+        state=state,
+        alerts=alerts,
+        penalties=record.penalties,
+        flows_evaluated=evaluated,
+        tonight_evaluated=tonight,
+    )
 
 
 def on_occupancy(
@@ -229,7 +247,7 @@ def on_occupancy(
 ) -> Outcome:
     state, applied = apply_occupancy(record.state, report)
     if applied is not Applied.APPLIED:
-        return Outcome(replace(record, state=state), applied)
+        return Outcome(record.with_state(state), applied)
     date = report.date
     penalties = accrue(
         record.penalties,
@@ -238,7 +256,7 @@ def on_occupancy(
         date=date,
         over_cap=location.cap is not None and state.occupancy > location.cap,
     )
-    updated = replace(record, state=state, penalties=penalties)
+    updated = record.with_state(state, penalties)
     alerts = dict(record.alerts)
     events: list[AlertEvent] = []
     for rule_id, rule in location_rules.REPORT_RULES.items():
@@ -264,7 +282,7 @@ def on_intake(
     state, applied = apply_intake(record.state, report)
     if applied is Applied.DUPLICATE:
         return Outcome(record, applied)
-    updated = replace(record, state=state)
+    updated = record.with_state(state)
     if state.latest_date is None:
         return Outcome(updated, applied)
     events: list[AlertEvent] = []
@@ -368,7 +386,8 @@ def on_contribution(record: AggregateRecord, item: Contribution) -> AggregateRec
         closed = [c for c in history if c.date <= record.closed]
         history = closed[-1:] + [c for c in history if c.date > record.closed]
     kept = tuple(history[-MEMBER_HISTORY:])
-    return replace(record, members={**record.members, item.location_id: kept})
+    members = {**record.members, item.location_id: kept}
+    return AggregateRecord(record.subject_id, members, record.closed, record.alerts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,7 +477,7 @@ def close_days(
     if closed and closed_date is not None:
         members = {key: _prune(history, closed_date) for key, history in members.items()}
     return AggregateOutcome(
-        replace(record, members=members, closed=closed_date, alerts=alerts),
+        AggregateRecord(record.subject_id, members, closed_date, alerts),
         tuple(events),
         tuple(closed),
     )

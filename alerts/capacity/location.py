@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
@@ -154,6 +154,40 @@ class DayRecord:
     #: Every event_id applied to this date, also those a later recount replaced.
     seen: tuple[str, ...] = ()
 
+    def with_occupancy(self, report: OccupancyReport) -> DayRecord:
+        """This day with ``report``'s morning count (which replaces an earlier one)."""
+        return DayRecord(
+            date=self.date,
+            occupancy_event=report.event_id,
+            occupancy=report.occupancy,
+            capacity=report.capacity,
+            without_bed=report.without_bed,
+            slept_outside=report.slept_outside,
+            intake_event=self.intake_event,
+            arrivals=self.arrivals,
+            transfers_out=self.transfers_out,
+            departures=self.departures,
+            unplaced=self.unplaced,
+            seen=(*self.seen, report.event_id),
+        )
+
+    def with_intake(self, report: IntakeReport) -> DayRecord:
+        """This day with ``report``'s flow figures (which replace earlier ones)."""
+        return DayRecord(
+            date=self.date,
+            occupancy_event=self.occupancy_event,
+            occupancy=self.occupancy,
+            capacity=self.capacity,
+            without_bed=self.without_bed,
+            slept_outside=self.slept_outside,
+            intake_event=report.event_id,
+            arrivals=report.arrivals,
+            transfers_out=report.transfers_out,
+            departures=report.departures,
+            unplaced=report.unplaced,
+            seen=(*self.seen, report.event_id),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "date": self.date.isoformat(),
@@ -213,13 +247,30 @@ class LocationState:
         day = self.day(date)
         if day is None or day.occupancy is None:
             raise ValueError(f"no morning count for {date}")
-        return replace(
-            self,
+        return LocationState(
+            location_id=self.location_id,
             latest_date=date,
             occupancy=day.occupancy,
+            capacity_override=self.capacity_override,
+            capacity_override_date=self.capacity_override_date,
+            hold_from=self.hold_from,
             without_bed=day.without_bed,
             slept_outside=day.slept_outside,
             days=tuple(d for d in self.days if d.date <= date),
+        )
+
+    def held_from(self, hold_from: dt.date | None) -> LocationState:
+        """The same state keeping its history from ``hold_from`` on (see :func:`_store_day`)."""
+        return LocationState(
+            location_id=self.location_id,
+            latest_date=self.latest_date,
+            occupancy=self.occupancy,
+            capacity_override=self.capacity_override,
+            capacity_override_date=self.capacity_override_date,
+            hold_from=hold_from,
+            without_bed=self.without_bed,
+            slept_outside=self.slept_outside,
+            days=self.days,
         )
 
     def day(self, date: dt.date) -> DayRecord | None:
@@ -288,35 +339,33 @@ def apply_occupancy(state: LocationState, report: OccupancyReport) -> tuple[Loca
     """Apply a morning count. Returns the new state and what happened."""
     if _seen(state, report.event_id):
         return state, Applied.DUPLICATE
-    previous = state.day(report.date) or DayRecord(report.date)
-    record = replace(
-        previous,
-        occupancy_event=report.event_id,
-        occupancy=report.occupancy,
-        capacity=report.capacity,
-        without_bed=report.without_bed,
-        slept_outside=report.slept_outside,
-        seen=(*previous.seen, report.event_id),
-    )
+    record = (state.day(report.date) or DayRecord(report.date)).with_occupancy(report)
     days = _store_day(state.days, record, state.hold_from)
     override, override_date = state.capacity_override, state.capacity_override_date
     if report.capacity is not None and (override_date is None or report.date >= override_date):
         # The newest dated capacity wins, whatever order the reports arrive in.
         override, override_date = report.capacity, report.date
-    state = replace(
-        state, days=days, capacity_override=override, capacity_override_date=override_date
-    )
     if state.latest_date is not None and report.date < state.latest_date:
-        return state, Applied.CORRECTION
+        # History corrected, the current figures untouched.
+        applied = Applied.CORRECTION
+        current = (state.latest_date, state.occupancy, state.without_bed, state.slept_outside)
+    else:
+        applied = Applied.APPLIED
+        current = (report.date, report.occupancy, report.without_bed, report.slept_outside)
+    latest, occupancy, without_bed, slept_outside = current
     return (
-        replace(
-            state,
-            latest_date=report.date,
-            occupancy=report.occupancy,
-            without_bed=report.without_bed,
-            slept_outside=report.slept_outside,
+        LocationState(
+            location_id=state.location_id,
+            latest_date=latest,
+            occupancy=occupancy,
+            capacity_override=override,
+            capacity_override_date=override_date,
+            hold_from=state.hold_from,
+            without_bed=without_bed,
+            slept_outside=slept_outside,
+            days=days,
         ),
-        Applied.APPLIED,
+        applied,
     )
 
 
@@ -324,16 +373,21 @@ def apply_intake(state: LocationState, report: IntakeReport) -> tuple[LocationSt
     """Record one day's flow. Flows are history: they never change the current count."""
     if _seen(state, report.event_id):
         return state, Applied.DUPLICATE
-    previous = state.day(report.date) or DayRecord(report.date)
-    record = replace(
-        previous,
-        intake_event=report.event_id,
-        arrivals=report.arrivals,
-        transfers_out=report.transfers_out,
-        departures=report.departures,
-        unplaced=report.unplaced,
-        seen=(*previous.seen, report.event_id),
-    )
+    record = (state.day(report.date) or DayRecord(report.date)).with_intake(report)
     newest = max((d.date for d in state.days), default=report.date)
     outcome = Applied.CORRECTION if report.date < newest else Applied.APPLIED
-    return replace(state, days=_store_day(state.days, record, state.hold_from)), outcome
+    days = _store_day(state.days, record, state.hold_from)
+    return (
+        LocationState(
+            location_id=state.location_id,
+            latest_date=state.latest_date,
+            occupancy=state.occupancy,
+            capacity_override=state.capacity_override,
+            capacity_override_date=state.capacity_override_date,
+            hold_from=state.hold_from,
+            without_bed=state.without_bed,
+            slept_outside=state.slept_outside,
+            days=days,
+        ),
+        outcome,
+    )
