@@ -30,6 +30,7 @@ from alerts.capacity.location import (
     FLOW_WINDOW,
     HISTORY_DAYS,
     Applied,
+    DayRecord,
     LocationState,
     apply_intake,
     apply_occupancy,
@@ -134,16 +135,11 @@ class LocationRecord:
         return cls(LocationState(location_id))
 
     def with_state(
-        self, state: LocationState, penalties: Mapping[str, PenaltyTally] | None = None
+        self, state: LocationState, penalties: Mapping[str, PenaltyTally]
     ) -> LocationRecord:
-        """This record with a new location state (and penalty tallies)."""
-        return LocationRecord(
-            state=state,
-            alerts=self.alerts,
-            penalties=self.penalties if penalties is None else penalties,
-            flows_evaluated=self.flows_evaluated,
-            tonight_evaluated=self.tonight_evaluated,
-        )
+        """This record with a new location state and penalty tallies."""
+        evaluated, tonight = self.flows_evaluated, self.tonight_evaluated
+        return LocationRecord(state, self.alerts, penalties, evaluated, tonight)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -183,6 +179,17 @@ def _has_intake(state: LocationState, date: dt.date) -> bool:
     return day is not None and day.intake_event is not None
 
 
+def _days_after(state: LocationState, date: dt.date | None) -> list[DayRecord]:
+    """The days after ``date`` (all for None), oldest first: the last few of ``state.days``."""
+    after = []
+    for day in reversed(state.days):
+        if date is not None and day.date <= date:
+            break
+        after.append(day)
+    after.reverse()
+    return after
+
+
 def _catch_up_flows(
     location: Location,
     record: LocationRecord,
@@ -207,14 +214,11 @@ def _catch_up_flows(
         found = location_rules.outside_risk_tonight(location, view, config)
         _advance(alerts, "outside_risk", found, evaluated, config, events)
         tonight = evaluated
-    intake_dates = {d.date for d in state.days if d.intake_event is not None}
-    pending = sorted(
-        d.date
-        for d in state.days
-        if d.occupancy is not None and (evaluated is None or d.date > evaluated)
-    )
+    pending = [  # the morning counts after ``evaluated``; days are in date order
+        d.date for d in _days_after(state, evaluated) if d.occupancy is not None
+    ]
     one_day = dt.timedelta(days=1)
-    ready = [date - one_day in intake_dates for date in pending]
+    ready = [_has_intake(state, date - one_day) for date in pending]
     later_ready = [any(ready[i + 1 :]) for i in range(len(ready))] if not all(ready) else ready
     for index, date in enumerate(pending):
         if not ready[index]:
@@ -225,7 +229,7 @@ def _catch_up_flows(
         for rule_id, rule in location_rules.FLOW_RULES.items():
             _advance(alerts, rule_id, rule(location, view, config), date, config, events)
         evaluated = date
-        if date in intake_dates:
+        if _has_intake(state, date):
             found = location_rules.outside_risk_tonight(location, view, config)
             _advance(alerts, "outside_risk", found, date, config, events)
             tonight = date
@@ -233,13 +237,7 @@ def _catch_up_flows(
     hold = evaluated - dt.timedelta(days=HISTORY_DAYS - 1) if evaluated is not None else None
     if hold != state.hold_from:
         state = state.held_from(hold)
-    return LocationRecord(
-        state=state,
-        alerts=alerts,
-        penalties=record.penalties,
-        flows_evaluated=evaluated,
-        tonight_evaluated=tonight,
-    )
+    return LocationRecord(state, alerts, record.penalties, evaluated, tonight)
 
 
 def on_occupancy(
@@ -247,7 +245,7 @@ def on_occupancy(
 ) -> Outcome:
     state, applied = apply_occupancy(record.state, report)
     if applied is not Applied.APPLIED:
-        return Outcome(record.with_state(state), applied)
+        return Outcome(record.with_state(state, record.penalties), applied)
     date = report.date
     penalties = accrue(
         record.penalties,
@@ -282,7 +280,7 @@ def on_intake(
     state, applied = apply_intake(record.state, report)
     if applied is Applied.DUPLICATE:
         return Outcome(record, applied)
-    updated = record.with_state(state)
+    updated = record.with_state(state, record.penalties)
     if state.latest_date is None:
         return Outcome(updated, applied)
     events: list[AlertEvent] = []
@@ -293,8 +291,8 @@ def on_intake(
     window_end = report.date + dt.timedelta(days=FLOW_WINDOW)
     affected = [
         share
-        for d in state.days
-        if report.date < d.date <= window_end and d.occupancy is not None
+        for d in _days_after(state, report.date)
+        if d.date <= window_end and d.occupancy is not None
         if (
             share := contribution(location, state.as_of(d.date), expect_intake=config.expect_intake)
         )

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from alerts.model import IntakeReport, Location, OccupancyReport
 
@@ -155,9 +155,10 @@ class DayRecord:
     seen: tuple[str, ...] = ()
 
     def with_occupancy(self, report: OccupancyReport) -> DayRecord:
-        """This day with ``report``'s morning count (which replaces an earlier one)."""
+        """The day of ``report`` with its morning count (which replaces an earlier one), and
+        this day's other figures (``self`` is the same date, or :data:`NOTHING_REPORTED`)."""
         return DayRecord(
-            date=self.date,
+            date=report.date,
             occupancy_event=report.event_id,
             occupancy=report.occupancy,
             capacity=report.capacity,
@@ -172,9 +173,10 @@ class DayRecord:
         )
 
     def with_intake(self, report: IntakeReport) -> DayRecord:
-        """This day with ``report``'s flow figures (which replace earlier ones)."""
+        """The day of ``report`` with its flow figures (which replace earlier ones), and this
+        day's other figures (``self`` is the same date, or :data:`NOTHING_REPORTED`)."""
         return DayRecord(
-            date=self.date,
+            date=report.date,
             occupancy_event=self.occupancy_event,
             occupancy=self.occupancy,
             capacity=self.capacity,
@@ -215,6 +217,10 @@ class DayRecord:
         )
 
 
+#: A day without reports, whose figures a new date starts from (its own date is never used).
+NOTHING_REPORTED: Final = DayRecord(dt.date.min)
+
+
 @dataclass(frozen=True, slots=True)
 class LocationState:
     """Current figures of one location plus its recent daily history.
@@ -233,7 +239,11 @@ class LocationState:
     hold_from: dt.date | None = None
     without_bed: int = 0
     slept_outside: int = 0
+    #: In date order, one record per date.
     days: tuple[DayRecord, ...] = ()
+    #: ``days`` by date and their event ids: derived, never serialised nor compared. Handed on
+    #: by the functions here that make a state from the one before, else built on first use.
+    _index: _DaysIndex | None = field(default=None, init=False, repr=False, compare=False)
 
     def capacity(self, location: Location) -> int:
         return location.capacity if self.capacity_override is None else self.capacity_override
@@ -247,6 +257,14 @@ class LocationState:
         day = self.day(date)
         if day is None or day.occupancy is None:
             raise ValueError(f"no morning count for {date}")
+        if (
+            date == self.latest_date
+            and day.occupancy == self.occupancy
+            and day.without_bed == self.without_bed
+            and day.slept_outside == self.slept_outside
+            and self.days[-1].date <= date
+        ):
+            return self  # the newest count, and no intake after it: the state as it is
         return LocationState(
             location_id=self.location_id,
             latest_date=date,
@@ -261,7 +279,7 @@ class LocationState:
 
     def held_from(self, hold_from: dt.date | None) -> LocationState:
         """The same state keeping its history from ``hold_from`` on (see :func:`_store_day`)."""
-        return LocationState(
+        held = LocationState(
             location_id=self.location_id,
             latest_date=self.latest_date,
             occupancy=self.occupancy,
@@ -272,12 +290,32 @@ class LocationState:
             slept_outside=self.slept_outside,
             days=self.days,
         )
+        return _indexed(held, self._index)
 
     def day(self, date: dt.date) -> DayRecord | None:
-        for record in self.days:
-            if record.date == date:
-                return record
-        return None
+        return self.days_index().by_date.get(date)
+
+    def flows(self, as_of: dt.date, window: int = FLOW_WINDOW) -> Flows:
+        """:func:`flows_as_of` over this state's days, read from the newest back."""
+        start = as_of - dt.timedelta(days=window)
+        arrivals = transfers = departures = count = 0
+        for d in reversed(self.days):  # newest first, up to the window's start
+            if d.date < start:
+                break
+            if d.date < as_of and d.intake_event is not None:
+                arrivals += d.arrivals
+                transfers += d.transfers_out
+                departures += d.departures
+                count += 1
+        return Flows(arrivals, transfers, departures, count)
+
+    def days_index(self) -> _DaysIndex:
+        index = self._index
+        if index is None:
+            index = _DaysIndex.of(self.days)
+            # A cache of what ``days`` holds, so the value does not change: set once, in place.
+            object.__setattr__(self, "_index", index)
+        return index
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -311,36 +349,71 @@ class LocationState:
         )
 
 
+class _DaysIndex(NamedTuple):
+    """A location's days by date, and every event id they hold (their ``seen``)."""
+
+    by_date: dict[dt.date, DayRecord]
+    #: Each event id and the (newest) day that holds it, so a day that goes takes its ids along.
+    #: A dict, not a set: copying one is several times cheaper.
+    seen: dict[str, dt.date]
+
+    @classmethod
+    def of(cls, days: tuple[DayRecord, ...]) -> _DaysIndex:
+        return cls({d.date: d for d in days}, {i: d.date for d in days for i in d.seen})
+
+
+def _indexed(state: LocationState, index: _DaysIndex | None) -> LocationState:
+    """``state`` (just made, not shared yet) with the index of its days."""
+    object.__setattr__(state, "_index", index)  # the dataclass is frozen; see LocationState
+    return state
+
+
 def _store_day(
-    days: tuple[DayRecord, ...], record: DayRecord, hold_from: dt.date | None
-) -> tuple[DayRecord, ...]:
-    """Put ``record`` in date order, replacing its date, and keep the newest HISTORY_DAYS, or
-    from ``hold_from`` on where days still wait for their flow rules (at most MAX_HELD_DAYS)."""
-    kept = [d for d in days if d.date != record.date]
-    kept.append(record)
-    kept.sort(key=lambda d: d.date)
+    state: LocationState, record: DayRecord, event_id: str
+) -> tuple[tuple[DayRecord, ...], _DaysIndex]:
+    """Put ``record`` (new event ``event_id``) in date order, replacing its date, and keep the
+    newest HISTORY_DAYS, or from ``hold_from`` on where days still wait for their flow rules (at
+    most MAX_HELD_DAYS). Returns the days and their index."""
+    days, hold_from, index = state.days, state.hold_from, state.days_index()
+    if not days or record.date > days[-1].date:
+        kept = (*days, record)
+    elif record.date == days[-1].date:
+        kept = (*days[:-1], record)
+    else:
+        kept = tuple(sorted((*(d for d in days if d.date != record.date), record), key=_date))
     newest = kept[-1].date
     horizon = newest - dt.timedelta(days=HISTORY_DAYS - 1)
     if hold_from is None or hold_from < horizon:
         horizon = max(hold_from or dt.date.min, newest - dt.timedelta(days=MAX_HELD_DAYS - 1))
-    return tuple(d for d in kept if d.date >= horizon)
+    first = 0  # the days before the horizon are the first ones: days are in date order
+    while kept[first].date < horizon:
+        first += 1
+    by_date = dict(index.by_date)
+    by_date[record.date] = record
+    seen = dict(index.seen)
+    seen[event_id] = record.date
+    for gone in kept[:first]:
+        del by_date[gone.date]
+        for old_id in gone.seen:
+            if seen.get(old_id) == gone.date:
+                del seen[old_id]
+    return kept[first:], _DaysIndex(by_date, seen)
+
+
+def _date(day: DayRecord) -> dt.date:
+    return day.date
 
 
 def _seen(state: LocationState, event_id: str) -> bool:
-    # A plain loop: this runs for every report over six weeks of days, and is nearly always
-    # False, so ``any`` over a generator paid its overhead for nothing.
-    for day in state.days:  # noqa: SIM110
-        if event_id in day.seen:
-            return True
-    return False
+    return event_id in state.days_index().seen
 
 
 def apply_occupancy(state: LocationState, report: OccupancyReport) -> tuple[LocationState, Applied]:
     """Apply a morning count. Returns the new state and what happened."""
     if _seen(state, report.event_id):
         return state, Applied.DUPLICATE
-    record = (state.day(report.date) or DayRecord(report.date)).with_occupancy(report)
-    days = _store_day(state.days, record, state.hold_from)
+    record = (state.day(report.date) or NOTHING_REPORTED).with_occupancy(report)
+    days, index = _store_day(state, record, report.event_id)
     override, override_date = state.capacity_override, state.capacity_override_date
     if report.capacity is not None and (override_date is None or report.date >= override_date):
         # The newest dated capacity wins, whatever order the reports arrive in.
@@ -353,41 +426,37 @@ def apply_occupancy(state: LocationState, report: OccupancyReport) -> tuple[Loca
         applied = Applied.APPLIED
         current = (report.date, report.occupancy, report.without_bed, report.slept_outside)
     latest, occupancy, without_bed, slept_outside = current
-    return (
-        LocationState(
-            location_id=state.location_id,
-            latest_date=latest,
-            occupancy=occupancy,
-            capacity_override=override,
-            capacity_override_date=override_date,
-            hold_from=state.hold_from,
-            without_bed=without_bed,
-            slept_outside=slept_outside,
-            days=days,
-        ),
-        applied,
+    made = LocationState(
+        location_id=state.location_id,
+        latest_date=latest,
+        occupancy=occupancy,
+        capacity_override=override,
+        capacity_override_date=override_date,
+        hold_from=state.hold_from,
+        without_bed=without_bed,
+        slept_outside=slept_outside,
+        days=days,
     )
+    return _indexed(made, index), applied
 
 
 def apply_intake(state: LocationState, report: IntakeReport) -> tuple[LocationState, Applied]:
     """Record one day's flow. Flows are history: they never change the current count."""
     if _seen(state, report.event_id):
         return state, Applied.DUPLICATE
-    record = (state.day(report.date) or DayRecord(report.date)).with_intake(report)
-    newest = max((d.date for d in state.days), default=report.date)
+    record = (state.day(report.date) or NOTHING_REPORTED).with_intake(report)
+    newest = state.days[-1].date if state.days else report.date
     outcome = Applied.CORRECTION if report.date < newest else Applied.APPLIED
-    days = _store_day(state.days, record, state.hold_from)
-    return (
-        LocationState(
-            location_id=state.location_id,
-            latest_date=state.latest_date,
-            occupancy=state.occupancy,
-            capacity_override=state.capacity_override,
-            capacity_override_date=state.capacity_override_date,
-            hold_from=state.hold_from,
-            without_bed=state.without_bed,
-            slept_outside=state.slept_outside,
-            days=days,
-        ),
-        outcome,
+    days, index = _store_day(state, record, report.event_id)
+    made = LocationState(
+        location_id=state.location_id,
+        latest_date=state.latest_date,
+        occupancy=state.occupancy,
+        capacity_override=state.capacity_override,
+        capacity_override_date=state.capacity_override_date,
+        hold_from=state.hold_from,
+        without_bed=state.without_bed,
+        slept_outside=state.slept_outside,
+        days=days,
     )
+    return _indexed(made, index), outcome
