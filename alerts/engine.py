@@ -429,8 +429,12 @@ def _ready(
         newest = history[-1]
         if newest.date < horizon:
             continue  # silent for longer than the lateness window: does not hold the day
-        done = any(c.date >= date and c.final for c in history)
-        if not done:
+        for c in reversed(history):  # in date order: read back to ``date``
+            if c.date < date:
+                return False
+            if c.final:
+                break
+        else:
             return False
     return True
 
@@ -454,8 +458,10 @@ def close_days(
     if not known or not record.members:
         return AggregateOutcome(record, (), ())
     last = max(known)
-    first = min(h[0].date for h in record.members.values() if h)
-    date = first if record.closed is None else record.closed + dt.timedelta(days=1)
+    if record.closed is None:
+        date = min(h[0].date for h in record.members.values() if h)
+    else:
+        date = record.closed + dt.timedelta(days=1)
     alerts = dict(record.alerts)
     events: list[AlertEvent] = []
     closed: list[tuple[dt.date, Totals, Totals]] = []
@@ -471,9 +477,9 @@ def close_days(
         closed.append((date, asylum, ukrainian))
         closed_date = date
         date += dt.timedelta(days=1)
-    members = record.members
-    if closed and closed_date is not None:
-        members = {key: _prune(history, closed_date) for key, history in members.items()}
+    if not closed or closed_date is None:
+        return AggregateOutcome(record, (), ())  # nearly always so: the record as it was
+    members = {key: _prune(history, closed_date) for key, history in record.members.items()}
     return AggregateOutcome(
         AggregateRecord(record.subject_id, members, closed_date, alerts),
         tuple(events),
