@@ -30,7 +30,6 @@ from alerts.capacity.location import (
     FLOW_WINDOW,
     HISTORY_DAYS,
     Applied,
-    DayRecord,
     LocationState,
     apply_intake,
     apply_occupancy,
@@ -174,22 +173,6 @@ class Outcome:
     contributions: tuple[Contribution, ...] = ()
 
 
-def _has_intake(state: LocationState, date: dt.date) -> bool:
-    day = state.day(date)
-    return day is not None and day.intake_event is not None
-
-
-def _days_after(state: LocationState, date: dt.date | None) -> list[DayRecord]:
-    """The days after ``date`` (all for None), oldest first: the last few of ``state.days``."""
-    after = []
-    for day in reversed(state.days):
-        if date is not None and day.date <= date:
-            break
-        after.append(day)
-    after.reverse()
-    return after
-
-
 def _catch_up_flows(
     location: Location,
     record: LocationRecord,
@@ -209,16 +192,16 @@ def _catch_up_flows(
     if latest is None:
         return record
     evaluated, tonight = record.flows_evaluated, record.tonight_evaluated
-    if evaluated is not None and tonight != evaluated and _has_intake(state, evaluated):
+    if evaluated is not None and tonight != evaluated and state.has_intake(evaluated):
         view = state.as_of(evaluated)
         found = location_rules.outside_risk_tonight(location, view, config)
         _advance(alerts, "outside_risk", found, evaluated, config, events)
         tonight = evaluated
     pending = [  # the morning counts after ``evaluated``; days are in date order
-        d.date for d in _days_after(state, evaluated) if d.occupancy is not None
+        d.date for d in state.days_after(evaluated) if d.occupancy is not None
     ]
     one_day = dt.timedelta(days=1)
-    ready = [_has_intake(state, date - one_day) for date in pending]
+    ready = [state.has_intake(date - one_day) for date in pending]
     later_ready = [any(ready[i + 1 :]) for i in range(len(ready))] if not all(ready) else ready
     for index, date in enumerate(pending):
         if not ready[index]:
@@ -229,7 +212,7 @@ def _catch_up_flows(
         for rule_id, rule in location_rules.FLOW_RULES.items():
             _advance(alerts, rule_id, rule(location, view, config), date, config, events)
         evaluated = date
-        if _has_intake(state, date):
+        if state.has_intake(date):
             found = location_rules.outside_risk_tonight(location, view, config)
             _advance(alerts, "outside_risk", found, date, config, events)
             tonight = date
@@ -259,14 +242,8 @@ def on_occupancy(
     events: list[AlertEvent] = []
     for rule_id, rule in location_rules.REPORT_RULES.items():
         _advance(alerts, rule_id, rule(location, state, config), date, config, events)
-    _advance(
-        alerts,
-        "penalty_accrued",
-        location_rules.penalty_accrued(location, state, config, penalties),
-        date,
-        config,
-        events,
-    )
+    found = location_rules.penalty_accrued(location, state, config, penalties)
+    _advance(alerts, "penalty_accrued", found, date, config, events)
     final = _catch_up_flows(location, updated, alerts, config, events)
     share = contribution(location, state, expect_intake=config.expect_intake)
     return Outcome(final, applied, tuple(events), (share,) if share else ())
@@ -290,15 +267,11 @@ def on_intake(
     # figures that a late-read intake would have changed.
     window_end = report.date + dt.timedelta(days=FLOW_WINDOW)
     affected = [
-        share
-        for d in _days_after(state, report.date)
+        contribution(location, state.as_of(d.date), expect_intake=config.expect_intake)
+        for d in state.days_after(report.date)
         if d.date <= window_end and d.occupancy is not None
-        if (
-            share := contribution(location, state.as_of(d.date), expect_intake=config.expect_intake)
-        )
-        is not None
     ]
-    return Outcome(final, applied, tuple(events), tuple(affected))
+    return Outcome(final, applied, tuple(events), tuple(a for a in affected if a is not None))
 
 
 # ---------------------------------------------------------------- provinces and the nation
@@ -336,6 +309,8 @@ class AggregateRecord:
         """The newest date any member has a final figure for."""
         newest: dt.date | None = None
         for history in self.members.values():
+            if not history or (newest is not None and history[-1].date <= newest):
+                continue  # nothing newer than what another member has
             # A member's history is in date order: its last final contribution is its newest.
             for item in reversed(history):
                 if item.final:

@@ -295,6 +295,21 @@ class LocationState:
     def day(self, date: dt.date) -> DayRecord | None:
         return self.days_index().by_date.get(date)
 
+    def has_intake(self, date: dt.date) -> bool:
+        """Whether the intake report of ``date`` is in."""
+        day = self.day(date)
+        return day is not None and day.intake_event is not None
+
+    def days_after(self, date: dt.date | None) -> list[DayRecord]:
+        """The days after ``date`` (all for None), oldest first: the last few of ``days``."""
+        after = []
+        for day in reversed(self.days):
+            if date is not None and day.date <= date:
+                break
+            after.append(day)
+        after.reverse()
+        return after
+
     def flows(self, as_of: dt.date, window: int = FLOW_WINDOW) -> Flows:
         """:func:`flows_as_of` over this state's days, read from the newest back."""
         start = as_of - dt.timedelta(days=window)
