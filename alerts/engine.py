@@ -72,6 +72,10 @@ __all__ = [
 #: (four false report_missing alerts). A year and a month of open days is the limit now.
 MEMBER_HISTORY: Final = 400
 
+# Durations made once (a timedelta costs half a microsecond to make, on every report's path).
+_ONE_DAY: Final = dt.timedelta(days=1)
+_HELD_SPAN: Final = dt.timedelta(days=HISTORY_DAYS - 1)
+
 
 def _advance(
     alerts: dict[str, AlertState],
@@ -81,9 +85,13 @@ def _advance(
     config: AlertingConfig,
     events: list[AlertEvent],
 ) -> None:
-    """Step one alert (stored under ``key``) with one finding, honouring inhibition."""
+    """Step one alert (stored under ``key``) with one finding, honouring inhibition. Each
+    check below that returns changes nothing, so the most frequent comes first."""
     if finding is None:
         return
+    previous = alerts.get(key)
+    if previous is None and not finding.breached:
+        return  # nothing fires and nothing is pending: no state worth storing
     settings = config.rule(finding.rule)
     if not settings.enabled:
         return
@@ -92,9 +100,6 @@ def _advance(
         other = alerts.get(_key(inhibitor, finding.subject, key))
         if other is not None and other.firing_on(date):
             return
-    previous = alerts.get(key)
-    if previous is None and not finding.breached:
-        return  # nothing fires and nothing is pending: no state worth storing
     state, event = step(
         previous,
         finding,
@@ -176,21 +181,20 @@ class Outcome:
 def _catch_up_flows(
     location: Location,
     record: LocationRecord,
+    state: LocationState,
+    penalties: Mapping[str, PenaltyTally],
     alerts: dict[str, AlertState],
     config: AlertingConfig,
     events: list[AlertEvent],
 ) -> LocationRecord:
-    """Run the flow rules for every morning count that has become ready, oldest first.
+    """``record`` with its new ``state``, ``penalties`` and ``alerts``, after running the flow
+    rules for every morning count that has become ready, oldest first.
 
     Day D is ready when the intake of D-1 is in. A day whose previous intake is missing while a
     later day is ready is passed over: intake reports of one location arrive in date order, so
     that intake is not coming. After day D's forecast, the intake of D itself (arrivals left
     without a bed tonight) can raise ``outside_risk`` for D.
     """
-    state = record.state
-    latest = state.latest_date
-    if latest is None:
-        return record
     evaluated, tonight = record.flows_evaluated, record.tonight_evaluated
     if evaluated is not None and tonight != evaluated and state.has_intake(evaluated):
         view = state.as_of(evaluated)
@@ -200,8 +204,7 @@ def _catch_up_flows(
     pending = [  # the morning counts after ``evaluated``; days are in date order
         d.date for d in state.days_after(evaluated) if d.occupancy is not None
     ]
-    one_day = dt.timedelta(days=1)
-    ready = [state.has_intake(date - one_day) for date in pending]
+    ready = [state.has_intake(date - _ONE_DAY) for date in pending]
     later_ready = [any(ready[i + 1 :]) for i in range(len(ready))] if not all(ready) else ready
     for index, date in enumerate(pending):
         if not ready[index]:
@@ -217,10 +220,10 @@ def _catch_up_flows(
             _advance(alerts, "outside_risk", found, date, config, events)
             tonight = date
     # Keep the history the days still waiting for their flow rules will need.
-    hold = evaluated - dt.timedelta(days=HISTORY_DAYS - 1) if evaluated is not None else None
+    hold = evaluated - _HELD_SPAN if evaluated is not None else None
     if hold != state.hold_from:
         state = state.held_from(hold)
-    return LocationRecord(state, alerts, record.penalties, evaluated, tonight)
+    return LocationRecord(state, alerts, penalties, evaluated, tonight)
 
 
 def on_occupancy(
@@ -237,14 +240,13 @@ def on_occupancy(
         date=date,
         over_cap=location.cap is not None and state.occupancy > location.cap,
     )
-    updated = record.with_state(state, penalties)
     alerts = dict(record.alerts)
     events: list[AlertEvent] = []
     for rule_id, rule in location_rules.REPORT_RULES.items():
         _advance(alerts, rule_id, rule(location, state, config), date, config, events)
     found = location_rules.penalty_accrued(location, state, config, penalties)
     _advance(alerts, "penalty_accrued", found, date, config, events)
-    final = _catch_up_flows(location, updated, alerts, config, events)
+    final = _catch_up_flows(location, record, state, penalties, alerts, config, events)
     share = contribution(location, state, expect_intake=config.expect_intake)
     return Outcome(final, applied, tuple(events), (share,) if share else ())
 
@@ -257,11 +259,11 @@ def on_intake(
     state, applied = apply_intake(record.state, report)
     if applied is Applied.DUPLICATE:
         return Outcome(record, applied)
-    updated = record.with_state(state, record.penalties)
     if state.latest_date is None:
-        return Outcome(updated, applied)
+        return Outcome(record.with_state(state, record.penalties), applied)
     events: list[AlertEvent] = []
-    final = _catch_up_flows(location, updated, dict(record.alerts), config, events)
+    alerts = dict(record.alerts)
+    final = _catch_up_flows(location, record, state, record.penalties, alerts, config, events)
     # The flow figures of every morning count in this intake's window changed (and the day right
     # after it may now be final): send those days again, so a province never closes a day on
     # figures that a late-read intake would have changed.
@@ -436,7 +438,7 @@ def close_days(
     if record.closed is None:
         date = min(h[0].date for h in record.members.values() if h)
     else:
-        date = record.closed + dt.timedelta(days=1)
+        date = record.closed + _ONE_DAY
     alerts = dict(record.alerts)
     events: list[AlertEvent] = []
     closed: list[tuple[dt.date, Totals, Totals]] = []
@@ -451,7 +453,7 @@ def close_days(
             _advance(alerts, key, finding, date, config, events)
         closed.append((date, asylum, ukrainian))
         closed_date = date
-        date += dt.timedelta(days=1)
+        date += _ONE_DAY
     if not closed or closed_date is None:
         return AggregateOutcome(record, (), ())  # nearly always so: the record as it was
     members = {key: _prune(history, closed_date) for key, history in record.members.items()}

@@ -45,11 +45,16 @@ HISTORY_DAYS: Final = 42
 #: far behind the occupancy topic, or a location that never sends intake).
 MAX_HELD_DAYS: Final = 90
 
+# The spans as durations, made once: a timedelta costs half a microsecond to make, on every report.
+_KEPT_SPAN: Final = dt.timedelta(days=HISTORY_DAYS - 1)
+_HELD_SPAN: Final = dt.timedelta(days=MAX_HELD_DAYS - 1)
+
 
 # ---------------------------------------------------------------- flows and forecasts
 
 #: Days in a rolling flow window.
 FLOW_WINDOW: Final = 7
+_FLOW_SPAN: Final = dt.timedelta(days=FLOW_WINDOW)
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,9 +315,17 @@ class LocationState:
         after.reverse()
         return after
 
-    def flows(self, as_of: dt.date, window: int = FLOW_WINDOW) -> Flows:
-        """:func:`flows_as_of` over this state's days, read from the newest back."""
-        start = as_of - dt.timedelta(days=window)
+    def flows(self, as_of: dt.date) -> Flows:
+        """:func:`flows_as_of` over this state's days, read from the newest back; kept for the
+        next ask (the forecast and the contribution of a morning count both want them)."""
+        known = self.days_index().flows
+        flows = known.get(as_of)
+        if flows is None:
+            flows = known[as_of] = self._flows(as_of)
+        return flows
+
+    def _flows(self, as_of: dt.date) -> Flows:
+        start = as_of - _FLOW_SPAN
         arrivals = transfers = departures = count = 0
         for d in reversed(self.days):  # newest first, up to the window's start
             if d.date < start:
@@ -371,10 +384,13 @@ class _DaysIndex(NamedTuple):
     #: Each event id and the (newest) day that holds it, so a day that goes takes its ids along.
     #: A dict, not a set: copying one is several times cheaper.
     seen: dict[str, dt.date]
+    #: Flows by the date they are as of, filled in as asked (:meth:`LocationState.flows`).
+    flows: dict[dt.date, Flows]
 
     @classmethod
     def of(cls, days: tuple[DayRecord, ...]) -> _DaysIndex:
-        return cls({d.date: d for d in days}, {i: d.date for d in days for i in d.seen})
+        by_date = {d.date: d for d in days}
+        return cls(by_date, {i: d.date for d in days for i in d.seen}, {})
 
 
 def _indexed(state: LocationState, index: _DaysIndex | None) -> LocationState:
@@ -397,22 +413,24 @@ def _store_day(
     else:
         kept = tuple(sorted((*(d for d in days if d.date != record.date), record), key=_date))
     newest = kept[-1].date
-    horizon = newest - dt.timedelta(days=HISTORY_DAYS - 1)
+    horizon = newest - _KEPT_SPAN
     if hold_from is None or hold_from < horizon:
-        horizon = max(hold_from or dt.date.min, newest - dt.timedelta(days=MAX_HELD_DAYS - 1))
+        horizon = max(hold_from or dt.date.min, newest - _HELD_SPAN)
     first = 0  # the days before the horizon are the first ones: days are in date order
     while kept[first].date < horizon:
         first += 1
-    by_date = dict(index.by_date)
+    # .copy(), not dict(): after the deletions below, dict() of these takes a slow path, ten
+    # times dearer than the copy (CPython 3.11).
+    by_date = index.by_date.copy()
     by_date[record.date] = record
-    seen = dict(index.seen)
+    seen = index.seen.copy()
     seen[event_id] = record.date
     for gone in kept[:first]:
         del by_date[gone.date]
         for old_id in gone.seen:
             if seen.get(old_id) == gone.date:
                 del seen[old_id]
-    return kept[first:], _DaysIndex(by_date, seen)
+    return kept[first:], _DaysIndex(by_date, seen, {})
 
 
 def _date(day: DayRecord) -> dt.date:

@@ -25,6 +25,8 @@ __all__ = [
     "sum_contributions",
 ]
 
+_ONE_DAY: Final = dt.timedelta(days=1)
+
 
 @dataclass(frozen=True, slots=True)
 class MemberStatus:
@@ -152,7 +154,7 @@ def contribution(
     if state.latest_date is None:
         return None
     flows = state.flows(state.latest_date)
-    before = state.day(state.latest_date - dt.timedelta(days=1))
+    before = state.day(state.latest_date - _ONE_DAY)
     # A location that sends intake reports (one is in its history) waits for the intake of the
     # day before also without ``expect_intake``: its flows are on their way, possibly on an
     # intake topic read behind the occupancy topic (issue 12's skew).
