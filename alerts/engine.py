@@ -138,12 +138,9 @@ class LocationRecord:
     def new(cls, location_id: str) -> LocationRecord:
         return cls(LocationState(location_id))
 
-    def with_state(
-        self, state: LocationState, penalties: Mapping[str, PenaltyTally]
-    ) -> LocationRecord:
-        """This record with a new location state and penalty tallies."""
+    def with_state(self, state: LocationState) -> LocationRecord:
         evaluated, tonight = self.flows_evaluated, self.tonight_evaluated
-        return LocationRecord(state, self.alerts, penalties, evaluated, tonight)
+        return LocationRecord(state, self.alerts, self.penalties, evaluated, tonight)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -231,7 +228,7 @@ def on_occupancy(
 ) -> Outcome:
     state, applied = apply_occupancy(record.state, report)
     if applied is not Applied.APPLIED:
-        return Outcome(record.with_state(state, record.penalties), applied)
+        return Outcome(record.with_state(state), applied)
     date = report.date
     penalties = accrue(
         record.penalties,
@@ -260,7 +257,7 @@ def on_intake(
     if applied is Applied.DUPLICATE:
         return Outcome(record, applied)
     if state.latest_date is None:
-        return Outcome(record.with_state(state, record.penalties), applied)
+        return Outcome(record.with_state(state), applied)
     events: list[AlertEvent] = []
     alerts = dict(record.alerts)
     final = _catch_up_flows(location, record, state, record.penalties, alerts, config, events)
@@ -401,10 +398,14 @@ def _ready(
         # The very first day: members not heard from yet are unknown, so nobody can say the day
         # is complete. Wait the lateness window instead of judging a partial picture.
         return False
+    return _members_final(record, date, lateness)
+
+
+def _members_final(record: AggregateRecord, date: dt.date, lateness: int) -> bool:
+    """Whether each member not silent past the lateness window has a final figure for ``date``."""
     horizon = date - dt.timedelta(days=lateness + 1)
     for history in record.members.values():
-        newest = history[-1]
-        if newest.date < horizon:
+        if history[-1].date < horizon:
             continue  # silent for longer than the lateness window: does not hold the day
         for c in reversed(history):  # in date order: read back to ``date``
             if c.date < date:
@@ -430,6 +431,10 @@ def close_days(
     date stands in, which is exact only when every input is read at the same pace.
     """
     late = config.lateness_days if lateness is None else lateness
+    if record.closed is not None and progress is not None:
+        following = record.closed + _ONE_DAY  # the usual answer of _ready, without the watermark
+        if (progress - following).days < late and not _members_final(record, following, late):
+            return AggregateOutcome(record, (), ())
     watermark = record.watermark
     known = [d for d in (watermark, progress) if d is not None]
     if not known or not record.members:
@@ -546,16 +551,8 @@ def national_rules(
         if 0 < behind <= config.lateness_days:
             continue
         for member in province.members:
-            member_as_contribution = Contribution(
-                location_id=member.location_id,
-                province=province.province,
-                date=member.date,
-                occupancy=0,
-                capacity=0,
-                name=member.name,
-                municipality_code=member.municipality_code,
-            )
-            yield (
-                f"report_missing:{member.location_id}",
-                aggregate_rules.report_missing(member_as_contribution, date, config),
-            )
+            # report_missing reads who the member is and how fresh, no figures.
+            seen = Contribution(member.location_id, province.province, member.date, 0, 0,
+                                member.name, member.municipality_code)  # fmt: skip
+            found = aggregate_rules.report_missing(seen, date, config)
+            yield f"report_missing:{member.location_id}", found
