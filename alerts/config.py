@@ -92,7 +92,9 @@ class AlertingConfig:
     figure_step: float = 0.01
 
     def rule(self, rule_id: str) -> RuleSettings:
-        return self.rules.get(rule_id, RuleSettings())
+        # Asked for every finding of every report: build the default only when it is needed.
+        settings = self.rules.get(rule_id)
+        return RuleSettings() if settings is None else settings
 
     def param(self, rule_id: str, name: str) -> float:
         return float(self.rule(rule_id).params[name])

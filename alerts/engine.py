@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from alerts.capacity.location import (
@@ -72,6 +72,10 @@ __all__ = [
 #: (four false report_missing alerts). A year and a month of open days is the limit now.
 MEMBER_HISTORY: Final = 400
 
+# Durations made once (a timedelta costs half a microsecond to make, on every report's path).
+_ONE_DAY: Final = dt.timedelta(days=1)
+_HELD_SPAN: Final = dt.timedelta(days=HISTORY_DAYS - 1)
+
 
 def _advance(
     alerts: dict[str, AlertState],
@@ -81,9 +85,13 @@ def _advance(
     config: AlertingConfig,
     events: list[AlertEvent],
 ) -> None:
-    """Step one alert (stored under ``key``) with one finding, honouring inhibition."""
+    """Step one alert (stored under ``key``) with one finding, honouring inhibition. Each
+    check below that returns changes nothing, so the most frequent comes first."""
     if finding is None:
         return
+    previous = alerts.get(key)
+    if previous is None and not finding.breached:
+        return  # nothing fires and nothing is pending: no state worth storing
     settings = config.rule(finding.rule)
     if not settings.enabled:
         return
@@ -92,9 +100,6 @@ def _advance(
         other = alerts.get(_key(inhibitor, finding.subject, key))
         if other is not None and other.firing_on(date):
             return
-    previous = alerts.get(key)
-    if previous is None and not finding.breached:
-        return  # nothing fires and nothing is pending: no state worth storing
     state, event = step(
         previous,
         finding,
@@ -133,6 +138,10 @@ class LocationRecord:
     def new(cls, location_id: str) -> LocationRecord:
         return cls(LocationState(location_id))
 
+    def with_state(self, state: LocationState) -> LocationRecord:
+        evaluated, tonight = self.flows_evaluated, self.tonight_evaluated
+        return LocationRecord(state, self.alerts, self.penalties, evaluated, tonight)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "state": self.state.to_dict(),
@@ -166,43 +175,33 @@ class Outcome:
     contributions: tuple[Contribution, ...] = ()
 
 
-def _has_intake(state: LocationState, date: dt.date) -> bool:
-    day = state.day(date)
-    return day is not None and day.intake_event is not None
-
-
 def _catch_up_flows(
     location: Location,
     record: LocationRecord,
+    state: LocationState,
+    penalties: Mapping[str, PenaltyTally],
     alerts: dict[str, AlertState],
     config: AlertingConfig,
     events: list[AlertEvent],
 ) -> LocationRecord:
-    """Run the flow rules for every morning count that has become ready, oldest first.
+    """``record`` with its new ``state``, ``penalties`` and ``alerts``, after running the flow
+    rules for every morning count that has become ready, oldest first.
 
     Day D is ready when the intake of D-1 is in. A day whose previous intake is missing while a
     later day is ready is passed over: intake reports of one location arrive in date order, so
     that intake is not coming. After day D's forecast, the intake of D itself (arrivals left
     without a bed tonight) can raise ``outside_risk`` for D.
     """
-    state = record.state
-    latest = state.latest_date
-    if latest is None:
-        return record
     evaluated, tonight = record.flows_evaluated, record.tonight_evaluated
-    if evaluated is not None and tonight != evaluated and _has_intake(state, evaluated):
+    if evaluated is not None and tonight != evaluated and state.has_intake(evaluated):
         view = state.as_of(evaluated)
         found = location_rules.outside_risk_tonight(location, view, config)
         _advance(alerts, "outside_risk", found, evaluated, config, events)
         tonight = evaluated
-    intake_dates = {d.date for d in state.days if d.intake_event is not None}
-    pending = sorted(
-        d.date
-        for d in state.days
-        if d.occupancy is not None and (evaluated is None or d.date > evaluated)
-    )
-    one_day = dt.timedelta(days=1)
-    ready = [date - one_day in intake_dates for date in pending]
+    pending = [  # the morning counts after ``evaluated``; days are in date order
+        d.date for d in state.days_after(evaluated) if d.occupancy is not None
+    ]
+    ready = [state.has_intake(date - _ONE_DAY) for date in pending]
     later_ready = [any(ready[i + 1 :]) for i in range(len(ready))] if not all(ready) else ready
     for index, date in enumerate(pending):
         if not ready[index]:
@@ -213,23 +212,31 @@ def _catch_up_flows(
         for rule_id, rule in location_rules.FLOW_RULES.items():
             _advance(alerts, rule_id, rule(location, view, config), date, config, events)
         evaluated = date
-        if date in intake_dates:
+        if state.has_intake(date):
             found = location_rules.outside_risk_tonight(location, view, config)
             _advance(alerts, "outside_risk", found, date, config, events)
             tonight = date
     # Keep the history the days still waiting for their flow rules will need.
-    hold = evaluated - dt.timedelta(days=HISTORY_DAYS - 1) if evaluated is not None else None
+    hold = evaluated - _HELD_SPAN if evaluated is not None else None
     if hold != state.hold_from:
-        record = replace(record, state=replace(state, hold_from=hold))
-    return replace(record, alerts=alerts, flows_evaluated=evaluated, tonight_evaluated=tonight)
+        state = state.held_from(hold)
+    return LocationRecord(state, alerts, penalties, evaluated, tonight)
 
 
 def on_occupancy(
-    location: Location, record: LocationRecord, report: OccupancyReport, config: AlertingConfig
+    location: Location,
+    record: LocationRecord,
+    report: OccupancyReport,
+    config: AlertingConfig,
+    *,
+    intake_pending: bool = False,
 ) -> Outcome:
+    """Apply a morning count. ``intake_pending``: intake reports are on their way but none has
+    been read yet (``alerts.watermark.intake_pending``): the share then waits for its flows as
+    with ``aggregation.expect_intake``."""
     state, applied = apply_occupancy(record.state, report)
     if applied is not Applied.APPLIED:
-        return Outcome(replace(record, state=state), applied)
+        return Outcome(record.with_state(state), applied)
     date = report.date
     penalties = accrue(
         record.penalties,
@@ -238,21 +245,14 @@ def on_occupancy(
         date=date,
         over_cap=location.cap is not None and state.occupancy > location.cap,
     )
-    updated = replace(record, state=state, penalties=penalties)
     alerts = dict(record.alerts)
     events: list[AlertEvent] = []
     for rule_id, rule in location_rules.REPORT_RULES.items():
         _advance(alerts, rule_id, rule(location, state, config), date, config, events)
-    _advance(
-        alerts,
-        "penalty_accrued",
-        location_rules.penalty_accrued(location, state, config, penalties),
-        date,
-        config,
-        events,
-    )
-    final = _catch_up_flows(location, updated, alerts, config, events)
-    share = contribution(location, state, expect_intake=config.expect_intake)
+    found = location_rules.penalty_accrued(location, state, config, penalties)
+    _advance(alerts, "penalty_accrued", found, date, config, events)
+    final = _catch_up_flows(location, record, state, penalties, alerts, config, events)
+    share = contribution(location, state, expect_intake=config.expect_intake or intake_pending)
     return Outcome(final, applied, tuple(events), (share,) if share else ())
 
 
@@ -264,25 +264,21 @@ def on_intake(
     state, applied = apply_intake(record.state, report)
     if applied is Applied.DUPLICATE:
         return Outcome(record, applied)
-    updated = replace(record, state=state)
     if state.latest_date is None:
-        return Outcome(updated, applied)
+        return Outcome(record.with_state(state), applied)
     events: list[AlertEvent] = []
-    final = _catch_up_flows(location, updated, dict(record.alerts), config, events)
+    alerts = dict(record.alerts)
+    final = _catch_up_flows(location, record, state, record.penalties, alerts, config, events)
     # The flow figures of every morning count in this intake's window changed (and the day right
     # after it may now be final): send those days again, so a province never closes a day on
     # figures that a late-read intake would have changed.
     window_end = report.date + dt.timedelta(days=FLOW_WINDOW)
     affected = [
-        share
-        for d in state.days
-        if report.date < d.date <= window_end and d.occupancy is not None
-        if (
-            share := contribution(location, state.as_of(d.date), expect_intake=config.expect_intake)
-        )
-        is not None
+        contribution(location, state.as_of(d.date), expect_intake=config.expect_intake)
+        for d in state.days_after(report.date)
+        if d.date <= window_end and d.occupancy is not None
     ]
-    return Outcome(final, applied, tuple(events), tuple(affected))
+    return Outcome(final, applied, tuple(events), tuple(a for a in affected if a is not None))
 
 
 # ---------------------------------------------------------------- provinces and the nation
@@ -320,6 +316,8 @@ class AggregateRecord:
         """The newest date any member has a final figure for."""
         newest: dt.date | None = None
         for history in self.members.values():
+            if not history or (newest is not None and history[-1].date <= newest):
+                continue  # nothing newer than what another member has
             # A member's history is in date order: its last final contribution is its newest.
             for item in reversed(history):
                 if item.final:
@@ -368,7 +366,8 @@ def on_contribution(record: AggregateRecord, item: Contribution) -> AggregateRec
         closed = [c for c in history if c.date <= record.closed]
         history = closed[-1:] + [c for c in history if c.date > record.closed]
     kept = tuple(history[-MEMBER_HISTORY:])
-    return replace(record, members={**record.members, item.location_id: kept})
+    members = {**record.members, item.location_id: kept}
+    return AggregateRecord(record.subject_id, members, record.closed, record.alerts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,13 +406,21 @@ def _ready(
         # The very first day: members not heard from yet are unknown, so nobody can say the day
         # is complete. Wait the lateness window instead of judging a partial picture.
         return False
+    return _members_final(record, date, lateness)
+
+
+def _members_final(record: AggregateRecord, date: dt.date, lateness: int) -> bool:
+    """Whether each member not silent past the lateness window has a final figure for ``date``."""
     horizon = date - dt.timedelta(days=lateness + 1)
     for history in record.members.values():
-        newest = history[-1]
-        if newest.date < horizon:
+        if history[-1].date < horizon:
             continue  # silent for longer than the lateness window: does not hold the day
-        done = any(c.date >= date and c.final for c in history)
-        if not done:
+        for c in reversed(history):  # in date order: read back to ``date``
+            if c.date < date:
+                return False
+            if c.final:
+                break
+        else:
             return False
     return True
 
@@ -432,13 +439,19 @@ def close_days(
     date stands in, which is exact only when every input is read at the same pace.
     """
     late = config.lateness_days if lateness is None else lateness
+    if record.closed is not None and progress is not None:
+        following = record.closed + _ONE_DAY  # the usual answer of _ready, without the watermark
+        if (progress - following).days < late and not _members_final(record, following, late):
+            return AggregateOutcome(record, (), ())
     watermark = record.watermark
     known = [d for d in (watermark, progress) if d is not None]
     if not known or not record.members:
         return AggregateOutcome(record, (), ())
     last = max(known)
-    first = min(h[0].date for h in record.members.values() if h)
-    date = first if record.closed is None else record.closed + dt.timedelta(days=1)
+    if record.closed is None:
+        date = min(h[0].date for h in record.members.values() if h)
+    else:
+        date = record.closed + _ONE_DAY
     alerts = dict(record.alerts)
     events: list[AlertEvent] = []
     closed: list[tuple[dt.date, Totals, Totals]] = []
@@ -453,12 +466,12 @@ def close_days(
             _advance(alerts, key, finding, date, config, events)
         closed.append((date, asylum, ukrainian))
         closed_date = date
-        date += dt.timedelta(days=1)
-    members = record.members
-    if closed and closed_date is not None:
-        members = {key: _prune(history, closed_date) for key, history in members.items()}
+        date += _ONE_DAY
+    if not closed or closed_date is None:
+        return AggregateOutcome(record, (), ())  # nearly always so: the record as it was
+    members = {key: _prune(history, closed_date) for key, history in record.members.items()}
     return AggregateOutcome(
-        replace(record, members=members, closed=closed_date, alerts=alerts),
+        AggregateRecord(record.subject_id, members, closed_date, alerts),
         tuple(events),
         tuple(closed),
     )
@@ -546,16 +559,8 @@ def national_rules(
         if 0 < behind <= config.lateness_days:
             continue
         for member in province.members:
-            member_as_contribution = Contribution(
-                location_id=member.location_id,
-                province=province.province,
-                date=member.date,
-                occupancy=0,
-                capacity=0,
-                name=member.name,
-                municipality_code=member.municipality_code,
-            )
-            yield (
-                f"report_missing:{member.location_id}",
-                aggregate_rules.report_missing(member_as_contribution, date, config),
-            )
+            # report_missing reads who the member is and how fresh, no figures.
+            seen = Contribution(member.location_id, province.province, member.date, 0, 0,
+                                member.name, member.municipality_code)  # fmt: skip
+            found = aggregate_rules.report_missing(seen, date, config)
+            yield f"report_missing:{member.location_id}", found

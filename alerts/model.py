@@ -9,6 +9,7 @@ Imports nothing from ``alerts``; must not import httpx, faust, aiokafka or ``str
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -112,12 +113,18 @@ class Location:
 
     @property
     def subject(self) -> Subject:
-        return Subject(SubjectKind.LOCATION, self.location_id)
+        return _location_subject(self.location_id)
 
     @property
     def is_asylum(self) -> bool:
         """Ukrainian reception is counted apart from the asylum totals."""
         return self.kind != "ukrainian"
+
+
+@functools.lru_cache(maxsize=4096)
+def _location_subject(location_id: str) -> Subject:
+    # Every rule's finding names its subject: one value per location instead of one per finding.
+    return Subject(SubjectKind.LOCATION, location_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from alerts import engine
 from alerts.capacity.totals import Contribution
 from alerts.config import AlertingConfig
 from alerts.model import AlertEvent, IntakeReport, Location, OccupancyReport
-from alerts.watermark import input_mark
+from alerts.watermark import input_mark, intake_pending
 
 __all__ = ["Replay", "replay"]
 
@@ -25,10 +25,14 @@ __all__ = ["Replay", "replay"]
 @dataclass(frozen=True, slots=True)
 class Replay:
     """The alert changes, in the order they were made, and the reports the worker would have
-    written to the dead-letter topic (unknown location) as ``(event_id, why)``."""
+    written to the dead-letter topic (unknown location) as ``(event_id, why)``; and the records
+    the worker's tables would hold at the end (the picture its /metrics and read API show)."""
 
     events: tuple[AlertEvent, ...]
     skipped: tuple[tuple[str, str], ...] = field(default=())
+    locations: Mapping[str, engine.LocationRecord] = field(default_factory=dict)
+    provinces: Mapping[str, engine.AggregateRecord] = field(default_factory=dict)
+    national: engine.AggregateRecord | None = None
 
 
 def replay(
@@ -37,6 +41,8 @@ def replay(
     config: AlertingConfig,
 ) -> Replay:
     """Every alert change ``reports`` cause, taken in the order given (publishing order)."""
+    reports = list(reports)
+    has_intake = any(isinstance(report, IntakeReport) for report in reports)
     stored: dict[str, engine.LocationRecord] = {}
     provinces: dict[str, engine.AggregateRecord] = {}
     nation = engine.AggregateRecord("NL")
@@ -75,9 +81,10 @@ def replay(
         current = stored.get(location.location_id) or engine.LocationRecord.new(
             location.location_id
         )
+        pending = intake_pending(newest.get("intake"), intake_waiting=has_intake)
         if isinstance(report, OccupancyReport):
             topic = "occupancy"
-            outcome = engine.on_occupancy(location, current, report, config)
+            outcome = engine.on_occupancy(location, current, report, config, intake_pending=pending)
         else:
             topic = "intake"
             outcome = engine.on_intake(location, current, report, config)
@@ -87,7 +94,9 @@ def replay(
             to_province(share)
         newest[topic] = max(newest.get(topic, report.date), report.date)
         moved = input_mark(
-            newest.get("occupancy"), newest.get("intake"), expect_intake=config.expect_intake
+            newest.get("occupancy"),
+            newest.get("intake"),
+            expect_intake=config.expect_intake or pending,
         )
         if moved is not None and (mark is None or moved > mark):
             mark = moved
@@ -95,4 +104,4 @@ def replay(
                 close_province(provinces[code])
             nation_mark = mark
             close_nation()
-    return Replay(tuple(events), tuple(skipped))
+    return Replay(tuple(events), tuple(skipped), stored, provinces, nation)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-__all__ = ["input_mark"]
+__all__ = ["input_mark", "intake_pending"]
 
 
 def input_mark(
@@ -28,3 +28,15 @@ def input_mark(
     if intake is None:
         return None if expect_intake else occupancy
     return min(occupancy, intake + dt.timedelta(days=1))
+
+
+def intake_pending(intake: dt.date | None, *, intake_waiting: bool) -> bool:
+    """Whether morning counts must wait for flows that have not been read yet: no intake report
+    has been read (``intake`` is None) while the input holds some (``intake_waiting``: the worker
+    asks the broker whether the intake partition has records; the replay looks at its input).
+
+    Without this, an input whose occupancy is read days before its first intake report (a backlog
+    published topic by topic, or a consumer that fetches one topic first) closed those days with
+    no flows at all, and the late intake was then dropped for the closed days: the alerts depended
+    on the order the topics were read in (issue 12)."""
+    return intake is None and intake_waiting

@@ -48,6 +48,21 @@ def render_year_table(results: dict[str, Any]) -> str:
         ),
         ("  worker peak RSS during the year", f"{y['peak_rss_mb']:.0f} MB", "", ""),
         (
+            "  CPU: worker (start to drained); broker in that time",
+            f"{y.get('worker_cpu_s') or 0:.1f} s; "
+            + (f"{y['broker_cpu_s']:.1f} s" if y.get("broker_cpu_s") is not None else "unknown"),
+            "",
+            "",
+        ),
+        (
+            "  report batches; reports applied as corrections; read back",
+            f"{y.get('batches', {}).get('ingest', 0):,}; "
+            f"{sum(n for k, n in y.get('outcomes', {}).items() if 'correction' in k):,}; "
+            f"{sum(y.get('read_back', {}).values()):,}",
+            "",
+            "",
+        ),
+        (
             f"restart: {results.get('restart_signal', 'SIGTERM')} until the worker exited",
             f"{results['stop_seconds']:.1f} s",
             "",
@@ -75,7 +90,7 @@ def render_year_table(results: dict[str, Any]) -> str:
             (
                 f"  minimal Faust agent ({mode}, decode only), same reports",
                 f"{c['wall_s_incl_startup']:.1f} s with its start "
-                f"({c['events_per_s']:,.0f} events/s)",
+                f"({c['events_per_s']:,.0f} events/s), CPU {c.get('cpu_s_incl_startup', 0):.1f} s",
                 "",
                 "",
             ),
@@ -84,8 +99,8 @@ def render_year_table(results: dict[str, Any]) -> str:
         rows.insert(
             after_year + len(results.get("faust_ceiling", {})),
             (
-                "  year in / Faust's floor (goal of issue 12: <= 3)",
-                f"{y['times_faust_floor']:.1f}x",
+                "  year in / Faust's floor (goal of issue 12: <= 3); CPU / its CPU",
+                f"{y['times_faust_floor']:.1f}x; {y.get('cpu_times_faust_floor', 0):.1f}x",
                 "",
                 "",
             ),

@@ -26,6 +26,7 @@ from bench.harness import (
     RESULTS_DIR,
     Run,
     RunFailed,
+    children_cpu_seconds,
     code_version,
     machine_busy,
     machine_info,
@@ -72,6 +73,7 @@ def run_ceiling(
     )
     script = Path(__file__).resolve().parent / "faust_ceiling.py"
     started = time.monotonic()
+    cpu_before = children_cpu_seconds()
     proc = subprocess.Popen(
         [sys.executable, str(script), "worker"],
         env=env,
@@ -94,6 +96,7 @@ def run_ceiling(
         if "{" in line and line.rstrip().endswith("}"):  # Faust may prefix terminal escapes
             result = json.loads(line[line.index("{") :])
             result["wall_s_incl_startup"] = time.monotonic() - started
+            result["cpu_s_incl_startup"] = children_cpu_seconds() - cpu_before
             return result
     raise RunFailed(f"the Faust ceiling run ({mode}) printed no result:\n{err.decode()[-2000:]}")
 

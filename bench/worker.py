@@ -115,6 +115,22 @@ async def recovered_messages(worker: Worker) -> dict[str, int]:
     return {"all tables": sum(found.values()), **dict(sorted(found.items()))}
 
 
+_READ_BACK_LINE = re.compile(r'^opvang_records_read_back_total\{topic="([^"]*)"\}\s+(\S+)', re.M)
+_BATCHES_LINE = re.compile(
+    r'^opvang_batch_step_seconds_count\{agent="([^"]*)",step="handle"\}\s+(\S+)', re.M
+)
+
+
+async def batch_counts(worker: Worker) -> dict[str, dict[str, int]]:
+    """Batches each agent handled, and input records read back straight from the broker (holes
+    and the stall watch) per topic, since the worker started (from /metrics)."""
+    text = await metrics_text(worker)
+    return {
+        "batches": {a: int(float(n)) for a, n in _BATCHES_LINE.findall(text)},
+        "read_back": {t: int(float(n)) for t, n in _READ_BACK_LINE.findall(text)},
+    }
+
+
 async def wait_healthy(worker: Worker, timeout: float) -> float:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

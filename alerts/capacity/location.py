@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from alerts.model import IntakeReport, Location, OccupancyReport
 
@@ -45,11 +45,16 @@ HISTORY_DAYS: Final = 42
 #: far behind the occupancy topic, or a location that never sends intake).
 MAX_HELD_DAYS: Final = 90
 
+# The spans as durations, made once: a timedelta costs half a microsecond to make, on every report.
+_KEPT_SPAN: Final = dt.timedelta(days=HISTORY_DAYS - 1)
+_HELD_SPAN: Final = dt.timedelta(days=MAX_HELD_DAYS - 1)
+
 
 # ---------------------------------------------------------------- flows and forecasts
 
 #: Days in a rolling flow window.
 FLOW_WINDOW: Final = 7
+_FLOW_SPAN: Final = dt.timedelta(days=FLOW_WINDOW)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +159,42 @@ class DayRecord:
     #: Every event_id applied to this date, also those a later recount replaced.
     seen: tuple[str, ...] = ()
 
+    def with_occupancy(self, report: OccupancyReport) -> DayRecord:
+        """The day of ``report`` with its morning count (which replaces an earlier one), and
+        this day's other figures (``self`` is the same date, or :data:`NOTHING_REPORTED`)."""
+        return DayRecord(
+            date=report.date,
+            occupancy_event=report.event_id,
+            occupancy=report.occupancy,
+            capacity=report.capacity,
+            without_bed=report.without_bed,
+            slept_outside=report.slept_outside,
+            intake_event=self.intake_event,
+            arrivals=self.arrivals,
+            transfers_out=self.transfers_out,
+            departures=self.departures,
+            unplaced=self.unplaced,
+            seen=(*self.seen, report.event_id),
+        )
+
+    def with_intake(self, report: IntakeReport) -> DayRecord:
+        """The day of ``report`` with its flow figures (which replace earlier ones), and this
+        day's other figures (``self`` is the same date, or :data:`NOTHING_REPORTED`)."""
+        return DayRecord(
+            date=report.date,
+            occupancy_event=self.occupancy_event,
+            occupancy=self.occupancy,
+            capacity=self.capacity,
+            without_bed=self.without_bed,
+            slept_outside=self.slept_outside,
+            intake_event=report.event_id,
+            arrivals=report.arrivals,
+            transfers_out=report.transfers_out,
+            departures=report.departures,
+            unplaced=report.unplaced,
+            seen=(*self.seen, report.event_id),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "date": self.date.isoformat(),
@@ -181,6 +222,10 @@ class DayRecord:
         )
 
 
+#: A day without reports, whose figures a new date starts from (its own date is never used).
+NOTHING_REPORTED: Final = DayRecord(dt.date.min)
+
+
 @dataclass(frozen=True, slots=True)
 class LocationState:
     """Current figures of one location plus its recent daily history.
@@ -199,7 +244,11 @@ class LocationState:
     hold_from: dt.date | None = None
     without_bed: int = 0
     slept_outside: int = 0
+    #: In date order, one record per date.
     days: tuple[DayRecord, ...] = ()
+    #: ``days`` by date and their event ids: derived, never serialised nor compared. Handed on
+    #: by the functions here that make a state from the one before, else built on first use.
+    _index: _DaysIndex | None = field(default=None, init=False, repr=False, compare=False)
 
     def capacity(self, location: Location) -> int:
         return location.capacity if self.capacity_override is None else self.capacity_override
@@ -213,20 +262,88 @@ class LocationState:
         day = self.day(date)
         if day is None or day.occupancy is None:
             raise ValueError(f"no morning count for {date}")
-        return replace(
-            self,
+        if (
+            date == self.latest_date
+            and day.occupancy == self.occupancy
+            and day.without_bed == self.without_bed
+            and day.slept_outside == self.slept_outside
+            and self.days[-1].date <= date
+        ):
+            return self  # the newest count, and no intake after it: the state as it is
+        return LocationState(
+            location_id=self.location_id,
             latest_date=date,
             occupancy=day.occupancy,
+            capacity_override=self.capacity_override,
+            capacity_override_date=self.capacity_override_date,
+            hold_from=self.hold_from,
             without_bed=day.without_bed,
             slept_outside=day.slept_outside,
             days=tuple(d for d in self.days if d.date <= date),
         )
 
+    def held_from(self, hold_from: dt.date | None) -> LocationState:
+        """The same state keeping its history from ``hold_from`` on (see :func:`_store_day`)."""
+        held = LocationState(
+            location_id=self.location_id,
+            latest_date=self.latest_date,
+            occupancy=self.occupancy,
+            capacity_override=self.capacity_override,
+            capacity_override_date=self.capacity_override_date,
+            hold_from=hold_from,
+            without_bed=self.without_bed,
+            slept_outside=self.slept_outside,
+            days=self.days,
+        )
+        return _indexed(held, self._index)
+
     def day(self, date: dt.date) -> DayRecord | None:
-        for record in self.days:
-            if record.date == date:
-                return record
-        return None
+        return self.days_index().by_date.get(date)
+
+    def has_intake(self, date: dt.date) -> bool:
+        """Whether the intake report of ``date`` is in."""
+        day = self.day(date)
+        return day is not None and day.intake_event is not None
+
+    def days_after(self, date: dt.date | None) -> list[DayRecord]:
+        """The days after ``date`` (all for None), oldest first: the last few of ``days``."""
+        after = []
+        for day in reversed(self.days):
+            if date is not None and day.date <= date:
+                break
+            after.append(day)
+        after.reverse()
+        return after
+
+    def flows(self, as_of: dt.date) -> Flows:
+        """:func:`flows_as_of` over this state's days, read from the newest back; kept for the
+        next ask (the forecast and the contribution of a morning count both want them)."""
+        known = self.days_index().flows
+        flows = known.get(as_of)
+        if flows is None:
+            flows = known[as_of] = self._flows(as_of)
+        return flows
+
+    def _flows(self, as_of: dt.date) -> Flows:
+        start = as_of - _FLOW_SPAN
+        arrivals = transfers = departures = count = 0
+        for d in reversed(self.days):  # newest first, up to the window's start
+            if d.date < start:
+                break
+            if d.date < as_of and d.intake_event is not None:
+                arrivals += d.arrivals
+                transfers += d.transfers_out
+                departures += d.departures
+                count += 1
+        return Flows(arrivals, transfers, departures, count)
+
+    def days_index(self) -> _DaysIndex:
+        index = self._index
+        if index is None:
+            index = _DaysIndex.of(self.days)
+            # A cache of what ``days`` holds, so the value does not change: set once, in place.
+            object.__setattr__(self, "_index", index)
+        return index
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -260,80 +377,119 @@ class LocationState:
         )
 
 
+class _DaysIndex(NamedTuple):
+    """A location's days by date, and every event id they hold (their ``seen``)."""
+
+    by_date: dict[dt.date, DayRecord]
+    #: Each event id and the (newest) day that holds it, so a day that goes takes its ids along.
+    #: A dict, not a set: copying one is several times cheaper.
+    seen: dict[str, dt.date]
+    #: Flows by the date they are as of, filled in as asked (:meth:`LocationState.flows`).
+    flows: dict[dt.date, Flows]
+
+    @classmethod
+    def of(cls, days: tuple[DayRecord, ...]) -> _DaysIndex:
+        by_date = {d.date: d for d in days}
+        return cls(by_date, {i: d.date for d in days for i in d.seen}, {})
+
+
+def _indexed(state: LocationState, index: _DaysIndex | None) -> LocationState:
+    """``state`` (just made, not shared yet) with the index of its days."""
+    object.__setattr__(state, "_index", index)  # the dataclass is frozen; see LocationState
+    return state
+
+
 def _store_day(
-    days: tuple[DayRecord, ...], record: DayRecord, hold_from: dt.date | None
-) -> tuple[DayRecord, ...]:
-    """Put ``record`` in date order, replacing its date, and keep the newest HISTORY_DAYS, or
-    from ``hold_from`` on where days still wait for their flow rules (at most MAX_HELD_DAYS)."""
-    kept = [d for d in days if d.date != record.date]
-    kept.append(record)
-    kept.sort(key=lambda d: d.date)
+    state: LocationState, record: DayRecord, event_id: str
+) -> tuple[tuple[DayRecord, ...], _DaysIndex]:
+    """Put ``record`` (new event ``event_id``) in date order, replacing its date, and keep the
+    newest HISTORY_DAYS, or from ``hold_from`` on where days still wait for their flow rules (at
+    most MAX_HELD_DAYS). Returns the days and their index."""
+    days, hold_from, index = state.days, state.hold_from, state.days_index()
+    if not days or record.date > days[-1].date:
+        kept = (*days, record)
+    elif record.date == days[-1].date:
+        kept = (*days[:-1], record)
+    else:
+        kept = tuple(sorted((*(d for d in days if d.date != record.date), record), key=_date))
     newest = kept[-1].date
-    horizon = newest - dt.timedelta(days=HISTORY_DAYS - 1)
+    horizon = newest - _KEPT_SPAN
     if hold_from is None or hold_from < horizon:
-        horizon = max(hold_from or dt.date.min, newest - dt.timedelta(days=MAX_HELD_DAYS - 1))
-    return tuple(d for d in kept if d.date >= horizon)
+        horizon = max(hold_from or dt.date.min, newest - _HELD_SPAN)
+    first = 0  # the days before the horizon are the first ones: days are in date order
+    while kept[first].date < horizon:
+        first += 1
+    # .copy(), not dict(): after the deletions below, dict() of these takes a slow path, ten
+    # times dearer than the copy (CPython 3.11).
+    by_date = index.by_date.copy()
+    by_date[record.date] = record
+    seen = index.seen.copy()
+    seen[event_id] = record.date
+    for gone in kept[:first]:
+        del by_date[gone.date]
+        for old_id in gone.seen:
+            if seen.get(old_id) == gone.date:
+                del seen[old_id]
+    return kept[first:], _DaysIndex(by_date, seen, {})
+
+
+def _date(day: DayRecord) -> dt.date:
+    return day.date
 
 
 def _seen(state: LocationState, event_id: str) -> bool:
-    # A plain loop: this runs for every report over six weeks of days, and is nearly always
-    # False, so ``any`` over a generator paid its overhead for nothing.
-    for day in state.days:  # noqa: SIM110
-        if event_id in day.seen:
-            return True
-    return False
+    return event_id in state.days_index().seen
 
 
 def apply_occupancy(state: LocationState, report: OccupancyReport) -> tuple[LocationState, Applied]:
     """Apply a morning count. Returns the new state and what happened."""
     if _seen(state, report.event_id):
         return state, Applied.DUPLICATE
-    previous = state.day(report.date) or DayRecord(report.date)
-    record = replace(
-        previous,
-        occupancy_event=report.event_id,
-        occupancy=report.occupancy,
-        capacity=report.capacity,
-        without_bed=report.without_bed,
-        slept_outside=report.slept_outside,
-        seen=(*previous.seen, report.event_id),
-    )
-    days = _store_day(state.days, record, state.hold_from)
+    record = (state.day(report.date) or NOTHING_REPORTED).with_occupancy(report)
+    days, index = _store_day(state, record, report.event_id)
     override, override_date = state.capacity_override, state.capacity_override_date
     if report.capacity is not None and (override_date is None or report.date >= override_date):
         # The newest dated capacity wins, whatever order the reports arrive in.
         override, override_date = report.capacity, report.date
-    state = replace(
-        state, days=days, capacity_override=override, capacity_override_date=override_date
-    )
     if state.latest_date is not None and report.date < state.latest_date:
-        return state, Applied.CORRECTION
-    return (
-        replace(
-            state,
-            latest_date=report.date,
-            occupancy=report.occupancy,
-            without_bed=report.without_bed,
-            slept_outside=report.slept_outside,
-        ),
-        Applied.APPLIED,
+        # History corrected, the current figures untouched.
+        applied = Applied.CORRECTION
+        current = (state.latest_date, state.occupancy, state.without_bed, state.slept_outside)
+    else:
+        applied = Applied.APPLIED
+        current = (report.date, report.occupancy, report.without_bed, report.slept_outside)
+    latest, occupancy, without_bed, slept_outside = current
+    made = LocationState(
+        location_id=state.location_id,
+        latest_date=latest,
+        occupancy=occupancy,
+        capacity_override=override,
+        capacity_override_date=override_date,
+        hold_from=state.hold_from,
+        without_bed=without_bed,
+        slept_outside=slept_outside,
+        days=days,
     )
+    return _indexed(made, index), applied
 
 
 def apply_intake(state: LocationState, report: IntakeReport) -> tuple[LocationState, Applied]:
     """Record one day's flow. Flows are history: they never change the current count."""
     if _seen(state, report.event_id):
         return state, Applied.DUPLICATE
-    previous = state.day(report.date) or DayRecord(report.date)
-    record = replace(
-        previous,
-        intake_event=report.event_id,
-        arrivals=report.arrivals,
-        transfers_out=report.transfers_out,
-        departures=report.departures,
-        unplaced=report.unplaced,
-        seen=(*previous.seen, report.event_id),
-    )
-    newest = max((d.date for d in state.days), default=report.date)
+    record = (state.day(report.date) or NOTHING_REPORTED).with_intake(report)
+    newest = state.days[-1].date if state.days else report.date
     outcome = Applied.CORRECTION if report.date < newest else Applied.APPLIED
-    return replace(state, days=_store_day(state.days, record, state.hold_from)), outcome
+    days, index = _store_day(state, record, report.event_id)
+    made = LocationState(
+        location_id=state.location_id,
+        latest_date=state.latest_date,
+        occupancy=state.occupancy,
+        capacity_override=state.capacity_override,
+        capacity_override_date=state.capacity_override_date,
+        hold_from=state.hold_from,
+        without_bed=state.without_bed,
+        slept_outside=state.slept_outside,
+        days=days,
+    )
+    return _indexed(made, index), outcome

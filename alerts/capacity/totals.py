@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from alerts.capacity.location import Flows, LocationState, days_until_full, flows_as_of
+from alerts.capacity.location import Flows, LocationState, days_until_full
 from alerts.model import Location
 
 __all__ = [
@@ -24,6 +24,8 @@ __all__ = [
     "has_intake",
     "sum_contributions",
 ]
+
+_ONE_DAY: Final = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +153,8 @@ def contribution(
     """
     if state.latest_date is None:
         return None
-    flows = flows_as_of(state.days, state.latest_date)
-    before = state.day(state.latest_date - dt.timedelta(days=1))
+    flows = state.flows(state.latest_date)
+    before = state.day(state.latest_date - _ONE_DAY)
     # A location that sends intake reports (one is in its history) waits for the intake of the
     # day before also without ``expect_intake``: its flows are on their way, possibly on an
     # intake topic read behind the occupancy topic (issue 12's skew).

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from functools import partial
 
-from alerts.capacity.location import LocationState, days_until_full, expected_next_day, flows_as_of
+from alerts.capacity.location import LocationState, days_until_full, expected_next_day
 from alerts.capacity.penalties import PenaltyTally
 from alerts.config import AlertingConfig
 from alerts.model import Location, Severity
@@ -368,7 +368,7 @@ def breach_forecast(
     date = state.latest_date
     if date is None:
         return None
-    flows = flows_as_of(state.days, date)
+    flows = state.flows(date)
     return forecast_finding(
         location.name,
         state.free_places(location),

@@ -5,9 +5,10 @@ has moved ``lateness_days`` past it. "The whole input" must mean every partition
 partition is read faster than another, the locations on the slower one are not late, only unread.
 So the report agent sends a *mark* whenever the newest date it has read on a partition advances,
 to every partition of the province topic; each province partition closes days against the lowest
-mark of the input partitions that have marked, and passes its own progress on to the nation.
-(A partition that has carried no report yet cannot hold anything back: at the very start of a
-fast replay, a partition read much later than the others can still find a day closed without it.)
+mark of the input partitions, and passes its own progress on to the nation. Every input
+partition that holds records on the broker counts, also one not read yet
+(``streams.worker.roster``): at the start of a backlog Faust may read some partitions long before
+the others, and those were once left out until they had marked, so days closed without them.
 """
 
 from __future__ import annotations

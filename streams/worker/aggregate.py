@@ -16,7 +16,7 @@ read did (``streams.state.progress.MarkLog``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, cast
 
 import faust
@@ -70,6 +70,17 @@ class Aggregation:
             table.set(record.partition, key, added)
         return added
 
+    async def _reached(self, found: Mapping[int, dt.date]) -> tuple[dt.date | None, bool]:
+        """How far the whole input has been read, and whether the province must hold its days:
+        every input partition that holds records on the broker counts, read or not
+        (``streams.worker.roster``). While one of them has not marked yet, nothing closes: the
+        core would otherwise judge the days by the members heard from so far, and close them
+        without the locations of the unread partition (``report_missing`` for all of them, and
+        their late contributions dropped)."""
+        required = set(found) | await self.ctx.roster.filled()
+        reached = progress(found, required)
+        return reached, reached is None and bool(required - set(found))
+
     # ------------------------------------------------------------ provinces
 
     async def aggregate_provinces(self, records: list[Record]) -> list[Overlay]:
@@ -88,7 +99,7 @@ class Aggregation:
         if isinstance(message, Mark):
             mark_log = self._add_mark(marks, key, mark_log, record, message.source, message.date)
             found = mark_log.as_of(record.offset)
-            reached = progress(found, found.keys())
+            reached, hold = await self._reached(found)
             codes = sorted(
                 code
                 for code in provinces.all_keys()
@@ -97,14 +108,16 @@ class Aggregation:
             for code in codes:
                 stored_record: engine.AggregateRecord | None = provinces.get(code)
                 if stored_record is not None and not _handled(provinces, code, record):
-                    await self._close_province(partition, provinces, stored_record, reached, record)
+                    await self._close_province(
+                        partition, provinces, stored_record, reached, record, hold=hold
+                    )
             if reached is not None:
                 # After this partition's province days: the nation reads them in this order.
                 forward = encode_national_message(Mark(partition, reached))
                 await ctx.runner.emit(ctx.topics.national, b"NL", forward)
             return
         found = mark_log.as_of(record.offset)
-        reached = progress(found, found.keys())
+        reached, hold = await self._reached(found)
         # Judged once per message: the first item of a bundle marks its province with this offset.
         handled = {i.province for i in message.items if _handled(provinces, i.province, record)}
         for item in message.items:
@@ -113,7 +126,12 @@ class Aggregation:
             stored: engine.AggregateRecord | None = provinces.get(item.province)
             current = stored if stored is not None else engine.AggregateRecord(item.province)
             await self._close_province(
-                partition, provinces, engine.on_contribution(current, item), reached, record
+                partition,
+                provinces,
+                engine.on_contribution(current, item),
+                reached,
+                record,
+                hold=hold,
             )
 
     async def _close_province(
@@ -123,8 +141,13 @@ class Aggregation:
         record: engine.AggregateRecord,
         reached: dt.date | None,
         source: Record,
+        *,
+        hold: bool = False,
     ) -> None:
         ctx = self.ctx
+        if hold:
+            provinces.set(partition, record.subject_id, record, {"in": source.offset})
+            return
         outcome = engine.close_days(record, ctx.config, engine.province_rules, progress=reached)
         provinces.set(partition, record.subject_id, outcome.record, {"in": source.offset})
         await self.publish(outcome.events, source.timestamp)
@@ -154,7 +177,14 @@ class Aggregation:
         if _handled(nation, "NL", record):
             return
         found = mark_log.as_of(record.offset)
-        reached = progress(found, found.keys())
+        # Every province partition forwards the input's marks: the nation waits for all of them
+        # (as a province waits for every input partition), or it closed days before the shares of
+        # a province partition read later had come in.
+        every = range(ctx.settings.partitions)
+        reached = progress(found, every)
+        if reached is None:
+            nation.set(partition, "NL", current, {"in": record.offset})
+            return
         outcome = engine.close_days(current, ctx.config, engine.national_rules, progress=reached)
         nation.set(partition, "NL", outcome.record, {"in": record.offset})
         await self.publish(outcome.events, record.timestamp)

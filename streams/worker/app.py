@@ -26,9 +26,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import faust
-from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP
-from prometheus_client import CollectorRegistry, Info, ProcessCollector
+from prometheus_client import CollectorRegistry, Info, ProcessCollector, generate_latest
 
 from alerts.config import AlertingConfig
 from alerts.delivery.escalation import Watch
@@ -55,11 +54,13 @@ from streams.worker import (
     faust_patches,
     ingest,
     melden,
+    monitor,
     route,
     views,
 )
 from streams.worker.context import Context, Tables, Topics
 from streams.worker.guarantee import GapReader
+from streams.worker.roster import InputRoster
 from streams.worker.runner import Edge, Runner
 
 __all__ = ["MAX_MESSAGE_BYTES", "PRODUCER_BATCH_BYTES", "Worker", "build_worker"]
@@ -117,11 +118,19 @@ class Worker:
     app: faust.App
     ctx: Context
     prometheus: CollectorRegistry
+    #: The capacity gauges, outside ``prometheus``: /metrics appends their cached text.
+    picture: StateCollector
     router: route.Router
     ingest: ingest.Ingest
     aggregation: aggregate.Aggregation
     delivery: deliver.Delivery
     escalation: escalate.Escalation
+
+    def scrape(self) -> bytes:
+        """What /metrics sends: the registry as ``generate_latest`` writes it, then the capacity
+        gauges from their per-record cache (``streams.gauges``): the same text as with the
+        collector registered last in the registry, without formatting every sample again."""
+        return generate_latest(self.prometheus) + self.picture.exposition()
 
     def source_topics(self) -> list[str]:
         """Every topic an agent of this worker reads."""
@@ -175,9 +184,14 @@ def build_worker(
     def owner(table: Any) -> Callable[[str], bool]:
         """Whether this worker holds ``key``'s partition of ``table`` as an active one."""
         topic, count = table.changelog_topic.get_topic_name(), table.partitions
+        # A key's partition never changes: hashed once (every scrape asks for every key).
+        partitions: dict[str, TP] = {}
 
         def owned(key: str) -> bool:
-            return bool(app.assignor.is_active(TP(topic, partition_of(key, count))))
+            tp = partitions.get(key)
+            if tp is None:
+                tp = partitions[key] = TP(topic, partition_of(key, count))
+            return bool(app.assignor.is_active(tp))
 
         return owned
 
@@ -218,19 +232,22 @@ def build_worker(
         silences=SilenceBook(),
         clock=_now,
         state_view=state_view,
+        roster=InputRoster(
+            reader, settings.topic("occupancy"), settings.topic("intake"), settings.partitions
+        ),
     )
     _count_from_zero(metrics, settings, config)
     _monitor(app, prometheus)
     ProcessCollector(registry=prometheus)  # process_* (CPU, memory, open files)
     build = Info("opvangwacht_build", "The running worker's version.", registry=prometheus)
     build.info({"version": _version()})
-    prometheus.register(StateCollector(state_view))
 
     router = route.register(ctx)
     worker = Worker(
         app=app,
         ctx=ctx,
         prometheus=prometheus,
+        picture=StateCollector(state_view),
         router=router,
         ingest=ingest.register(app, ctx, router.publish),
         aggregation=aggregate.register(app, ctx, router.publish),
@@ -238,7 +255,7 @@ def build_worker(
         escalation=escalate.register(app, ctx),
     )
     _register_followers(app, ctx, mirror)
-    views.register(app, ctx, prometheus)
+    views.register(app, ctx, worker.scrape)
     actions.register(app, ctx)
     melden.register(app, ctx, load_sources(settings.sources_path) if sources is None else sources)
     return worker
@@ -399,12 +416,9 @@ def _count_from_zero(metrics: PipelineMetrics, settings: Settings, config: Alert
 def _monitor(app: faust.App, prometheus: CollectorRegistry) -> None:
     """Faust's own sensors (messages, events, table operations, sends, offsets, rebalances) in
     the same registry, named opvang_faust_*: consumer lag = end offset - committed offset per
-    partition. Faust times events in milliseconds under an "_ms" name; Prometheus wants seconds.
-    Our own opvang_event_to_alert_seconds covers that ground, so Faust's histogram is not
-    exported."""
-    faust_metrics = FaustMetrics.create(prometheus, "opvang_faust")
-    prometheus.unregister(faust_metrics.events_runtime_latency)
-    app.monitor = PrometheusMonitor(metrics=faust_metrics)
+    partition. The per-event ones are counted in plain integers and exported at scrape time;
+    Faust's two per-event histograms are not exported (``streams.worker.monitor``)."""
+    monitor.install(app, prometheus, "opvang_faust")
 
 
 def _mirror(tables: Tables) -> Mirror:

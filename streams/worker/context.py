@@ -21,6 +21,7 @@ from streams.state.audit import AuditLog
 from streams.state.locations import LocationStore
 from streams.state.registry import LocationRegistry
 from streams.state.silences import SilenceBook
+from streams.worker.roster import InputRoster
 from streams.worker.runner import Runner
 
 __all__ = ["Context", "Tables", "Topics"]
@@ -83,3 +84,5 @@ class Context:
     clock: Callable[[], dt.datetime]
     #: The picture the read API, the status page and the capacity gauges are made from.
     state_view: Callable[[], StateView]
+    #: Which input partitions hold records (``streams.worker.roster``).
+    roster: InputRoster

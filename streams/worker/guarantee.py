@@ -128,6 +128,15 @@ class GapReader:
             )
             return {TP(tp.topic, tp.partition): int(end) for tp, end in found.items()}
 
+    async def beginnings(self, tps: Sequence[TP]) -> dict[TP, int]:
+        """The first offset each partition still holds."""
+        async with self._lock:
+            consumer = await self._ensure()
+            found = await consumer.beginning_offsets(
+                [TopicPartition(tp.topic, tp.partition) for tp in tps]
+            )
+            return {TP(tp.topic, tp.partition): int(start) for tp, start in found.items()}
+
     async def read(self, topic: str, partition: int, start: int, stop: int) -> list[Record]:
         """Every record with ``start <= offset < stop`` that the broker still has."""
         async with self._lock:
@@ -186,10 +195,16 @@ class Cursor:
         self._next: dict[TP, int] = {}
         self._on_read_back = on_read_back
         self._lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        #: Batches handed over so far: the stall watch tells a busy agent from an idle one.
+        self.batches = 0
 
     def reset(self) -> None:
         """Forget the positions (after a rebalance: committed offsets are the truth again)."""
         self._next.clear()
+
+    def position(self, tp: TP) -> int | None:
+        """Where the agent goes on in ``tp``: None before its first batch there."""
+        return self._next.get(tp)
 
     def _assignment(self) -> set[TP] | None:
         if self._assigned is not None:
@@ -268,6 +283,7 @@ class Cursor:
             tp = TP(record.topic, record.partition)
             positions[tp] = max(positions.get(tp, 0), record.offset + 1)
         self._next.update(positions)
+        self.batches += 1
         return positions
 
 

@@ -25,6 +25,7 @@ from alerts.capacity.location import Applied
 from alerts.capacity.totals import Contribution
 from alerts.errors import InvalidReport
 from alerts.model import AlertEvent, IntakeReport, OccupancyReport
+from alerts.watermark import intake_pending
 from streams.messages import ContributionBundle, Mark, encode_province_message
 from streams.records import intake_to_domain, occupancy_to_domain
 from streams.state.batch import Overlay, batches
@@ -116,7 +117,10 @@ class Ingest:
                     stored if stored is not None else engine.LocationRecord.new(report.location_id)
                 )
                 if isinstance(report, OccupancyReport):
-                    outcome = engine.on_occupancy(location, current, report, ctx.config)
+                    pending = await self._intake_pending(partition, progress_rows)
+                    outcome = engine.on_occupancy(
+                        location, current, report, ctx.config, intake_pending=pending
+                    )
                 else:
                     outcome = engine.on_intake(location, current, report, ctx.config)
                 ctx.metrics.events.labels(topic, outcome.applied.value).inc()
@@ -129,13 +133,26 @@ class Ingest:
             state: PartitionProgress = progress_rows.get(key) or PartitionProgress()
             if state.seen(kind, record.offset):
                 return
+            pending = kind == "occupancy" and await self._intake_pending(partition, progress_rows)
             state, mark = observe(
-                state, kind, report.date, record.offset, expect_intake=ctx.config.expect_intake
+                state,
+                kind,
+                report.date,
+                record.offset,
+                expect_intake=ctx.config.expect_intake or pending,
             )
             progress_rows.set(partition, key, state)
             if mark is not None:
                 await outbox.flush()
                 await self._broadcast_mark(partition, mark)
+
+    async def _intake_pending(self, partition: int, progress_rows: Overlay) -> bool:
+        """Intake reports wait on this input partition and none has been read there yet
+        (``alerts.watermark.intake_pending``)."""
+        state: PartitionProgress | None = progress_rows.get(str(partition))
+        if state is not None and state.intake is not None:
+            return False
+        return intake_pending(None, intake_waiting=await self.ctx.roster.intake_waiting(partition))
 
     async def _broadcast_mark(self, source: int, date: dt.date) -> None:
         """Tell every province partition how far this input partition has been read."""

@@ -22,7 +22,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
 
 import structlog
@@ -36,7 +36,18 @@ from streams.state.batch import BATCH_MAX, Overlay
 from streams.state.split import Changes
 from streams.worker.guarantee import Cursor, GapReader, Outputs, Record, commit_offsets
 
-__all__ = ["COMMIT_EVERY", "STALL_CHECK_SECONDS", "WRITER_BACKLOG", "Edge", "Handle", "Runner"]
+__all__ = [
+    "COMMIT_EVERY",
+    "STALL_BUSY_CHECKS",
+    "STALL_CHECK_SECONDS",
+    "WRITER_BACKLOG",
+    "YIELD_EVERY",
+    "Edge",
+    "Handle",
+    "Runner",
+    "StallMarks",
+    "stalled",
+]
 
 log = structlog.get_logger("opvangwacht.worker")
 
@@ -51,8 +62,51 @@ WRITER_BACKLOG = 8
 #: Seconds between offset commits while batches queue up for a writer; an idle writer commits at
 #: once, so the input lag reaches 0 as soon as the worker has caught up.
 COMMIT_EVERY = 0.5
+#: Records a batch handles between two turns of the event loop (``Runner.each``).
+YIELD_EVERY = 100
 #: How often each agent checks that its partitions move (see ``Runner.stall_watch``).
 STALL_CHECK_SECONDS = 5.0
+#: Checks in a row a partition must stand still while its agent is busy with other partitions
+#: before the watch reads it itself (see :func:`stalled`): 30 s.
+STALL_BUSY_CHECKS = 6
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StallMarks:
+    """What the stall watch saw at its last check: each lagging partition's position and for how
+    many checks in a row it stood there, and how many batches the agent had handed over."""
+
+    positions: Mapping[TP, tuple[int, int]] = dataclasses.field(default_factory=dict)
+    batches: int = -1
+
+
+def stalled(
+    marks: StallMarks, behind: Mapping[TP, tuple[int, int]], batches: int
+) -> tuple[dict[TP, tuple[int, int]], StallMarks]:
+    """The partitions the agent must read itself, and the marks for the next check.
+
+    ``behind``: the agent's partitions whose log goes on past its position, as (position, end);
+    ``batches``: how many batches the agent has handed over so far.
+
+    A partition is stalled when it has records past the agent's position and did not move since
+    the last check, while the agent handed over no batch in between: Faust's consumer has been
+    seen to stop fetching partitions after a restart, and the agent then waits for records that
+    never come. While the agent is busy, a partition that stands still is usually only queued
+    behind the others' batches: reading it then read whole ranges twice and let the occupancy
+    topic run far ahead of the intake topic (docs/performance.md, issue 12). A busy agent's
+    partition counts as stalled only after STALL_BUSY_CHECKS checks in a row, so a partition
+    Faust left behind is still read while other partitions keep the agent busy."""
+    busy = marks.batches >= 0 and batches != marks.batches
+    positions: dict[TP, tuple[int, int]] = {}
+    found: dict[TP, tuple[int, int]] = {}
+    for tp, span in behind.items():
+        before = marks.positions.get(tp)
+        checks = before[1] + 1 if before is not None and before[0] == span[0] else 0
+        if checks >= (STALL_BUSY_CHECKS if busy else 1):
+            found[tp] = span
+            checks = 0
+        positions[tp] = (span[0], checks)
+    return found, StallMarks(positions, batches)
 
 
 async def send_to_topic(
@@ -104,7 +158,7 @@ class Runner:
         )
         self._writers: dict[str, BatchWriter] = {}
         self._cursors: list[Cursor] = []
-        self._stall_marks: dict[str, dict[TP, int]] = {}
+        self._stall_marks: dict[str, StallMarks] = {}
         app.on_partitions_revoked.connect(self._reset_cursors)
         app.on_partitions_assigned.connect(self._reset_cursors)
 
@@ -160,7 +214,11 @@ class Runner:
     ) -> None:
         """Handle a batch's records one by one: one that does not decode is dead-lettered with
         its reason, one the core fails on as ``internal``; the batch goes on either way."""
-        for record in records:
+        for count, record in enumerate(records, 1):
+            if count % YIELD_EVERY == 0:
+                # A batch of 2,000 reports takes a second or more: let /health, /metrics and
+                # the writer run in between (a backlog held the loop for over 5 s otherwise).
+                await asyncio.sleep(0)
             try:
                 await handle_one(record)
             except InvalidReport as exc:
@@ -249,12 +307,11 @@ class Runner:
     ) -> None:
         """Check every STALL_CHECK_SECONDS that the agent's partitions move (see ``_watch``);
         ``ready`` is an event set once the stage may handle records."""
-        last = self._stall_marks.setdefault(name, {})
         topic_names = tuple(topics)
 
         async def check() -> None:
             try:
-                await self._watch(cursor, topic_names, handle, last, ready)
+                await self._watch(name, cursor, topic_names, handle, ready)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the broker did not answer: try again at the next check
@@ -264,12 +321,7 @@ class Runner:
         self.app.timer(interval=STALL_CHECK_SECONDS)(check)
 
     async def _watch(
-        self,
-        cursor: Cursor,
-        topics: Iterable[str],
-        handle: Handle,
-        last: dict[TP, int],
-        ready: Any,
+        self, name: str, cursor: Cursor, topics: Iterable[str], handle: Handle, ready: Any
     ) -> None:
         """A partition with records past the agent's position that did not move since the last
         check is stalled: after a restart, Faust's consumer has been seen to stop fetching
@@ -289,28 +341,42 @@ class Runner:
         if busy:
             # A rebalance pauses every stream and may read tables back: nothing is stalled then,
             # and nothing may be handled beside Faust's recovery.
-            last.clear()
+            self._stall_marks.pop(name, None)
             return
         wanted = set(topics)
         tps = [tp for tp in self.app.consumer.assignment() if tp.topic in wanted]
         behind = await cursor.behind(tps)
-        stalled = {tp: span for tp, span in behind.items() if last.get(tp) == span[0]}
-        last.clear()
-        last.update({tp: span[0] for tp, span in behind.items()})
-        for tp, (start, end) in stalled.items():
-            records = await self.reader.read(tp.topic, tp.partition, start, end)
+        found, self._stall_marks[name] = stalled(
+            self._stall_marks.get(name, StallMarks()), behind, cursor.batches
+        )
+        for tp, (start, end) in found.items():
             log.warning(
                 "partition stalled; reading it directly",
                 topic=tp.topic,
                 partition=tp.partition,
                 start=start,
                 end=end,
-                records=len(records),
             )
+            await self._read_through(cursor, tp, start, end, handle)
+
+    async def _read_through(
+        self, cursor: Cursor, tp: TP, start: int, end: int, handle: Handle
+    ) -> None:
+        """Read ``[start, end)`` of a stalled partition straight from the broker and hand it to
+        the batch path, one batch at a time: a partition far behind (24,000 records in the year
+        benchmark) is never held in memory at once, and the event loop answers /health and
+        /metrics between the batches. Stops early where the agent's own stream has caught up."""
+        position = start
+        while position < end:
+            position = max(position, cursor.position(tp) or position)
+            if position >= end:
+                break
+            stop = min(end, position + BATCH_MAX)
+            records = await self.reader.read(tp.topic, tp.partition, position, stop)
             self.metrics.read_back.labels(tp.topic).inc(len(records))
-            for first in range(0, len(records), BATCH_MAX):
-                chunk = records[first : first + BATCH_MAX]
-                await self.run_batch(cursor, [_Event(r) for r in chunk], handle)
+            if records:
+                await self.run_batch(cursor, [_Event(r) for r in records], handle)
+            position = stop
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import faust
+import faust.web  # used at import time below; the faust package loads it lazily
 from aiohttp import web as aiohttp_web
 
 from alerts.dispatch.silence import Silence

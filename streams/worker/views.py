@@ -7,12 +7,13 @@ Reads tables and followers, writes nothing: a ``kill -9`` here loses an answer, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 from typing import Any, cast
 
 import faust
 from aiohttp import web as aiohttp_web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from alerts.delivery.ledger import Ledger
 from alerts.formats import oasis_cap as cap
@@ -46,7 +47,8 @@ def _json(web: faust.web.View, body: Any) -> faust.web.Response:
     return web.json(body)
 
 
-def register(app: faust.App, ctx: Context, prometheus: CollectorRegistry) -> None:
+def register(app: faust.App, ctx: Context, scrape: Callable[[], bytes]) -> None:
+    """The read-only pages; ``scrape`` gives /metrics' body (``Worker.scrape``)."""
     page = (resources.files("streams") / "web" / "index.html").read_text(encoding="utf-8")
     policy = page_policy(page)
     view = ctx.state_view
@@ -95,7 +97,7 @@ def register(app: faust.App, ctx: Context, prometheus: CollectorRegistry) -> Non
     async def metrics_page(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
         # Built directly: Faust's helper refuses a charset inside content_type, and the
         # Prometheus text format's content type carries one.
-        body = generate_latest(prometheus)
+        body = scrape()
         response = aiohttp_web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
         return cast(faust.web.Response, response)
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.metadata
 import subprocess
 import sys
 
-from prometheus_client import generate_latest
+from builders import TER_APEL, an_occupancy_report
+from fakes.worker import a_worker
+from prometheus_client import CollectorRegistry, generate_latest
+from reference_collector import ReferenceCollector
 
+from alerts.replay import replay
 from streams.settings import Settings, load_alerting_config
+from streams.state.split import Changes
 from streams.worker.app import build_worker
 
 
@@ -30,3 +36,31 @@ def test_the_command_says_its_version() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"opvangwacht {importlib.metadata.version('opvangwacht')}"
+
+
+def test_the_scrape_ends_with_the_picture_as_the_collector_before_the_cache_wrote_it() -> None:
+    """/metrics: the registry, then the capacity gauges from their cache, exactly as when the
+    old collector was registered last in the registry (tests/edge/test_metrics_cache.py)."""
+    config = load_alerting_config(None)
+    worker, _ = a_worker(config, locations=(TER_APEL,))
+    days = [dt.date(2024, 2, 20) + dt.timedelta(days=n) for n in range(6)]
+    result = replay(
+        {TER_APEL.location_id: TER_APEL},
+        [an_occupancy_report(day, 2100 + n) for n, day in enumerate(days)],
+        config,
+    )
+    tables, changes = worker.ctx.tables, Changes()
+    tables.locations.stage(changes, 0, TER_APEL.location_id, result.locations["ter-apel"])
+    for code, record in result.provinces.items():
+        tables.provinces.stage(changes, 0, code, record)
+    assert result.national is not None
+    tables.nation.stage(changes, 0, "NL", result.national)
+
+    reference = CollectorRegistry()
+    reference.register(ReferenceCollector(worker.ctx.state_view))
+    picture = generate_latest(reference).decode()
+    assert 'opvang_location_occupancy{kind="registration_centre"' in picture
+    assert "opvang_penalty_accrued_euros{" in picture
+    text = worker.scrape().decode()
+    assert text.endswith(picture)
+    assert text.startswith(generate_latest(worker.prometheus).decode()[:200])

@@ -51,8 +51,17 @@ class Recorder:
 
 
 class NoHoles:
+    """No broker: nothing to read back, and no partition known to hold records (the agents then
+    judge days by the partitions that have marked, and never wait for intake)."""
+
     async def earliest(self, topic: str, partition: int) -> int:
         return 0
+
+    async def ends(self, tps: Any) -> dict[Any, int]:
+        return {}
+
+    async def beginnings(self, tps: Any) -> dict[Any, int]:
+        return {}
 
     async def read(self, topic: str, partition: int, start: int, stop: int) -> list[Any]:
         raise AssertionError(f"no hole expected in {topic}[{partition}] {start}..{stop}")
@@ -67,17 +76,20 @@ def _reraise(exc: BaseException) -> None:
 
 
 def a_worker(
-    config: AlertingConfig | None = None, locations: tuple[Location, ...] = ()
+    config: AlertingConfig | None = None,
+    locations: tuple[Location, ...] = (),
+    reader: Any = None,
 ) -> tuple[Worker, Recorder]:
     """A worker with no broker: the sends recorded, the cursors start every partition at offset
     0 with nothing to read back, no consumer group to commit to, and a batch that cannot be
-    written raises instead of stopping the process."""
+    written raises instead of stopping the process. ``reader``: the broker as the worker reads it
+    straight (default: nothing on it)."""
     settings = Settings()
     recorder = Recorder(settings)
     edge = Edge(
         send=recorder.send,
         commit=_no_consumer_group,
-        reader=NoHoles(),
+        reader=reader if reader is not None else NoHoles(),
         assignment=lambda: None,
         fatal=_reraise,
     )

@@ -106,3 +106,19 @@ def test_intake_read_behind_the_morning_counts_gives_the_same_alerts(
     # The scenario means something: the province's forecast changes more than once.
     assert sum(1 for change in expected if str(change[0]).startswith("breach_forecast-gr")) >= 3
     assert _changes(_intake_behind(days, lag), config) == expected
+
+
+@pytest.mark.parametrize("lag", [5, DAYS])
+def test_morning_counts_read_before_any_intake_report_give_the_same_alerts(lag: int) -> None:
+    # No head in order: the input's first intake report comes ``lag`` days after its first morning
+    # count. The core knows intake is on its way (the input holds some) and waits for it
+    # (``alerts.watermark.intake_pending``); before, it closed those days without flows.
+    config = AlertingConfig()
+    days = _days()
+    out: list[Report] = []
+    for index in range(DAYS + lag):
+        if index < DAYS:
+            out.extend(days[index][0])
+        if 0 <= index - lag < DAYS:
+            out.extend(days[index - lag][1])
+    assert _changes(out, config) == _changes(_in_order(days), config)

@@ -1,0 +1,148 @@
+"""A location state looks its days up by date and its event ids up in an index it keeps beside
+``days`` (issue 12: a scan of six weeks of days per report was a large part of the core's time).
+The index is derived and never serialised, so it must answer exactly what a scan of ``days``
+answers, after any sequence of reports, and after a trip through the changelog's JSON.
+
+The reference here is the plain version the index replaced: every lookup a scan of ``days``,
+every store a sort of the whole history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alerts.capacity.location import (
+    HISTORY_DAYS,
+    MAX_HELD_DAYS,
+    Applied,
+    DayRecord,
+    LocationState,
+    apply_intake,
+    apply_occupancy,
+    flows_as_of,
+)
+from alerts.model import IntakeReport, OccupancyReport
+
+BASE = dt.date(2025, 1, 1)
+Report = OccupancyReport | IntakeReport
+
+
+def reference_apply(state: LocationState, report: Report) -> tuple[LocationState, Applied]:
+    """``apply_occupancy`` / ``apply_intake`` as they were before the index: scans and a sort."""
+    if any(report.event_id in d.seen for d in state.days):
+        return state, Applied.DUPLICATE
+    previous = next((d for d in state.days if d.date == report.date), DayRecord(report.date))
+    record = (
+        previous.with_occupancy(report)
+        if isinstance(report, OccupancyReport)
+        else previous.with_intake(report)
+    )
+    kept = sorted([*(d for d in state.days if d.date != report.date), record], key=lambda d: d.date)
+    newest = kept[-1].date
+    horizon = newest - dt.timedelta(days=HISTORY_DAYS - 1)
+    hold = state.hold_from
+    if hold is None or hold < horizon:
+        horizon = max(hold or dt.date.min, newest - dt.timedelta(days=MAX_HELD_DAYS - 1))
+    days = tuple(d for d in kept if d.date >= horizon)
+    if isinstance(report, IntakeReport):
+        newest_before = max((d.date for d in state.days), default=report.date)
+        outcome = Applied.CORRECTION if report.date < newest_before else Applied.APPLIED
+        return LocationState(state.location_id, state.latest_date, state.occupancy,
+                             state.capacity_override, state.capacity_override_date,
+                             state.hold_from, state.without_bed, state.slept_outside,
+                             days), outcome  # fmt: skip
+    override, override_date = state.capacity_override, state.capacity_override_date
+    if report.capacity is not None and (override_date is None or report.date >= override_date):
+        override, override_date = report.capacity, report.date
+    if state.latest_date is not None and report.date < state.latest_date:
+        current = (state.latest_date, state.occupancy, state.without_bed, state.slept_outside)
+        outcome = Applied.CORRECTION
+    else:
+        current = (report.date, report.occupancy, report.without_bed, report.slept_outside)
+        outcome = Applied.APPLIED
+    latest, occupancy, without_bed, outside = current
+    return LocationState(state.location_id, latest, occupancy, override, override_date,
+                         state.hold_from, without_bed, outside, days), outcome  # fmt: skip
+
+
+def apply(state: LocationState, report: Report) -> tuple[LocationState, Applied]:
+    if isinstance(report, OccupancyReport):
+        return apply_occupancy(state, report)
+    return apply_intake(state, report)
+
+
+def held(state: LocationState, hold_from: dt.date | None) -> LocationState:
+    return LocationState(state.location_id, state.latest_date, state.occupancy,
+                         state.capacity_override, state.capacity_override_date, hold_from,
+                         state.without_bed, state.slept_outside, state.days)  # fmt: skip
+
+
+@st.composite
+def report_streams(draw: st.DrawFn) -> list[tuple[Report, int | None]]:
+    """Reports over up to 150 days (so days leave the history), mostly in date order, with
+    late and redelivered ones, and now and then a new ``hold_from`` (days back from the newest
+    date) as the engine sets it; event ids name a date and a kind, so a redelivery of a day that
+    has left the history comes back as new."""
+    items: list[tuple[Report, int | None]] = []
+    day = 0
+    for _ in range(draw(st.integers(1, 120))):
+        day += draw(st.sampled_from([0, 0, 1, 1, 1, 2, 9]))
+        date = BASE + dt.timedelta(days=min(day, 150) - draw(st.sampled_from([0, 0, 0, 1, 50])))
+        recount = draw(st.sampled_from(["", "", "", "b"]))
+        figure = draw(st.integers(0, 40))
+        report: Report
+        if draw(st.booleans()):
+            report = OccupancyReport(f"{date}:occ{recount}", "x", date, figure, capacity=None)
+        else:
+            report = IntakeReport(f"{date}:in{recount}", "x", date, figure, 1, 2, figure % 3)
+        hold = draw(st.one_of(st.none(), st.none(), st.integers(0, 100)))
+        items.append((report, hold))
+    return items
+
+
+@given(stream=report_streams())
+@settings(max_examples=150, deadline=None)
+def test_the_indexed_state_decides_as_a_scan_of_its_days(
+    stream: list[tuple[Report, int | None]],
+) -> None:
+    state = reference = LocationState("x")
+    for step, (report, hold) in enumerate(stream, start=1):
+        state, outcome = apply(state, report)
+        reference, expected = reference_apply(reference, report)
+        assert outcome is expected
+        assert state == reference
+        # What the changelog gives back after a restart (no index) decides the same next time.
+        restored = LocationState.from_dict(json.loads(json.dumps(state.to_dict())))
+        assert restored == state
+        if hold is not None and state.days:
+            moved = state.days[-1].date - dt.timedelta(days=hold)
+            state, reference = state.held_from(moved), held(reference, moved)
+        for date in {d.date for d in reference.days} | {report.date, BASE}:
+            found = next((d for d in reference.days if d.date == date), None)
+            assert state.day(date) == found
+            assert restored.day(date) == found
+            assert state.flows(date) == flows_as_of(reference.days, date)
+        if step % 7 and step != len(stream):
+            continue
+        for other in {r.event_id: r for r, _ in stream}.values():
+            seen = any(other.event_id in d.seen for d in reference.days)
+            assert (apply(state, other)[1] is Applied.DUPLICATE) == seen
+            assert (apply(restored, other)[1] is Applied.DUPLICATE) == seen
+
+
+def test_a_day_that_leaves_the_history_takes_its_event_ids_along() -> None:
+    first = OccupancyReport("first", "x", BASE, 10)
+    state, _ = apply_occupancy(LocationState("x"), first)
+    later = BASE + dt.timedelta(days=MAX_HELD_DAYS + 5)
+    state, _ = apply_occupancy(state, OccupancyReport("later", "x", later, 12))
+    assert [d.date for d in state.days] == [later]
+    # Redelivered after its day is gone: not known any more, so it is stored (and dropped again
+    # at once, being older than the history), as the scan of ``days`` did.
+    again, outcome = apply_occupancy(state, first)
+    assert outcome is Applied.CORRECTION
+    assert again.days == state.days
+    assert apply_occupancy(again, OccupancyReport("later", "x", later, 99))[1] is Applied.DUPLICATE
