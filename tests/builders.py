@@ -44,6 +44,26 @@ PLACES: dict[str, tuple[Subject, str | None, str | None]] = {
 }
 
 
+#: Two registration centres with a cap of 2,000 each, in two provinces, as the locations topic
+#: carries them: the worker tests that fire and then act on an alert (acknowledge, silence, page)
+#: publish these, so an alert about one and its province never touches the other.
+TWO_CAPPED_CENTRES: list[dict[str, Any]] = [
+    {
+        "location_id": loc,
+        "name": name,
+        "kind": "registration_centre",
+        "municipality_code": code,
+        "province": province,
+        "capacity": 2000,
+        "cap": 2000,
+    }
+    for loc, name, code, province in (
+        ("ter-apel", "Ter Apel", "GM1950", "GR"),
+        ("budel", "Budel", "GM1706", "NB"),
+    )
+]
+
+
 def a_location(**overrides: Any) -> Location:
     """Ter Apel with ``overrides``; ``cap=None`` for a location without an agreed cap."""
     return dataclasses.replace(TER_APEL, **overrides)

@@ -11,26 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import TWO_CAPPED_CENTRES
 from e2e_support import HookServer, WorkerProcess, produce
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "test-token-" + uuid.uuid4().hex
-LOCATIONS = [
-    {
-        "location_id": loc,
-        "name": name,
-        "kind": "registration_centre",
-        "municipality_code": code,
-        "province": province,
-        "capacity": 2000,
-        "cap": 2000,
-    }
-    for loc, name, code, province in (
-        ("ter-apel", "Ter Apel", "GM1950", "GR"),
-        ("budel", "Budel", "GM1706", "NB"),
-    )
-]
 
 
 def call(
@@ -82,7 +68,7 @@ async def test_ack_stops_escalation_and_silences_hold_messages(
     worker.start()
     try:
         prefix = worker.prefix
-        await worker.publish_locations(*LOCATIONS)
+        await worker.publish_locations(*TWO_CAPPED_CENTRES)
 
         # Changes need the token; a silence on cap_near for Budel is made through the API.
         status, _ = call(

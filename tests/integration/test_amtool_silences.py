@@ -12,27 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import TWO_CAPPED_CENTRES
 from e2e_support import HookServer, WorkerProcess, produce
 from tooling import require
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "amtool-token-" + uuid.uuid4().hex
-LOCATIONS = [
-    {
-        "location_id": loc,
-        "name": name,
-        "kind": "registration_centre",
-        "municipality_code": code,
-        "province": province,
-        "capacity": 2000,
-        "cap": 2000,
-    }
-    for loc, name, code, province in (
-        ("ter-apel", "Ter Apel", "GM1950", "GR"),
-        ("budel", "Budel", "GM1706", "NB"),
-    )
-]
 
 
 class Amtool:
@@ -104,7 +90,7 @@ async def test_amtool_silences_hold_messages_and_survive_a_restart(
     worker.start()
     try:
         prefix = worker.prefix
-        await worker.publish_locations(*LOCATIONS)
+        await worker.publish_locations(*TWO_CAPPED_CENTRES)
         amtool = Amtool(binary, worker.port, http_config)
         anonymous = Amtool(binary, worker.port, None)
         wrong = Amtool(binary, worker.port, wrong_config)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import TWO_CAPPED_CENTRES
 from cdp import Browser, chromium
 from e2e_support import HookServer, WorkerProcess, call_api, produce
 
@@ -27,21 +28,6 @@ REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "tests" / "artifacts" / "status-page-actions.png"
 TOKEN = "page-token-" + uuid.uuid4().hex
 PHONE = {"width": 360, "height": 780}
-LOCATIONS = [
-    {
-        "location_id": loc,
-        "name": name,
-        "kind": "registration_centre",
-        "municipality_code": code,
-        "province": province,
-        "capacity": 2000,
-        "cap": 2000,
-    }
-    for loc, name, code, province in (
-        ("ter-apel", "Ter Apel", "GM1950", "GR"),
-        ("budel", "Budel", "GM1706", "NB"),
-    )
-]
 
 
 def get(worker: WorkerProcess, path: str) -> Any:
@@ -87,7 +73,7 @@ async def test_acknowledge_and_silence_from_the_page_at_phone_width(
     )
     worker.start()
     try:
-        await worker.publish_locations(*LOCATIONS)
+        await worker.publish_locations(*TWO_CAPPED_CENTRES)
         reports = [
             (
                 f"{worker.prefix}occupancy",

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import TWO_CAPPED_CENTRES
 from e2e_support import HookServer, WorkerProcess, call_api, produce
 from fakes.servers import PagerDutyFake
 
@@ -22,21 +23,6 @@ SECRET = "pd-subscription-" + uuid.uuid4().hex
 OLD_SECRET = "pd-old-" + uuid.uuid4().hex
 TOKEN = "api-" + uuid.uuid4().hex
 PD_KEY = "R0UTINGKEY" + uuid.uuid4().hex[:22]
-LOCATIONS = [
-    {
-        "location_id": loc,
-        "name": name,
-        "kind": "registration_centre",
-        "municipality_code": code,
-        "province": province,
-        "capacity": 2000,
-        "cap": 2000,
-    }
-    for loc, name, code, province in (
-        ("ter-apel", "Ter Apel", "GM1950", "GR"),
-        ("budel", "Budel", "GM1706", "NB"),
-    )
-]
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -137,7 +123,7 @@ async def test_a_pagerduty_ack_stops_the_escalation(kafka_bootstrap: str, tmp_pa
     worker.start()
     try:
         prefix = worker.prefix
-        await worker.publish_locations(*LOCATIONS)
+        await worker.publish_locations(*TWO_CAPPED_CENTRES)
         reports = [
             (
                 f"{prefix}occupancy",
