@@ -108,6 +108,9 @@ class Ingest:
             # offsets. The state itself always goes to the location's own changelog partition.
             source = f"{kind}:{partition}"
             home = partition_of(report.location_id, ctx.settings.partitions)
+            # Asked once per report: the morning count's share and the partition's mark both
+            # wait for intake that is on the broker but not read yet.
+            pending = kind == "occupancy" and await self._intake_pending(partition, progress_rows)
             if record.offset <= locations.offsets(report.location_id).get(source, -1):
                 # Read again after a restart: the stored record already reflects this report.
                 ctx.metrics.events.labels(topic, "reread").inc()
@@ -117,7 +120,6 @@ class Ingest:
                     stored if stored is not None else engine.LocationRecord.new(report.location_id)
                 )
                 if isinstance(report, OccupancyReport):
-                    pending = await self._intake_pending(partition, progress_rows)
                     outcome = engine.on_occupancy(
                         location, current, report, ctx.config, intake_pending=pending
                     )
@@ -133,7 +135,6 @@ class Ingest:
             state: PartitionProgress = progress_rows.get(key) or PartitionProgress()
             if state.seen(kind, record.offset):
                 return
-            pending = kind == "occupancy" and await self._intake_pending(partition, progress_rows)
             state, mark = observe(
                 state,
                 kind,
@@ -150,9 +151,12 @@ class Ingest:
         """Intake reports wait on this input partition and none has been read there yet
         (``alerts.watermark.intake_pending``)."""
         state: PartitionProgress | None = progress_rows.get(str(partition))
-        if state is not None and state.intake is not None:
-            return False
-        return intake_pending(None, intake_waiting=await self.ctx.roster.intake_waiting(partition))
+        intake = state.intake if state is not None else None
+        if intake is not None:
+            return False  # read already: no need to ask the broker
+        return intake_pending(
+            intake, intake_waiting=await self.ctx.roster.intake_waiting(partition)
+        )
 
     async def _broadcast_mark(self, source: int, date: dt.date) -> None:
         """Tell every province partition how far this input partition has been read."""
