@@ -113,29 +113,23 @@ class GapReader:
         return self._consumer
 
     async def earliest(self, topic: str, partition: int) -> int:
-        async with self._lock:
-            consumer = await self._ensure()
-            tp = TopicPartition(topic, partition)
-            found = await consumer.beginning_offsets([tp])
-            return int(found[tp])
+        tp = TP(topic, partition)
+        return (await self.beginnings([tp]))[tp]
 
     async def ends(self, tps: Sequence[TP]) -> dict[TP, int]:
         """The log end offset of each partition."""
-        async with self._lock:
-            consumer = await self._ensure()
-            found = await consumer.end_offsets(
-                [TopicPartition(tp.topic, tp.partition) for tp in tps]
-            )
-            return {TP(tp.topic, tp.partition): int(end) for tp, end in found.items()}
+        return await self._offsets(tps, end=True)
 
     async def beginnings(self, tps: Sequence[TP]) -> dict[TP, int]:
         """The first offset each partition still holds."""
+        return await self._offsets(tps, end=False)
+
+    async def _offsets(self, tps: Sequence[TP], *, end: bool) -> dict[TP, int]:
         async with self._lock:
             consumer = await self._ensure()
-            found = await consumer.beginning_offsets(
-                [TopicPartition(tp.topic, tp.partition) for tp in tps]
-            )
-            return {TP(tp.topic, tp.partition): int(start) for tp, start in found.items()}
+            ask = consumer.end_offsets if end else consumer.beginning_offsets
+            found = await ask([TopicPartition(tp.topic, tp.partition) for tp in tps])
+            return {TP(tp.topic, tp.partition): int(offset) for tp, offset in found.items()}
 
     async def read(self, topic: str, partition: int, start: int, stop: int) -> list[Record]:
         """Every record with ``start <= offset < stop`` that the broker still has."""
