@@ -121,10 +121,9 @@ _BATCHES_LINE = re.compile(
 )
 
 
-async def batch_counts(worker: Worker) -> dict[str, dict[str, int]]:
+def batch_counts(text: str) -> dict[str, dict[str, int]]:
     """Batches each agent handled, and input records read back straight from the broker (holes
-    and the stall watch) per topic, since the worker started (from /metrics)."""
-    text = await metrics_text(worker)
+    and the stall watch) per topic, since the worker started (from a /metrics text)."""
     return {
         "batches": {a: int(float(n)) for a, n in _BATCHES_LINE.findall(text)},
         "read_back": {t: int(float(n)) for t, n in _READ_BACK_LINE.findall(text)},

@@ -47,7 +47,15 @@ from bench.topics import (
     wait_drained,
     worker_source_topics,
 )
-from bench.worker import Worker, batch_counts, recovered_messages, scrape, wait_healthy
+from bench.worker import (
+    Worker,
+    batch_counts,
+    events_total,
+    metrics_text,
+    recovered_messages,
+    scrape,
+    wait_healthy,
+)
 from streams.settings import load_alerting_config
 
 
@@ -285,8 +293,9 @@ async def run_year(args: argparse.Namespace) -> dict[str, Any]:
                 **summarise_profile(prof_path),
             }
         status = proc_status(worker.pid)
-        _, outcomes, _ = await scrape(worker)
-        batching = await batch_counts(worker)
+        text = await metrics_text(worker)
+        _, outcomes = events_total(text)
+        batching = batch_counts(text)
         # What the worker decided, read before the restart adds a day (bench.checksum).
         results["alert_checksum"] = {
             "worker": checksum(await read_alert_changes(bootstrap, f"{prefix}alerts")).to_dict()

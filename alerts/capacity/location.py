@@ -284,7 +284,12 @@ class LocationState:
 
     def held_from(self, hold_from: dt.date | None) -> LocationState:
         """The same state keeping its history from ``hold_from`` on (see :func:`_store_day`)."""
-        held = LocationState(
+        return _indexed(self._with(self.days, hold_from), self._index)
+
+    def _with(self, days: tuple[DayRecord, ...], hold_from: dt.date | None) -> LocationState:
+        """The same figures with ``days`` and ``hold_from`` (a constructor call, not
+        ``dataclasses.replace``: this runs for every report)."""
+        return LocationState(
             location_id=self.location_id,
             latest_date=self.latest_date,
             occupancy=self.occupancy,
@@ -293,9 +298,8 @@ class LocationState:
             hold_from=hold_from,
             without_bed=self.without_bed,
             slept_outside=self.slept_outside,
-            days=self.days,
+            days=days,
         )
-        return _indexed(held, self._index)
 
     def day(self, date: dt.date) -> DayRecord | None:
         return self.days_index().by_date.get(date)
@@ -481,15 +485,4 @@ def apply_intake(state: LocationState, report: IntakeReport) -> tuple[LocationSt
     newest = state.days[-1].date if state.days else report.date
     outcome = Applied.CORRECTION if report.date < newest else Applied.APPLIED
     days, index = _store_day(state, record, report.event_id)
-    made = LocationState(
-        location_id=state.location_id,
-        latest_date=state.latest_date,
-        occupancy=state.occupancy,
-        capacity_override=state.capacity_override,
-        capacity_override_date=state.capacity_override_date,
-        hold_from=state.hold_from,
-        without_bed=state.without_bed,
-        slept_outside=state.slept_outside,
-        days=days,
-    )
-    return _indexed(made, index), outcome
+    return _indexed(state._with(days, state.hold_from), index), outcome
