@@ -23,7 +23,7 @@ docs/operations.md, "Metrics", lists the names; docs/performance.md has the meas
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from faust.sensors.monitor import Monitor
@@ -120,12 +120,12 @@ class CountsCollector(Collector):
             f"{p}_messages_received", "Total messages received", m.messages_received_total
         )
         yield GaugeMetricFamily(f"{p}_active_messages", "Total active messages", m.messages_active)
-        per_topic = CounterMetricFamily(
-            f"{p}_messages_received_per_topic", "Messages received per topic", labels=["topic"]
+        yield _per_label(
+            f"{p}_messages_received_per_topic",
+            "Messages received per topic",
+            "topic",
+            m.messages_received_by_topic,
         )
-        for topic, count in sorted(m.messages_received_by_topic.items()):
-            per_topic.add_metric([topic], count)
-        yield per_topic
         read = GaugeMetricFamily(
             f"{p}_messages_received_per_topics_partition",
             "Messages received per topic/partition",
@@ -136,12 +136,12 @@ class CountsCollector(Collector):
         yield read
         yield CounterMetricFamily(f"{p}_total_events", "Total events received", m.events_total)
         yield GaugeMetricFamily(f"{p}_total_active_events", "Total active events", m.events_active)
-        per_stream = CounterMetricFamily(
-            f"{p}_total_events_per_stream", "Events received per Stream", labels=["stream"]
+        yield _per_label(
+            f"{p}_total_events_per_stream",
+            "Events received per Stream",
+            "stream",
+            m.events_by_stream,
         )
-        for stream, count in sorted(m.events_by_stream.items()):
-            per_stream.add_metric([stream], count)
-        yield per_stream
         tables = CounterMetricFamily(
             f"{p}_table_operations", "Total table operations", labels=["table", "operation"]
         )
@@ -151,15 +151,26 @@ class CountsCollector(Collector):
                 if count:
                     tables.add_metric([f"table.{name}", operation], count)
         yield tables
-        sent = CounterMetricFamily(
-            f"{p}_topic_messages_sent", "Total messages sent per topic", labels=["topic"]
+        yield _per_label(
+            f"{p}_topic_messages_sent",
+            "Total messages sent per topic",
+            "topic",
+            m.messages_sent_by_topic,
+            value_prefix="topic.",
         )
-        for topic, count in sorted(m.messages_sent_by_topic.items()):
-            sent.add_metric([f"topic.{topic}"], count)
-        yield sent
         yield CounterMetricFamily(
             f"{p}_total_sent_messages", "Total messages sent", m.sends_completed
         )
+
+
+def _per_label(
+    name: str, doc: str, label: str, counts: Mapping[str, int], value_prefix: str = ""
+) -> CounterMetricFamily:
+    """A counter family with one sample per label value, in label order."""
+    family = CounterMetricFamily(name, doc, labels=[label])
+    for value, count in sorted(counts.items()):
+        family.add_metric([f"{value_prefix}{value}"], count)
+    return family
 
 
 def install(app: Any, registry: CollectorRegistry, prefix: str) -> LeanMonitor:
