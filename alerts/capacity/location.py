@@ -25,6 +25,7 @@ __all__ = [
     "FLOW_WINDOW",
     "HISTORY_DAYS",
     "MAX_HELD_DAYS",
+    "MAX_KEPT_DAYS",
     "Applied",
     "DayRecord",
     "Flows",
@@ -45,9 +46,16 @@ HISTORY_DAYS: Final = 42
 #: far behind the occupancy topic, or a location that never sends intake).
 MAX_HELD_DAYS: Final = 90
 
+#: The longest span of days a location keeps in any case. Both windows above count back from the
+#: newest *morning count*, so intake reports read ahead of the morning counts (an intake topic
+#: read far ahead, or published first as a whole) are kept until their morning counts come, up to
+#: this span from the newest day: a location whose morning counts stop does not grow for ever.
+MAX_KEPT_DAYS: Final = 400
+
 # The spans as durations, made once: a timedelta costs half a microsecond to make, on every report.
 _KEPT_SPAN: Final = dt.timedelta(days=HISTORY_DAYS - 1)
 _HELD_SPAN: Final = dt.timedelta(days=MAX_HELD_DAYS - 1)
+_MAX_SPAN: Final = dt.timedelta(days=MAX_KEPT_DAYS - 1)
 
 
 # ---------------------------------------------------------------- flows and forecasts
@@ -404,11 +412,18 @@ def _indexed(state: LocationState, index: _DaysIndex | None) -> LocationState:
 
 
 def _store_day(
-    state: LocationState, record: DayRecord, event_id: str
+    state: LocationState, record: DayRecord, event_id: str, counted: dt.date | None
 ) -> tuple[tuple[DayRecord, ...], _DaysIndex]:
-    """Put ``record`` (new event ``event_id``) in date order, replacing its date, and keep the
-    newest HISTORY_DAYS, or from ``hold_from`` on where days still wait for their flow rules (at
-    most MAX_HELD_DAYS). Returns the days and their index."""
+    """Put ``record`` (new event ``event_id``) in date order, replacing its date, and keep what
+    the rules may still need: HISTORY_DAYS back from ``counted`` (the newest morning count, with
+    this report), or from ``hold_from`` on where days still wait for their flow rules (at most
+    MAX_HELD_DAYS back), and every day after ``counted`` (intake read ahead of its morning
+    counts); never more than MAX_KEPT_DAYS. Returns the days and their index.
+
+    The windows count back from the newest morning count, not from the newest day of any kind:
+    intake reports read weeks ahead must not push out the history the next morning count's rules
+    look back at (the rules would then decide differently depending on the order the two topics
+    were read in)."""
     days, hold_from, index = state.days, state.hold_from, state.days_index()
     if not days or record.date > days[-1].date:
         kept = (*days, record)
@@ -417,9 +432,12 @@ def _store_day(
     else:
         kept = tuple(sorted((*(d for d in days if d.date != record.date), record), key=_date))
     newest = kept[-1].date
-    horizon = newest - _KEPT_SPAN
-    if hold_from is None or hold_from < horizon:
-        horizon = max(hold_from or dt.date.min, newest - _HELD_SPAN)
+    horizon = newest - _MAX_SPAN
+    if counted is not None:
+        window = counted - _KEPT_SPAN
+        if hold_from is None or hold_from < window:
+            window = max(hold_from or dt.date.min, counted - _HELD_SPAN)
+        horizon = max(horizon, window)
     first = 0  # the days before the horizon are the first ones: days are in date order
     while kept[first].date < horizon:
         first += 1
@@ -450,7 +468,9 @@ def apply_occupancy(state: LocationState, report: OccupancyReport) -> tuple[Loca
     if _seen(state, report.event_id):
         return state, Applied.DUPLICATE
     record = (state.day(report.date) or NOTHING_REPORTED).with_occupancy(report)
-    days, index = _store_day(state, record, report.event_id)
+    latest = state.latest_date
+    counted = report.date if latest is None or report.date > latest else latest
+    days, index = _store_day(state, record, report.event_id, counted)
     override, override_date = state.capacity_override, state.capacity_override_date
     if report.capacity is not None and (override_date is None or report.date >= override_date):
         # The newest dated capacity wins, whatever order the reports arrive in.
@@ -484,5 +504,5 @@ def apply_intake(state: LocationState, report: IntakeReport) -> tuple[LocationSt
     record = (state.day(report.date) or NOTHING_REPORTED).with_intake(report)
     newest = state.days[-1].date if state.days else report.date
     outcome = Applied.CORRECTION if report.date < newest else Applied.APPLIED
-    days, index = _store_day(state, record, report.event_id)
+    days, index = _store_day(state, record, report.event_id, state.latest_date)
     return _indexed(state._with(days, state.hold_from), index), outcome

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from alerts.capacity.location import (
     HISTORY_DAYS,
     MAX_HELD_DAYS,
+    MAX_KEPT_DAYS,
     Applied,
     DayRecord,
     LocationState,
@@ -42,12 +43,22 @@ def reference_apply(state: LocationState, report: Report) -> tuple[LocationState
         else previous.with_intake(report)
     )
     kept = sorted([*(d for d in state.days if d.date != report.date), record], key=lambda d: d.date)
-    newest = kept[-1].date
-    horizon = newest - dt.timedelta(days=HISTORY_DAYS - 1)
+    # Kept: the days the next morning count's rules may look back at (counted back from the
+    # newest morning count), the days after it, and nothing older than MAX_KEPT_DAYS.
+    counts = [d.date for d in kept if d.occupancy is not None]
+    counted = max(counts) if counts else None
     hold = state.hold_from
-    if hold is None or hold < horizon:
-        horizon = max(hold or dt.date.min, newest - dt.timedelta(days=MAX_HELD_DAYS - 1))
-    days = tuple(d for d in kept if d.date >= horizon)
+
+    def keep(date: dt.date) -> bool:
+        if (kept[-1].date - date).days >= MAX_KEPT_DAYS:
+            return False
+        if counted is None or date > counted:
+            return True
+        back = (counted - date).days
+        held = back < MAX_HELD_DAYS and (hold is None or hold <= date)
+        return back < HISTORY_DAYS or held
+
+    days = tuple(d for d in kept if keep(d.date))
     if isinstance(report, IntakeReport):
         newest_before = max((d.date for d in state.days), default=report.date)
         outcome = Applied.CORRECTION if report.date < newest_before else Applied.APPLIED
