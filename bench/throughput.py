@@ -47,7 +47,7 @@ from bench.topics import (
     wait_drained,
     worker_source_topics,
 )
-from bench.worker import Worker, scrape, wait_healthy, worker_command
+from bench.worker import PROGRESS, Worker, scrape, wait_healthy, worker_command
 
 
 def run_ceiling(
@@ -118,7 +118,7 @@ async def measure_throughput(worker: Worker, expected: int, poll_s: float) -> di
             raise RunFailed(
                 f"the worker died (code {worker.proc.returncode}):\n{worker.log_tail()}"
             )
-        total, outcomes, took = await scrape(worker)
+        total, outcomes, took = await scrape(worker, PROGRESS)
         now = time.monotonic()
         scrape_times.append(took)
         timeline.append((round(now - worker.started_at, 3), total))

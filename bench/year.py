@@ -48,6 +48,7 @@ from bench.topics import (
     worker_source_topics,
 )
 from bench.worker import (
+    PROGRESS,
     Worker,
     batch_counts,
     events_total,
@@ -167,7 +168,7 @@ async def measure_restart(worker: Worker, expected: int, timeout: float) -> dict
         # before /health says 200, and a scrape during recovery would only slow recovery down.
         if "health_200" in marks:
             with contextlib.suppress(OSError, urllib.error.URLError, RunFailed):
-                total, outcomes, _ = await scrape(worker)
+                total, outcomes, _ = await scrape(worker, PROGRESS)
                 # Reports of the year read again (after a kill, whatever the stopped worker had
                 # not committed) are recognised and skipped: not the new day.
                 total -= outcomes.get("reread", 0)

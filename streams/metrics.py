@@ -17,9 +17,9 @@ Each metric's HELP text ends with which of the two it is (``PER_WORKER``, ``GLOB
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import Metric
@@ -311,6 +311,13 @@ _DELIVERY = {
     ),
 }
 
+#: The names of the capacity gauges (``StateCollector``).
+FAMILY_NAMES: Final = frozenset(
+    family.name
+    for section in (_LOCATION, _PROVINCE, _NATIONAL, _FIRING, _DELIVERY)
+    for family in section.values()
+)
+
 #: Samples by family key, filled in the order of a family table above.
 _Found = dict[str, list[Sample]]
 
@@ -475,11 +482,17 @@ class StateCollector(Collector):
             for index, family in enumerate(families.values()):
                 yield family.metric(s for r in rendered for s in r.samples[index])
 
-    def exposition(self) -> bytes:
-        """The gauges in the Prometheus text format, as ``generate_latest`` writes them."""
+    def exposition(self, names: Collection[str] | None = None) -> bytes:
+        """The gauges in the Prometheus text format, as ``generate_latest`` writes them; with
+        ``names``, only those families (nothing is read or rendered when none of them is one of
+        these gauges: a scrape that asks for a few counters, as ``/metrics?name[]=...``)."""
+        if names is not None and not any(name in FAMILY_NAMES for name in names):
+            return b""
         out: list[str] = []
         for families, rendered in self._sections():
             for index, family in enumerate(families.values()):
+                if names is not None and family.name not in names:
+                    continue
                 out.append(family.header)
                 out.extend(r.text[index] for r in rendered)
         return "".join(out).encode("utf-8")

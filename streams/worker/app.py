@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import importlib.metadata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 import faust
@@ -126,11 +126,18 @@ class Worker:
     delivery: deliver.Delivery
     escalation: escalate.Escalation
 
-    def scrape(self) -> bytes:
+    def scrape(self, names: Collection[str] | None = None) -> bytes:
         """What /metrics sends: the registry as ``generate_latest`` writes it, then the capacity
         gauges from their per-record cache (``streams.gauges``): the same text as with the
-        collector registered last in the registry, without formatting every sample again."""
-        return generate_latest(self.prometheus) + self.picture.exposition()
+        collector registered last in the registry, without formatting every sample again.
+
+        ``names``: only the samples of these names (``/metrics?name[]=a&name[]=b``, as
+        prometheus_client's own exporters filter: a counter's samples are ``<name>_total``)."""
+        if not names:
+            return generate_latest(self.prometheus) + self.picture.exposition()
+        wanted = set(names)
+        registry = self.prometheus.restricted_registry(wanted)
+        return generate_latest(registry) + self.picture.exposition(wanted)
 
     def source_topics(self) -> list[str]:
         """Every topic an agent of this worker reads."""
@@ -161,7 +168,9 @@ def build_worker(
     edge = edge or Edge()
     app = _app(settings)
     topics = _topics(app, settings)
-    prometheus = CollectorRegistry()
+    # Collectors that describe no names (the process collector, Faust's monitor) still answer a
+    # scrape that asks for some samples only (``Worker.scrape``).
+    prometheus = CollectorRegistry(support_collectors_without_names=True)
     metrics = PipelineMetrics.create(prometheus)
     tables = _tables(app, settings, metrics)
     reader = edge.reader or GapReader(settings.broker_address, max_bytes=MAX_MESSAGE_BYTES)

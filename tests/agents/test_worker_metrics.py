@@ -64,3 +64,31 @@ def test_the_scrape_ends_with_the_picture_as_the_collector_before_the_cache_wrot
     text = worker.scrape().decode()
     assert text.endswith(picture)
     assert text.startswith(generate_latest(worker.prometheus).decode()[:200])
+
+
+def test_a_scrape_can_ask_for_some_samples_only() -> None:
+    config = load_alerting_config(None)
+    worker, _ = a_worker(config, locations=(TER_APEL,))
+    result = replay(
+        {TER_APEL.location_id: TER_APEL}, [an_occupancy_report(dt.date(2024, 2, 20), 2100)], config
+    )
+    changes = Changes()
+    worker.ctx.tables.locations.stage(changes, 0, "ter-apel", result.locations["ter-apel"])
+
+    def names(text: bytes) -> set[str]:
+        lines = text.decode().splitlines()
+        return {line.split("{")[0].split(" ")[0] for line in lines if not line.startswith("#")}
+
+    full = worker.scrape()
+    assert {"opvang_location_occupancy", "process_resident_memory_bytes"} <= names(full)
+    some = worker.scrape(["opvang_location_occupancy", "process_resident_memory_bytes"])
+    assert names(some) == {"opvang_location_occupancy", "process_resident_memory_bytes"}
+    # The picture's lines asked for are those of the whole scrape (the process's own figures
+    # move between two scrapes).
+    picture = [line for line in some.decode().splitlines() if "opvang_location_occupancy" in line]
+    assert len(picture) == 3  # HELP, TYPE and Ter Apel's sample
+    assert set(picture) <= set(full.decode().splitlines())
+    # Nothing of the capacity picture when none of it is asked for.
+    assert names(worker.scrape(["process_resident_memory_bytes"])) == {
+        "process_resident_memory_bytes"
+    }

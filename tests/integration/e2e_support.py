@@ -129,8 +129,9 @@ class WorkerProcess(worker_process.WorkerProcess):
         )
         return self.wait_health(lambda b: b.get("locations") == len(records), timeout=30)
 
-    def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+    def metrics(self, query: str = "") -> str:
+        url = f"http://127.0.0.1:{self.port}/metrics{query}"
+        with urllib.request.urlopen(url, timeout=5) as r:
             return str(r.read().decode())
 
 

@@ -217,6 +217,16 @@ async def test_metrics_show_the_capacity_picture(worker: WorkerProcess) -> None:
     assert metric_value(text, "opvang_alerts_firing", {"rule": "cap_near"}) == 1
 
 
+async def test_metrics_give_only_the_samples_asked_for(worker: WorkerProcess) -> None:
+    # As prometheus_client's own exporters: ``name[]`` names samples (a counter's end in _total).
+    text = worker.metrics("?name[]=opvang_events_total&name[]=opvang_national_free_places")
+    names = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line[:1] != "#"}
+    assert names == {"opvang_events_total", "opvang_national_free_places"}
+    assert metric_value(text, "opvang_national_free_places") == 110
+    assert metric_value(text, "opvang_events_total") > 0
+    assert worker.metrics("?name[]=no_such_metric").strip() == ""
+
+
 def get_json(worker: WorkerProcess, path: str) -> tuple[int, Any]:
     import urllib.error
     import urllib.request
