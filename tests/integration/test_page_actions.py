@@ -247,6 +247,29 @@ async def test_acknowledge_and_silence_from_the_page_at_phone_width(
 
 
 READ = "Number(document.body.dataset.silencesRead || 0)"
+BEARER = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+
+
+def silence_elsewhere(worker: WorkerProcess, alert_id: str) -> str:
+    """A silence on ``alert_id`` for 2 hours made through the API (as amtool does): its id."""
+    now = dt.datetime.now(dt.UTC)
+    matcher = {"name": "alert_id", "value": alert_id, "isRegex": False, "isEqual": True}
+    body = {
+        "matchers": [matcher],
+        "startsAt": now.isoformat(),
+        "endsAt": (now + dt.timedelta(hours=2)).isoformat(),
+        "createdBy": "amtool",
+        "comment": "elders stilgezet",
+    }
+    status, answer = call_api(
+        worker.port,
+        "/api/v2/silences",
+        method="POST",
+        body=json.dumps(body).encode(),
+        headers=BEARER,
+    )
+    assert status == 200, answer
+    return str(json.loads(answer)["silenceID"])
 
 
 async def re_render(tab: Browser, row: str) -> None:
@@ -325,29 +348,7 @@ async def test_a_silence_form_being_filled_in_survives_re_renders_and_late_answe
             await form_as_left(tab, row, "uitbreiding loopt, cijfers", 19)
 
             # Somebody else silences Ter Apel (amtool): the held answer does not know that yet.
-            status, body = call_api(
-                worker.port,
-                "/api/v2/silences",
-                method="POST",
-                body=json.dumps(
-                    {
-                        "matchers": [
-                            {
-                                "name": "alert_id",
-                                "value": ter_apel,
-                                "isRegex": False,
-                                "isEqual": True,
-                            }
-                        ],
-                        "startsAt": dt.datetime.now(dt.UTC).isoformat(),
-                        "endsAt": (dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)).isoformat(),
-                        "createdBy": "amtool",
-                        "comment": "elders stilgezet",
-                    }
-                ).encode(),
-                headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
-            )
-            assert status == 200, body
+            silence_elsewhere(worker, ter_apel)
             # A second re-render while the first read is still held; its answer arrives first.
             await re_render(tab, row)
             second = (await tab.wait_held(2))[1]
@@ -360,6 +361,23 @@ async def test_a_silence_form_being_filled_in_survives_re_renders_and_late_answe
             # The late, older answer changed nothing: Ter Apel is still silenced, the form is
             # as it was left.
             assert await tab.evaluate(f"!!document.querySelector('{other} .oncall-unsilence')")
+            await form_as_left(tab, row, "uitbreiding loopt, cijfers", 19)
+
+            # Budel silenced elsewhere too: its form is kept aside (no button to silence it);
+            # that silence lifted, the form comes back as it was left.
+            await tab.stop_holding()
+            elsewhere = silence_elsewhere(worker, budel)
+            await re_render(tab, row)
+            await tab.wait_for(f"!!document.querySelector('{row} .oncall-unsilence')", show=row)
+            assert (
+                await tab.evaluate("document.querySelectorAll('.oncall-silence-form').length") == 0
+            )
+            status, body = call_api(
+                worker.port, f"/api/v2/silence/{elsewhere}", method="DELETE", headers=BEARER
+            )
+            assert status == 200, body
+            await re_render(tab, row)
+            await tab.wait_for(f"!!document.querySelector('{row} .oncall-silence-form')", show=row)
             await form_as_left(tab, row, "uitbreiding loopt, cijfers", 19)
 
             # Sending fails (the connection): the form stays as it is, to send again.
@@ -383,7 +401,11 @@ async def test_a_silence_form_being_filled_in_survives_re_renders_and_late_answe
             assert (
                 await tab.evaluate("document.querySelectorAll('.oncall-silence-form').length") == 0
             )
-            (made,) = [s for s in get(worker, "/api/v2/silences") if s["createdBy"] != "amtool"]
+            (made,) = [
+                s
+                for s in get(worker, "/api/v2/silences")
+                if s["createdBy"] != "amtool" and s["status"]["state"] == "active"
+            ]
             assert made["matchers"][0]["value"] == budel
             assert made["comment"] == "uitbreiding loopt, cijfers"
             ends = dt.datetime.fromisoformat(made["endsAt"].replace("Z", "+00:00"))
