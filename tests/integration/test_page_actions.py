@@ -165,10 +165,15 @@ async def test_acknowledge_and_silence_from_the_page_at_phone_width(
                     break
                 time.sleep(0.3)
             assert [a["by"] for a in acks] == ["Dienstdoende BZK"]
+            # The acknowledgement re-renders the page, which then reads the silences: the alert
+            # as the worker has it now (not only the message under the buttons), and no read in
+            # flight, before the next tap (a re-render between press and release takes the tap).
             await tab.wait_for(
-                f"document.querySelector('{row}').textContent.includes('Bevestigd door Dienst')",
+                f"document.querySelector('{row} .ok-text')?.textContent"
+                ".includes('Bevestigd door Dienst')",
                 show=row,
             )
+            await tab.wait_for("document.body.dataset.silencesPending === '0'")
 
             # Silence Budel for 4 hours, with a reason.
             other = f'[data-alert-id="{budel}"]'
