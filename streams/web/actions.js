@@ -26,12 +26,24 @@
   });
   const store = window.sessionStorage;
   /** Alert ids whose history is open, and the last message per alert: both outlive the
-   * page's re-render every 30 s, and so do silence forms being filled in: the form element
-   * itself is moved into the new bar, so what was chosen and typed stays as it was. */
+   * page's re-render every 30 s, and so do silence forms being filled in. A form, once opened,
+   * is the one copy of what was chosen and typed until it is sent or cancelled: the element
+   * itself is moved into the re-rendered alert (never made again from a copy, never a second
+   * one), kept aside while its alert is not on the page or not to be silenced, and a rebuild of
+   * the buttons after reading the silences leaves it where it is. */
   const openHistory = new Set();
   const messages = new Map();
   const forms = new Map();
   let silences = [];
+  /** The silences read that counts: a read started later makes an earlier one stale, whatever
+   * order their answers arrive in (two re-renders shortly after each other). */
+  let generation = 0;
+  let inFlight = 0;
+  /** The field of a silence form the person is working in, and where the cursor is in it. Moving
+   * the form (the page replaced its alert) takes the focus away; once the form is back on the
+   * page the field gets it back, cursor and all, unless the person went somewhere else. */
+  let working = null;
+  const cursors = new WeakMap();
 
   const STYLE = {
     bar: {
@@ -109,6 +121,7 @@
     if (error.status === 401) {
       store.removeItem(TOKEN_KEY);
       renderLogin();
+      decorateAll(true);
       return "Het token is niet (meer) geldig: log opnieuw in.";
     }
     return `Mislukt: ${error.message || error}`;
@@ -138,6 +151,8 @@
         h("span", {}, `Ingelogd als ${who()}: bevestigen en stilzetten kan.`),
         h("button", { type: "button", id: "oncall-logout", style: STYLE.button, onclick: () => {
           store.removeItem(TOKEN_KEY);
+          forms.clear();
+          working = null;
           renderLogin("Uitgelogd.");
           decorateAll(true);
         } }, "Uitloggen"),
@@ -176,6 +191,7 @@
       store.setItem(NAME_KEY, person);
       renderLogin();
       decorateAll(true);
+      loadSilences();
     } }, name, secret,
     h("button", { type: "submit", id: "oncall-login-button", style: STYLE.button }, "Inloggen"),
     status);
@@ -211,6 +227,7 @@
     }
   }
 
+  /** True once the silence is made; on a failure the form stays as it is, to send again. */
   async function silence(alertId, hours, reason) {
     const start = new Date();
     const end = new Date(start.getTime() + hours * 3600 * 1000);
@@ -221,51 +238,103 @@
         startsAt: start.toISOString(), endsAt: end.toISOString(),
         createdBy: who(), comment: reason,
       });
-      say(alertId, `Stil tot ${when.format(end)}.`);
-      await loadSilences();
     } catch (error) {
       say(alertId, failure(error));
+      return false;
     }
+    say(alertId, `Stil tot ${when.format(end)}.`);
+    return true;
   }
 
   async function unsilence(alertId, silenceId) {
     try {
       await call("DELETE", `api/v2/silence/${encodeURIComponent(silenceId)}`);
-      say(alertId, "Niet meer stil.");
-      await loadSilences();
     } catch (error) {
       say(alertId, failure(error));
+      return;
     }
+    say(alertId, "Niet meer stil.");
+    await loadSilences();
   }
 
   /** The silence form for ``alertId``, kept in ``forms`` until it is sent or cancelled. */
-  function silenceForm(alertId, bar) {
+  function silenceForm(alertId) {
     const hours = h("select", { "aria-label": "Hoe lang", class: "oncall-duration",
       style: { ...STYLE.input, flex: "0 1 8rem" } },
     DURATIONS.map(([label, value]) => h("option", { value: String(value) }, label)));
     const reason = h("input", { type: "text", class: "oncall-reason", placeholder: "Reden",
       maxlength: "1000", required: true, "aria-label": "Reden", style: STYLE.input });
+    const send = h("button", { type: "submit", class: "oncall-silence-submit",
+      style: STYLE.button }, "Stilzetten");
     const close = () => {
       forms.delete(alertId);
+      if (working && form.contains(working)) working = null;
       form.remove();
     };
     const form = h("form", { class: "oncall-silence-form", style: STYLE.form,
-      onsubmit: (event) => {
+      onsubmit: async (event) => {
         event.preventDefault();
+        if (send.disabled) return;
         if (!reason.value.trim()) {
           say(alertId, "Geef een reden op.");
           return;
         }
+        send.disabled = true;
+        const made = await silence(alertId, Number(hours.value), reason.value.trim());
+        send.disabled = false;
+        if (!made) return;
         close();
-        silence(alertId, Number(hours.value), reason.value.trim());
+        await loadSilences();
       } },
-    hours, reason,
-    h("button", { type: "submit", class: "oncall-silence-submit", style: STYLE.button },
-      "Stilzetten"),
+    hours, reason, send,
     h("button", { type: "button", style: STYLE.button, onclick: close }, "Annuleren"));
     forms.set(alertId, form);
-    bar.append(form);
-    reason.focus();
+    return form;
+  }
+
+  /** Put the kept silence form of ``alertId`` (if any) in ``bar`` when the alert can be silenced
+   * from it, else keep it aside; a form that is no longer kept leaves the bar. */
+  function placeForm(bar, alertId) {
+    const form = forms.get(alertId);
+    for (const other of bar.querySelectorAll(":scope > .oncall-silence-form")) {
+      if (other !== form) other.remove();
+    }
+    if (!form) return;
+    if (token() && bar.querySelector(":scope > .oncall-silence")) {
+      if (form.parentNode !== bar) bar.append(form);
+    } else if (form.isConnected) {
+      form.remove();
+    }
+  }
+
+  document.addEventListener("focusin", (event) => {
+    const inForm = event.target instanceof Element && event.target.closest(".oncall-silence-form");
+    working = inForm ? event.target : null;
+  });
+  document.addEventListener("focusout", (event) => {
+    const field = event.target;
+    if (field !== working) return;
+    if (field instanceof HTMLInputElement && field.type === "text") {
+      cursors.set(field, [field.selectionStart, field.selectionEnd, field.selectionDirection]);
+    }
+    // Removing the form from the page fires focusout too, while the field is still in it: only a
+    // field that is on the page after this event and without the focus was left by the person.
+    queueMicrotask(() => {
+      if (working === field && field.isConnected && document.activeElement !== field) {
+        working = null;
+      }
+    });
+  });
+
+  /** Give the field the person was working in its focus and cursor back, once its form is on
+   * the page again; not when the focus is somewhere else now. */
+  function restoreFocus() {
+    const field = working;
+    if (!field || !field.isConnected || document.activeElement === field) return;
+    if (document.activeElement && document.activeElement !== document.body) return;
+    field.focus({ preventScroll: true });
+    const cursor = cursors.get(field);
+    if (cursor) field.setSelectionRange(...cursor);
   }
 
   async function fillHistory(alertId, panel) {
@@ -293,6 +362,38 @@
     }
   }
 
+  /** The buttons that depend on the log-in and the silences, before the message; rebuilt only
+   * when what they show changes, so a rebuild takes no tap and no form away for nothing. */
+  function fillBar(bar, alertId) {
+    const quiet = token() ? silenceOf(alertId) : null;
+    const state = JSON.stringify([!!token(), quiet ? [quiet.id, quiet.endsAt] : null]);
+    if (bar.dataset.state !== state) {
+      bar.dataset.state = state;
+      const old = ":scope > .oncall-ack, :scope > .oncall-silence, :scope > .oncall-unsilence";
+      bar.querySelectorAll(old).forEach((node) => node.remove());
+      const controls = [];
+      if (token()) {
+        controls.push(h("button", { type: "button", class: "oncall-ack", style: STYLE.button,
+          onclick: () => acknowledge(alertId) }, "Bevestigen"));
+        if (quiet) {
+          const until = when.format(new Date(quiet.endsAt));
+          controls.push(h("button", { type: "button", class: "oncall-unsilence",
+            style: STYLE.button, onclick: () => unsilence(alertId, quiet.id) },
+          `Stil tot ${until}: opheffen`));
+        } else {
+          controls.push(h("button", { type: "button", class: "oncall-silence", style: STYLE.button,
+            onclick: () => {
+              const form = forms.get(alertId) || silenceForm(alertId);
+              placeForm(bar, alertId);
+              form.querySelector(".oncall-reason").focus();
+            } }, "Stilzetten"));
+        }
+      }
+      bar.querySelector(":scope > .oncall-message").before(...controls);
+    }
+    placeForm(bar, alertId);
+  }
+
   function decorate(item) {
     const alertId = item.dataset.alertId;
     const panel = h("ol", { class: "oncall-history", "data-for": alertId, style: STYLE.panel });
@@ -309,52 +410,46 @@
           }
         } }, "Geschiedenis"),
       h("a", { class: "oncall-cap", href: `api/cap/${encodeURIComponent(alertId)}`,
-        target: "_blank", rel: "noopener", style: STYLE.link }, "CAP-bericht"));
-    if (token()) {
-      bar.append(
-        h("button", { type: "button", class: "oncall-ack", style: STYLE.button,
-          onclick: () => acknowledge(alertId) }, "Bevestigen"));
-      const quiet = silenceOf(alertId);
-      if (quiet) {
-        bar.append(h("button", { type: "button", class: "oncall-unsilence", style: STYLE.button,
-          onclick: () => unsilence(alertId, quiet.id) }, `Stil tot ${when.format(new Date(quiet.endsAt))}: opheffen`));
-      } else {
-        bar.append(h("button", { type: "button", class: "oncall-silence", style: STYLE.button,
-          onclick: () => {
-            if (!bar.querySelector(".oncall-silence-form")) silenceForm(alertId, bar);
-          } }, "Stilzetten"));
-      }
-    }
-    bar.append(h("span", { class: "oncall-message", "data-for": alertId, role: "status",
-      style: STYLE.note }, messages.get(alertId) || ""));
-    if (token() && forms.has(alertId) && bar.querySelector(".oncall-silence")) {
-      bar.append(forms.get(alertId));
-    }
+        target: "_blank", rel: "noopener", style: STYLE.link }, "CAP-bericht"),
+      h("span", { class: "oncall-message", "data-for": alertId, role: "status",
+        style: STYLE.note }, messages.get(alertId) || ""));
+    fillBar(bar, alertId);
     item.append(bar, panel);
     if (!panel.hidden) fillHistory(alertId, panel);
   }
 
-  /** Give every alert on the page its buttons (``again``: rebuild them all, after a log-in). */
+  /** Give every alert the page has newly drawn its buttons; ``again``: bring those of the alerts
+   * already done up to date too (after a log-in or out, after reading the silences). */
   function decorateAll(again) {
     for (const item of document.querySelectorAll("[data-alert-id]")) {
-      const old = item.querySelectorAll(":scope > .oncall-actions, :scope > .oncall-history");
-      if (old.length && !again) continue;
-      old.forEach((node) => node.remove());
-      decorate(item);
+      const bar = item.querySelector(":scope > .oncall-actions");
+      if (!bar) decorate(item);
+      else if (again) fillBar(bar, item.dataset.alertId);
     }
+    restoreFocus();
   }
 
   async function loadSilences() {
+    const mine = ++generation;
+    inFlight += 1;
+    document.body.dataset.silencesPending = String(inFlight);
+    let found = null;
     try {
-      const found = await call("GET", "api/v2/silences");
-      silences = Array.isArray(found) ? found : [];
+      found = await call("GET", "api/v2/silences");
     } catch (_) {
-      silences = [];
+      found = null;
     }
+    inFlight -= 1;
+    document.body.dataset.silencesPending = String(inFlight);
+    // An answer to a read that a later one overtook is dropped: the later one's answer counts,
+    // also when it arrived first.
+    if (mine !== generation) return;
+    silences = Array.isArray(found) ? found : [];
     decorateAll(true);
-    // How often the silences were read and the bars rebuilt: a reader (a test) can wait for the
-    // rebuild that follows a re-render before it taps.
-    document.body.dataset.silencesRead = String(Number(document.body.dataset.silencesRead || 0) + 1);
+    // How often the newest silences were read and the bars brought up to date: a reader (a test)
+    // can wait for the update that follows a re-render before it taps.
+    const read = Number(document.body.dataset.silencesRead || 0) + 1;
+    document.body.dataset.silencesRead = String(read);
   }
 
   let pending = false;

@@ -75,6 +75,8 @@ class Browser:
         self.binary, self.width, self.height, self.scale = binary, width, height, scale
         self.profile = workdir / f"profile-{uuid.uuid4().hex[:6]}"
         self.complaints: list[str] = []
+        #: Requests held back by :meth:`hold`, oldest first: ``{"id", "method", "url"}``.
+        self.held: list[dict[str, str]] = []
         self._ids = itertools.count(1)
         self._process: subprocess.Popen[bytes] | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -164,6 +166,15 @@ class Browser:
             self.complaints.append(f"{entry.get('text', '')}{where}"[:500])
         elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
             self.complaints.append(json.dumps(params.get("args", []))[:500])
+        elif method == "Fetch.requestPaused":
+            request = params.get("request", {})
+            self.held.append(
+                {
+                    "id": params["requestId"],
+                    "method": request.get("method", ""),
+                    "url": request["url"],
+                }
+            )
 
     async def evaluate(self, expression: str) -> Any:
         """The value of a script expression in the page (a promise is awaited)."""
@@ -223,6 +234,39 @@ class Browser:
                 button="left",
                 clickCount=1,
             )
+
+    async def hold(self, url_pattern: str, *, answered: bool = True) -> None:
+        """Hold back the page's requests whose URL matches ``url_pattern`` (``*`` and ``?`` as
+        wildcards) until :meth:`release`: a slow network on demand. ``answered``: held once the
+        server has answered (the page gets that answer on release, however late), else before
+        the request leaves the browser."""
+        stage = "Response" if answered else "Request"
+        await self.send(
+            "Fetch.enable", patterns=[{"urlPattern": url_pattern, "requestStage": stage}]
+        )
+
+    async def wait_held(self, count: int, timeout: float = 30.0) -> list[dict[str, str]]:
+        """The requests held back so far, once there are at least ``count``."""
+        deadline = time.monotonic() + timeout
+        while len(self.held) < count:
+            assert time.monotonic() < deadline, f"{len(self.held)} requests held, not {count}"
+            await self.evaluate("0")  # reads the events that came in meanwhile
+            await asyncio.sleep(0.05)
+        return list(self.held)
+
+    async def release(self, request: dict[str, str], *, fail: bool = False) -> None:
+        """Let a held request go on (``fail``: as if the connection was refused)."""
+        self.held.remove(request)
+        if fail:
+            await self.send("Fetch.failRequest", requestId=request["id"], errorReason="Failed")
+        else:
+            await self.send("Fetch.continueRequest", requestId=request["id"])
+
+    async def stop_holding(self) -> None:
+        """Hold nothing back any more; the requests still held go on."""
+        for request in list(self.held):
+            await self.release(request)
+        await self.send("Fetch.disable")
 
     async def type(self, selector: str, text: str) -> None:
         """Tap the field, then type ``text`` into it."""
