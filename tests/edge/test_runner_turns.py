@@ -113,3 +113,50 @@ async def test_the_read_stops_where_the_agents_own_stream_caught_up() -> None:
     assert batches[0] == list(range(BATCH_MAX))
     assert batches[1][0] == int(2.5 * BATCH_MAX)
     assert batches[-1][-1] == size - 1
+
+
+class FakeConsumer:
+    """Faust's consumer as the stall watch sees it: the last offset it handed over per
+    partition, and ``seek_wait``."""
+
+    def __init__(self, handed: int | None, fail: bool = False) -> None:
+        self._read_offset: dict[TP, int] = {} if handed is None else {TP(TOPIC, 0): handed}
+        self.fail = fail
+        self.seeks: list[dict[TP, int]] = []
+
+    async def seek_wait(self, partitions: dict[TP, int]) -> None:
+        if self.fail:
+            raise RuntimeError("partition not assigned")
+        self.seeks.append(dict(partitions))
+
+
+async def read_through_with(consumer: FakeConsumer, size: int) -> None:
+    reader = FakeReader(size)
+    run = runner(reader)
+    run.app.consumer = consumer  # type: ignore[attr-defined]
+
+    async def run_batch(cur: Cursor, events: Sequence[Any], handle: Any) -> None:
+        cur.done([e.message for e in events])
+
+    run.run_batch = run_batch  # type: ignore[method-assign]
+    cursor = Cursor(FakeApp(), reader)  # type: ignore[arg-type]
+    await run._read_through(cursor, TP(TOPIC, 0), 0, size, handle=None)  # type: ignore[arg-type]
+
+
+async def test_faust_goes_on_after_what_the_watch_read() -> None:
+    # Faust handed over nothing of the partition yet: it would fetch, decode and hand over the
+    # 3,000 records the watch has handled, for the cursor to drop.
+    consumer = FakeConsumer(handed=None)
+    await read_through_with(consumer, 3000)
+    assert consumer.seeks == [{TP(TOPIC, 0): 3000}]
+    behind = FakeConsumer(handed=1200)
+    await read_through_with(behind, 3000)
+    assert behind.seeks == [{TP(TOPIC, 0): 3000}]
+
+
+async def test_faust_is_never_moved_back_and_a_failed_move_is_no_error() -> None:
+    ahead = FakeConsumer(handed=5000)
+    await read_through_with(ahead, 3000)
+    assert ahead.seeks == []
+    revoked = FakeConsumer(handed=None, fail=True)
+    await read_through_with(revoked, 3000)  # the partition went away meanwhile: left as it is
