@@ -101,7 +101,9 @@ def register(
         # Prometheus text format's content type carries one.
         # ``name[]`` asks for some samples only, as prometheus_client's exporters allow (the
         # benchmark's progress poll asks for the event counter once a second).
-        body = scrape(request.query.getall("name[]", None))
+        # Faust types the query as a plain mapping; under aiohttp it is a multidict.
+        names = cast(aiohttp_web.Request, request).query.getall("name[]", None)
+        body = scrape(names)
         response = aiohttp_web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
         return cast(faust.web.Response, response)
 
