@@ -23,7 +23,6 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from streams.dev import worker_process
 from streams.dev.sink import Delivery, WebhookSink
-from streams.state.follow import reached
 
 #: Ter Apel as the tests put it on the locations topic: a registration centre capped at 2,000.
 TER_APEL: dict[str, Any] = {
@@ -222,34 +221,6 @@ async def read_topic(
     more, to catch records that should not be there) or ``timeout`` passed."""
     records = await read_topic_raw(bootstrap, topic, expect=expect, timeout=timeout, settle=settle)
     return [json.loads(value) for _, value in records if value is not None]
-
-
-async def drain_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | None]]:
-    """(key, value) of every record on ``topic`` now, from the start to the end offsets."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
-    )
-    await consumer.start()
-    records: list[tuple[bytes | None, bytes | None]] = []
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not tps:
-            return records
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not await reached(consumer, ends):
-            batches = await consumer.getmany(timeout_ms=200)
-            for messages in batches.values():
-                records.extend((m.key, m.value) for m in messages)
-    finally:
-        await consumer.stop()
-    return records
 
 
 async def list_topics(bootstrap: str) -> set[str]:
