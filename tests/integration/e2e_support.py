@@ -7,13 +7,14 @@ code, so the tests check the wire contract rather than our agreement with oursel
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,39 @@ class WorkerProcess(worker_process.WorkerProcess):
         url = f"http://127.0.0.1:{self.port}/metrics{query}"
         with urllib.request.urlopen(url, timeout=5) as r:
             return str(r.read().decode())
+
+
+@contextlib.contextmanager
+def fed_worker(
+    bootstrap: str,
+    prefix: str,
+    workdir: Path,
+    locations: Sequence[dict[str, Any]],
+    records: Sequence[tuple[str, str, bytes]],
+    ready: Callable[[str], bool],
+) -> Iterator[str]:
+    """A worker without receivers given ``locations``, then ``records`` ((topic name without the
+    prefix, key, value)); yields its base URL (``http://127.0.0.1:<port>/``) once it has applied
+    every record and ``ready(base URL)`` holds (60 s at most), and stops it at the end."""
+    process = WorkerProcess(
+        bootstrap=bootstrap, prefix=prefix, workdir=workdir, config="receivers: []\n"
+    )
+    process.start()
+    try:
+        asyncio.run(process.publish_locations(*locations))
+        asyncio.run(produce(bootstrap, [(f"{prefix}{t}", k, v) for t, k, v in records]))
+        base = f"http://127.0.0.1:{process.port}/"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            applied = metric_value(process.metrics(), "opvang_events_total", {"outcome": "applied"})
+            if applied == len(records) and ready(base):
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"the worker did not apply the reports:\n{process.log_tail()}")
+        yield base
+    finally:
+        process.stop()
 
 
 def metric_value(text: str, name: str, labels: dict[str, str] | None = None) -> float:
