@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import run_topics
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -84,6 +85,7 @@ class WorkerProcess(worker_process.WorkerProcess):
     ) -> None:
         self.prefix = prefix
         self.workdir = workdir
+        run_topics.remember(bootstrap, prefix)  # its topics go when the test session ends
         config_path = workdir / "alerting.yml"
         config_path.write_text(config, encoding="utf-8")
         super().__init__(
@@ -328,6 +330,7 @@ async def create_input_topics(bootstrap: str, prefix: str, partitions: int) -> N
     """The topics a producer writes to, as the contract describes them (locations: one partition,
     compacted; occupancy and intake: ``partitions`` each), for publishing before a worker ever
     ran: a first produce would otherwise auto-create them with the broker's defaults."""
+    run_topics.remember(bootstrap, prefix)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
