@@ -18,11 +18,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from alerts.config import AlertingConfig
 from alerts.model import IntakeReport, Location, OccupancyReport
 from alerts.replay import replay
+from streams.dev.topic_reader import drain_topic
 from streams.records import encode, intake_to_domain, location_to_domain, occupancy_to_domain
 
 __all__ = ["AlertChecksum", "checksum", "core_changes", "read_alert_changes"]
@@ -72,30 +71,7 @@ def core_changes(
 
 
 async def read_alert_changes(bootstrap: str, topic: str) -> list[dict[str, Any]]:
-    """Every value on ``topic`` from the start to its end offsets now, decoded."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
-    )
-    await consumer.start()
-    changes: list[dict[str, Any]] = []
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not tps:
-            return changes
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        left = {tp for tp in tps if ends[tp] > 0}
-        while left:
-            batches = await consumer.getmany(*left, timeout_ms=1000)
-            for tp, messages in batches.items():
-                changes.extend(json.loads(m.value) for m in messages if m.value is not None)
-                if messages and messages[-1].offset + 1 >= ends[tp]:
-                    left.discard(tp)
-    finally:
-        await consumer.stop()
-    return changes
+    """Every value on ``topic`` from the start to its end offsets now, decoded (no time limit:
+    a year's alerts topic is long)."""
+    records = await drain_topic(bootstrap, topic, timeout=None)
+    return [json.loads(value) for _, value in records if value is not None]

@@ -3,7 +3,8 @@
 The broker is the embedded one (``opvangwacht kafka start``), started here when it is not running
 and stopped again at the end if this session started it; OPVANG_KAFKA_BOOTSTRAP points the tests
 at an existing broker instead. Each test module gets its own topic prefix, so tests never see each
-other's records and can run against a broker that already holds data.
+other's records and can run against a broker that already holds data; the topics of those
+prefixes are deleted when the session ends (``run_topics``).
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import run_topics
 from tooling import TOOLS
 
 
@@ -54,9 +57,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
+    """The broker's address. At the end of the session the topics its tests' workers made are
+    deleted (``run_topics``), before a broker this session started is stopped."""
     external = os.environ.get("OPVANG_KAFKA_BOOTSTRAP")
     if external:
-        yield external
+        try:
+            yield external
+        finally:
+            _delete_session_topics(external)
         return
     from streams.dev import broker
 
@@ -68,8 +76,15 @@ def kafka_bootstrap() -> Iterator[str]:
     try:
         yield status.bootstrap
     finally:
+        _delete_session_topics(status.bootstrap)
         if started:
             broker.stop()
+
+
+def _delete_session_topics(bootstrap: str) -> None:
+    problem = run_topics.delete_session_topics(bootstrap)
+    if problem:
+        warnings.warn(problem, stacklevel=1)
 
 
 @pytest.fixture

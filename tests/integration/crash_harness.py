@@ -42,11 +42,12 @@ from e2e_support import (
     WorkerProcess,
     call_api,
     create_input_topics,
-    drain_topic,
     group_id,
     metric_value,
     produce_many,
 )
+
+from streams.dev.topic_reader import drain_topic
 
 SECRET_ENV = "CRASH_HOOK_SECRET"
 SECRET = "whsec_" + base64.b64encode(b"opvangwacht-crash-test-secret-01").decode()

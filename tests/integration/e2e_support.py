@@ -7,23 +7,24 @@ code, so the tests check the wire contract rather than our agreement with oursel
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import run_topics
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from streams.dev import worker_process
 from streams.dev.sink import Delivery, WebhookSink
-from streams.state.follow import reached
 
 #: Ter Apel as the tests put it on the locations topic: a registration centre capped at 2,000.
 TER_APEL: dict[str, Any] = {
@@ -84,6 +85,7 @@ class WorkerProcess(worker_process.WorkerProcess):
     ) -> None:
         self.prefix = prefix
         self.workdir = workdir
+        run_topics.remember(bootstrap, prefix)  # its topics go when the test session ends
         config_path = workdir / "alerting.yml"
         config_path.write_text(config, encoding="utf-8")
         super().__init__(
@@ -133,6 +135,39 @@ class WorkerProcess(worker_process.WorkerProcess):
         url = f"http://127.0.0.1:{self.port}/metrics{query}"
         with urllib.request.urlopen(url, timeout=5) as r:
             return str(r.read().decode())
+
+
+@contextlib.contextmanager
+def fed_worker(
+    bootstrap: str,
+    prefix: str,
+    workdir: Path,
+    locations: Sequence[dict[str, Any]],
+    records: Sequence[tuple[str, str, bytes]],
+    ready: Callable[[str], bool],
+) -> Iterator[str]:
+    """A worker without receivers given ``locations``, then ``records`` ((topic name without the
+    prefix, key, value)); yields its base URL (``http://127.0.0.1:<port>/``) once it has applied
+    every record and ``ready(base URL)`` holds (60 s at most), and stops it at the end."""
+    process = WorkerProcess(
+        bootstrap=bootstrap, prefix=prefix, workdir=workdir, config="receivers: []\n"
+    )
+    process.start()
+    try:
+        asyncio.run(process.publish_locations(*locations))
+        asyncio.run(produce(bootstrap, [(f"{prefix}{t}", k, v) for t, k, v in records]))
+        base = f"http://127.0.0.1:{process.port}/"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            applied = metric_value(process.metrics(), "opvang_events_total", {"outcome": "applied"})
+            if applied == len(records) and ready(base):
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"the worker did not apply the reports:\n{process.log_tail()}")
+        yield base
+    finally:
+        process.stop()
 
 
 def metric_value(text: str, name: str, labels: dict[str, str] | None = None) -> float:
@@ -224,34 +259,6 @@ async def read_topic(
     return [json.loads(value) for _, value in records if value is not None]
 
 
-async def drain_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | None]]:
-    """(key, value) of every record on ``topic`` now, from the start to the end offsets."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
-    )
-    await consumer.start()
-    records: list[tuple[bytes | None, bytes | None]] = []
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not tps:
-            return records
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not await reached(consumer, ends):
-            batches = await consumer.getmany(timeout_ms=200)
-            for messages in batches.values():
-                records.extend((m.key, m.value) for m in messages)
-    finally:
-        await consumer.stop()
-    return records
-
-
 async def list_topics(bootstrap: str) -> set[str]:
     """Every topic on the broker."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
@@ -323,6 +330,7 @@ async def create_input_topics(bootstrap: str, prefix: str, partitions: int) -> N
     """The topics a producer writes to, as the contract describes them (locations: one partition,
     compacted; occupancy and intake: ``partitions`` each), for publishing before a worker ever
     ran: a first produce would otherwise auto-create them with the broker's defaults."""
+    run_topics.remember(bootstrap, prefix)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:

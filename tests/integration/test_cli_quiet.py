@@ -14,6 +14,7 @@ import sys
 import uuid
 
 import pytest
+import run_topics
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +37,7 @@ def test_load_locations_and_replay_into_new_prefixes_print_no_kafka_noise(
 ) -> None:
     for _ in range(4):
         prefix = f"test-{uuid.uuid4().hex[:10]}."
+        run_topics.remember(kafka_bootstrap, prefix)  # deleted when the session ends
         loaded = opvangwacht(prefix, kafka_bootstrap, "load-locations")
         replayed = opvangwacht(prefix, kafka_bootstrap, "replay", "ter-apel-2022-08")
         assert loaded.returncode == 0, loaded.stderr

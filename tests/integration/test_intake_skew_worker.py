@@ -22,18 +22,11 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # the benchmark is not part of the installed package
     sys.path.insert(0, str(REPO))
 
-from bench.checksum import checksum, core_changes, read_alert_changes  # noqa: E402
-from bench.topics import (  # noqa: E402
-    create_topics,
-    delete_topics,
-    produce_locations,
-    produce_messages,
-    wait_drained,
-    worker_source_topics,
-)
-from bench.worker import Worker  # noqa: E402
+from worker_checksum import assert_worker_gives_checksum  # noqa: E402
+
+from bench.checksum import checksum, core_changes  # noqa: E402
 from bench.year import YearData  # noqa: E402
-from streams.settings import Settings, load_alerting_config  # noqa: E402
+from streams.settings import load_alerting_config  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +42,6 @@ async def test_intake_read_weeks_behind_occupancy_gives_the_cores_alerts(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     prefix = f"skew-{uuid.uuid4().hex[:8]}."
-    app_id = Settings(topic_prefix=prefix).app_id
     year = YearData(LOCATIONS, seed=7)
     days = [year.day(prefix, START + dt.timedelta(days=d)) for d in range(DAYS)]
     head = [m for day in days[:HEAD] for m in day]
@@ -60,21 +52,14 @@ async def test_intake_read_weeks_behind_occupancy_gives_the_cores_alerts(
     )
     # The provinces' and the nation's forecasts change in these weeks, not only the locations'.
     assert core.changes >= 40, core
-    await create_topics(kafka_bootstrap, prefix, 4)
-    topics = worker_source_topics(prefix)
-    worker: Worker | None = None
-    try:
-        await produce_locations(kafka_bootstrap, prefix, year.locations)
-        await produce_messages(kafka_bootstrap, iter(head), len(head))
-        worker = Worker(kafka_bootstrap, prefix, 4, tmp_path / "worker.log", "info")
-        for batch in (None, counts, flows):
-            if batch is not None:
-                await produce_messages(kafka_bootstrap, iter(batch), len(batch))
-            lag, _ = await wait_drained(kafka_bootstrap, app_id, topics, timeout=120.0, stall=60.0)
-            assert lag == 0, worker.log_tail()
-        worked = checksum(await read_alert_changes(kafka_bootstrap, f"{prefix}alerts"))
-        assert (worked.changes, worked.sha256) == (core.changes, core.sha256), worker.log_tail()
-    finally:
-        if worker is not None:
-            worker.shut_down()
-        await delete_topics(kafka_bootstrap, prefix, app_id)
+    await assert_worker_gives_checksum(
+        kafka_bootstrap,
+        prefix,
+        year.locations,
+        core,
+        tmp_path / "worker.log",
+        backlog=head,
+        later=(counts, flows),
+        timeout=120.0,
+        stall=60.0,
+    )

@@ -27,7 +27,6 @@ import pytest
 from e2e_support import (
     WorkerProcess,
     call_api,
-    drain_topic,
     list_topics,
     produce,
     read_topic,
@@ -60,6 +59,8 @@ from fakes.servers import (
     WebhookReceiver,
 )
 from fakes.signing import messagebird_jwt, twilio_signature
+
+from streams.dev.topic_reader import drain_topic
 
 pytestmark = pytest.mark.integration
 

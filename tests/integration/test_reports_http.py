@@ -24,10 +24,11 @@ from typing import Any
 
 import pytest
 from cdp import Browser, chromium
-from e2e_support import TER_APEL, WorkerProcess, call_api, drain_topic, metric_value
+from e2e_support import TER_APEL, WorkerProcess, call_api, metric_value
 from test_http_hardening import BAD_BODIES
 from test_status_page import ARTIFACTS, location
 
+from streams.dev.topic_reader import drain_topic
 from streams.web.sources import hash_token
 from streams.worker.melden import CONCURRENT_UPLOADS
 

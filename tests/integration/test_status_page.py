@@ -11,12 +11,10 @@ Without `chromium` the module skips on a developer's machine and fails where CI 
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 import re
 import subprocess
-import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -25,7 +23,7 @@ from typing import Any
 
 import pytest
 from cdp import HEADLESS
-from e2e_support import WorkerProcess, metric_value, produce
+from e2e_support import fed_worker
 from tooling import require
 
 pytestmark = pytest.mark.integration
@@ -90,38 +88,20 @@ def reports() -> list[tuple[str, str, bytes]]:
 
 @pytest.fixture(scope="module")
 def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A worker with the two mornings applied; yields the page's URL."""
-    process = WorkerProcess(
-        bootstrap=kafka_bootstrap,
-        prefix=f"page-{uuid.uuid4().hex[:8]}.",
-        workdir=Path(tmp_path_factory.mktemp("worker")),
-        config="receivers: []\n",
-    )
-    process.start()
-    try:
-
-        def topic(name: str) -> str:
-            return f"{process.prefix}{name}"
-
-        asyncio.run(process.publish_locations(*LOCATIONS))
-        asyncio.run(produce(kafka_bootstrap, [(topic(t), k, v) for t, k, v in reports()]))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            text = process.metrics()
-            applied = metric_value(text, "opvang_events_total", {"outcome": "applied"})
-            if applied == len(DAYS) * len(COUNTS) and _listed(process.port, "severity=info"):
-                break
-            time.sleep(0.5)
-        else:
-            raise AssertionError(f"the worker did not apply the reports:\n{process.log_tail()}")
-        yield f"http://127.0.0.1:{process.port}/"
-    finally:
-        process.stop()
+    """A worker with the three mornings applied; yields the page's URL."""
+    with fed_worker(
+        kafka_bootstrap,
+        f"page-{uuid.uuid4().hex[:8]}.",
+        Path(tmp_path_factory.mktemp("worker")),
+        LOCATIONS,
+        reports(),
+        ready=lambda base: _listed(base, "severity=info"),
+    ) as base:
+        yield base
 
 
-def _listed(port: int, query: str) -> bool:
-    url = f"http://127.0.0.1:{port}/api/alerts?{query}"
-    with urllib.request.urlopen(url, timeout=5) as response:
+def _listed(base: str, query: str) -> bool:
+    with urllib.request.urlopen(f"{base}api/alerts?{query}", timeout=5) as response:
         return bool(json.loads(response.read())["alerts"])
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -27,7 +26,7 @@ from typing import Any
 
 import pytest
 from cdp import Browser, chromium
-from e2e_support import WorkerProcess, metric_value, produce
+from e2e_support import WorkerProcess, fed_worker
 from test_status_page import location
 
 pytestmark = pytest.mark.integration
@@ -77,29 +76,17 @@ def get(url: str) -> tuple[int, Any]:
 
 @pytest.fixture(scope="module")
 def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    process = WorkerProcess(
-        bootstrap=kafka_bootstrap,
-        prefix=f"truth-{uuid.uuid4().hex[:8]}.",
-        workdir=Path(tmp_path_factory.mktemp("worker")),
-        config="receivers: []\n",
-    )
-    process.start()
-    try:
-        asyncio.run(process.publish_locations(*LOCATIONS))
-        records = [(f"{process.prefix}{t}", k, v) for t, k, v in reports()]
-        asyncio.run(produce(kafka_bootstrap, records))
-        base = f"http://127.0.0.1:{process.port}/"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            applied = metric_value(process.metrics(), "opvang_events_total", {"outcome": "applied"})
-            if applied == len(records) and "2.021" in json.dumps(get(base + "api/alerts")[1]):
-                break
-            time.sleep(0.5)
-        else:
-            raise AssertionError(f"the worker did not apply the reports:\n{process.log_tail()}")
+    """A worker with the week applied and Ter Apel's last count in its alert; yields the page's
+    URL."""
+    with fed_worker(
+        kafka_bootstrap,
+        f"truth-{uuid.uuid4().hex[:8]}.",
+        Path(tmp_path_factory.mktemp("worker")),
+        LOCATIONS,
+        reports(),
+        ready=lambda base: "2.021" in json.dumps(get(base + "api/alerts")[1]),
+    ) as base:
         yield base
-    finally:
-        process.stop()
 
 
 def on_page(

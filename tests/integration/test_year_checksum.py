@@ -18,18 +18,11 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # the benchmark is not part of the installed package
     sys.path.insert(0, str(REPO))
 
-from bench.checksum import checksum, core_changes, read_alert_changes  # noqa: E402
-from bench.topics import (  # noqa: E402
-    create_topics,
-    delete_topics,
-    produce_locations,
-    produce_messages,
-    wait_drained,
-    worker_source_topics,
-)
-from bench.worker import Worker  # noqa: E402
+from worker_checksum import assert_worker_gives_checksum  # noqa: E402
+
+from bench.checksum import checksum, core_changes  # noqa: E402
 from bench.year import YearData  # noqa: E402
-from streams.settings import Settings, load_alerting_config  # noqa: E402
+from streams.settings import load_alerting_config  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -42,25 +35,18 @@ async def test_the_worker_gives_the_cores_checksum_on_three_weeks(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     prefix = f"checksum-{uuid.uuid4().hex[:8]}."
-    app_id = Settings(topic_prefix=prefix).app_id
     year = YearData(LOCATIONS, seed=7)
     messages = [m for d in range(DAYS) for m in year.day(prefix, START + dt.timedelta(days=d))]
     core = checksum(core_changes(year.locations, messages, load_alerting_config(None)))
     # Location, province and national rules all change something in these three weeks.
     assert core.changes >= 50, core
-    await create_topics(kafka_bootstrap, prefix, 4)
-    worker: Worker | None = None
-    try:
-        await produce_locations(kafka_bootstrap, prefix, year.locations)
-        await produce_messages(kafka_bootstrap, iter(messages), len(messages))
-        worker = Worker(kafka_bootstrap, prefix, 4, tmp_path / "worker.log", "info")
-        lag, _ = await wait_drained(
-            kafka_bootstrap, app_id, worker_source_topics(prefix), timeout=240.0, stall=90.0
-        )
-        assert lag == 0, worker.log_tail()
-        worked = checksum(await read_alert_changes(kafka_bootstrap, f"{prefix}alerts"))
-        assert (worked.changes, worked.sha256) == (core.changes, core.sha256), worker.log_tail()
-    finally:
-        if worker is not None:
-            worker.shut_down()
-        await delete_topics(kafka_bootstrap, prefix, app_id)
+    await assert_worker_gives_checksum(
+        kafka_bootstrap,
+        prefix,
+        year.locations,
+        core,
+        tmp_path / "worker.log",
+        backlog=messages,
+        timeout=240.0,
+        stall=90.0,
+    )
