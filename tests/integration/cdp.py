@@ -156,6 +156,15 @@ class Browser:
                 return dict(data.get("result", {}))
             self._note(data)
 
+    def unexpected(self, expected: dict[str, str]) -> list[str]:
+        """The complaints other than those ``expected``: an address ending (``"/favicon.ico)"``,
+        as the complaint names it) and what its complaint says (``"404 (Not Found) (http"``)."""
+        return [
+            c
+            for c in self.complaints
+            if not any(c.endswith(end) and said in c for end, said in expected.items())
+        ]
+
     def _note(self, event: dict[str, Any]) -> None:
         method, params = event.get("method"), event.get("params", {})
         if method == "Runtime.exceptionThrown":
