@@ -19,9 +19,9 @@ How the two tables are kept in step, and records rebuilt from them: ``streams.st
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Final
 
 from alerts.capacity.location import DayRecord
 from alerts.engine import LocationRecord
@@ -54,7 +54,7 @@ class LocationHead:
     def to_dict(self) -> dict[str, Any]:
         return {
             **self.record.to_dict(),
-            "dates": [d.isoformat() for d in self.dates],
+            "date_runs": _runs(self.dates),
             "seq": self.seq,
             "offsets": dict(self.offsets),
         }
@@ -62,26 +62,142 @@ class LocationHead:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LocationHead:
         rest = {key: value for key, value in data.items() if key not in _HEAD_FIELDS}
-        dates = tuple(dt.date.fromisoformat(d) for d in data.get("dates", ()))
+        if "date_runs" in data:
+            dates = _from_runs(data["date_runs"])
+        else:  # written before 2026-12-03: every date in full
+            dates = tuple(dt.date.fromisoformat(d) for d in data.get("dates", ()))
         offsets = {str(k): int(v) for k, v in (data.get("offsets") or {}).items()}
         return cls(LocationRecord.from_dict(rest), dates, int(data.get("seq", 0)), offsets)
 
 
-_HEAD_FIELDS = frozenset({"dates", "seq", "offsets"})
+_HEAD_FIELDS = frozenset({"dates", "date_runs", "seq", "offsets"})
+_ONE_DAY: Final = dt.timedelta(days=1)
+
+
+def _runs(dates: Sequence[dt.date]) -> list[list[Any]]:
+    """Dates as runs of consecutive days, ``[first, count]`` each: a location's 42 to 90 dates
+    are nearly always one run, a few bytes where the dates in full were half a kilobyte."""
+    runs: list[list[Any]] = []
+    last: dt.date | None = None
+    for date in dates:
+        if last is not None and date - last == _ONE_DAY:
+            runs[-1][1] += 1
+        else:
+            runs.append([date, 1])
+        last = date
+    return [[first.isoformat(), count] for first, count in runs]
+
+
+def _from_runs(runs: Iterable[Sequence[Any]]) -> tuple[dt.date, ...]:
+    dates: list[dt.date] = []
+    for first, count in runs:
+        start = dt.date.fromisoformat(first)
+        dates.extend(start + dt.timedelta(days=i) for i in range(count))
+    return tuple(dates)
 
 
 @dataclass(frozen=True, slots=True)
 class WeekRow:
-    """The days of one location in one week, in date order."""
+    """The days of one location in one week, in date order.
+
+    On the changelog a day is a positional list (``_day_list``), not a dict with field names: a
+    week row is the most written value of the worker (about half of all changelog bytes in the
+    year benchmark), and a day as a dict was 320 bytes, of which a third were field names and
+    another fifth the event ids repeated in ``seen``. Rows written as dicts (before 2026-12-03)
+    are still read."""
 
     days: tuple[DayRecord, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"days": [day.to_dict() for day in self.days]}
+        return {"d": [_day_list(day) for day in self.days]}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WeekRow:
+        if "d" in data:
+            return cls(tuple(_day_from_list(day) for day in data["d"]))
         return cls(tuple(DayRecord.from_dict(day) for day in data.get("days", ())))
+
+    # ---- the version a row replaced, as its difference to this row (``streams.state.split``)
+
+    def delta_of(self, before: WeekRow) -> dict[str, Any]:
+        """``before`` told as this row's days it shares (the very same objects, by position in
+        this row) and its other days in full. A row usually differs from the version it replaced
+        by one day, so this is a few bytes where the whole previous week was a kilobyte."""
+        index = {id(day): i for i, day in enumerate(self.days)}
+        kept: list[int] = []
+        other: list[list[Any]] = []
+        for day in before.days:
+            i = index.get(id(day))
+            if i is None:
+                other.append(_day_list(day))
+            else:
+                kept.append(i)
+        return {"k": kept, "d": other}
+
+    def undo(self, delta: Mapping[str, Any]) -> WeekRow:
+        """The row ``delta`` (:meth:`delta_of`) describes."""
+        days = [self.days[i] for i in delta.get("k", ())]
+        days.extend(_day_from_list(day) for day in delta.get("d", ()))
+        days.sort(key=_date_of)
+        return WeekRow(tuple(days))
+
+
+def _date_of(day: DayRecord) -> dt.date:
+    return day.date
+
+
+# Where a day's ``seen`` names its own morning count or intake report, the list says 0 or 1.
+_OCCUPANCY_EVENT: Final = 0
+_INTAKE_EVENT: Final = 1
+
+
+def _day_list(day: DayRecord) -> list[Any]:
+    """A day as the changelog stores it: its fields in declaration order, ``seen`` last, with the
+    day's own two event ids as 0 and 1 (an id may be in ``seen`` more than once: a repeated
+    recount)."""
+    occupancy_event, intake_event = day.occupancy_event, day.intake_event
+    seen: list[Any] = []
+    for event in day.seen:
+        if event == occupancy_event:
+            seen.append(_OCCUPANCY_EVENT)
+        elif event == intake_event:
+            seen.append(_INTAKE_EVENT)
+        else:
+            seen.append(event)
+    return [
+        day.date.isoformat(),
+        occupancy_event,
+        day.occupancy,
+        day.capacity,
+        day.without_bed,
+        day.slept_outside,
+        intake_event,
+        day.arrivals,
+        day.transfers_out,
+        day.departures,
+        day.unplaced,
+        seen,
+    ]
+
+
+def _day_from_list(data: Sequence[Any]) -> DayRecord:
+    (date, occupancy_event, occupancy, capacity, without_bed, slept_outside, intake_event,
+     arrivals, transfers_out, departures, unplaced, seen) = data  # fmt: skip
+    own = (occupancy_event, intake_event)
+    return DayRecord(
+        dt.date.fromisoformat(date),
+        occupancy_event,
+        occupancy,
+        capacity,
+        without_bed,
+        slept_outside,
+        intake_event,
+        arrivals,
+        transfers_out,
+        departures,
+        unplaced,
+        tuple(own[event] if isinstance(event, int) else event for event in seen),
+    )
 
 
 class LocationStore(SplitStore[LocationRecord, LocationHead]):

@@ -12,7 +12,8 @@ topics, and Kafka gives no order between topics, so the writer imposes one (``Ch
 row write of a batch is acknowledged by the broker before any head of that batch is sent, and a
 row is deleted only after the head that stopped naming it is acknowledged. A row carries the
 sequence number of the head write it belongs to (``Versions.seq``) and the version it replaced
-(``Versions.prev``). After a crash between the two steps a row can be one version ahead of its
+(``Versions.prev``; for a row kind that can tell it, as its difference to the new version:
+``WeekRow.delta_of``). After a crash between the two steps a row can be one version ahead of its
 head; the head's ``seq`` says so, and the record is rebuilt from the row's previous version,
 exactly as it was when the head was written. At most one version can be ahead: the next batch
 starts only once the heads of this one are acknowledged.
@@ -130,12 +131,15 @@ class Versions:
         return self.prev  # written for a head that never reached the changelog
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "row": self.row.to_dict(),
-            "prev_seq": self.prev_seq,
-            "prev": None if self.prev is None else self.prev.to_dict(),
-        }
+        data = {"seq": self.seq, "row": self.row.to_dict(), "prev_seq": self.prev_seq}
+        if self.prev is None:
+            data["prev"] = None
+        elif hasattr(self.row, "delta_of"):
+            # Only how the replaced version differs from this one: usually a day of a week.
+            data["prev_delta"] = self.row.delta_of(self.prev)
+        else:
+            data["prev"] = self.prev.to_dict()
+        return data
 
 
 class VersionedRows:
@@ -150,10 +154,14 @@ class VersionedRows:
     def from_dict(self, data: Mapping[str, Any]) -> Versions:
         if "seq" not in data:
             return Versions(0, self.kind.from_dict(data))
+        row = self.kind.from_dict(data["row"])
+        delta = data.get("prev_delta")
+        if delta is not None:
+            return Versions(int(data["seq"]), row, data.get("prev_seq"), row.undo(delta))
         prev = data.get("prev")
         return Versions(
             int(data["seq"]),
-            self.kind.from_dict(data["row"]),
+            row,
             data.get("prev_seq"),
             None if prev is None else self.kind.from_dict(prev),
         )
