@@ -213,8 +213,15 @@ class LocationStore(SplitStore[LocationRecord, LocationHead]):
         return {monday: tuple(days) for monday, days in weeks.items()}
 
     def same(self, old: Any, new: Any) -> bool:
-        # A week is rebuilt on every call; it is unchanged when it holds the very same days.
-        return len(old) == len(new) and all(a is b for a, b in zip(old, new, strict=True))
+        """A week needs no new row when it holds the very same days, or only some of them: the
+        history is trimmed from its oldest day, and the head's dates say which of a row's days
+        the record holds (:meth:`join`), so a row left with days the record dropped reads back
+        the same. Without this the oldest week was written again at every new day, a third of
+        all week rows."""
+        if len(new) > len(old):
+            return False
+        kept = {id(day) for day in old}
+        return all(id(day) in kept for day in new)
 
     def head(self, record: LocationRecord) -> LocationHead:
         bare = replace(record, state=replace(record.state, days=()))

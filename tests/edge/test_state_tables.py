@@ -150,6 +150,31 @@ async def test_weeks_the_record_drops_are_deleted() -> None:
     assert len(deleted) == len(set(deleted))  # each week once
 
 
+async def test_a_week_that_only_lost_its_oldest_days_is_not_written_again() -> None:
+    # With a full history every new day pushes the oldest day out of the record; its week keeps
+    # the row it had, and the head's dates say which of the row's days the record holds.
+    locations, heads, days = store()
+    record = None
+    for day in range(100):
+        record = apply(record, day, 1500)
+        await write(locations, 0, "ter-apel", record)
+    assert record is not None
+    oldest = record.state.days[0].date
+    days.changelog.clear()
+    record = apply(locations.get("ter-apel"), 100, 1600)
+    await write(locations, 0, "ter-apel", record)
+    assert record.state.days[0].date > oldest  # the history lost a day...
+    written = [key for _, key, value in days.changelog if value is not None]
+    assert written == [week_n(100)]  # ...and only the week of the new day was written
+    stale = days.data[week_key("ter-apel", week_of(oldest))].row.days
+    assert oldest in {d.date for d in stale}  # the row still holds the dropped day
+    # Read back from the changelog (a restart), the record is the same, without that day.
+    for table, kind in ((heads, LocationHead), (days, VersionedRows(WeekRow))):
+        for key, value in list(table.data.items()):
+            table.data[key] = kind.from_dict(orjson.loads(orjson.dumps(value.to_dict())))
+    assert locations.get("ter-apel") == record
+
+
 async def test_after_a_recovery_the_record_is_rebuilt_from_the_tables() -> None:
     locations, heads, days = store()
     record = None
