@@ -15,6 +15,7 @@ import pytest
 
 from alerts.capacity.location import DayRecord, LocationState
 from alerts.engine import LocationRecord
+from streams.state.batch import Overlay
 from streams.state.locations import LocationStore, week_key, week_of
 from streams.state.split import Changes
 
@@ -165,3 +166,25 @@ def test_a_week_is_handed_back_as_the_earlier_tuple_only_with_the_very_same_days
     assert later[monday1][-1].occupancy == 1600
     shorter = store.parts_after(record(*days[:12]), earlier)
     assert shorter[monday1] == tuple(days[7:12])
+
+
+def test_a_batch_reads_the_offset_of_a_source_as_its_merged_offsets_give_it() -> None:
+    store = LocationStore(Table(), Table())
+    changes = Changes()
+    store.stage(changes, 0, KEY, record(day(0)), {"occupancy:0": 5, "intake:0": 3})
+    batch = Overlay(store)
+    sources = ("occupancy:0", "intake:0", "occupancy:1")
+
+    def both() -> list[tuple[int, int]]:
+        return [(batch.offset(KEY, s), batch.offsets(KEY).get(s, -1)) for s in sources]
+
+    assert both() == [(5, 5), (3, 3), (-1, -1)]
+    batch.set(0, KEY, record(day(0), day(1)), {"occupancy:0": 7})
+    assert both() == [(7, 7), (3, 3), (-1, -1)]
+    batch.set(0, KEY, record(day(0), day(1)), {"occupancy:1": 0})
+    assert both() == [(7, 7), (3, 3), (0, 0)]
+    assert batch.offset("elsewhere", "occupancy:0") == -1
+    plain = Overlay(Table())  # a plain table keeps no offsets
+    plain.set(0, KEY, 1, {"occupancy:0": 2})
+    assert plain.offset(KEY, "occupancy:0") == plain.offsets(KEY).get("occupancy:0", -1) == 2
+
