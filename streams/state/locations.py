@@ -143,8 +143,9 @@ class LocationStore(SplitStore[LocationRecord, LocationHead]):
         return old is new or _same_days(old, new)
 
     def head(self, record: LocationRecord) -> LocationHead:
-        bare = replace(record, state=replace(record.state, days=()))
-        return LocationHead(bare, tuple(d.date for d in record.state.days))
+        state = record.state
+        bare = record.with_state(replace(state, days=()))
+        return LocationHead(bare, tuple([day.date for day in state.days]))
 
     def head_parts(self, head: LocationHead) -> Iterable[Any]:
         return dict.fromkeys(week_of(date) for date in head.dates)

@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 
 from alerts.capacity.location import DayRecord, LocationState
+from alerts.capacity.penalties import PenaltyTally
 from alerts.engine import LocationRecord
+from alerts.rules.lifecycle import AlertState
 from streams.state.batch import Overlay
-from streams.state.locations import LocationStore, week_key, week_of
+from streams.state.locations import LocationHead, LocationStore, week_key, week_of
 from streams.state.split import Changes
 
 START = dt.date(2022, 8, 1)  # a Monday
@@ -188,3 +190,17 @@ def test_a_batch_reads_the_offset_of_a_source_as_its_merged_offsets_give_it() ->
     plain.set(0, KEY, 1, {"occupancy:0": 2})
     assert plain.offset(KEY, "occupancy:0") == plain.offsets(KEY).get("occupancy:0", -1) == 2
 
+
+def test_the_head_is_the_whole_record_but_its_days() -> None:
+    state = LocationState(KEY, START, 2100, 2200, START, START, 3, 1, (day(0), day(1), day(2)))
+    full = LocationRecord(
+        state,
+        {"cap_exceeded": AlertState("a1", "cap_exceeded", True, "critical", 2)},
+        {"coa": PenaltyTally("coa", 2, 500, START)},
+        START + dt.timedelta(days=1),
+        START + dt.timedelta(days=2),
+    )
+    head = LocationStore(Table(), Table()).head(full)
+    bare = dataclasses.replace(full, state=dataclasses.replace(state, days=()))
+    assert head == LocationHead(bare, (day(0).date, day(1).date, day(2).date))
+    assert head.record.to_dict() == {**full.to_dict(), "state": {**state.to_dict(), "days": []}}
