@@ -23,7 +23,9 @@ after a restart is recognised by its offset, whatever Faust committed
 
 Whole records are rebuilt from the two tables when first read and kept in a cache. A cache entry
 is trusted only while the head in the table is the very object it was built from: after a
-recovery or a rebalance the table holds new objects and the record is rebuilt.
+recovery or a rebalance the table holds new objects and the record is rebuilt. An entry written by
+``stage`` also keeps the parts of its record, so the next write of the key compares against them
+instead of splitting the record again.
 """
 
 from __future__ import annotations
