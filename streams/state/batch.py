@@ -140,6 +140,17 @@ class Overlay:
             return stored
         return {**stored, **pending[2]}
 
+    def offset(self, key: Any, source: str) -> int:
+        """The input offset of ``source`` the key's record reflects, -1 for none: what
+        ``offsets(key).get(source, -1)`` gives, without merging the two mappings."""
+        pending = self._dirty.get(key)
+        if pending is not None and pending[2] and source in pending[2]:
+            return pending[2][source]
+        stored: Mapping[str, int] = (
+            self.table.offsets(key) if hasattr(self.table, "offsets") else {}
+        )
+        return stored.get(source, -1)
+
     def set(
         self, partition: int, key: Any, value: Any, offsets: Mapping[str, int] | None = None
     ) -> None:

@@ -18,7 +18,10 @@ How the two tables are kept in step, and records rebuilt from them: ``streams.st
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import functools
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
@@ -30,9 +33,30 @@ from streams.state.split import SplitStore
 __all__ = ["LocationHead", "LocationStore", "WeekRow", "week_key", "week_of"]
 
 
+@functools.lru_cache(maxsize=4096)
 def week_of(date: dt.date) -> dt.date:
-    """The Monday of the ISO week ``date`` is in: the part a day is stored under."""
+    """The Monday of the ISO week ``date`` is in: the part a day is stored under. Kept per date
+    (a few thousand: a location's days come and go over a year and more)."""
     return date - dt.timedelta(days=date.weekday())
+
+
+_WEEK: Final = dt.timedelta(days=7)
+
+
+def _same_days(
+    old: Sequence[DayRecord], days: Sequence[DayRecord], start: int = 0, stop: int | None = None
+) -> bool:
+    """Whether a week holds the very same days (by identity, as ``SplitStore.same``) as
+    ``days[start:stop]``."""
+    stop = len(days) if stop is None else stop
+    return len(old) == stop - start and all(map(operator.is_, old, days[start:stop]))
+
+
+def _weeks_of_unsorted(days: Iterable[DayRecord]) -> dict[dt.date, tuple[DayRecord, ...]]:
+    weeks: dict[dt.date, list[DayRecord]] = {}
+    for day in days:
+        weeks.setdefault(week_of(day.date), []).append(day)
+    return {monday: tuple(week) for monday, week in weeks.items()}
 
 
 def week_key(location_id: str, monday: dt.date) -> str:
@@ -207,25 +231,45 @@ class LocationStore(SplitStore[LocationRecord, LocationHead]):
         return week_key(key, part)
 
     def parts(self, record: LocationRecord) -> Mapping[Any, Any]:
-        weeks: dict[dt.date, list[DayRecord]] = {}
-        for day in record.state.days:
-            weeks.setdefault(week_of(day.date), []).append(day)
-        return {monday: tuple(days) for monday, days in weeks.items()}
+        return self.parts_after(record, {})
+
+    def parts_after(self, record: LocationRecord, earlier: Mapping[Any, Any]) -> Mapping[Any, Any]:
+        """The record's weeks; a week that holds the very days it held in ``earlier`` is that
+        earlier tuple, so ``same`` finds it unchanged at once."""
+        days = record.state.days
+        dates = [day.date for day in days]
+        if dates != sorted(dates):  # not in date order, as a state keeps them: the long way
+            return _weeks_of_unsorted(days)
+        parts: dict[dt.date, tuple[DayRecord, ...]] = {}
+        start, count = 0, len(days)
+        while start < count:  # a week is a slice: from its first day to the next Monday
+            monday = week_of(dates[start])
+            stop = bisect.bisect_left(dates, monday + _WEEK, start)
+            old = earlier.get(monday)
+            if old is not None and _same_days(old, days, start, stop):
+                parts[monday] = old
+            else:
+                parts[monday] = days[start:stop]
+            start = stop
+        return parts
 
     def same(self, old: Any, new: Any) -> bool:
         """A week needs no new row when it holds the very same days, or only some of them: the
         history is trimmed from its oldest day, and the head's dates say which of a row's days
         the record holds (:meth:`join`), so a row left with days the record dropped reads back
         the same. Without this the oldest week was written again at every new day, a third of
-        all week rows."""
+        all week rows. (``parts_after`` hands an unchanged week back as the earlier tuple.)"""
+        if old is new:
+            return True
         if len(new) > len(old):
             return False
         kept = {id(day) for day in old}
         return all(id(day) in kept for day in new)
 
     def head(self, record: LocationRecord) -> LocationHead:
-        bare = replace(record, state=replace(record.state, days=()))
-        return LocationHead(bare, tuple(d.date for d in record.state.days))
+        state = record.state
+        bare = record.with_state(replace(state, days=()))
+        return LocationHead(bare, tuple([day.date for day in state.days]))
 
     def head_parts(self, head: LocationHead) -> Iterable[Any]:
         return dict.fromkeys(week_of(date) for date in head.dates)

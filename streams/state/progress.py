@@ -14,6 +14,7 @@ the others, and those were once left out until they had marked, so days closed w
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,8 +26,11 @@ from alerts.watermark import input_mark
 __all__ = ["MarkLog", "PartitionProgress", "observe", "partition_of", "progress"]
 
 
+@functools.lru_cache(maxsize=16384)
 def partition_of(key: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner gives ``key`` (murmur2, as the Java client)."""
+    """The partition Kafka's default partitioner gives ``key`` (murmur2, as the Java client).
+    Kept per key: the keys are location ids and province codes, a few thousand, and murmur2 in
+    pure Python costs more than the rest of a report's bookkeeping."""
     return int(murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
 
 

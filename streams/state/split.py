@@ -24,7 +24,9 @@ after a restart is recognised by its offset, whatever Faust committed
 
 Whole records are rebuilt from the two tables when first read and kept in a cache. A cache entry
 is trusted only while the head in the table is the very object it was built from: after a
-recovery or a rebalance the table holds new objects and the record is rebuilt.
+recovery or a rebalance the table holds new objects and the record is rebuilt. An entry written by
+``stage`` also keeps the parts of its record, so the next write of the key compares against them
+instead of splitting the record again.
 """
 
 from __future__ import annotations
@@ -174,7 +176,9 @@ class SplitStore(Generic[R, H]):
     def __init__(self, heads: Any, rows: Any) -> None:
         self.heads = heads
         self.rows = rows
-        self._cache: dict[str, tuple[H, R]] = {}
+        #: Per key: the head in the table, the record it stands for, and that record's parts
+        #: when known (``stage`` keeps them, so the next write need not split the record again).
+        self._cache: dict[str, tuple[H, R, Mapping[Any, Any] | None]] = {}
 
     # ---- how a record splits (subclasses)
 
@@ -184,6 +188,12 @@ class SplitStore(Generic[R, H]):
     def parts(self, record: R) -> Mapping[Any, Any]:
         """The record's rows by part, as the objects the record holds (compared by identity)."""
         raise NotImplementedError
+
+    def parts_after(self, record: R, earlier: Mapping[Any, Any]) -> Mapping[Any, Any]:
+        """``parts(record)``, given the parts of the version stored before it: a subclass that
+        builds its parts anew may hand back an earlier part, the very object, where it holds the
+        same values."""
+        return self.parts(record)
 
     def head(self, record: R) -> H:
         raise NotImplementedError
@@ -224,7 +234,7 @@ class SplitStore(Generic[R, H]):
             if row is not None:
                 parts[part] = self.from_row(row)
         record = self.join(head, parts)
-        self._cache[key] = (head, record)
+        self._cache[key] = (head, record, None)
         return record
 
     def offsets(self, key: str) -> Mapping[str, int]:
@@ -259,8 +269,14 @@ class SplitStore(Generic[R, H]):
         before = self.get(key)
         stored: H | None = self.heads.get(key)
         old_seq: int = getattr(stored, "seq", 0) if stored is not None else 0
-        old = self.parts(before) if before is not None else {}
-        new = self.parts(record)
+        old: Mapping[Any, Any] = {}
+        if before is not None:
+            # The parts kept with the cached record are those of this very (immutable) record;
+            # anything else is split again.
+            cached = self._cache.get(key)
+            kept = cached[2] if cached is not None and cached[1] is before else None
+            old = kept if kept is not None else self.parts(before)
+        new = old if record is before else self.parts_after(record, old)
         seq = old_seq + 1
         rows_written = False
         for part, value in new.items():
@@ -279,13 +295,16 @@ class SplitStore(Generic[R, H]):
         if offsets:
             kept_offsets.update(offsets)
         head: Any = self.head(record)
-        head = replace(head, seq=old_seq, offsets=kept_offsets)
-        if stored is not None and stored == head and not rows_written:
+        if (
+            not rows_written
+            and stored is not None
+            and stored == replace(head, seq=old_seq, offsets=kept_offsets)
+        ):
             head = stored  # unchanged: keep the stored head, and the cache in step with it
         else:
-            head = replace(head, seq=seq)
+            head = replace(head, seq=seq, offsets=kept_offsets)
             changes.head(self.heads, partition, key, head)
-        self._cache[key] = (head, record)
+        self._cache[key] = (head, record, new)
 
     def clear(self) -> None:
         """Forget everything in memory (tests)."""

@@ -24,7 +24,7 @@ from alerts import engine
 from alerts.capacity.location import Applied
 from alerts.capacity.totals import Contribution
 from alerts.errors import InvalidReport
-from alerts.model import AlertEvent, IntakeReport, OccupancyReport
+from alerts.model import AlertEvent, IntakeReport, Location, OccupancyReport
 from alerts.watermark import intake_pending
 from streams.messages import ContributionBundle, Mark, encode_province_message
 from streams.records import intake_to_domain, occupancy_to_domain
@@ -42,14 +42,27 @@ Publish = Callable[[tuple[AlertEvent, ...], float | None], Awaitable[None]]
 class _Outbox:
     """A batch's contributions, one message per province instead of one per report: the province
     agent then reads a few hundred messages a day instead of one per location report. Within a
-    province the order is kept, and a mark goes out only after everything before it."""
+    province the order is kept, and a mark goes out only after everything before it.
+
+    Also the batch's count of reports by topic and outcome, added to ``opvang_events_total`` at
+    the end of the batch (``count_flush``) instead of per report."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.pending: dict[str, list[Contribution]] = {}
+        self.counts: dict[tuple[str, str], int] = {}
 
     def add(self, share: Contribution) -> None:
         self.pending.setdefault(share.province, []).append(share)
+
+    def count(self, topic: str, outcome: str) -> None:
+        key = (topic, outcome)
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def count_flush(self) -> None:
+        for (topic, outcome), handled in self.counts.items():
+            self.ctx.metrics.events.labels(topic, outcome).inc(handled)
+        self.counts.clear()
 
     async def flush(self) -> None:
         for province, items in self.pending.items():
@@ -72,9 +85,12 @@ class Ingest:
         ctx = self.ctx
         locations, progress_rows = Overlay(ctx.tables.locations), Overlay(ctx.tables.progress)
         outbox = _Outbox(ctx)
-        await ctx.runner.each(
-            records, lambda record: self._report(record, locations, progress_rows, outbox)
-        )
+        try:
+            await ctx.runner.each(
+                records, lambda record: self._report(record, locations, progress_rows, outbox)
+            )
+        finally:
+            outbox.count_flush()
         await outbox.flush()
         return [locations, progress_rows]
 
@@ -82,8 +98,7 @@ class Ingest:
         self, record: Record, locations: Overlay, progress_rows: Overlay, outbox: _Outbox
     ) -> None:
         ctx = self.ctx
-        topic, partition = record.topic, record.partition
-        kind = "intake" if topic == self._intake_topic else "occupancy"
+        kind = "intake" if record.topic == self._intake_topic else "occupancy"
         try:
             report: OccupancyReport | IntakeReport = (
                 intake_to_domain(record.value, timestamp=record.timestamp)
@@ -100,52 +115,73 @@ class Ingest:
         except InvalidReport as exc:
             await ctx.runner.reject(record, exc)
             return
-        with structlog.contextvars.bound_contextvars(
+        # The report's fields on every line logged while it is handled; reset, not unbound, so
+        # a line about the next record never carries them (cheaper than ``bound_contextvars``,
+        # which copies the whole context to save what it overwrites).
+        tokens = structlog.contextvars.bind_contextvars(
             event_id=report.event_id, location_id=report.location_id
-        ):
-            # Offsets per input partition: a producer that keys by something else than the
-            # location_id spreads one location over several partitions, each with its own
-            # offsets. The state itself always goes to the location's own changelog partition.
-            source = f"{kind}:{partition}"
-            home = partition_of(report.location_id, ctx.settings.partitions)
-            # Asked once per report: the morning count's share and the partition's mark both
-            # wait for intake that is on the broker but not read yet.
-            pending = kind == "occupancy" and await self._intake_pending(partition, progress_rows)
-            if record.offset <= locations.offsets(report.location_id).get(source, -1):
-                # Read again after a restart: the stored record already reflects this report.
-                ctx.metrics.events.labels(topic, "reread").inc()
-            else:
-                stored: engine.LocationRecord | None = locations.get(report.location_id)
-                current = (
-                    stored if stored is not None else engine.LocationRecord.new(report.location_id)
-                )
-                if isinstance(report, OccupancyReport):
-                    outcome = engine.on_occupancy(
-                        location, current, report, ctx.config, intake_pending=pending
-                    )
-                else:
-                    outcome = engine.on_intake(location, current, report, ctx.config)
-                ctx.metrics.events.labels(topic, outcome.applied.value).inc()
-                kept = current if outcome.applied is Applied.DUPLICATE else outcome.record
-                locations.set(home, report.location_id, kept, {source: record.offset})
-                await self.publish(outcome.events, record.timestamp)
-                for share in outcome.contributions:
-                    outbox.add(share)
-            key = str(partition)
-            state: PartitionProgress = progress_rows.get(key) or PartitionProgress()
-            if state.seen(kind, record.offset):
-                return
-            state, mark = observe(
-                state,
-                kind,
-                report.date,
-                record.offset,
-                expect_intake=ctx.config.expect_intake or pending,
+        )
+        try:
+            await self._apply(record, kind, report, location, locations, progress_rows, outbox)
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
+
+    async def _apply(
+        self,
+        record: Record,
+        kind: str,
+        report: OccupancyReport | IntakeReport,
+        location: Location,
+        locations: Overlay,
+        progress_rows: Overlay,
+        outbox: _Outbox,
+    ) -> None:
+        ctx = self.ctx
+        topic, partition = record.topic, record.partition
+        # Offsets per input partition: a producer that keys by something else than the
+        # location_id spreads one location over several partitions, each with its own
+        # offsets. The state itself always goes to the location's own changelog partition.
+        source = f"{kind}:{partition}"
+        home = partition_of(report.location_id, ctx.settings.partitions)
+        # Asked once per report: the morning count's share and the partition's mark both
+        # wait for intake that is on the broker but not read yet.
+        pending = kind == "occupancy" and await self._intake_pending(partition, progress_rows)
+        if record.offset <= locations.offset(report.location_id, source):
+            # Read again after a restart: the stored record already reflects this report.
+            outbox.count(topic, "reread")
+        else:
+            stored: engine.LocationRecord | None = locations.get(report.location_id)
+            current = (
+                stored if stored is not None else engine.LocationRecord.new(report.location_id)
             )
-            progress_rows.set(partition, key, state)
-            if mark is not None:
-                await outbox.flush()
-                await self._broadcast_mark(partition, mark)
+            if isinstance(report, OccupancyReport):
+                outcome = engine.on_occupancy(
+                    location, current, report, ctx.config, intake_pending=pending
+                )
+            else:
+                outcome = engine.on_intake(location, current, report, ctx.config)
+            outbox.count(topic, outcome.applied.value)
+            kept = current if outcome.applied is Applied.DUPLICATE else outcome.record
+            locations.set(home, report.location_id, kept, {source: record.offset})
+            if outcome.events:
+                await self.publish(outcome.events, record.timestamp)
+            for share in outcome.contributions:
+                outbox.add(share)
+        key = str(partition)
+        state: PartitionProgress = progress_rows.get(key) or PartitionProgress()
+        if state.seen(kind, record.offset):
+            return
+        state, mark = observe(
+            state,
+            kind,
+            report.date,
+            record.offset,
+            expect_intake=ctx.config.expect_intake or pending,
+        )
+        progress_rows.set(partition, key, state)
+        if mark is not None:
+            await outbox.flush()
+            await self._broadcast_mark(partition, mark)
 
     async def _intake_pending(self, partition: int, progress_rows: Overlay) -> bool:
         """Intake reports wait on this input partition and none has been read there yet

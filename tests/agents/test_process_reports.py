@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import structlog
 from builders import a_location
 from fakes.worker import Recorder, RecordingTopic, a_worker
 
@@ -105,6 +106,25 @@ async def test_bad_input_goes_to_dead_letter_and_the_agent_goes_on(
     assert [(a["rule"], a["status"]) for _, a in topics["alerts"].sent] == [
         ("cap_exceeded", "firing")
     ]
+
+
+async def test_log_lines_written_while_a_report_is_handled_name_it(worker: Worker) -> None:
+    """A line logged while a report is handled (here: the alert it fires) carries the report's
+    event_id and location_id from structlog's context; a line about the next record, one that
+    cannot be read, carries neither."""
+    with structlog.testing.capture_logs(
+        processors=[structlog.contextvars.merge_contextvars]
+    ) as logs:
+        async with worker.ingest.agent.test_context() as agent:
+            await agent.put(occupancy("e-fires", "2022-08-19", 2100), key=b"ter-apel")
+            await agent.put(b"{not json", key=b"ter-apel")
+            await agent.put(occupancy("e-quiet", "2022-08-20", 2120), key=b"ter-apel")
+    alerts = [line for line in logs if line["event"] == "alert"]
+    assert [(line["event_id"], line["location_id"]) for line in alerts] == [("e-fires", "ter-apel")]
+    dead = [line for line in logs if line["event"] == "dead letter"]
+    assert len(dead) == 1
+    assert "event_id" not in dead[0] and "location_id" not in dead[0]
+    assert "event_id" not in structlog.contextvars.get_contextvars()
 
 
 async def test_a_repeated_event_id_changes_nothing(
@@ -208,14 +228,28 @@ async def test_a_report_read_again_is_skipped_and_one_on_another_partition_is_no
     ]
     await runner.run_batch(stage.cursor, first, stage.ingest)
     assert cap_exceeded(topics) == ["firing"]
+    assert events(worker, topic) == {"applied": 2}
     stage.cursor.reset()  # a restart: read again from the start of the partition
     await runner.run_batch(stage.cursor, first, stage.ingest)
     assert cap_exceeded(topics) == ["firing"]
+    assert events(worker, topic) == {"applied": 2, "reread": 2}
     assert locations["ter-apel"].state.occupancy == 2200
     elsewhere = [_event(topic, 0, occupancy("e3", "2022-08-21", 1900), partition=1)]
     await runner.run_batch(stage.cursor, elsewhere, stage.ingest)
     assert locations["ter-apel"].state.occupancy == 1900
     assert cap_exceeded(topics) == ["firing", "resolved"]
+
+
+def events(worker: Worker, topic: str) -> dict[str, float]:
+    """``opvang_events_total`` of ``topic`` by outcome, as a scrape reads it (the series the
+    worker starts at zero left out)."""
+    return {
+        sample.labels["outcome"]: sample.value
+        for metric in worker.prometheus.collect()
+        if metric.name == "opvang_events"
+        for sample in metric.samples
+        if sample.name == "opvang_events_total" and sample.labels["topic"] == topic and sample.value
+    }
 
 
 def cap_exceeded(topics: dict[str, RecordingTopic]) -> list[str]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from streams.state.progress import MarkLog, PartitionProgress, observe
+from aiokafka.partitioner import murmur2
+
+from streams.state.progress import MarkLog, PartitionProgress, observe, partition_of
 
 D = dt.date(2025, 3, 1)
 
@@ -58,3 +60,12 @@ def test_folding_keeps_every_answer_at_or_above_the_committed_offset() -> None:
     for offset in range(50, 110):
         assert folded.as_of(offset) == log.as_of(offset)
     assert MarkLog.from_dict(folded.to_dict()) == folded
+
+
+def test_a_key_goes_to_the_partition_kafkas_partitioner_gives_it_for_each_partition_count() -> None:
+    # Asked twice: the second answer comes from what partition_of keeps per key and count.
+    for _ in range(2):
+        for key in ("ter-apel", "GR", "bench-lb-0191", "é"):
+            for partitions in (1, 3, 8, 12):
+                expected = (murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
+                assert partition_of(key, partitions) == expected, (key, partitions)
