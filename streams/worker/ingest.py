@@ -42,27 +42,14 @@ Publish = Callable[[tuple[AlertEvent, ...], float | None], Awaitable[None]]
 class _Outbox:
     """A batch's contributions, one message per province instead of one per report: the province
     agent then reads a few hundred messages a day instead of one per location report. Within a
-    province the order is kept, and a mark goes out only after everything before it.
-
-    Also the batch's count of reports by topic and outcome, added to ``opvang_events_total`` at
-    the end of the batch (``count_flush``) instead of per report."""
+    province the order is kept, and a mark goes out only after everything before it."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.pending: dict[str, list[Contribution]] = {}
-        self.counts: dict[tuple[str, str], int] = {}
 
     def add(self, share: Contribution) -> None:
         self.pending.setdefault(share.province, []).append(share)
-
-    def count(self, topic: str, outcome: str) -> None:
-        key = (topic, outcome)
-        self.counts[key] = self.counts.get(key, 0) + 1
-
-    def count_flush(self) -> None:
-        for (topic, outcome), handled in self.counts.items():
-            self.ctx.metrics.events.labels(topic, outcome).inc(handled)
-        self.counts.clear()
 
     async def flush(self) -> None:
         for province, items in self.pending.items():
@@ -85,12 +72,9 @@ class Ingest:
         ctx = self.ctx
         locations, progress_rows = Overlay(ctx.tables.locations), Overlay(ctx.tables.progress)
         outbox = _Outbox(ctx)
-        try:
-            await ctx.runner.each(
-                records, lambda record: self._report(record, locations, progress_rows, outbox)
-            )
-        finally:
-            outbox.count_flush()
+        await ctx.runner.each(
+            records, lambda record: self._report(record, locations, progress_rows, outbox)
+        )
         await outbox.flush()
         return [locations, progress_rows]
 
@@ -148,7 +132,7 @@ class Ingest:
         pending = kind == "occupancy" and await self._intake_pending(partition, progress_rows)
         if record.offset <= locations.offset(report.location_id, source):
             # Read again after a restart: the stored record already reflects this report.
-            outbox.count(topic, "reread")
+            ctx.metrics.events.labels(topic, "reread").inc()
         else:
             stored: engine.LocationRecord | None = locations.get(report.location_id)
             current = (
@@ -160,7 +144,7 @@ class Ingest:
                 )
             else:
                 outcome = engine.on_intake(location, current, report, ctx.config)
-            outbox.count(topic, outcome.applied.value)
+            ctx.metrics.events.labels(topic, outcome.applied.value).inc()
             kept = current if outcome.applied is Applied.DUPLICATE else outcome.record
             locations.set(home, report.location_id, kept, {source: record.offset})
             if outcome.events:
