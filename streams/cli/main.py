@@ -57,7 +57,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from streams.settings import load_alerting_config
     from streams.topics import ensure_topics
     from streams.web.sources import load_sources
-    from streams.worker.app import build_worker
+    from streams.worker.app import build_worker, tune_garbage_collector
 
     configure_logging(args.log_level.upper())
     settings = _settings()
@@ -81,6 +81,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         redirect_stdouts=False,
         quiet=True,
     )
+    tune_garbage_collector()
     worker.execute_from_commandline()
     return 0
 

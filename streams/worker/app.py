@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import importlib.metadata
 from collections.abc import Callable, Collection, Iterable
 from typing import Any
@@ -64,11 +65,13 @@ from streams.worker.roster import InputRoster
 from streams.worker.runner import Edge, Runner
 
 __all__ = [
+    "GC_THRESHOLDS",
     "MAX_MESSAGE_BYTES",
     "PRODUCER_BATCH_BYTES",
     "PRODUCER_LINGER_S",
     "Worker",
     "build_worker",
+    "tune_garbage_collector",
 ]
 
 #: The largest message the worker writes (changelog values included), well above any record's
@@ -85,6 +88,16 @@ PRODUCER_BATCH_BYTES = 1024 * 1024
 #: acknowledged step of a batch. Measured in 60-day year runs: the broker's CPU 10.2 s instead of
 #: 14.0 s and the worker's 45.4 s instead of 49.2 s (docs/performance.md, 2026-12-03 afternoon).
 PRODUCER_LINGER_S = 0.005
+
+#: The cyclic garbage collector's thresholds for the worker process (Python's: 700, 10, 10). The
+#: worker holds every location's days, the provinces' members and Faust's own objects, a few
+#: hundred thousand tracked objects, and allocates frozen records for every report: with
+#: Python's thresholds it ran a young collection every 700 objects kept and a full one, of 150 ms,
+#: every few thousand reports, 6.5 % of the CPU of a 60-day year run. Almost all of the worker's
+#: garbage is freed by reference counting at once; the collector is there for cycles (futures,
+#: tracebacks), which a collection every 50,000 objects kept still finds
+#: (docs/performance.md, 2026-12-03 evening).
+GC_THRESHOLDS = (50_000, 10, 10)
 
 #: Changelog topics that Kafka compacts while the worker runs, not only after a week: segments
 #: roll every ten seconds, and the cleaner takes a segment as soon as a tenth of it is outdated. A
@@ -499,3 +512,12 @@ def _register_followers(app: faust.App, ctx: Context, mirror: Mirror) -> None:
         await ctx.silences.follow(
             settings.broker_address, settings.topic("silences"), skipped=skipped
         )
+
+
+def tune_garbage_collector() -> None:
+    """Set GC_THRESHOLDS, and move everything built so far (modules, Faust's app, the worker's
+    services) out of the collector's sight: it lives as long as the process. Called once, by the
+    ``worker`` command, just before the worker starts."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
