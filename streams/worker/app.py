@@ -92,12 +92,13 @@ PRODUCER_LINGER_S = 0.005
 #: The cyclic garbage collector's thresholds for the worker process (Python's: 700, 10, 10). The
 #: worker holds every location's days, the provinces' members and Faust's own objects, a few
 #: hundred thousand tracked objects, and allocates frozen records for every report: with
-#: Python's thresholds it ran a young collection every 700 objects kept and a full one, of 150 ms,
-#: every few thousand reports, 6.5 % of the CPU of a 60-day year run. Almost all of the worker's
-#: garbage is freed by reference counting at once; the collector is there for cycles (futures,
-#: tracebacks), which a collection every 50,000 objects kept still finds
-#: (docs/performance.md, 2026-12-03 evening).
-GC_THRESHOLDS = (50_000, 10, 10)
+#: Python's thresholds the collector took 2.7 s of a 60-day year run's 47 s of CPU (a young
+#: collection every 700 objects kept, a full one of about 150 ms every few thousand reports).
+#: Almost all of the worker's garbage is freed by reference counting at once; the collector is
+#: there for cycles (futures, tracebacks). 50,000 took it to 0.3 s, but a restarted worker's
+#: peak memory after the year rose from 170 to 243 MB (goal: 250 MB), garbage waiting for the
+#: rarer full collections; 20,000 is between (docs/performance.md, 2026-12-03 evening).
+GC_THRESHOLDS = (20_000, 10, 10)
 
 #: Changelog topics that Kafka compacts while the worker runs, not only after a week: segments
 #: roll every ten seconds, and the cleaner takes a segment as soon as a tenth of it is outdated. A
