@@ -93,6 +93,23 @@ def store() -> tuple[LocationStore, FakeTable, FakeTable]:
     return LocationStore(heads, days), heads, days
 
 
+def decoded_again(*tables: tuple[FakeTable, Any]) -> None:
+    """What a recovery puts in the tables: every value as new objects, decoded from its JSON."""
+    for table, kind in tables:
+        for key, value in list(table.data.items()):
+            table.data[key] = kind.from_dict(orjson.loads(orjson.dumps(value.to_dict())))
+
+
+async def written_days(locations: LocationStore, count: int) -> engine.LocationRecord:
+    """``count`` days of Ter Apel, each written on its own; returns the last record."""
+    record = None
+    for day in range(count):
+        record = apply(record, day, 1500)
+        await write(locations, 0, "ter-apel", record)
+    assert record is not None
+    return record
+
+
 async def test_a_record_comes_back_whole_from_its_head_and_days() -> None:
     locations, heads, days = store()
     record = None
@@ -136,11 +153,7 @@ async def test_a_report_writes_its_head_and_only_the_week_it_changed() -> None:
 
 async def test_weeks_the_record_drops_are_deleted() -> None:
     locations, _, days = store()
-    record = None
-    for day in range(100):
-        record = apply(record, day, 1500)
-        await write(locations, 0, "ter-apel", record)
-    assert record is not None
+    record = await written_days(locations, 100)
     kept = {d.date for d in record.state.days}
     assert len(kept) < 100  # the history is bounded...
     assert {week_key("ter-apel", week_of(d)) for d in kept} == set(days.data)  # ...and the table
@@ -154,11 +167,7 @@ async def test_a_week_that_only_lost_its_oldest_days_is_not_written_again() -> N
     # With a full history every new day pushes the oldest day out of the record; its week keeps
     # the row it had, and the head's dates say which of the row's days the record holds.
     locations, heads, days = store()
-    record = None
-    for day in range(100):
-        record = apply(record, day, 1500)
-        await write(locations, 0, "ter-apel", record)
-    assert record is not None
+    record = await written_days(locations, 100)
     oldest = record.state.days[0].date
     days.changelog.clear()
     record = apply(locations.get("ter-apel"), 100, 1600)
@@ -169,9 +178,7 @@ async def test_a_week_that_only_lost_its_oldest_days_is_not_written_again() -> N
     stale = days.data[week_key("ter-apel", week_of(oldest))].row.days
     assert oldest in {d.date for d in stale}  # the row still holds the dropped day
     # Read back from the changelog (a restart), the record is the same, without that day.
-    for table, kind in ((heads, LocationHead), (days, VersionedRows(WeekRow))):
-        for key, value in list(table.data.items()):
-            table.data[key] = kind.from_dict(orjson.loads(orjson.dumps(value.to_dict())))
+    decoded_again((heads, LocationHead), (days, VersionedRows(WeekRow)))
     assert locations.get("ter-apel") == record
 
 
@@ -183,9 +190,7 @@ async def test_after_a_recovery_the_record_is_rebuilt_from_the_tables() -> None:
     assert record is not None
     await write(locations, 0, "ter-apel", record)
     # A recovery puts new objects in the tables, decoded from the changelog.
-    for table, kind in ((heads, LocationHead), (days, VersionedRows(WeekRow))):
-        for key, value in list(table.data.items()):
-            table.data[key] = kind.from_dict(orjson.loads(orjson.dumps(value.to_dict())))
+    decoded_again((heads, LocationHead), (days, VersionedRows(WeekRow)))
     rebuilt = locations.get("ter-apel")
     assert rebuilt == record
     assert rebuilt is not record
@@ -299,9 +304,7 @@ async def test_after_a_recovery_the_aggregate_is_rebuilt_from_the_tables() -> No
     for member in ("a", "b"):
         record = engine.on_contribution(record, share(member, 0))
     await write(store, 0, "GR", record)
-    for table, kind in ((heads, AggregateHead), (members, VersionedRows(MemberRow))):
-        for key, value in list(table.data.items()):
-            table.data[key] = kind.from_dict(orjson.loads(orjson.dumps(value.to_dict())))
+    decoded_again((heads, AggregateHead), (members, VersionedRows(MemberRow)))
     rebuilt = store.get("GR")
     assert rebuilt == record and rebuilt is not record
     codec = codecs.RecordCodec(AggregateHead)
