@@ -202,12 +202,14 @@ def _catch_up_flows(
         d.date for d in state.days_after(evaluated) if d.occupancy is not None
     ]
     ready = [state.has_intake(date - _ONE_DAY) for date in pending]
-    later_ready = [any(ready[i + 1 :]) for i in range(len(ready))] if not all(ready) else ready
-    for index, date in enumerate(pending):
+    # Days after the last ready one wait for their intake; a day before it that is not ready is
+    # passed over: that intake is not coming, and missing data holds the last known state. (Found
+    # in one pass: asking "is a later day ready?" per day was quadratic in the days waiting, which
+    # without intake reports is the whole history, per report.)
+    last = max((index for index, found in enumerate(ready) if found), default=-1)
+    for index, date in enumerate(pending[: last + 1]):
         if not ready[index]:
-            if later_ready[index]:
-                continue  # that intake is not coming; missing data holds the last known state
-            break
+            continue
         view = state.as_of(date)
         for rule_id, rule in location_rules.FLOW_RULES.items():
             _advance(alerts, rule_id, rule(location, view, config), date, config, events)
