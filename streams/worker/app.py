@@ -65,6 +65,7 @@ from streams.worker.roster import InputRoster
 from streams.worker.runner import Edge, Runner
 
 __all__ = [
+    "CONSUMER_FETCH_BYTES",
     "GC_THRESHOLDS",
     "MAX_MESSAGE_BYTES",
     "PRODUCER_BATCH_BYTES",
@@ -88,6 +89,17 @@ PRODUCER_BATCH_BYTES = 1024 * 1024
 #: acknowledged step of a batch. Measured in 60-day year runs: the broker's CPU 10.2 s instead of
 #: 14.0 s and the worker's 45.4 s instead of 49.2 s (docs/performance.md, 2026-12-03 afternoon).
 PRODUCER_LINGER_S = 0.005
+
+#: How much the consumer fetches of one partition at a time (Faust's default: 1 MiB). Faust hands
+#: the agents a poll's records in turn, at the pace of the slowest agent's buffer, and polls again
+#: only when it has handed all of them over. During a backlog a poll held a megabyte of each of the
+#: eight report partitions, about 40,000 reports and 14 s of the report agent's work, with only a
+#: few province contributions, national shares and alerts, fetched at the poll before: those
+#: agents stood still for the rest of it, and the stall watch read their partitions itself (38,252
+#: records read twice over the year). With 256 KiB a poll is about 10,000 reports and every agent
+#: gets its input in step; the stall watch read nothing in 120-day runs (docs/performance.md,
+#: 2026-12-04). A record larger than this still comes through whole, as with 1 MiB before.
+CONSUMER_FETCH_BYTES = 256 * 1024
 
 #: The cyclic garbage collector's thresholds for the worker process (Python's: 700, 10, 10). The
 #: worker holds every location's days, the provinces' members and Faust's own objects, a few
@@ -313,6 +325,7 @@ def _app(settings: Settings) -> faust.App:
         producer_max_request_size=MAX_MESSAGE_BYTES,
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
         producer_linger=PRODUCER_LINGER_S,
+        consumer_max_fetch_size=CONSUMER_FETCH_BYTES,
         # With a worker id the worker is a static member of its group: restarted after a crash,
         # it gets its partitions back at once instead of after the old member's session timed
         # out.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streams.settings import Settings, load_alerting_config
 from streams.worker import faust_patches
-from streams.worker.app import build_worker
+from streams.worker.app import CONSUMER_FETCH_BYTES, build_worker
 
 
 async def test_the_consumer_fetch_wait_is_short() -> None:
@@ -20,3 +20,14 @@ async def test_the_consumer_fetch_wait_is_short() -> None:
     assert consumer._group_id == worker.app.conf.id
     assert consumer._max_partition_fetch_bytes == worker.app.conf.consumer_max_fetch_size
     await consumer.stop()  # never started: only closes its client
+
+
+async def test_a_poll_holds_a_quarter_megabyte_of_a_partition() -> None:
+    """Faust fetches a megabyte of each partition; the worker a quarter, so a backlog on the report
+    topics no longer starves the other agents for a whole poll (docs/performance.md)."""
+    worker = build_worker(Settings(), load_alerting_config(None))
+    worker.app.finalize()
+    consumer = worker.app.consumer._thread._create_worker_consumer(worker.app.transport)
+    assert CONSUMER_FETCH_BYTES == 256 * 1024
+    assert consumer._max_partition_fetch_bytes == CONSUMER_FETCH_BYTES
+    await consumer.stop()
