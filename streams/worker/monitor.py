@@ -7,7 +7,8 @@ the year replay put that at 3-5 % of the worker. :class:`LeanMonitor` keeps what
 counts the rest in plain integers, turned into metrics only when /metrics is scraped:
 
 - **Kept as Faust exports them** (rare events, or what the dashboards and alert rules read):
-  end offsets and committed offsets per partition (consumer lag), rebalances and their
+  end offsets (set when they change, not per record) and committed offsets per partition
+  (consumer lag), rebalances and their
   latencies, commit latency, assignments, send errors, web requests, ``count()``.
 - **Counted in plain Python, exported under the same names and labels at scrape time**
   (:class:`CountsCollector`): messages received (total, per topic, last offset read per
@@ -92,6 +93,14 @@ class LeanMonitor(PrometheusMonitor):
 
     def on_table_del(self, table: Any, key: Any) -> None:
         Monitor.on_table_del(self, table, key)
+
+    def track_tp_end_offset(self, tp: Any, offset: int) -> None:
+        """Faust calls this for every record it hands over, with the partition's end offset as
+        the last fetch saw it: the same value for a whole poll. The gauge (a ``labels()`` lookup
+        under a lock, 1 % of the year replay's samples) is set only when the value changes, or
+        after a rebalance cleared it (Faust empties ``tp_end_offsets`` with the gauges)."""
+        if self.tp_end_offsets.get(tp) != offset:
+            super().track_tp_end_offset(tp, offset)
 
     def on_send_initiated(
         self, producer: Any, topic: str, message: Any, keysize: int, valsize: int

@@ -41,6 +41,7 @@ def drive(monitor: Any) -> None:
     """A rebalance, then reports read, handled and written, tables read and written, sends, a
     failed send, commits and end offsets."""
     app = SimpleNamespace(rebalancing_count=1)
+    monitor.track_tp_end_offset(TP("opvang.occupancy", 1), 12)  # the rebalance clears it
     state = monitor.on_rebalance_start(app)
     monitor.on_rebalance_return(app, state)
     monitor.on_rebalance_end(app, state)
@@ -64,7 +65,11 @@ def drive(monitor: Any) -> None:
     monitor.on_send_error(None, RuntimeError("x"), failed)
     monitor.on_commit_completed(None, monitor.on_commit_initiated(None))
     monitor.on_tp_commit({TP("opvang.occupancy", 0): 6, TP("opvang.occupancy", 1): 5})
-    monitor.track_tp_end_offset(TP("opvang.occupancy", 0), 9)
+    # Per record handed over, the end offset of the partition as the poll saw it (the same
+    # value for a whole poll); the one set before the rebalance above is exported again.
+    for end in (9, 9, 9, 12, 12):
+        monitor.track_tp_end_offset(TP("opvang.occupancy", 0), end)
+    monitor.track_tp_end_offset(TP("opvang.occupancy", 1), 12)
     monitor.count("custom", 3)
 
 
@@ -106,6 +111,7 @@ def test_the_lean_monitor_exports_what_faust_does_for_the_same_calls() -> None:
     partition = (("partition", "1"), ("topic", "opvang.occupancy"))
     assert expected[(f"{PREFIX}_messages_received_per_topics_partition", partition)] == 5
     assert expected[(f"{PREFIX}_topic_partition_offset_commited", partition)] == 5
+    assert expected[(f"{PREFIX}_topic_partition_end_offset", partition)] == 12
     assert expected[(f"{PREFIX}_topic_messages_sent_total", (("topic", "topic.opvang.alerts"),))]
     assert expected[(f"{PREFIX}_total_error_messages_sent_total", ())] == 1
     assert expected[(f"{PREFIX}_rebalance_done_latency_count", ())] == 1
