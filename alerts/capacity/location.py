@@ -14,6 +14,7 @@ Pure; imports only ``alerts.model``. Must not import httpx, faust, aiokafka or `
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -425,12 +426,17 @@ def _store_day(
     look back at (the rules would then decide differently depending on the order the two topics
     were read in)."""
     days, hold_from, index = state.days, state.hold_from, state.days_index()
-    if not days or record.date > days[-1].date:
+    date = record.date
+    if not days or date > days[-1].date:
         kept = (*days, record)
-    elif record.date == days[-1].date:
+    elif date == days[-1].date:
         kept = (*days[:-1], record)
     else:
-        kept = tuple(sorted((*(d for d in days if d.date != record.date), record), key=_date))
+        # An older date (a correction, or a morning count behind intake read ahead): the days
+        # are in date order with one record per date, so find its place instead of sorting.
+        at = bisect_left(days, date, key=_date)
+        after = at + 1 if days[at].date == date else at  # replace the day, or insert before it
+        kept = (*days[:at], record, *days[after:])
     newest = kept[-1].date
     horizon = newest - _MAX_SPAN
     if counted is not None:
