@@ -14,11 +14,11 @@ Pure; imports only ``alerts.model``. Must not import httpx, faust, aiokafka or `
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 from alerts.model import IntakeReport, Location, OccupancyReport
 
@@ -279,7 +279,8 @@ class LocationState:
             and self.days[-1].date <= date
         ):
             return self  # the newest count, and no intake after it: the state as it is
-        return LocationState(
+        cut = bisect_right(self.days, date, key=_date)
+        view = LocationState(
             location_id=self.location_id,
             latest_date=date,
             occupancy=day.occupancy,
@@ -288,8 +289,14 @@ class LocationState:
             hold_from=self.hold_from,
             without_bed=day.without_bed,
             slept_outside=day.slept_outside,
-            days=tuple(d for d in self.days if d.date <= date),
+            days=self.days[:cut],
         )
+        # Its days by date are these less the few after ``date``: cheaper to copy and trim
+        # than to make afresh (the rules read a view's days by date on every report).
+        by_date = self.days_index().by_date.copy()
+        for later in self.days[cut:]:
+            del by_date[later.date]
+        return _indexed(view, _DaysIndex(view.days, by_date, None))
 
     def held_from(self, hold_from: dt.date | None) -> LocationState:
         """The same state keeping its history from ``hold_from`` on (see :func:`_store_day`)."""
@@ -320,13 +327,9 @@ class LocationState:
 
     def days_after(self, date: dt.date | None) -> list[DayRecord]:
         """The days after ``date`` (all for None), oldest first: the last few of ``days``."""
-        after = []
-        for day in reversed(self.days):
-            if date is not None and day.date <= date:
-                break
-            after.append(day)
-        after.reverse()
-        return after
+        if date is None:
+            return list(self.days)
+        return list(self.days[bisect_right(self.days, date, key=_date) :])
 
     def flows(self, as_of: dt.date) -> Flows:
         """:func:`flows_as_of` over this state's days, read from the newest back; kept for the
@@ -390,20 +393,37 @@ class LocationState:
         )
 
 
-class _DaysIndex(NamedTuple):
+class _DaysIndex:
     """A location's days by date, and every event id they hold (their ``seen``)."""
 
-    by_date: dict[dt.date, DayRecord]
-    #: Each event id and the (newest) day that holds it, so a day that goes takes its ids along.
-    #: A dict, not a set: copying one is several times cheaper.
-    seen: dict[str, dt.date]
-    #: Flows by the date they are as of, filled in as asked (:meth:`LocationState.flows`).
-    flows: dict[dt.date, Flows]
+    __slots__ = ("_days", "_seen", "by_date", "flows")
+
+    def __init__(
+        self,
+        days: tuple[DayRecord, ...],
+        by_date: dict[dt.date, DayRecord],
+        seen: dict[str, dt.date] | None,
+    ) -> None:
+        self._days = days
+        self.by_date = by_date
+        #: Made from ``days`` when first asked (None till then): the views of
+        #: :meth:`LocationState.as_of` that the rules read never look an event id up.
+        self._seen = seen
+        #: Flows by the date they are as of, filled in as asked (:meth:`LocationState.flows`).
+        self.flows: dict[dt.date, Flows] = {}
+
+    @property
+    def seen(self) -> dict[str, dt.date]:
+        """Each event id and the (newest) day that holds it, so a day that goes takes its ids
+        along. A dict, not a set: copying one is several times cheaper."""
+        seen = self._seen
+        if seen is None:
+            seen = self._seen = {i: d.date for d in self._days for i in d.seen}
+        return seen
 
     @classmethod
     def of(cls, days: tuple[DayRecord, ...]) -> _DaysIndex:
-        by_date = {d.date: d for d in days}
-        return cls(by_date, {i: d.date for d in days for i in d.seen}, {})
+        return cls(days, {d.date: d for d in days}, None)
 
 
 def _indexed(state: LocationState, index: _DaysIndex | None) -> LocationState:
@@ -458,7 +478,8 @@ def _store_day(
         for old_id in gone.seen:
             if seen.get(old_id) == gone.date:
                 del seen[old_id]
-    return kept[first:], _DaysIndex(by_date, seen, {})
+    days = kept[first:]
+    return days, _DaysIndex(days, by_date, seen)
 
 
 def _date(day: DayRecord) -> dt.date:

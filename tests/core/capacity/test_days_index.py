@@ -137,6 +137,20 @@ def test_the_indexed_state_decides_as_a_scan_of_its_days(
             assert state.day(date) == found
             assert restored.day(date) == found
             assert state.flows(date) == flows_as_of(reference.days, date)
+        # The view the flow rules read for an older morning count looks its days up as a scan
+        # of the days up to that date does.
+        counted = [d.date for d in reference.days if d.occupancy is not None]
+        if counted:
+            as_of = counted[len(counted) // 2]
+            view = state.as_of(as_of)
+            before = [d for d in reference.days if d.date <= as_of]
+            assert view.days == tuple(before)
+            for date in {d.date for d in reference.days} | {BASE}:
+                assert view.day(date) == next((d for d in before if d.date == date), None)
+            assert view.flows(as_of) == flows_as_of(before, as_of)
+            other = stream[0][0]
+            seen = any(other.event_id in d.seen for d in before)
+            assert (apply(view, other)[1] is Applied.DUPLICATE) == seen
         if step % 7 and step != len(stream):
             continue
         for other in {r.event_id: r for r, _ in stream}.values():
