@@ -559,8 +559,5 @@ def national_rules(
         if 0 < behind <= config.lateness_days:
             continue
         for member in province.members:
-            # report_missing reads who the member is and how fresh, no figures.
-            seen = Contribution(member.location_id, province.province, member.date, 0, 0,
-                                member.name, member.municipality_code)  # fmt: skip
-            found = aggregate_rules.report_missing(seen, date, config)
+            found = aggregate_rules.member_missing(member, province.province, date, config)
             yield f"report_missing:{member.location_id}", found
