@@ -44,6 +44,7 @@ from alerts.capacity.totals import (
 )
 from alerts.catalogue import INHIBITIONS
 from alerts.config import AlertingConfig
+from alerts.frozen import quick_init
 from alerts.model import NATIONAL, AlertEvent, IntakeReport, Location, OccupancyReport, Subject
 from alerts.rules import aggregate as aggregate_rules
 from alerts.rules import location as location_rules
@@ -122,6 +123,7 @@ def _key(rule: str, subject: Subject, like: str) -> str:
 # ---------------------------------------------------------------- locations
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LocationRecord:
     """What the location table stores per location_id."""
@@ -166,6 +168,7 @@ class LocationRecord:
         )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Outcome:
     record: LocationRecord
@@ -284,6 +287,7 @@ def on_intake(
 # ---------------------------------------------------------------- provinces and the nation
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AggregateRecord:
     """A province (members: its locations) or the nation (members: the provinces, and
@@ -370,6 +374,7 @@ def on_contribution(record: AggregateRecord, item: Contribution) -> AggregateRec
     return AggregateRecord(record.subject_id, members, record.closed, record.alerts)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AggregateOutcome:
     record: AggregateRecord

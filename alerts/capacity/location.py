@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
+from alerts.frozen import quick_init
 from alerts.model import IntakeReport, Location, OccupancyReport
 
 __all__ = [
@@ -66,6 +67,7 @@ FLOW_WINDOW: Final = 7
 _FLOW_SPAN: Final = dt.timedelta(days=FLOW_WINDOW)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Flows:
     """Sums of daily intake figures over the rolling window that ends the day before ``as_of``.
@@ -150,6 +152,7 @@ class Applied(StrEnum):
     DUPLICATE = "duplicate"  # this event_id was seen before: nothing changed
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class DayRecord:
     """What one location reported for one date (either report may be missing)."""
@@ -235,6 +238,7 @@ class DayRecord:
 NOTHING_REPORTED: Final = DayRecord(dt.date.min)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LocationState:
     """Current figures of one location plus its recent daily history.

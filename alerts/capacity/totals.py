@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from alerts.capacity.location import Flows, LocationState, days_until_full
+from alerts.frozen import quick_init
 from alerts.model import Location
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
 _ONE_DAY: Final = dt.timedelta(days=1)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class MemberStatus:
     """How fresh one location's figures are, as a province passes it on to the nation."""
@@ -50,6 +52,7 @@ class MemberStatus:
         return cls(**{**data, "date": dt.date.fromisoformat(data["date"])})
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Contribution:
     """What one location adds to its province's totals, as of ``date``."""
@@ -181,6 +184,7 @@ def contribution(
     )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Totals:
     """Summed figures over a set of locations (asylum reception only, closed ones left out)."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from alerts.frozen import quick_init
 from alerts.model import AlertEvent, AlertStatus, Severity, Subject, SubjectKind
 
 __all__ = ["AlertState", "Finding", "alert_id", "event_time", "follow", "step"]
@@ -45,6 +46,7 @@ def event_time(date: dt.date) -> str:
     return moment.isoformat()
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Finding:
     """What a rule sees at one subject on one event date."""
@@ -64,6 +66,7 @@ class Finding:
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AlertState:
     """Where one alert stands. ``pending`` and ``clearing`` count consecutive report days."""
