@@ -49,7 +49,14 @@ class MemberStatus:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MemberStatus:
+        if data.keys() == _MEMBER_FIELDS:  # the usual case, made without a dict of keywords
+            date = dt.date.fromisoformat(data["date"])
+            return cls(data["location_id"], data["name"], data["municipality_code"], date)
+        # A field missing or unknown: the keywords call names it in its TypeError.
         return cls(**{**data, "date": dt.date.fromisoformat(data["date"])})
+
+
+_MEMBER_FIELDS: Final = frozenset(("location_id", "name", "municipality_code", "date"))
 
 
 @quick_init
@@ -84,44 +91,53 @@ class Contribution:
 
     def to_dict(self) -> dict[str, Any]:
         """Fields at their default are left out: provinces keep dozens of these per location,
-        and the changelog gets them on every write (``from_dict`` fills the defaults in)."""
-        full = {
+        and the changelog gets them on every write (``from_dict`` fills the defaults in). The
+        keys come in the order of the fields."""
+        out: dict[str, Any] = {
             "location_id": self.location_id,
             "province": self.province,
             "date": self.date.isoformat(),
             "occupancy": self.occupancy,
             "capacity": self.capacity,
-            "name": self.name,
-            "municipality_code": self.municipality_code,
-            "without_bed": self.without_bed,
-            "slept_outside": self.slept_outside,
-            "active": self.active,
-            "asylum": self.asylum,
-            "locations": self.locations,
-            "arrivals_7d": self.arrivals_7d,
-            "transfers_out_7d": self.transfers_out_7d,
-            "departures_7d": self.departures_7d,
-            "flow_days": self.flow_days,
-            "final": self.final,
-            "members": [m.to_dict() for m in self.members],
         }
-        return {
-            key: value
-            for key, value in full.items()
-            if key not in _CONTRIBUTION_DEFAULTS or value != _CONTRIBUTION_DEFAULTS[key]
-        }
+        # One test per field against its default (_CONTRIBUTION_DEFAULTS), not a dict of every
+        # field filtered afterwards: this runs for each contribution a location sends.
+        if self.name != "":
+            out["name"] = self.name
+        if self.municipality_code is not None:
+            out["municipality_code"] = self.municipality_code
+        if self.without_bed != 0:
+            out["without_bed"] = self.without_bed
+        if self.slept_outside != 0:
+            out["slept_outside"] = self.slept_outside
+        if not self.active:
+            out["active"] = self.active
+        if not self.asylum:
+            out["asylum"] = self.asylum
+        if self.locations != 1:
+            out["locations"] = self.locations
+        if self.arrivals_7d != 0:
+            out["arrivals_7d"] = self.arrivals_7d
+        if self.transfers_out_7d != 0:
+            out["transfers_out_7d"] = self.transfers_out_7d
+        if self.departures_7d != 0:
+            out["departures_7d"] = self.departures_7d
+        if self.flow_days != 0:
+            out["flow_days"] = self.flow_days
+        if not self.final:
+            out["final"] = self.final
+        if self.members:
+            out["members"] = [m.to_dict() for m in self.members]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Contribution:
-        return cls(
-            **{
-                **data,
-                "date": dt.date.fromisoformat(data["date"]),
-                "members": tuple(MemberStatus.from_dict(m) for m in data.get("members", ())),
-            }
-        )
+        members = data.get("members", ())
+        listed = tuple(map(MemberStatus.from_dict, members)) if members else tuple(members)
+        return cls(**{**data, "date": dt.date.fromisoformat(data["date"]), "members": listed})
 
 
+#: The defaults :meth:`Contribution.to_dict` leaves out (a test holds them to the dataclass's).
 _CONTRIBUTION_DEFAULTS: Final[Mapping[str, Any]] = {
     "name": "",
     "municipality_code": None,
