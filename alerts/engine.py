@@ -306,6 +306,9 @@ class AggregateRecord:
         """Each member's newest contribution dated on or before ``date``."""
         found = []
         for history in self.members.values():
+            if history and history[-1].date <= date:
+                found.append(history[-1])  # nearly always: the newest is on or before ``date``
+                continue
             for item in reversed(history):
                 if item.date <= date:
                     found.append(item)
@@ -363,7 +366,17 @@ def on_contribution(record: AggregateRecord, item: Contribution) -> AggregateRec
         ]
         if kept_closed and kept_closed[-1].date > item.date:
             return record  # a closed day, older than what the member is held at: no use
-    history = [c for c in record.members.get(item.location_id, ()) if c.date != item.date]
+    known = record.members.get(item.location_id, ())
+    if (
+        (not known or item.date > known[-1].date)
+        and (record.closed is None or _open_after(known, item.date, record.closed))
+        and len(known) < MEMBER_HISTORY
+    ):
+        # The usual case, a day after the member's newest, on a history that holds at most one
+        # closed day: what the general way below keeps is that history and the item after it.
+        members = {**record.members, item.location_id: (*known, item)}
+        return AggregateRecord(record.subject_id, members, record.closed, record.alerts)
+    history = [c for c in known if c.date != item.date]
     history.append(item)
     history.sort(key=lambda c: c.date)
     if record.closed is not None:
@@ -372,6 +385,12 @@ def on_contribution(record: AggregateRecord, item: Contribution) -> AggregateRec
     kept = tuple(history[-MEMBER_HISTORY:])
     members = {**record.members, item.location_id: kept}
     return AggregateRecord(record.subject_id, members, record.closed, record.alerts)
+
+
+def _open_after(history: tuple[Contribution, ...], date: dt.date, closed: dt.date) -> bool:
+    """Whether ``date`` is after the ``closed`` day and ``history`` (in date order) holds at most
+    one contribution of a closed day."""
+    return date > closed and (len(history) < 2 or history[1].date > closed)
 
 
 @quick_init

@@ -64,7 +64,7 @@ _MAX_SPAN: Final = dt.timedelta(days=MAX_KEPT_DAYS - 1)
 
 #: Days in a rolling flow window.
 FLOW_WINDOW: Final = 7
-_FLOW_SPAN: Final = dt.timedelta(days=FLOW_WINDOW)
+_FLOW_DAYS_BACK: Final = tuple(dt.timedelta(days=back) for back in range(1, FLOW_WINDOW + 1))
 
 
 @quick_init
@@ -329,6 +329,15 @@ class LocationState:
         day = self.day(date)
         return day is not None and day.intake_event is not None
 
+    def occupancy_before(self, date: dt.date) -> int | None:
+        """The newest morning count dated before ``date``; None without one."""
+        days = self.days
+        for i in range(bisect_left(days, date, key=_date) - 1, -1, -1):
+            occupancy = days[i].occupancy
+            if occupancy is not None:
+                return occupancy
+        return None
+
     def days_after(self, date: dt.date | None) -> list[DayRecord]:
         """The days after ``date`` (all for None), oldest first: the last few of ``days``."""
         if date is None:
@@ -345,12 +354,11 @@ class LocationState:
         return flows
 
     def _flows(self, as_of: dt.date) -> Flows:
-        start = as_of - _FLOW_SPAN
+        by_date = self.days_index().by_date
         arrivals = transfers = departures = count = 0
-        for d in reversed(self.days):  # newest first, up to the window's start
-            if d.date < start:
-                break
-            if d.date < as_of and d.intake_event is not None:
+        for back in _FLOW_DAYS_BACK:  # the window's days looked up, not the days read through
+            d = by_date.get(as_of - back)
+            if d is not None and d.intake_event is not None:
                 arrivals += d.arrivals
                 transfers += d.transfers_out
                 departures += d.departures

@@ -192,10 +192,7 @@ def implausible_report(
     params = config.rule("implausible_report").params
     capacity = state.capacity(location)
     occupancy = state.occupancy
-    previous = next(
-        (d.occupancy for d in reversed(state.days) if d.date < date and d.occupancy is not None),
-        None,
-    )
+    previous = state.occupancy_before(date)
     too_many = capacity > 0 and occupancy > params["max_ratio"] * capacity
     jump = (
         capacity > params["min_places"]

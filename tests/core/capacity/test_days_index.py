@@ -137,6 +137,9 @@ def test_the_indexed_state_decides_as_a_scan_of_its_days(
             assert state.day(date) == found
             assert restored.day(date) == found
             assert state.flows(date) == flows_as_of(reference.days, date)
+            counts = [d.occupancy for d in reference.days if d.date < date]
+            newest_count = next((c for c in reversed(counts) if c is not None), None)
+            assert state.occupancy_before(date) == newest_count
         # The view the flow rules read for an older morning count looks its days up as a scan
         # of the days up to that date does.
         counted = [d.date for d in reference.days if d.occupancy is not None]
