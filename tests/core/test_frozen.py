@@ -11,12 +11,15 @@ from typing import Any
 
 import pytest
 
-from alerts import engine
+from alerts import engine, model
 from alerts.capacity import location, totals
 from alerts.frozen import quick_init
 from alerts.rules import lifecycle
 
 QUICK = [
+    model.OccupancyReport,
+    model.IntakeReport,
+    model.AlertEvent,
     lifecycle.Finding,
     lifecycle.AlertState,
     location.Flows,
