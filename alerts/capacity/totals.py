@@ -180,23 +180,25 @@ def contribution(
     waiting = (before is None or before.intake_event is None) and (
         expect_intake or any(d.intake_event is not None for d in state.days)
     )
+    # Positional, in the order of the fields (one per morning count; keywords cost more).
     return Contribution(
-        location_id=location.location_id,
-        province=location.province,
-        date=state.latest_date,
-        occupancy=state.occupancy,
-        capacity=state.capacity(location),
-        name=location.name,
-        municipality_code=location.municipality_code,
-        without_bed=state.without_bed,
-        slept_outside=state.slept_outside,
-        active=location.active,
-        asylum=location.is_asylum,
-        arrivals_7d=flows.arrivals,
-        transfers_out_7d=flows.transfers_out,
-        departures_7d=flows.departures,
-        flow_days=flows.days,
-        final=not waiting,
+        location.location_id,
+        location.province,
+        state.latest_date,
+        state.occupancy,
+        state.capacity(location),
+        location.name,
+        location.municipality_code,
+        state.without_bed,
+        state.slept_outside,
+        location.active,
+        location.is_asylum,
+        1,  # locations
+        flows.arrivals,
+        flows.transfers_out,
+        flows.departures,
+        flows.days,
+        not waiting,  # final
     )
 
 
