@@ -44,6 +44,7 @@ from alerts.capacity.totals import (
 )
 from alerts.catalogue import INHIBITIONS
 from alerts.config import AlertingConfig
+from alerts.frozen import quick_init
 from alerts.model import NATIONAL, AlertEvent, IntakeReport, Location, OccupancyReport, Subject
 from alerts.rules import aggregate as aggregate_rules
 from alerts.rules import location as location_rules
@@ -122,6 +123,7 @@ def _key(rule: str, subject: Subject, like: str) -> str:
 # ---------------------------------------------------------------- locations
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LocationRecord:
     """What the location table stores per location_id."""
@@ -166,6 +168,7 @@ class LocationRecord:
         )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Outcome:
     record: LocationRecord
@@ -286,6 +289,7 @@ def on_intake(
 # ---------------------------------------------------------------- provinces and the nation
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AggregateRecord:
     """A province (members: its locations) or the nation (members: the provinces, and
@@ -304,6 +308,9 @@ class AggregateRecord:
         """Each member's newest contribution dated on or before ``date``."""
         found = []
         for history in self.members.values():
+            if history and history[-1].date <= date:
+                found.append(history[-1])  # nearly always: the newest is on or before ``date``
+                continue
             for item in reversed(history):
                 if item.date <= date:
                     found.append(item)
@@ -361,7 +368,17 @@ def on_contribution(record: AggregateRecord, item: Contribution) -> AggregateRec
         ]
         if kept_closed and kept_closed[-1].date > item.date:
             return record  # a closed day, older than what the member is held at: no use
-    history = [c for c in record.members.get(item.location_id, ()) if c.date != item.date]
+    known = record.members.get(item.location_id, ())
+    if (
+        (not known or item.date > known[-1].date)
+        and (record.closed is None or _open_after(known, item.date, record.closed))
+        and len(known) < MEMBER_HISTORY
+    ):
+        # The usual case, a day after the member's newest, on a history that holds at most one
+        # closed day: what the general way below keeps is that history and the item after it.
+        members = {**record.members, item.location_id: (*known, item)}
+        return AggregateRecord(record.subject_id, members, record.closed, record.alerts)
+    history = [c for c in known if c.date != item.date]
     history.append(item)
     history.sort(key=lambda c: c.date)
     if record.closed is not None:
@@ -372,6 +389,13 @@ def on_contribution(record: AggregateRecord, item: Contribution) -> AggregateRec
     return AggregateRecord(record.subject_id, members, record.closed, record.alerts)
 
 
+def _open_after(history: tuple[Contribution, ...], date: dt.date, closed: dt.date) -> bool:
+    """Whether ``date`` is after the ``closed`` day and ``history`` (in date order) holds at most
+    one contribution of a closed day."""
+    return date > closed and (len(history) < 2 or history[1].date > closed)
+
+
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AggregateOutcome:
     record: AggregateRecord
@@ -561,8 +585,5 @@ def national_rules(
         if 0 < behind <= config.lateness_days:
             continue
         for member in province.members:
-            # report_missing reads who the member is and how fresh, no figures.
-            seen = Contribution(member.location_id, province.province, member.date, 0, 0,
-                                member.name, member.municipality_code)  # fmt: skip
-            found = aggregate_rules.report_missing(seen, date, config)
+            found = aggregate_rules.member_missing(member, province.province, date, config)
             yield f"report_missing:{member.location_id}", found

@@ -3,7 +3,8 @@
 Plain frozen dataclasses, built by the Kafka edge from wire records (``streams.records``) and by
 tests directly. Nothing here does I/O.
 
-Imports nothing from ``alerts``; must not import httpx, faust, aiokafka or ``streams``.
+Imports nothing from ``alerts`` but ``alerts.frozen``; must not import httpx, faust, aiokafka
+or ``streams``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
+
+from alerts.frozen import quick_init
 
 __all__ = [
     "LOCATION_KINDS",
@@ -127,6 +130,7 @@ def _location_subject(location_id: str) -> Subject:
     return Subject(SubjectKind.LOCATION, location_id)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OccupancyReport:
     """The morning count at one location for the night before ``date``."""
@@ -141,6 +145,7 @@ class OccupancyReport:
     reported_at: dt.datetime | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class IntakeReport:
     """One day's flow of people at one location."""
@@ -154,6 +159,7 @@ class IntakeReport:
     unplaced: int = 0
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AlertEvent:
     """One state change of one alert, as published on the alerts topic.

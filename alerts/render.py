@@ -33,6 +33,8 @@ _MONTHS: Final = (
 def nl_int(value: float) -> str:
     """``2380`` -> ``"2.380"``: a dot groups thousands in Dutch."""
     number = round(value)
+    if -1000 < number < 1000:
+        return str(number)  # nothing to group: most figures in a text
     sign = "-" if number < 0 else ""
     return sign + f"{abs(number):,}".replace(",", ".")
 

@@ -28,7 +28,6 @@ Imports no Kafka or Faust: the agents in :mod:`streams.worker.app` call these.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
@@ -36,7 +35,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, TypeAlias
 
-from alerts.capacity.totals import Contribution
+from alerts.capacity.totals import Contribution, MemberStatus
 from alerts.delivery.ledger import Grouping
 from alerts.dispatch.matchers import Matcher
 from alerts.dispatch.silence import Silence, parse_silence
@@ -199,18 +198,8 @@ class ContributionBundle:
 ProvinceMessage: TypeAlias = ContributionBundle | Mark
 NationalMessage: TypeAlias = Contribution | Mark
 
-#: Contribution fields by how they are checked (a test holds this to the dataclass's fields).
-_CONTRIBUTION_TOTALS: Final = ("occupancy", "capacity")
-_CONTRIBUTION_COUNTS: Final = (
-    "without_bed",
-    "slept_outside",
-    "locations",
-    "arrivals_7d",
-    "transfers_out_7d",
-    "departures_7d",
-    "flow_days",
-)
-_CONTRIBUTION_FLAGS: Final = ("active", "asylum", "final")
+#: Contribution's fields, each checked by contribution_from_dict (a test holds this to the
+#: dataclass's fields).
 CONTRIBUTION_FIELDS: Final = frozenset(
     (
         "location_id",
@@ -219,52 +208,119 @@ CONTRIBUTION_FIELDS: Final = frozenset(
         "name",
         "municipality_code",
         "members",
-        *_CONTRIBUTION_TOTALS,
-        *_CONTRIBUTION_COUNTS,
-        *_CONTRIBUTION_FLAGS,
+        "occupancy",
+        "capacity",
+        "without_bed",
+        "slept_outside",
+        "locations",
+        "arrivals_7d",
+        "transfers_out_7d",
+        "departures_7d",
+        "flow_days",
+        "active",
+        "asylum",
+        "final",
     )
 )
-_DEFAULTS: Final[Mapping[str, Any]] = {f.name: f.default for f in dataclasses.fields(Contribution)}
 
 
-def _member(obj: Mapping[str, Any]) -> dict[str, Any]:
-    text(obj, "location_id")
-    iso_date(obj, "date")
-    return {
-        "location_id": obj["location_id"],
-        "name": optional_text(obj, "name", default=""),
-        "municipality_code": optional_text(obj, "municipality_code"),
-        "date": obj["date"],
-    }
+def _member(obj: Mapping[str, Any]) -> MemberStatus:
+    location_id = _text(obj, "location_id")
+    date = iso_date(obj, "date")
+    name = _optional_text(obj, "name", "")
+    return MemberStatus(location_id, name or "", _optional_text(obj, "municipality_code"), date)
+
+
+# The checks of streams.wire, each with a fast way through for the value a worker writes: a
+# province reads a contribution per location and morning count, and a province's share to the
+# nation lists every location. Anything else goes the whole way, which gives the same answer and
+# raises the same InvalidReport (so a bad record gets the same reason and text as ever).
+
+
+def _text(obj: Mapping[str, Any], name: str) -> str:
+    value = obj.get(name)
+    if type(value) is str and 0 < len(value) <= MAX_TEXT:
+        return value
+    return text(obj, name)
+
+
+def _optional_text(obj: Mapping[str, Any], name: str, default: str | None = None) -> str | None:
+    value = obj.get(name)
+    if value is None:
+        return default
+    if type(value) is str and len(value) <= MAX_TEXT:
+        return value
+    return optional_text(obj, name, default=default)
+
+
+def _total(obj: Mapping[str, Any], name: str) -> int:
+    value = obj.get(name)
+    if type(value) is int and 0 <= value <= MAX_TOTAL:
+        return value
+    return count(obj, name, required=True, maximum=MAX_TOTAL, range_reason="schema") or 0
+
+
+def _count(obj: Mapping[str, Any], name: str, default: int) -> int:
+    value = obj.get(name)
+    if type(value) is int and 0 <= value <= MAX_TOTAL:
+        return value
+    found = count(obj, name, maximum=MAX_TOTAL, range_reason="schema")
+    return default if found is None else found
+
+
+def _flag(obj: Mapping[str, Any], name: str, default: bool) -> bool:
+    value = obj.get(name, default)
+    if value is True or value is False:
+        return value
+    return boolean(obj, name, default=default)
 
 
 def contribution_from_dict(obj: Mapping[str, Any]) -> Contribution:
-    """A Contribution from its dict, every field checked (``Contribution.from_dict`` checks
-    none, and refuses fields it does not know with a TypeError)."""
-    clean: dict[str, Any] = {"location_id": text(obj, "location_id")}
-    province = text(obj, "province")
+    """A Contribution from its dict, every field checked, in the order of the fields (the first
+    bad one gives the reason), and fields it does not know ignored."""
+    location_id = _text(obj, "location_id")
+    province = _text(obj, "province")
     if province not in PROVINCES:
         raise InvalidReport("schema", f"'province' must be one of {' '.join(PROVINCES)}")
-    clean["province"] = province
-    iso_date(obj, "date")
-    clean["date"] = obj["date"]
-    for name in _CONTRIBUTION_TOTALS:
-        clean[name] = count(obj, name, required=True, maximum=MAX_TOTAL, range_reason="schema")
-    for name in _CONTRIBUTION_COUNTS:
-        found = count(obj, name, maximum=MAX_TOTAL, range_reason="schema")
-        clean[name] = _DEFAULTS[name] if found is None else found
-    for name in _CONTRIBUTION_FLAGS:
-        clean[name] = boolean(obj, name, default=_DEFAULTS[name])
-    clean["name"] = optional_text(obj, "name", default="")
-    clean["municipality_code"] = optional_text(obj, "municipality_code")
+    date = iso_date(obj, "date")
+    occupancy = _total(obj, "occupancy")
+    capacity = _total(obj, "capacity")
+    without_bed = _count(obj, "without_bed", 0)
+    slept_outside = _count(obj, "slept_outside", 0)
+    locations = _count(obj, "locations", 1)
+    arrivals = _count(obj, "arrivals_7d", 0)
+    transfers_out = _count(obj, "transfers_out_7d", 0)
+    departures = _count(obj, "departures_7d", 0)
+    flow_days = _count(obj, "flow_days", 0)
+    active = _flag(obj, "active", True)
+    asylum = _flag(obj, "asylum", True)
+    final = _flag(obj, "final", True)
+    name = _optional_text(obj, "name", "")
+    municipality_code = _optional_text(obj, "municipality_code")
     members = obj.get("members", [])
     if not isinstance(members, list):
         raise InvalidReport("schema", "'members' must be a list")
-    clean["members"] = [_member(_object(m, "a member")) for m in members]
-    try:
-        return Contribution.from_dict(clean)
-    except _FROM_DICT_ERRORS as exc:
-        raise InvalidReport("schema", f"not a contribution: {type(exc).__name__}") from None
+    listed = tuple(_member(_object(m, "a member")) for m in members)
+    return Contribution(
+        location_id,
+        province,
+        date,
+        occupancy,
+        capacity,
+        name or "",
+        municipality_code,
+        without_bed,
+        slept_outside,
+        active,
+        asylum,
+        locations,
+        arrivals,
+        transfers_out,
+        departures,
+        flow_days,
+        final,
+        listed,
+    )
 
 
 def _mark(obj: Mapping[str, Any]) -> Mark:

@@ -14,11 +14,13 @@ Pure; imports only ``alerts.model``. Must not import httpx, faust, aiokafka or `
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
+from alerts.frozen import quick_init
 from alerts.model import IntakeReport, Location, OccupancyReport
 
 __all__ = [
@@ -62,9 +64,10 @@ _MAX_SPAN: Final = dt.timedelta(days=MAX_KEPT_DAYS - 1)
 
 #: Days in a rolling flow window.
 FLOW_WINDOW: Final = 7
-_FLOW_SPAN: Final = dt.timedelta(days=FLOW_WINDOW)
+_FLOW_DAYS_BACK: Final = tuple(dt.timedelta(days=back) for back in range(1, FLOW_WINDOW + 1))
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Flows:
     """Sums of daily intake figures over the rolling window that ends the day before ``as_of``.
@@ -149,6 +152,7 @@ class Applied(StrEnum):
     DUPLICATE = "duplicate"  # this event_id was seen before: nothing changed
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class DayRecord:
     """What one location reported for one date (either report may be missing)."""
@@ -234,6 +238,7 @@ class DayRecord:
 NOTHING_REPORTED: Final = DayRecord(dt.date.min)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LocationState:
     """Current figures of one location plus its recent daily history.
@@ -278,7 +283,8 @@ class LocationState:
             and self.days[-1].date <= date
         ):
             return self  # the newest count, and no intake after it: the state as it is
-        return LocationState(
+        cut = bisect_right(self.days, date, key=_date)
+        view = LocationState(
             location_id=self.location_id,
             latest_date=date,
             occupancy=day.occupancy,
@@ -287,8 +293,14 @@ class LocationState:
             hold_from=self.hold_from,
             without_bed=day.without_bed,
             slept_outside=day.slept_outside,
-            days=tuple(d for d in self.days if d.date <= date),
+            days=self.days[:cut],
         )
+        # Its days by date are these less the few after ``date``: cheaper to copy and trim
+        # than to make afresh (the rules read a view's days by date on every report).
+        by_date = self.days_index().by_date.copy()
+        for later in self.days[cut:]:
+            del by_date[later.date]
+        return _indexed(view, _DaysIndex(view.days, by_date, None))
 
     def held_from(self, hold_from: dt.date | None) -> LocationState:
         """The same state keeping its history from ``hold_from`` on (see :func:`_store_day`)."""
@@ -317,15 +329,20 @@ class LocationState:
         day = self.day(date)
         return day is not None and day.intake_event is not None
 
+    def occupancy_before(self, date: dt.date) -> int | None:
+        """The newest morning count dated before ``date``; None without one."""
+        days = self.days
+        for i in range(bisect_left(days, date, key=_date) - 1, -1, -1):
+            occupancy = days[i].occupancy
+            if occupancy is not None:
+                return occupancy
+        return None
+
     def days_after(self, date: dt.date | None) -> list[DayRecord]:
         """The days after ``date`` (all for None), oldest first: the last few of ``days``."""
-        after = []
-        for day in reversed(self.days):
-            if date is not None and day.date <= date:
-                break
-            after.append(day)
-        after.reverse()
-        return after
+        if date is None:
+            return list(self.days)
+        return list(self.days[bisect_right(self.days, date, key=_date) :])
 
     def flows(self, as_of: dt.date) -> Flows:
         """:func:`flows_as_of` over this state's days, read from the newest back; kept for the
@@ -337,12 +354,11 @@ class LocationState:
         return flows
 
     def _flows(self, as_of: dt.date) -> Flows:
-        start = as_of - _FLOW_SPAN
+        by_date = self.days_index().by_date
         arrivals = transfers = departures = count = 0
-        for d in reversed(self.days):  # newest first, up to the window's start
-            if d.date < start:
-                break
-            if d.date < as_of and d.intake_event is not None:
+        for back in _FLOW_DAYS_BACK:  # the window's days looked up, not the days read through
+            d = by_date.get(as_of - back)
+            if d is not None and d.intake_event is not None:
                 arrivals += d.arrivals
                 transfers += d.transfers_out
                 departures += d.departures
@@ -389,20 +405,37 @@ class LocationState:
         )
 
 
-class _DaysIndex(NamedTuple):
+class _DaysIndex:
     """A location's days by date, and every event id they hold (their ``seen``)."""
 
-    by_date: dict[dt.date, DayRecord]
-    #: Each event id and the (newest) day that holds it, so a day that goes takes its ids along.
-    #: A dict, not a set: copying one is several times cheaper.
-    seen: dict[str, dt.date]
-    #: Flows by the date they are as of, filled in as asked (:meth:`LocationState.flows`).
-    flows: dict[dt.date, Flows]
+    __slots__ = ("_days", "_seen", "by_date", "flows")
+
+    def __init__(
+        self,
+        days: tuple[DayRecord, ...],
+        by_date: dict[dt.date, DayRecord],
+        seen: dict[str, dt.date] | None,
+    ) -> None:
+        self._days = days
+        self.by_date = by_date
+        #: Made from ``days`` when first asked (None till then): the views of
+        #: :meth:`LocationState.as_of` that the rules read never look an event id up.
+        self._seen = seen
+        #: Flows by the date they are as of, filled in as asked (:meth:`LocationState.flows`).
+        self.flows: dict[dt.date, Flows] = {}
+
+    @property
+    def seen(self) -> dict[str, dt.date]:
+        """Each event id and the (newest) day that holds it, so a day that goes takes its ids
+        along. A dict, not a set: copying one is several times cheaper."""
+        seen = self._seen
+        if seen is None:
+            seen = self._seen = {i: d.date for d in self._days for i in d.seen}
+        return seen
 
     @classmethod
     def of(cls, days: tuple[DayRecord, ...]) -> _DaysIndex:
-        by_date = {d.date: d for d in days}
-        return cls(by_date, {i: d.date for d in days for i in d.seen}, {})
+        return cls(days, {d.date: d for d in days}, None)
 
 
 def _indexed(state: LocationState, index: _DaysIndex | None) -> LocationState:
@@ -425,12 +458,17 @@ def _store_day(
     look back at (the rules would then decide differently depending on the order the two topics
     were read in)."""
     days, hold_from, index = state.days, state.hold_from, state.days_index()
-    if not days or record.date > days[-1].date:
+    date = record.date
+    if not days or date > days[-1].date:
         kept = (*days, record)
-    elif record.date == days[-1].date:
+    elif date == days[-1].date:
         kept = (*days[:-1], record)
     else:
-        kept = tuple(sorted((*(d for d in days if d.date != record.date), record), key=_date))
+        # An older date (a correction, or a morning count behind intake read ahead): the days
+        # are in date order with one record per date, so find its place instead of sorting.
+        at = bisect_left(days, date, key=_date)
+        after = at + 1 if days[at].date == date else at  # replace the day, or insert before it
+        kept = (*days[:at], record, *days[after:])
     newest = kept[-1].date
     horizon = newest - _MAX_SPAN
     if counted is not None:
@@ -452,7 +490,8 @@ def _store_day(
         for old_id in gone.seen:
             if seen.get(old_id) == gone.date:
                 del seen[old_id]
-    return kept[first:], _DaysIndex(by_date, seen, {})
+    days = kept[first:]
+    return days, _DaysIndex(days, by_date, seen)
 
 
 def _date(day: DayRecord) -> dt.date:

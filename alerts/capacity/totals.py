@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from alerts.capacity.location import Flows, LocationState, days_until_full
+from alerts.frozen import quick_init
 from alerts.model import Location
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
 _ONE_DAY: Final = dt.timedelta(days=1)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class MemberStatus:
     """How fresh one location's figures are, as a province passes it on to the nation."""
@@ -47,9 +49,17 @@ class MemberStatus:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MemberStatus:
+        if data.keys() == _MEMBER_FIELDS:  # the usual case, made without a dict of keywords
+            date = dt.date.fromisoformat(data["date"])
+            return cls(data["location_id"], data["name"], data["municipality_code"], date)
+        # A field missing or unknown: the keywords call names it in its TypeError.
         return cls(**{**data, "date": dt.date.fromisoformat(data["date"])})
 
 
+_MEMBER_FIELDS: Final = frozenset(("location_id", "name", "municipality_code", "date"))
+
+
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Contribution:
     """What one location adds to its province's totals, as of ``date``."""
@@ -81,44 +91,53 @@ class Contribution:
 
     def to_dict(self) -> dict[str, Any]:
         """Fields at their default are left out: provinces keep dozens of these per location,
-        and the changelog gets them on every write (``from_dict`` fills the defaults in)."""
-        full = {
+        and the changelog gets them on every write (``from_dict`` fills the defaults in). The
+        keys come in the order of the fields."""
+        out: dict[str, Any] = {
             "location_id": self.location_id,
             "province": self.province,
             "date": self.date.isoformat(),
             "occupancy": self.occupancy,
             "capacity": self.capacity,
-            "name": self.name,
-            "municipality_code": self.municipality_code,
-            "without_bed": self.without_bed,
-            "slept_outside": self.slept_outside,
-            "active": self.active,
-            "asylum": self.asylum,
-            "locations": self.locations,
-            "arrivals_7d": self.arrivals_7d,
-            "transfers_out_7d": self.transfers_out_7d,
-            "departures_7d": self.departures_7d,
-            "flow_days": self.flow_days,
-            "final": self.final,
-            "members": [m.to_dict() for m in self.members],
         }
-        return {
-            key: value
-            for key, value in full.items()
-            if key not in _CONTRIBUTION_DEFAULTS or value != _CONTRIBUTION_DEFAULTS[key]
-        }
+        # One test per field against its default (_CONTRIBUTION_DEFAULTS), not a dict of every
+        # field filtered afterwards: this runs for each contribution a location sends.
+        if self.name != "":
+            out["name"] = self.name
+        if self.municipality_code is not None:
+            out["municipality_code"] = self.municipality_code
+        if self.without_bed != 0:
+            out["without_bed"] = self.without_bed
+        if self.slept_outside != 0:
+            out["slept_outside"] = self.slept_outside
+        if not self.active:
+            out["active"] = self.active
+        if not self.asylum:
+            out["asylum"] = self.asylum
+        if self.locations != 1:
+            out["locations"] = self.locations
+        if self.arrivals_7d != 0:
+            out["arrivals_7d"] = self.arrivals_7d
+        if self.transfers_out_7d != 0:
+            out["transfers_out_7d"] = self.transfers_out_7d
+        if self.departures_7d != 0:
+            out["departures_7d"] = self.departures_7d
+        if self.flow_days != 0:
+            out["flow_days"] = self.flow_days
+        if not self.final:
+            out["final"] = self.final
+        if self.members:
+            out["members"] = [m.to_dict() for m in self.members]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Contribution:
-        return cls(
-            **{
-                **data,
-                "date": dt.date.fromisoformat(data["date"]),
-                "members": tuple(MemberStatus.from_dict(m) for m in data.get("members", ())),
-            }
-        )
+        members = data.get("members", ())
+        listed = tuple(map(MemberStatus.from_dict, members)) if members else tuple(members)
+        return cls(**{**data, "date": dt.date.fromisoformat(data["date"]), "members": listed})
 
 
+#: The defaults :meth:`Contribution.to_dict` leaves out (a test holds them to the dataclass's).
 _CONTRIBUTION_DEFAULTS: Final[Mapping[str, Any]] = {
     "name": "",
     "municipality_code": None,
@@ -161,26 +180,29 @@ def contribution(
     waiting = (before is None or before.intake_event is None) and (
         expect_intake or any(d.intake_event is not None for d in state.days)
     )
+    # Positional, in the order of the fields (one per morning count; keywords cost more).
     return Contribution(
-        location_id=location.location_id,
-        province=location.province,
-        date=state.latest_date,
-        occupancy=state.occupancy,
-        capacity=state.capacity(location),
-        name=location.name,
-        municipality_code=location.municipality_code,
-        without_bed=state.without_bed,
-        slept_outside=state.slept_outside,
-        active=location.active,
-        asylum=location.is_asylum,
-        arrivals_7d=flows.arrivals,
-        transfers_out_7d=flows.transfers_out,
-        departures_7d=flows.departures,
-        flow_days=flows.days,
-        final=not waiting,
+        location.location_id,
+        location.province,
+        state.latest_date,
+        state.occupancy,
+        state.capacity(location),
+        location.name,
+        location.municipality_code,
+        state.without_bed,
+        state.slept_outside,
+        location.active,
+        location.is_asylum,
+        1,  # locations
+        flows.arrivals,
+        flows.transfers_out,
+        flows.departures,
+        flows.days,
+        not waiting,  # final
     )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Totals:
     """Summed figures over a set of locations (asylum reception only, closed ones left out)."""

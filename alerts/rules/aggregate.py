@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import replace
 from functools import partial
 
-from alerts.capacity.totals import Contribution, Totals
+from alerts.capacity.totals import Contribution, MemberStatus, Totals
 from alerts.config import AlertingConfig, TargetCycle
 from alerts.model import NATIONAL, PROVINCE_NAMES, Severity, Subject, SubjectKind
 from alerts.render import dagen, nl_date, nl_int, nl_pct, personen
@@ -20,6 +20,7 @@ from alerts.rules.location import forecast_finding
 
 __all__ = [
     "breach_forecast_aggregate",
+    "member_missing",
     "national_shortage",
     "province_subject",
     "region_capacity_low",
@@ -40,17 +41,10 @@ def _aggregate(
     summary: str,
     headroom: float | None = None,
 ) -> Finding:
+    province = subject.id if subject.kind is SubjectKind.PROVINCE else None
+    # Positional, in the order of Finding's fields (see alerts.rules.location._finding).
     return Finding(
-        rule=rule,
-        subject=subject,
-        breached=breached,
-        cleared=cleared,
-        severity=severity,
-        value=value,
-        threshold=threshold,
-        summary=summary,
-        headroom=headroom,
-        province=subject.id if subject.kind is SubjectKind.PROVINCE else None,
+        rule, subject, breached, cleared, severity, value, threshold, summary, headroom, province
     )
 
 
@@ -165,25 +159,62 @@ def national_shortage(totals: Totals, config: AlertingConfig) -> Finding | None:
 def report_missing(member: Contribution, date: dt.date, config: AlertingConfig) -> Finding:
     """A location without a morning count for ``date`` while the others reported it: one day late
     is a warning, two days critical. Missing data keeps the last known figures."""
+    return _missing(
+        member.location_id,
+        member.name,
+        member.province,
+        member.municipality_code,
+        member.date,
+        date,
+        config,
+    )
+
+
+def member_missing(
+    member: MemberStatus, province: str, date: dt.date, config: AlertingConfig
+) -> Finding:
+    """:func:`report_missing` of one location a province lists in its share to the nation (the
+    national rules ask it of every location every day: no Contribution is made for it)."""
+    return _missing(
+        member.location_id,
+        member.name,
+        province,
+        member.municipality_code,
+        member.date,
+        date,
+        config,
+    )
+
+
+def _missing(
+    location_id: str,
+    name: str,
+    province: str,
+    municipality_code: str | None,
+    seen: dt.date,
+    date: dt.date,
+    config: AlertingConfig,
+) -> Finding:
     params = config.rule("report_missing").params
-    late = (date - member.date).days
-    name = member.name or member.location_id
+    late = (date - seen).days
+    name = name or location_id
     summary = (
-        f"{name}: geen bezettingscijfer sinds {nl_date(member.date)} ({dagen(late)} te laat)"
+        f"{name}: geen bezettingscijfer sinds {nl_date(seen)} ({dagen(late)} te laat)"
         if late >= params["warning_days"]
         else f"{name}: bezettingscijfers komen weer binnen"
     )
+    critical = late >= params["critical_days"]
+    # Positional, in the order of Finding's fields (see alerts.rules.location._finding).
     return Finding(
-        rule="report_missing",
-        subject=Subject(SubjectKind.LOCATION, member.location_id),
-        breached=late >= params["warning_days"],
-        cleared=late <= 0,
-        severity=Severity.CRITICAL if late >= params["critical_days"] else Severity.WARNING,
-        value=late,
-        threshold=params["critical_days"]
-        if late >= params["critical_days"]
-        else params["warning_days"],
-        summary=summary,
-        province=member.province,
-        municipality_code=member.municipality_code,
+        "report_missing",
+        Subject(SubjectKind.LOCATION, location_id),
+        late >= params["warning_days"],  # breached
+        late <= 0,  # cleared
+        Severity.CRITICAL if critical else Severity.WARNING,
+        late,
+        params["critical_days"] if critical else params["warning_days"],
+        summary,
+        None,  # headroom
+        province,
+        municipality_code,
     )

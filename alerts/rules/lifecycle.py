@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from alerts.frozen import quick_init
 from alerts.model import AlertEvent, AlertStatus, Severity, Subject, SubjectKind
 
 __all__ = ["AlertState", "Finding", "alert_id", "event_time", "follow", "step"]
@@ -45,6 +46,7 @@ def event_time(date: dt.date) -> str:
     return moment.isoformat()
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Finding:
     """What a rule sees at one subject on one event date."""
@@ -64,6 +66,7 @@ class Finding:
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AlertState:
     """Where one alert stands. ``pending`` and ``clearing`` count consecutive report days."""
@@ -241,18 +244,18 @@ def _next(state: AlertState, **changes: Any) -> AlertState:
     """``state`` with ``changes``: :func:`dataclasses.replace` written out for this one class,
     which costs a third of the generic one (this runs for every finding of every report)."""
     get = changes.get
-    return AlertState(
-        alert_id=state.alert_id,
-        rule=state.rule,
-        firing=get("firing", state.firing),
-        severity=get("severity", state.severity),
-        revision=get("revision", state.revision),
-        starts_at=get("starts_at", state.starts_at),
-        pending=get("pending", state.pending),
-        clearing=get("clearing", state.clearing),
-        last_date=get("last_date", state.last_date),
-        last_event=get("last_event", state.last_event),
-        episodes=get("episodes", state.episodes),
+    return AlertState(  # positional, in the order of the fields
+        state.alert_id,
+        state.rule,
+        get("firing", state.firing),
+        get("severity", state.severity),
+        get("revision", state.revision),
+        get("starts_at", state.starts_at),
+        get("pending", state.pending),
+        get("clearing", state.clearing),
+        get("last_date", state.last_date),
+        get("last_event", state.last_event),
+        get("episodes", state.episodes),
     )
 
 

@@ -52,19 +52,21 @@ def _finding(
     summary: str,
     headroom: float | None = None,
 ) -> Finding:
+    # Positional, in the order of Finding's fields: a rule makes one on nearly every report,
+    # and a call by keyword costs half as much again as the frozen dataclass's own __init__.
     return Finding(
-        rule=rule,
-        subject=location.subject,
-        breached=breached,
-        cleared=cleared,
-        severity=severity,
-        value=value,
-        threshold=threshold,
-        summary=summary,
-        headroom=headroom,
-        province=location.province,
-        municipality_code=location.municipality_code,
-        cap_source=location.cap_source,
+        rule,
+        location.subject,
+        breached,
+        cleared,
+        severity,
+        value,
+        threshold,
+        summary,
+        headroom,
+        location.province,
+        location.municipality_code,
+        location.cap_source,
     )
 
 
@@ -190,10 +192,7 @@ def implausible_report(
     params = config.rule("implausible_report").params
     capacity = state.capacity(location)
     occupancy = state.occupancy
-    previous = next(
-        (d.occupancy for d in reversed(state.days) if d.date < date and d.occupancy is not None),
-        None,
-    )
+    previous = state.occupancy_before(date)
     too_many = capacity > 0 and occupancy > params["max_ratio"] * capacity
     jump = (
         capacity > params["min_places"]

@@ -137,6 +137,23 @@ def test_the_indexed_state_decides_as_a_scan_of_its_days(
             assert state.day(date) == found
             assert restored.day(date) == found
             assert state.flows(date) == flows_as_of(reference.days, date)
+            counts = [d.occupancy for d in reference.days if d.date < date]
+            newest_count = next((c for c in reversed(counts) if c is not None), None)
+            assert state.occupancy_before(date) == newest_count
+        # The view the flow rules read for an older morning count looks its days up as a scan
+        # of the days up to that date does.
+        counted = [d.date for d in reference.days if d.occupancy is not None]
+        if counted:
+            as_of = counted[len(counted) // 2]
+            view = state.as_of(as_of)
+            before = [d for d in reference.days if d.date <= as_of]
+            assert view.days == tuple(before)
+            for date in {d.date for d in reference.days} | {BASE}:
+                assert view.day(date) == next((d for d in before if d.date == date), None)
+            assert view.flows(as_of) == flows_as_of(before, as_of)
+            other = stream[0][0]
+            seen = any(other.event_id in d.seen for d in before)
+            assert (apply(view, other)[1] is Applied.DUPLICATE) == seen
         if step % 7 and step != len(stream):
             continue
         for other in {r.event_id: r for r, _ in stream}.values():
@@ -157,3 +174,39 @@ def test_a_day_that_leaves_the_history_takes_its_event_ids_along() -> None:
     assert outcome is Applied.CORRECTION
     assert again.days == state.days
     assert apply_occupancy(again, OccupancyReport("later", "x", later, 99))[1] is Applied.DUPLICATE
+
+
+def test_an_older_day_goes_into_its_place_among_the_days() -> None:
+    """A report for a date older than the newest day is put in its place in date order (found by
+    bisection): between two days, in place of the day of its date, or before every day."""
+
+    def dates(state: LocationState) -> list[int]:
+        return [(d.date - BASE).days for d in state.days]
+
+    state = LocationState("x")
+    for offset in (10, 12, 14, 16):
+        date = BASE + dt.timedelta(days=offset)
+        state, _ = apply_occupancy(state, OccupancyReport(f"occ-{offset}", "x", date, offset))
+    middle = BASE + dt.timedelta(days=13)
+    state, outcome = apply_intake(state, IntakeReport("in-13", "x", middle, 3, 1, 2))
+    assert outcome is Applied.CORRECTION
+    assert dates(state) == [10, 12, 13, 14, 16]
+    assert state.day(middle) is not None and state.day(middle).intake_event == "in-13"
+    # The same date again: the day is replaced (keeping what it held), not added twice.
+    existing = BASE + dt.timedelta(days=12)
+    state, _ = apply_intake(state, IntakeReport("in-12", "x", existing, 5, 1, 2))
+    assert dates(state) == [10, 12, 13, 14, 16]
+    replaced = state.days[1]
+    assert (replaced.occupancy, replaced.intake_event) == (12, "in-12")
+    assert replaced.seen == ("occ-12", "in-12")
+    # Older than every day kept, and still inside the history.
+    first = BASE + dt.timedelta(days=9)
+    state, _ = apply_occupancy(state, OccupancyReport("occ-9", "x", first, 9))
+    assert dates(state) == [9, 10, 12, 13, 14, 16]
+    assert state.occupancy == 16  # a correction: the current figures stay the newest day's
+    # Replacing the first day.
+    state, _ = apply_intake(state, IntakeReport("in-9", "x", first, 1, 1, 1))
+    assert dates(state) == [9, 10, 12, 13, 14, 16]
+    assert state.days[0].seen == ("occ-9", "in-9")
+    restored = LocationState.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert restored == state

@@ -120,6 +120,13 @@ def test_nl_int(value: float, text: str) -> None:
     assert nl_int(value) == text
 
 
+@pytest.mark.parametrize("value", [-1000.4, -999.6, -999, -0.6, -0.4, 0.5, 1.5, 999.4, 999.5, 7])
+def test_nl_int_without_thousands_writes_what_grouping_writes(value: float) -> None:
+    number = round(value)
+    grouped = ("-" if number < 0 else "") + f"{abs(number):,}".replace(",", ".")
+    assert nl_int(value) == grouped
+
+
 # --------------------------------------------------------------------------- engine.on_occupancy
 
 
