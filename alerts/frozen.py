@@ -33,6 +33,9 @@ def quick_init(cls: type[_T]) -> type[_T]:
     params = getattr(cls, "__dataclass_params__", None)
     if params is None or not params.frozen or "__slots__" not in cls.__dict__:
         raise TypeError(f"{cls.__name__} is not a frozen, slotted dataclass")
+    if hasattr(cls, "__post_init__") or any(f.kw_only is True for f in _fields(cls)):
+        # Neither is written here: the generated __init__ would silently skip or misplace it.
+        raise TypeError(f"{cls.__name__}: quick_init supports no __post_init__ or kw_only")
     namespace: dict[str, Any] = {"_MISSING": dataclasses.MISSING}
     signature: list[str] = []
     body: list[str] = []

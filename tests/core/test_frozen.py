@@ -113,6 +113,18 @@ def test_quick_init_refuses_a_class_it_cannot_speed_up() -> None:
     class NotFrozen:
         a: int
 
-    for cls in (NoSlots, NotFrozen):
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Checked:
+        a: int
+
+        def __post_init__(self) -> None:
+            if self.a < 0:
+                raise ValueError("negative")
+
+    @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+    class Keywords:
+        a: int
+
+    for cls in (NoSlots, NotFrozen, Checked, Keywords):
         with pytest.raises(TypeError):
             quick_init(cls)
