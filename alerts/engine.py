@@ -201,9 +201,20 @@ def _catch_up_flows(
         found = location_rules.outside_risk_tonight(location, view, config)
         _advance(alerts, "outside_risk", found, evaluated, config, events)
         tonight = evaluated
-    pending = [  # the morning counts after ``evaluated``; days are in date order
-        d.date for d in state.days_after(evaluated) if d.occupancy is not None
-    ]
+    # The morning counts after ``evaluated`` that can be ready: day D needs the intake of D-1,
+    # so none after the day following the newest intake (without intake reports, none at all;
+    # the whole history was read per report otherwise). Days are in date order.
+    until = state.intake_until()
+    last_ready = until + _ONE_DAY if until is not None else None
+    pending = (
+        [
+            d.date
+            for d in state.days_after(evaluated)
+            if d.occupancy is not None and d.date <= last_ready
+        ]
+        if last_ready is not None and (evaluated is None or last_ready > evaluated)
+        else []
+    )
     ready = [state.has_intake(date - _ONE_DAY) for date in pending]
     # Days after the last ready one wait for their intake; a day before it that is not ready is
     # passed over: that intake is not coming, and missing data holds the last known state. (Found

@@ -338,6 +338,10 @@ class LocationState:
                 return occupancy
         return None
 
+    def intake_until(self) -> dt.date | None:
+        """A date no intake report in the history is after (None: the history holds none)."""
+        return self.days_index().intake_until
+
     def days_after(self, date: dt.date | None) -> list[DayRecord]:
         """The days after ``date`` (all for None), oldest first: the last few of ``days``."""
         if date is None:
@@ -405,16 +409,24 @@ class LocationState:
         )
 
 
+class _Unknown:
+    """Not worked out yet (:attr:`_DaysIndex.intake_until`)."""
+
+
+_UNKNOWN: Final = _Unknown()
+
+
 class _DaysIndex:
     """A location's days by date, and every event id they hold (their ``seen``)."""
 
-    __slots__ = ("_days", "_seen", "by_date", "flows")
+    __slots__ = ("_days", "_intake_until", "_seen", "by_date", "flows")
 
     def __init__(
         self,
         days: tuple[DayRecord, ...],
         by_date: dict[dt.date, DayRecord],
         seen: dict[str, dt.date] | None,
+        intake_until: dt.date | _Unknown | None = _UNKNOWN,
     ) -> None:
         self._days = days
         self.by_date = by_date
@@ -423,6 +435,19 @@ class _DaysIndex:
         self._seen = seen
         #: Flows by the date they are as of, filled in as asked (:meth:`LocationState.flows`).
         self.flows: dict[dt.date, Flows] = {}
+        self._intake_until = intake_until
+
+    @property
+    def intake_until(self) -> dt.date | None:
+        """No day after this date holds an intake report; None: no day holds one. Carried from
+        index to index as days come in (:func:`_store_day`), so it may name a day since dropped
+        from the front of the history: a bound, not always a day that is there."""
+        found = self._intake_until
+        if isinstance(found, _Unknown):
+            found = self._intake_until = next(
+                (d.date for d in reversed(self._days) if d.intake_event is not None), None
+            )
+        return found
 
     @property
     def seen(self) -> dict[str, dt.date]:
@@ -491,7 +516,10 @@ def _store_day(
             if seen.get(old_id) == gone.date:
                 del seen[old_id]
     days = kept[first:]
-    return days, _DaysIndex(days, by_date, seen)
+    until = index.intake_until
+    if record.intake_event is not None and (until is None or date > until):
+        until = date
+    return days, _DaysIndex(days, by_date, seen, until)
 
 
 def _date(day: DayRecord) -> dt.date:

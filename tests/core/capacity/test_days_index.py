@@ -132,6 +132,14 @@ def test_the_indexed_state_decides_as_a_scan_of_its_days(
         if hold is not None and state.days:
             moved = state.days[-1].date - dt.timedelta(days=hold)
             state, reference = state.held_from(moved), held(reference, moved)
+        # No day after intake_until holds intake; it is None only when no day does. Carried
+        # along as days come in, so it may be later than what is left: for the restored state,
+        # worked out afresh, it is exact.
+        intake_dates = [d.date for d in reference.days if d.intake_event is not None]
+        until = state.intake_until()
+        if intake_dates:
+            assert until is not None and max(intake_dates) <= until
+        assert restored.intake_until() == (max(intake_dates) if intake_dates else None)
         for date in {d.date for d in reference.days} | {report.date, BASE}:
             found = next((d for d in reference.days if d.date == date), None)
             assert state.day(date) == found
