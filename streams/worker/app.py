@@ -326,6 +326,7 @@ def _app(settings: Settings) -> faust.App:
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
         producer_linger=PRODUCER_LINGER_S,
         consumer_max_fetch_size=CONSUMER_FETCH_BYTES,
+        Topic=faust_patches.DirectTopic,
         # With a worker id the worker is a static member of its group: restarted after a crash,
         # it gets its partitions back at once instead of after the old member's session timed
         # out.

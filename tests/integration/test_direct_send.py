@@ -1,0 +1,121 @@
+"""The worker's topic class (``streams.worker.faust_patches.DirectTopic``) sends what Faust's own
+``Topic.send`` sends, on a real broker: the same key and value bytes, partition and headers, for
+raw outputs and for a table's changelog writes (JSON keys, the state codecs, deletes), and the
+sensors hear of every send and its delivery as they do from Faust. Only its cost differs
+(docs/performance.md, 2026-12-04)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import faust
+import pytest
+import run_topics
+from aiokafka import AIOKafkaConsumer
+
+from streams.worker.faust_patches import DirectTopic
+
+pytestmark = pytest.mark.integration
+
+
+class CountingSensor(faust.Sensor):  # type: ignore[misc]  # faust's Sensor is untyped for mypy
+    def __init__(self) -> None:
+        super().__init__()
+        self.initiated: list[tuple[str, int, int]] = []
+        self.completed = 0
+
+    def on_send_initiated(
+        self, producer: Any, topic: str, message: Any, keysize: int, valsize: int
+    ) -> Any:
+        self.initiated.append((topic, keysize, valsize))
+        return len(self.initiated)
+
+    def on_send_completed(self, producer: Any, state: Any, metadata: Any) -> None:
+        self.completed += 1
+
+
+# (key, value, partition, key serializer, value serializer): raw outputs, a changelog key in
+# JSON with a value through JSON, a delete (no value), no key at all.
+SENDS: list[tuple[Any, Any, int | None, str, str]] = [
+    (b"ter-apel", b'{"rule":"cap_exceeded"}', 0, "raw", "raw"),
+    (b"ter-apel", b"\x00\xffbytes", None, "raw", "raw"),
+    ("ter-apel|week-of-2025-01-06", {"seq": 3, "row": {"d": [[1, 2]]}}, 1, "json", "json"),
+    ("ter-apel|week-of-2025-01-06", None, 1, "json", "raw"),
+    (None, b"no key", 2, "raw", "raw"),
+]
+
+
+async def _send_all(bootstrap: str, topic_class: Any, topic_name: str) -> CountingSensor:
+    app = faust.App(
+        f"direct-send-{uuid.uuid4().hex[:8]}",
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        Topic=topic_class,
+        producer_acks=-1,
+    )
+    sensor = CountingSensor()
+    app.sensors.add(sensor)
+    topic = app.topic(topic_name, partitions=3)
+    assert type(topic) is topic_class
+    await app.maybe_start_producer()
+    try:
+        await topic.maybe_declare()
+        for key, value, partition, key_serializer, value_serializer in SENDS:
+            delivery = await topic.send(
+                key=key,
+                value=value,
+                partition=partition,
+                key_serializer=key_serializer,
+                value_serializer=value_serializer,
+            )
+            await delivery  # the producer's delivery future, as Topic.send returns it
+        # A send with a callback is one DirectTopic leaves to Faust: the callback is called.
+        called: list[Any] = []
+        await (await topic.send(key=b"k", value=b"v", partition=0, callback=called.append))
+        await asyncio.sleep(0)  # the delivery callbacks run
+        assert len(called) == 1
+    finally:
+        await app.producer.stop()
+    return sensor
+
+
+async def _read(bootstrap: str, topic: str, count: int) -> list[tuple[Any, ...]]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    found: list[tuple[Any, ...]] = []
+    try:
+        async with asyncio.timeout(30):
+            while len(found) < count:
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    for r in records:
+                        found.append((r.partition, r.key, r.value, tuple(r.headers)))
+    finally:
+        await consumer.stop()
+    return sorted(found, key=repr)
+
+
+async def test_direct_sends_are_the_bytes_faust_sends(kafka_bootstrap: str) -> None:
+    prefix = f"direct-{uuid.uuid4().hex[:8]}."
+    run_topics.remember(kafka_bootstrap, prefix)
+    faust_topic, direct_topic = prefix + "faust", prefix + "direct"
+    by_faust = await _send_all(kafka_bootstrap, faust.Topic, faust_topic)
+    by_direct = await _send_all(kafka_bootstrap, DirectTopic, direct_topic)
+
+    sent_by_faust = await _read(kafka_bootstrap, faust_topic, len(SENDS) + 1)
+    sent_directly = await _read(kafka_bootstrap, direct_topic, len(SENDS) + 1)
+    assert sent_directly == sent_by_faust
+    assert len(sent_by_faust) == len(SENDS) + 1
+    # A send without a partition goes where the producer's partitioner puts its key, in both.
+    assert {(p, k) for p, k, _, _ in sent_by_faust} >= {(0, b"ter-apel"), (2, None)}
+    assert (1, b'"ter-apel|week-of-2025-01-06"', None, ()) in sent_by_faust
+
+    assert [(size_k, size_v) for _, size_k, size_v in by_direct.initiated] == [
+        (size_k, size_v) for _, size_k, size_v in by_faust.initiated
+    ]
+    assert [t for t, _, _ in by_direct.initiated] == [direct_topic] * (len(SENDS) + 1)
+    assert by_direct.completed == by_faust.completed == len(SENDS) + 1
