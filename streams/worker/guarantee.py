@@ -46,6 +46,9 @@ __all__ = ["Cursor", "GapReader", "Outputs", "Record", "commit_offsets"]
 
 log = structlog.get_logger("opvangwacht.guarantee")
 
+#: How long the broker may hold a fetch of the reader (see ``GapReader._ensure``).
+READ_FETCH_WAIT_MS = 50
+
 
 @dataclass(frozen=True, slots=True)
 class Record:
@@ -107,6 +110,12 @@ class GapReader:
                 auto_offset_reset="earliest",
                 max_partition_fetch_bytes=self._max_bytes,
                 fetch_max_bytes=self._max_bytes,
+                # It reads ranges that are on the broker. Once one is read, aiokafka has already
+                # asked for more of that partition, and the broker holds such a fetch for this
+                # long; the next range's fetch waits behind it (aiokafka keeps one fetch in flight
+                # per broker). With aiokafka's 500 ms, each partition the stall watch read after a
+                # restart cost half a second or more.
+                fetch_max_wait_ms=READ_FETCH_WAIT_MS,
             )
             await consumer.start()
             self._consumer = consumer
