@@ -65,13 +65,13 @@ COMMIT_EVERY = 0.5
 #: Records a batch handles between two turns of the event loop (``Runner.each``).
 YIELD_EVERY = 100
 #: How often each agent checks that its partitions move (see ``Runner.stall_watch``).
-#: Each check asks the broker for the end offsets of the agent's partitions, one request. Every
-#: 5 s let a partition Faust did not fetch after a restart wait 5 to 10 s before the watch saw it
-#: (the year benchmark, docs/performance.md 2026-12-04).
-STALL_CHECK_SECONDS = 2.0
+#: (Every 2 s was tried: a partition Faust did not fetch after a restart was seen sooner, but in
+#: a backlog the province agent's partitions, idle for a few seconds behind a poll, were read
+#: twice again; docs/performance.md 2026-12-04.)
+STALL_CHECK_SECONDS = 5.0
 #: Checks in a row a partition must stand still while its agent is busy with other partitions
 #: before the watch reads it itself (see :func:`stalled`): 30 s.
-STALL_BUSY_CHECKS = 15
+STALL_BUSY_CHECKS = 6
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
