@@ -35,16 +35,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, TypeAlias
 
-from alerts.capacity.totals import Contribution, MemberStatus
+from alerts.capacity.totals import Contribution
 from alerts.delivery.ledger import Grouping
 from alerts.dispatch.matchers import Matcher
 from alerts.dispatch.silence import Silence, parse_silence
 from alerts.errors import ConfigError, InvalidReport
-from alerts.model import PROVINCES, AlertEvent, AlertStatus, Severity, SubjectKind
+from alerts.model import AlertEvent, AlertStatus, Severity, SubjectKind
+from streams.contributions import CONTRIBUTION_FIELDS, MAX_TOTAL, contribution_from_dict
 from streams.records import encode
 from streams.wire import (
     MAX_TEXT,
-    boolean,
     count,
     cut,
     decode_object,
@@ -55,10 +55,15 @@ from streams.wire import (
     quote,
     text,
 )
+from streams.wire import (
+    json_object as _object,
+)
 
 __all__ = [
+    "CONTRIBUTION_FIELDS",
     "MAX_MATCHERS",
     "MAX_MATCHER_CHARS",
+    "MAX_TOTAL",
     "Acknowledgement",
     "ContributionBundle",
     "EnableReceiver",
@@ -88,9 +93,6 @@ __all__ = [
     "encode_silence",
 ]
 
-#: Sums over provinces and the nation: far above any real total, far below what JSON readers in
-#: other languages lose precision on (2**53).
-MAX_TOTAL: Final = 10**12
 #: Seconds in a grouping's wait, interval or repeat: at most a year.
 MAX_SECONDS: Final = 366 * 24 * 3600
 #: A silence's matchers: how many, and how long each written one may be. Parsing a matcher takes
@@ -110,12 +112,6 @@ def _kind(obj: Mapping[str, Any], allowed: tuple[str | None, ...], where: str) -
         shown = ", ".join("(none)" if k is None else repr(k) for k in allowed)
         raise InvalidReport("schema", f"{where}: 'type' must be one of {shown}, got {quote(kind)}")
     return kind
-
-
-def _object(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise InvalidReport("schema", f"{where} must be a JSON object, got {quote(value)}")
-    return value
 
 
 def _where(exc: InvalidReport, where: str) -> InvalidReport:
@@ -197,130 +193,6 @@ class ContributionBundle:
 
 ProvinceMessage: TypeAlias = ContributionBundle | Mark
 NationalMessage: TypeAlias = Contribution | Mark
-
-#: Contribution's fields, each checked by contribution_from_dict (a test holds this to the
-#: dataclass's fields).
-CONTRIBUTION_FIELDS: Final = frozenset(
-    (
-        "location_id",
-        "province",
-        "date",
-        "name",
-        "municipality_code",
-        "members",
-        "occupancy",
-        "capacity",
-        "without_bed",
-        "slept_outside",
-        "locations",
-        "arrivals_7d",
-        "transfers_out_7d",
-        "departures_7d",
-        "flow_days",
-        "active",
-        "asylum",
-        "final",
-    )
-)
-
-
-def _member(obj: Mapping[str, Any]) -> MemberStatus:
-    location_id = _text(obj, "location_id")
-    date = iso_date(obj, "date")
-    name = _optional_text(obj, "name", "")
-    return MemberStatus(location_id, name or "", _optional_text(obj, "municipality_code"), date)
-
-
-# The checks of streams.wire, each with a fast way through for the value a worker writes: a
-# province reads a contribution per location and morning count, and a province's share to the
-# nation lists every location. Anything else goes the whole way, which gives the same answer and
-# raises the same InvalidReport (so a bad record gets the same reason and text as ever).
-
-
-def _text(obj: Mapping[str, Any], name: str) -> str:
-    value = obj.get(name)
-    if type(value) is str and 0 < len(value) <= MAX_TEXT:
-        return value
-    return text(obj, name)
-
-
-def _optional_text(obj: Mapping[str, Any], name: str, default: str | None = None) -> str | None:
-    value = obj.get(name)
-    if value is None:
-        return default
-    if type(value) is str and len(value) <= MAX_TEXT:
-        return value
-    return optional_text(obj, name, default=default)
-
-
-def _total(obj: Mapping[str, Any], name: str) -> int:
-    value = obj.get(name)
-    if type(value) is int and 0 <= value <= MAX_TOTAL:
-        return value
-    return count(obj, name, required=True, maximum=MAX_TOTAL, range_reason="schema") or 0
-
-
-def _count(obj: Mapping[str, Any], name: str, default: int) -> int:
-    value = obj.get(name)
-    if type(value) is int and 0 <= value <= MAX_TOTAL:
-        return value
-    found = count(obj, name, maximum=MAX_TOTAL, range_reason="schema")
-    return default if found is None else found
-
-
-def _flag(obj: Mapping[str, Any], name: str, default: bool) -> bool:
-    value = obj.get(name, default)
-    if value is True or value is False:
-        return value
-    return boolean(obj, name, default=default)
-
-
-def contribution_from_dict(obj: Mapping[str, Any]) -> Contribution:
-    """A Contribution from its dict, every field checked, in the order of the fields (the first
-    bad one gives the reason), and fields it does not know ignored."""
-    location_id = _text(obj, "location_id")
-    province = _text(obj, "province")
-    if province not in PROVINCES:
-        raise InvalidReport("schema", f"'province' must be one of {' '.join(PROVINCES)}")
-    date = iso_date(obj, "date")
-    occupancy = _total(obj, "occupancy")
-    capacity = _total(obj, "capacity")
-    without_bed = _count(obj, "without_bed", 0)
-    slept_outside = _count(obj, "slept_outside", 0)
-    locations = _count(obj, "locations", 1)
-    arrivals = _count(obj, "arrivals_7d", 0)
-    transfers_out = _count(obj, "transfers_out_7d", 0)
-    departures = _count(obj, "departures_7d", 0)
-    flow_days = _count(obj, "flow_days", 0)
-    active = _flag(obj, "active", True)
-    asylum = _flag(obj, "asylum", True)
-    final = _flag(obj, "final", True)
-    name = _optional_text(obj, "name", "")
-    municipality_code = _optional_text(obj, "municipality_code")
-    members = obj.get("members", [])
-    if not isinstance(members, list):
-        raise InvalidReport("schema", "'members' must be a list")
-    listed = tuple(_member(_object(m, "a member")) for m in members)
-    return Contribution(
-        location_id,
-        province,
-        date,
-        occupancy,
-        capacity,
-        name or "",
-        municipality_code,
-        without_bed,
-        slept_outside,
-        active,
-        asylum,
-        locations,
-        arrivals,
-        transfers_out,
-        departures,
-        flow_days,
-        final,
-        listed,
-    )
 
 
 def _mark(obj: Mapping[str, Any]) -> Mark:

@@ -35,6 +35,7 @@ __all__ = [
     "cut",
     "decode_object",
     "iso_date",
+    "json_object",
     "load_json",
     "moment",
     "number",
@@ -56,6 +57,13 @@ MAX_TEXT: Final = 500
 QUOTE_CHARS: Final = 100
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def json_object(value: Any, where: str) -> Mapping[str, Any]:
+    """``value`` when it is a JSON object, else InvalidReport (``schema``) naming ``where``."""
+    if not isinstance(value, dict):
+        raise InvalidReport("schema", f"{where} must be a JSON object, got {quote(value)}")
+    return value
 
 
 def quote(value: Any) -> str:
