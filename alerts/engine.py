@@ -205,16 +205,14 @@ def _catch_up_flows(
     # so none after the day following the newest intake (without intake reports, none at all;
     # the whole history was read per report otherwise). Days are in date order.
     until = state.intake_until()
-    last_ready = until + _ONE_DAY if until is not None else None
-    pending = (
-        [
+    pending: list[dt.date] = []
+    if until is not None:
+        last_ready = until + _ONE_DAY
+        pending = [
             d.date
             for d in state.days_after(evaluated)
             if d.occupancy is not None and d.date <= last_ready
         ]
-        if last_ready is not None and (evaluated is None or last_ready > evaluated)
-        else []
-    )
     ready = [state.has_intake(date - _ONE_DAY) for date in pending]
     # Days after the last ready one wait for their intake; a day before it that is not ready is
     # passed over: that intake is not coming, and missing data holds the last known state. (Found

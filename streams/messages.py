@@ -49,14 +49,12 @@ from streams.wire import (
     cut,
     decode_object,
     iso_date,
+    json_object,
     moment,
     number,
     optional_text,
     quote,
     text,
-)
-from streams.wire import (
-    json_object as _object,
 )
 
 __all__ = [
@@ -132,7 +130,7 @@ def alert_event_from_dict(obj: Mapping[str, Any]) -> AlertEvent:
     for name, values in (("status", AlertStatus), ("severity", Severity)):
         if not _one_of(obj.get(name), values):
             raise InvalidReport("schema", f"{name!r} is not one of the known values")
-    subject = _object(obj.get("subject"), "'subject'")
+    subject = json_object(obj.get("subject"), "'subject'")
     if not _one_of(subject.get("kind"), SubjectKind):
         raise InvalidReport("schema", "'subject.kind' is not location, province or national")
     text(subject, "id")
@@ -151,7 +149,7 @@ def alert_event_from_dict(obj: Mapping[str, Any]) -> AlertEvent:
     count(obj, "revision", required=True, maximum=2**63 - 1, range_reason="schema")
     labels = obj.get("labels")
     if labels is not None:
-        for label, value in _object(labels, "'labels'").items():
+        for label, value in json_object(labels, "'labels'").items():
             if not isinstance(value, str) or len(label) > MAX_TEXT or len(value) > MAX_TEXT:
                 raise InvalidReport("schema", f"label {quote(label)} must be a short string")
     try:
@@ -218,7 +216,7 @@ def decode_province_message(raw: bytes | None) -> ProvinceMessage:
         if not isinstance(items, list):
             raise InvalidReport("schema", "'items' must be a list")
         return ContributionBundle(
-            tuple(contribution_from_dict(_object(i, "an item")) for i in items)
+            tuple(contribution_from_dict(json_object(i, "an item")) for i in items)
         )
     except InvalidReport as exc:
         raise _where(exc, "province message") from None
@@ -313,14 +311,14 @@ def decode_notification_message(raw: bytes | None) -> NotificationMessage:
             return EnableReceiver(receiver, _by(obj))
         queued_at = moment(obj, "queued_at", required=True)
         assert queued_at is not None
-        event = alert_event_from_dict(_object(obj.get("event"), "'event'"))
+        event = alert_event_from_dict(json_object(obj.get("event"), "'event'"))
         group = obj.get("group")
         return Notification(
             text(obj, "notification_id"),
             receiver,
             queued_at,
             event,
-            None if group is None else _grouping(_object(group, "'group'")),
+            None if group is None else _grouping(json_object(group, "'group'")),
         )
     except InvalidReport as exc:
         raise _where(exc, "notification topic") from None
@@ -498,7 +496,7 @@ def decode_audit_entry(raw: bytes | None) -> dict[str, Any]:
             ):
                 raise InvalidReport("schema", f"a provider id must be short text: {quote(value)}")
         if "event" in obj:
-            alert_event_from_dict(_object(obj["event"], "'event'"))
+            alert_event_from_dict(json_object(obj["event"], "'event'"))
         return obj
     except InvalidReport as exc:
         raise _where(exc, "audit entry") from None

@@ -8,8 +8,8 @@ counts the rest in plain integers, turned into metrics only when /metrics is scr
 
 - **Kept as Faust exports them** (rare events, or what the dashboards and alert rules read):
   end offsets (set when they change, not per record) and committed offsets per partition
-  (consumer lag), rebalances and their
-  latencies, commit latency, assignments, send errors, web requests, ``count()``.
+  (consumer lag), rebalances and their latencies, commit latency, assignments, send errors, web
+  requests, ``count()``.
 - **Counted in plain Python, exported under the same names and labels at scrape time**
   (:class:`CountsCollector`): messages received (total, per topic, last offset read per
   partition), messages and events in progress, events per stream, table operations, messages
