@@ -26,9 +26,7 @@ __all__ = [
     "BATCH_MAX",
     "BATCH_WITHIN",
     "CHUNK_MAX",
-    "FOLLOW_SPAN",
     "JOIN_WAIT",
-    "Backlog",
     "Overlay",
     "batches",
 ]
@@ -47,28 +45,6 @@ JOIN_WAIT: Final = 0.5
 #: Records a partition's end may be ahead of the chunk's last record for the input to count as
 #: behind (a backlog): the agent then takes the next chunk into the same batch.
 BACKLOG_BEHIND: Final = 100
-#: How long an agent behind the report agent keeps a batch open for the next chunk while the
-#: report agent catches up (see :class:`Backlog`). Its input then comes in bursts, one per report
-#: batch, half a second or more apart; joined for this long a batch holds a few of them. Well
-#: under the stall watch's check (``streams.worker.runner.STALL_CHECK_SECONDS``): a batch open
-#: longer than a check could look like a partition standing still.
-FOLLOW_SPAN: Final = 1.5
-
-
-class Backlog:
-    """Whether the worker's report agent is catching up on a backlog (its last chunk was
-    :func:`behind`), for the agents behind it.
-
-    Those agents read what the report agent's batches write: during a backlog a burst per report
-    batch (the province contributions of that batch, its alerts), never far behind on their own
-    partitions, so :func:`behind` alone joins nothing and each burst became a batch and a write of
-    the rows it touched. While this says the report agent is catching up they join bursts for up
-    to FOLLOW_SPAN; in live traffic it says no, and their batches are cut as before."""
-
-    __slots__ = ("catching_up",)
-
-    def __init__(self) -> None:
-        self.catching_up = False
 
 
 def behind(stream: Any, chunk: Sequence[Any]) -> bool:
@@ -90,9 +66,6 @@ def behind(stream: Any, chunk: Sequence[Any]) -> bool:
 
 async def batches(
     stream: faust.StreamT[bytes],
-    backlog: Backlog | None = None,
-    *,
-    leads: bool = False,
 ) -> AsyncIterator[Sequence[EventT[bytes]]]:
     """The agent's input in batches of events.
 
@@ -104,14 +77,7 @@ async def batches(
     otherwise (live traffic) a chunk is handled at once, so the latency a batch adds stays
     BATCH_WITHIN. Joining
     changes nothing in what is decided or when offsets are committed: the agents commit what
-    their writer has made durable (``streams.worker.guarantee``), not what Faust acknowledges.
-
-    ``backlog``, with ``leads``: this is the report agent, which says in it whether it is catching
-    up; without ``leads``: an agent behind it, which joins chunks for up to FOLLOW_SPAN while the
-    report agent catches up (:class:`Backlog`)."""
-    loop = asyncio.get_running_loop()
-    following = backlog is not None and not leads
-    opened = 0.0  # when the pending batch got its first chunk
+    their writer has made durable (``streams.worker.guarantee``), not what Faust acknowledges."""
     chunks = cast(
         AsyncIterator[Sequence[EventT[bytes]]],
         cast(Any, stream).take_events(CHUNK_MAX, BATCH_WITHIN),
@@ -125,10 +91,7 @@ async def batches(
             if ahead is None:
                 ahead = asyncio.ensure_future(anext(chunks))
             if pending:
-                wait = JOIN_WAIT
-                if following:
-                    wait = max(JOIN_WAIT, opened + FOLLOW_SPAN - loop.time())
-                await asyncio.wait((ahead,), timeout=wait)
+                await asyncio.wait((ahead,), timeout=JOIN_WAIT)
                 if not ahead.done():
                     batch, pending = pending, []
                     yield batch
@@ -138,10 +101,8 @@ async def batches(
                 chunk = await got
             except StopAsyncIteration:
                 break
-            if not pending:
-                opened = loop.time()
             pending.extend(chunk)
-            if len(pending) < BATCH_MAX and _join(stream, chunk, backlog, leads, opened, loop):
+            if len(pending) < BATCH_MAX and behind(stream, chunk):
                 continue
             batch, pending = pending, []
             yield batch
@@ -150,27 +111,6 @@ async def batches(
     finally:
         if ahead is not None:
             ahead.cancel()
-
-
-def _join(
-    stream: Any,
-    chunk: Sequence[Any],
-    backlog: Backlog | None,
-    leads: bool,
-    opened: float,
-    loop: asyncio.AbstractEventLoop,
-) -> bool:
-    """Whether the batch waits for the next chunk (see :func:`batches`)."""
-    if behind(stream, chunk):
-        if leads and backlog is not None:
-            backlog.catching_up = True
-        return True
-    if backlog is None:
-        return False
-    if leads:
-        backlog.catching_up = False
-        return False
-    return backlog.catching_up and loop.time() - opened < FOLLOW_SPAN
 
 
 class Overlay:

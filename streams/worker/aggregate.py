@@ -197,13 +197,13 @@ def register(app: faust.App, ctx: Context, publish: Publish) -> Aggregation:
 
     @app.agent(ctx.topics.province, concurrency=1, name="aggregate_provinces")
     async def aggregate_provinces(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        async for events in batches(stream, ctx.backlog):
+        async for events in batches(stream):
             await runner.run_batch(stage.provinces_cursor, events, stage.aggregate_provinces)
             yield None
 
     @app.agent(ctx.topics.national, concurrency=1, name="aggregate_nation")
     async def aggregate_nation(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        async for events in batches(stream, ctx.backlog):
+        async for events in batches(stream):
             await runner.run_batch(stage.nation_cursor, events, stage.aggregate_national)
             yield None
 

@@ -39,7 +39,6 @@ from streams.settings import Settings
 from streams.state import codecs
 from streams.state.aggregates import AggregateHead, AggregateStore, MemberRow
 from streams.state.audit import AuditLog
-from streams.state.batch import Backlog
 from streams.state.locations import LocationHead, LocationStore, WeekRow
 from streams.state.mirror import Mirror, newest
 from streams.state.progress import MarkLog, PartitionProgress, partition_of
@@ -282,7 +281,6 @@ def build_worker(
         roster=InputRoster(
             reader, settings.topic("occupancy"), settings.topic("intake"), settings.partitions
         ),
-        backlog=Backlog(),
     )
     _count_from_zero(metrics, settings, config)
     _monitor(app, prometheus)

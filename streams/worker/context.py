@@ -18,7 +18,6 @@ from streams.metrics import PipelineMetrics, StateView
 from streams.settings import Settings
 from streams.state.aggregates import AggregateStore
 from streams.state.audit import AuditLog
-from streams.state.batch import Backlog
 from streams.state.locations import LocationStore
 from streams.state.registry import LocationRegistry
 from streams.state.silences import SilenceBook
@@ -87,5 +86,3 @@ class Context:
     state_view: Callable[[], StateView]
     #: Which input partitions hold records (``streams.worker.roster``).
     roster: InputRoster
-    #: Whether the report agent is catching up, for the agents behind it (``streams.state.batch``).
-    backlog: Backlog

@@ -89,7 +89,7 @@ def register(app: faust.App, ctx: Context) -> Escalation:
 
     @app.agent(ctx.topics.escalation_input, concurrency=1, name="escalate")
     async def escalate(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        async for events in batches(stream, ctx.backlog):
+        async for events in batches(stream):
             await ctx.runner.run_batch(stage.cursor, events, stage.escalate_batch)
             yield None
 

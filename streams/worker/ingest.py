@@ -195,7 +195,7 @@ def register(app: faust.App, ctx: Context, publish: Publish) -> Ingest:
         # batch. (Waiting before the first ``take_events`` left a restarted worker, whose
         # locations arrive just after its partitions, without a consumer of its input: seen in
         # the kill -9 test.)
-        async for events in batches(stream, ctx.backlog, leads=True):
+        async for events in batches(stream):
             await ctx.registry.ready.wait()
             await ctx.runner.run_batch(stage.cursor, events, stage.ingest)
             yield None

@@ -11,14 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from streams.state.batch import (
-    BACKLOG_BEHIND,
-    BATCH_MAX,
-    FOLLOW_SPAN,
-    JOIN_WAIT,
-    Backlog,
-    batches,
-)
+from streams.state.batch import BACKLOG_BEHIND, BATCH_MAX, JOIN_WAIT, batches
 
 
 @dataclass(frozen=True)
@@ -63,11 +56,9 @@ class FakeStream:
         await asyncio.Event().wait()
 
 
-async def take(
-    stream: FakeStream, count: int, backlog: Backlog | None = None, leads: bool = False
-) -> list[list[Any]]:
+async def take(stream: FakeStream, count: int) -> list[list[Any]]:
     got: list[list[Any]] = []
-    async for batch in batches(stream, backlog, leads=leads):  # type: ignore[arg-type]
+    async for batch in batches(stream):  # type: ignore[arg-type]
         got.append(list(batch))
         if len(got) == count:
             break
@@ -105,31 +96,3 @@ async def test_a_consumer_that_cannot_say_how_far_behind_it_is_joins_nothing() -
     stream.app = object()  # type: ignore[assignment]
     got = await take(stream, 2)
     assert [len(b) for b in got] == [300, 300]
-
-
-async def test_the_report_agent_says_whether_it_is_catching_up() -> None:
-    backlog = Backlog()
-    await take(FakeStream([200] * 10, highwater=5000), 1, backlog, leads=True)
-    assert backlog.catching_up
-    await take(FakeStream([3, 5], highwater=0), 2, backlog, leads=True)
-    assert not backlog.catching_up
-
-
-async def test_an_agent_behind_a_catching_up_report_agent_joins_its_bursts() -> None:
-    # Its own partitions are never behind (highwater 0): bursts come a fifth of a second apart,
-    # one per report batch. Joined for FOLLOW_SPAN, not chunk by chunk, and not for ever.
-    backlog = Backlog()
-    backlog.catching_up = True
-    started = time.monotonic()
-    got = await asyncio.wait_for(
-        take(FakeStream([50] * 12, highwater=0, pause=0.2), 1, backlog), timeout=10
-    )
-    assert 100 <= len(got[0]) < 12 * 50
-    assert time.monotonic() - started < FOLLOW_SPAN + JOIN_WAIT + 1.0
-    assert [e.message.offset for e in got[0]] == list(range(len(got[0])))
-
-
-async def test_an_agent_behind_an_idle_report_agent_handles_chunk_by_chunk() -> None:
-    backlog = Backlog()  # live traffic: the report agent is not catching up
-    got = await take(FakeStream([3, 5, 2], highwater=0, pause=0.05), 3, backlog)
-    assert [len(b) for b in got] == [3, 5, 2]
