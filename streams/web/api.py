@@ -355,6 +355,14 @@ def active_alerts(view: StateView, filters: Mapping[str, str]) -> dict[str, Any]
         ):
             continue
         rows.append(alert)
-    rows.sort(key=lambda a: (rank.get(str(a.get("severity")), 9), str(a.get("starts_at"))))
+    # The alert id last: alerts with the same severity and start come in one order on every
+    # worker and after every restart (they followed the order the tables were recovered in).
+    rows.sort(
+        key=lambda a: (
+            rank.get(str(a.get("severity")), 9),
+            str(a.get("starts_at")),
+            str(a.get("alert_id")),
+        )
+    )
     names = {rule: info.name for rule, info in CATALOGUE.items()}
     return {"alerts": rows, "count": len(rows), "rules": names}

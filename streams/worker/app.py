@@ -434,6 +434,14 @@ def _state_table(
         on_changelog_event=count_recovered,
     )
     if kind is not None:
+        # Recovery reads the changelog as bytes, and a value becomes a record only when it is
+        # applied: the newest of its key in a recovery batch (``apply_newest``). Read as JSON,
+        # every value was decoded as it arrived, superseded ones too, and Faust's recovery
+        # buffers held up to some ten thousand decoded values at once: about 80 MB of a
+        # restarted worker's peak after the year (docs/performance.md, 2026-12-04 night).
+        table.value_serializer = "raw"
+        table.changelog_topic = table._new_changelog_topic()
+        # Writes go through the record codec (``streams.state.split.send_changelog``).
         table.value_serializer = codecs.serializer(kind)
         table._to_value = codecs.from_changelog(kind)
     apply_all = table.apply_changelog_batch

@@ -5,16 +5,21 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
+from faust.types.tuples import Message
+
+from alerts import engine
 from alerts.capacity.location import DayRecord
 from streams.settings import Settings, load_alerting_config
-from streams.state.locations import WeekRow
+from streams.state.locations import LocationHead, WeekRow
 from streams.worker.app import build_worker
 
 
 def event(key: str, value: dict[str, Any] | None) -> Any:
-    """A changelog event as recovery hands it over: the key and value already decoded from JSON,
-    and the raw message value None for a delete."""
-    return SimpleNamespace(key=key, value=value, message=SimpleNamespace(value=value, partition=0))
+    """A changelog event as recovery hands it over: the key decoded from JSON, the value the
+    message's bytes as they are (None for a delete)."""
+    raw = orjson.dumps(value) if value is not None else None
+    return SimpleNamespace(key=key, value=raw, message=SimpleNamespace(value=raw, partition=0))
 
 
 def week(*dates: str) -> dict[str, Any]:
@@ -54,3 +59,49 @@ def test_only_the_newest_event_of_a_key_is_applied(monkeypatch: Any) -> None:
     table.apply_changelog_batch([event("a|week-of-2026-11-23", None)])
     assert "a|week-of-2026-11-23" not in table.data
     table.data.clear()
+
+
+async def test_the_state_tables_read_their_changelog_as_bytes_and_write_records() -> None:
+    """Recovery must not decode a value on arrival: Faust's buffers would hold thousands of
+    decoded values at once (about 80 MB of a restart after the year), superseded ones included.
+    The bytes become a record when applied; writes still go through the record codec."""
+    worker = build_worker(Settings(), load_alerting_config(None))
+    worker.app.finalize()
+    tables = worker.ctx.tables
+    raw = orjson.dumps(_head_dict())
+    for table in (
+        tables.locations.heads,
+        tables.locations.rows,
+        tables.provinces.heads,
+        tables.provinces.rows,
+        tables.nation.heads,
+        tables.nation.rows,
+    ):
+        topic = table.changelog_topic
+        message = Message(topic.get_topic_name(), 0, 0, 0.0, 0, None, b'"k"', raw, None)
+        decoded = await topic.decode(message, propagate=True)
+        assert decoded.key == "k"
+        assert decoded.value == raw  # the bytes, not a dict
+        assert table.value_serializer.startswith("opvang-")  # writes: the record codec
+
+
+def test_a_value_that_is_not_json_is_no_value_and_recovery_goes_on() -> None:
+    worker = build_worker(Settings(), load_alerting_config(None))
+    worker.app.finalize()
+    table = worker.ctx.tables.locations.heads
+    table.data.clear()
+    table.apply_changelog_batch(
+        [
+            SimpleNamespace(
+                key="x", value=b"{not json", message=SimpleNamespace(value=b"{", partition=0)
+            ),
+            event("y", _head_dict()),
+        ]
+    )
+    assert table.data.get("x") is None
+    assert table.data["y"] == LocationHead.from_dict(_head_dict())
+    table.data.clear()
+
+
+def _head_dict() -> dict[str, Any]:
+    return LocationHead(engine.LocationRecord.new("ter-apel")).to_dict()

@@ -125,6 +125,18 @@ def test_alerts_carry_their_dutch_name_and_a_superseded_warning_is_folded() -> N
     assert [(a["rule"], a["value"]) for a in near] == [("cap_near", 1912)]
 
 
+def test_alerts_of_equal_severity_and_start_are_listed_in_one_order() -> None:
+    """The order must not follow the order the locations happen to be held in (that of a
+    recovery, which differs from restart to restart and worker to worker)."""
+    capped = [replace(TER_APEL, location_id=f"cap-{n}", name=f"Centrum {n}") for n in range(4)]
+    reports = {loc.location_id: week(D, 2053) for loc in capped}
+    first = view(reports, capped)
+    second = replace(first, locations=list(reversed(first.locations)))
+    listed = [a["alert_id"] for a in api.active_alerts(first, {})["alerts"]]
+    assert len(listed) == 4
+    assert [a["alert_id"] for a in api.active_alerts(second, {})["alerts"]] == listed
+
+
 def test_the_cap_feed_folds_a_superseded_warning_as_the_page_does() -> None:
     state = view({"ter-apel": week(D, 1912, 2053)}, [TER_APEL])
     listed, under = api.cap_feed_events(state)
