@@ -41,9 +41,10 @@ def serializer(kind: Any) -> str:
 
 
 def from_changelog(kind: Any) -> Any:
-    """What a table's ``_to_value`` does during recovery: a JSON dict becomes a record. A value the
-    worker cannot read (one it did not write: a hand-made or damaged changelog message) is read
-    as no value, with a warning, instead of stopping the recovery and with it the worker."""
+    """What a table's ``_to_value`` does during recovery: a changelog value (its bytes, or a dict
+    already decoded from JSON) becomes a record. A value the worker cannot read (one it did not
+    write: a hand-made or damaged changelog message) is read as no value, with a warning, instead
+    of stopping the recovery and with it the worker."""
 
     def to_value(value: Any) -> Any:
         if isinstance(value, bytes | bytearray | memoryview):

@@ -418,8 +418,8 @@ def _state_table(
     configs: dict[str, str] = CHANGELOG_CONFIG,
 ) -> Any:
     """A table on a compacted changelog. With ``kind``, its values are the core's records
-    themselves: writes to the changelog go through the record codec, and on recovery Faust reads
-    the changelog back as plain JSON, which ``_to_value`` turns into the record again. ``configs``
+    themselves: writes to the changelog go through the record codec, and on recovery Faust hands
+    over the changelog's bytes, which ``_to_value`` turns into the record again. ``configs``
     are its changelog's (ROWS_CHANGELOG_CONFIG for the row table of a split store)."""
     recovered = metrics.recovered.labels(name)
 
