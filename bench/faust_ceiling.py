@@ -14,6 +14,11 @@ event, does only:
 When it has seen BENCH_EVENTS events it prints one JSON line with the rate and stops.
 Environment: BENCH_BOOTSTRAP, BENCH_TOPIC (one, or several separated by commas), BENCH_EVENTS,
 BENCH_APP_ID, BENCH_MODE, BENCH_PARTITIONS, BENCH_DATA_DIR.
+
+BENCH_CONSUMER_PATCHES=1 installs the worker's changes to Faust first
+(``streams.worker.faust_patches``, among them the consumer's cheaper hand-over of a record): what
+the floor would be for a Faust agent that had them. The benchmark's floor is Faust as released;
+this is for comparison (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -25,6 +30,11 @@ import time
 from typing import Any
 
 import faust
+
+if os.environ.get("BENCH_CONSUMER_PATCHES") == "1":
+    from streams.worker import faust_patches
+
+    faust_patches.install()
 
 bootstrap = os.environ["BENCH_BOOTSTRAP"]
 topic_name = os.environ["BENCH_TOPIC"]

@@ -1,5 +1,5 @@
 """What the worker changes in Faust, in one place, installed by :func:`install` (the composition
-root calls it; safe to call again), and the topic class the app is built with. Four changes:
+root calls it; safe to call again), and the topic class the app is built with. Six changes:
 
 **The consumer's fetch wait.** Faust fixes how long the broker may hold a fetch when none of the
 consumer's partitions has new messages at 1.5 s, and aiokafka keeps one fetch in flight per
@@ -46,6 +46,31 @@ returning the producer's delivery future, as ``Topic.send`` itself returns. Send
 path does not cover (a callback, headers, a timestamp, a schema of the call, attachments, a
 producer not yet started) go through ``Topic.send`` as before.
 
+**A record handed to the streams without four tasks.** The consumer's loop hands every record
+to the streams with ``await self.wait_first(callback(record), self.suspend_flow.wait())``: so
+that a rebalance can abandon a hand-over stuck on a full stream buffer, each record becomes four
+tasks (the hand-over, the flow event, the consumer's stopped and crashed events), an
+``asyncio.wait`` and three cancellations: 35 µs of CPU per record on this machine, where the
+hand-over itself almost always finishes without waiting for anything. The consumer's
+``wait_first`` (only that loop calls it) now first runs the hand-over up to its first wait. Done
+by then, it returns as Faust's would have (the record delivered, the loop goes on). Waiting (a
+full buffer, flow control, a full producer buffer), the hand-over is resumed through Faust's own
+``wait_first``, with the flow event beside it, exactly as before. Errors rise as they did.
+
+**A full stream buffer holds every partition, not the one that found it full.** When Faust puts
+a record in a stream's buffer and finds it four fifths full, it stops fetching the partition of
+that record (``Consumer.on_buffer_full``) until the buffer is half empty, while the stream's other
+partitions go on being fetched. Which partition that is, is chance. The report agent reads the
+morning counts and the intake in one stream; with the hand-over above, the buffer is near full
+through a backlog, and one topic's partitions ran days ahead of the other's: 854, 1,694 and
+39,854 reports were applied as corrections in three year runs (14 without the hand-over), and a
+correction costs more than a report in date order. ``on_buffer_full`` now does nothing: a record
+that finds the buffer full waits for room (Faust's own path for a full buffer, inside the
+hand-over above, which a rebalance can still abandon), and with it the consumer, so every
+partition of the stream moves at the pace the agent reads. The fetcher keeps at most one fetch
+per partition in memory (``CONSUMER_FETCH_BYTES``). During recovery Faust's method did nothing
+either.
+
 Checked on faust-streaming 0.15.3; ``tests/agents/test_static_member_patch.py`` fails if Faust's
 method no longer ends with that assertion, or no longer applies the assignment before it.
 
@@ -64,6 +89,8 @@ import faust.transport.drivers.aiokafka as faust_aiokafka
 import structlog
 from faust.assignor.client_assignment import ClientMetadata
 from faust.assignor.partition_assignor import PartitionAssignor
+from faust.transport.consumer import Consumer
+from mode.services import Service, WaitResults
 
 __all__ = ["CHECKED_FAUST", "FETCH_MAX_WAIT_MS", "DirectTopic", "install", "installed"]
 
@@ -75,6 +102,7 @@ log = structlog.get_logger("opvangwacht.worker")
 _original = PartitionAssignor.on_assignment
 _create_worker_consumer = faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer
 _create_topic = faust_aiokafka.Producer.create_topic
+_wait_first = Service.wait_first
 
 #: How long the broker may hold a fetch of the worker's consumer (see the module docstring).
 FETCH_MAX_WAIT_MS = 100
@@ -113,10 +141,66 @@ def _on_assignment(self: Any, assignment: Any) -> None:
         )
 
 
+class _Resumed:
+    """Awaits the rest of a coroutine that has already run up to ``waiting_on``: that object goes
+    to the task first, then every value and error the task sends in goes on to the coroutine, as
+    if the task had run it from the start."""
+
+    __slots__ = ("coro", "waiting_on")
+
+    def __init__(self, coro: Any, waiting_on: Any) -> None:
+        self.coro, self.waiting_on = coro, waiting_on
+
+    def __await__(self) -> Any:
+        coro, step = self.coro, self.waiting_on
+        while True:
+            try:
+                sent = yield step
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # handed on, whatever it is
+                try:
+                    step = coro.throw(exc)
+                except StopIteration as finished:
+                    return finished.value
+            else:
+                try:
+                    step = coro.send(sent)
+                except StopIteration as finished:
+                    return finished.value
+
+
+async def _consumer_wait_first(self: Any, *coros: Any, timeout: Any = None) -> Any:
+    """``Service.wait_first`` for the consumer's record loop (see the module docstring)."""
+    if timeout is not None or len(coros) != 2 or not asyncio.iscoroutine(coros[0]):
+        return await _wait_first(self, *coros, timeout=timeout)
+    handover, beside = coros
+    try:
+        waiting_on = handover.send(None)
+    except StopIteration as finished:
+        if asyncio.iscoroutine(beside):
+            beside.close()  # never started: nothing to clean up
+        return WaitResults([handover], [finished.value], False)
+    except BaseException:
+        if asyncio.iscoroutine(beside):
+            beside.close()
+        raise
+    return await _wait_first(self, _Resumed(handover, waiting_on), beside)
+
+
+def _hold_all_partitions(self: Any, tp: Any) -> None:
+    """``Consumer.on_buffer_full``: fetching goes on for every partition; the record that found
+    the buffer full waits for room, and the consumer with it (see the module docstring)."""
+
+
 def install() -> None:
-    """Wrap Faust's consumer factory, ``PartitionAssignor.on_assignment`` and the producer's
-    ``create_topic`` (safe to call again)."""
+    """Wrap Faust's consumer factory, ``PartitionAssignor.on_assignment``, the producer's
+    ``create_topic`` and the consumer's ``wait_first`` and ``on_buffer_full`` (safe to call
+    again)."""
     PartitionAssignor.on_assignment = _on_assignment  # type: ignore[method-assign]
+    Consumer.wait_first = _consumer_wait_first  # type: ignore[method-assign]
+    Consumer.on_buffer_full = _hold_all_partitions  # type: ignore[method-assign]
     faust_aiokafka.Producer.create_topic = _create_topic_tracked  # type: ignore[method-assign]
     consumer_thread = faust_aiokafka.AIOKafkaConsumerThread
     consumer_thread._create_worker_consumer = _worker_consumer  # type: ignore[method-assign]
@@ -128,6 +212,8 @@ def installed() -> bool:
         PartitionAssignor.on_assignment is _on_assignment
         and consumer_thread._create_worker_consumer is _worker_consumer
         and faust_aiokafka.Producer.create_topic is _create_topic_tracked
+        and Consumer.wait_first is _consumer_wait_first
+        and Consumer.on_buffer_full is _hold_all_partitions
     )
 
 
