@@ -45,8 +45,9 @@ def read_all(bootstrap: str, topic: str, patched: bool) -> dict[str, Any]:
             timeout=120,
             cwd=str(REPO),
         )
-    lines = [ln for ln in done.stdout.decode().splitlines() if ln.startswith("{")]
-    assert lines, done.stderr.decode()[-3000:]
+    # Faust's worker writes terminal escapes (cursor hide/show) even to a pipe, on the same line.
+    lines = [ln[ln.index("{") :] for ln in done.stdout.decode().splitlines() if "{" in ln]
+    assert lines, (done.stdout.decode()[-1000:], done.stderr.decode()[-3000:])
     return dict(json.loads(lines[-1]))
 
 
