@@ -47,20 +47,12 @@ def from_changelog(kind: Any) -> Any:
     of stopping the recovery and with it the worker."""
 
     def to_value(value: Any) -> Any:
-        if isinstance(value, bytes | bytearray | memoryview):
-            # The changelog is read as bytes (``streams.worker.app._state_table``).
-            try:
-                value = orjson.loads(value)
-            except orjson.JSONDecodeError as exc:
-                log.warning(
-                    "unreadable changelog value skipped",
-                    kind=getattr(kind, "__qualname__", str(kind)),
-                    error=f"not JSON: {str(exc)[:200]}",
-                )
-                return None
-        if not isinstance(value, dict):
-            return value if value is None or isinstance(value, (str, int, float)) else None
         try:
+            if isinstance(value, bytes | bytearray | memoryview):
+                # The changelog is read as bytes (``streams.worker.app._state_table``).
+                value = orjson.loads(value)
+            if not isinstance(value, dict):
+                return value if value is None or isinstance(value, (str, int, float)) else None
             return kind.from_dict(value)
         except Exception as exc:
             log.warning(
