@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from collections.abc import Iterable
 
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.settings import Settings
 
@@ -31,6 +32,21 @@ def remember(bootstrap: str, prefix: str) -> None:
     the tests' form is left alone)."""
     if TEST_PREFIX.fullmatch(prefix):
         _used.setdefault(bootstrap, set()).add(prefix)
+
+
+async def fresh_topic(bootstrap: str, name: str, partitions: int) -> str:
+    """A new topic ``<name>-<hex>.reports`` with ``partitions`` partitions, its prefix
+    remembered (deleted when the session ends); its full name."""
+    prefix = f"{name}-{uuid.uuid4().hex[:8]}."
+    remember(bootstrap, prefix)
+    topic = prefix + "reports"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()
+    return topic
 
 
 def remembered(bootstrap: str) -> set[str]:

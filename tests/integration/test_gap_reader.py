@@ -5,12 +5,9 @@ broker holds (docs/performance.md, 2026-12-04)."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 import run_topics
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.worker.guarantee import READ_FETCH_WAIT_MS, GapReader
 
@@ -18,15 +15,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_ranges_of_one_partition_after_another(kafka_bootstrap: str) -> None:
-    prefix = f"gapread-{uuid.uuid4().hex[:8]}."
-    run_topics.remember(kafka_bootstrap, prefix)
-    topic = prefix + "reports"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 2, 1)])
-    finally:
-        await admin.close()
+    topic = await run_topics.fresh_topic(kafka_bootstrap, "gapread", 2)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()
     try:

@@ -10,14 +10,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 import run_topics
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 pytestmark = pytest.mark.integration
 
@@ -52,15 +50,7 @@ def read_all(bootstrap: str, topic: str, patched: bool) -> dict[str, Any]:
 
 
 async def test_every_record_once_in_order_when_hand_overs_wait(kafka_bootstrap: str) -> None:
-    prefix = f"handover-{uuid.uuid4().hex[:8]}."
-    run_topics.remember(kafka_bootstrap, prefix)
-    topic = prefix + "reports"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 2, 1)])
-    finally:
-        await admin.close()
+    topic = await run_topics.fresh_topic(kafka_bootstrap, "handover", 2)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=5)
     await producer.start()
     try:
