@@ -148,9 +148,15 @@ def test_a_spreadsheet_upload_reaches_the_picture_and_a_second_one_changes_nothi
     assert (body["accepted"], body["refused"]) == (4, 3)
 
     def applied() -> bool:
+        # Every accepted row, the intake of row 2 too (it travels on its own topic and may be
+        # applied after the morning counts).
         rows = locations(worker)
         ter_apel, emmen = rows.get("ter-apel", {}), rows.get("emmen", {})
-        return ter_apel.get("date") == "2024-03-02" and emmen.get("occupancy") == 700
+        return (
+            ter_apel.get("date") == "2024-03-02"
+            and ter_apel.get("arrivals_7d") == 180
+            and emmen.get("occupancy") == 700
+        )
 
     wait_until("the accepted rows reaching /api/locations", applied, worker)
     before = locations(worker)
