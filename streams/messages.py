@@ -184,9 +184,13 @@ class Mark:
 
 @dataclass(frozen=True, slots=True)
 class ContributionBundle:
-    """One batch's contributions to the provinces of one province partition, in order."""
+    """Contributions to the provinces of one province partition, in the order they were read,
+    and then, when ``mark`` is given, the input mark that follows them: the province agent
+    applies the items first and the mark after them, as if they were separate messages. One
+    message instead of one per province plus the mark (docs/performance.md, 2026-12-05)."""
 
     items: tuple[Contribution, ...]
+    mark: Mark | None = None
 
 
 ProvinceMessage: TypeAlias = ContributionBundle | Mark
@@ -215,17 +219,29 @@ def decode_province_message(raw: bytes | None) -> ProvinceMessage:
         items = obj.get("items")
         if not isinstance(items, list):
             raise InvalidReport("schema", "'items' must be a list")
+        mark = obj.get("mark")
         return ContributionBundle(
-            tuple(contribution_from_dict(json_object(i, "an item")) for i in items)
+            tuple(contribution_from_dict(json_object(i, "an item")) for i in items),
+            None if mark is None else _mark(json_object(mark, "'mark'")),
         )
     except InvalidReport as exc:
         raise _where(exc, "province message") from None
 
 
 def encode_province_message(message: ProvinceMessage) -> bytes:
+    """A bundle without items is written as its bare mark: the form workers before 2026-12-05
+    read too (they ignore a bundle's ``mark``: docs/architecture.md, "Mixed versions")."""
+    if isinstance(message, ContributionBundle) and not message.items and message.mark:
+        message = message.mark
     if isinstance(message, Mark):
         return encode(_mark_dict(message))
-    return encode({"type": "contributions", "items": [c.to_dict() for c in message.items]})
+    value: dict[str, Any] = {
+        "type": "contributions",
+        "items": [c.to_dict() for c in message.items],
+    }
+    if message.mark is not None:
+        value["mark"] = {"source": message.mark.source, "date": message.mark.date.isoformat()}
+    return encode(value)
 
 
 def decode_national_message(raw: bytes | None) -> NationalMessage:

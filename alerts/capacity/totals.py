@@ -156,7 +156,12 @@ _CONTRIBUTION_DEFAULTS: Final[Mapping[str, Any]] = {
 
 
 def has_intake(state: LocationState) -> bool:
-    """Whether this location sends intake reports at all (any in its kept history)."""
+    """Whether this location sends intake reports at all (any in its kept history). Asked for
+    every morning count: the index's bound answers it for a location without intake, without
+    reading its days."""
+    until = state.days_index().intake_until
+    if until is None or not state.days or until < state.days[0].date:
+        return False
     return any(d.intake_event is not None for d in state.days)
 
 
@@ -178,7 +183,7 @@ def contribution(
     # day before also without ``expect_intake``: its flows are on their way, possibly on an
     # intake topic read behind the occupancy topic (issue 12's skew).
     waiting = (before is None or before.intake_event is None) and (
-        expect_intake or any(d.intake_event is not None for d in state.days)
+        expect_intake or has_intake(state)
     )
     # Positional, in the order of the fields (one per morning count; keywords cost more).
     return Contribution(

@@ -25,6 +25,7 @@ from faust.types import TP
 from alerts import engine
 from alerts.model import AlertEvent
 from streams.messages import (
+    ContributionBundle,
     Mark,
     decode_national_message,
     decode_province_message,
@@ -90,49 +91,64 @@ class Aggregation:
         await self.ctx.runner.each(records, lambda record: self._province(record, provinces, marks))
         return [provinces, marks]
 
+    def _codes(self, provinces: Overlay, partition: int) -> list[str]:
+        """The provinces of province partition ``partition`` that have a record, in code order."""
+        count = self.ctx.settings.partitions
+        return sorted(
+            code for code in provinces.all_keys() if partition_of(code, count) == partition
+        )
+
     async def _province(self, record: Record, provinces: Overlay, marks: Overlay) -> None:
+        """A bundle's contributions, then its mark (a bare mark is a bundle without items)."""
         ctx = self.ctx
         partition = record.partition
         message = decode_province_message(record.value)
+        if isinstance(message, Mark):
+            message = ContributionBundle((), message)
         key = str(partition)
         mark_log = _marks(marks, key)
-        if isinstance(message, Mark):
-            mark_log = self._add_mark(marks, key, mark_log, record, message.source, message.date)
-            found = mark_log.as_of(record.offset)
-            reached, hold = await self._reached(found)
-            codes = sorted(
-                code
-                for code in provinces.all_keys()
-                if partition_of(code, ctx.settings.partitions) == partition
-            )
-            for code in codes:
-                stored_record: engine.AggregateRecord | None = provinces.get(code)
-                if stored_record is not None and not _handled(provinces, code, record):
-                    await self._close_province(
-                        partition, provinces, stored_record, reached, record, hold=hold
-                    )
-            if reached is not None:
-                # After this partition's province days: the nation reads them in this order.
-                forward = encode_national_message(Mark(partition, reached))
-                await ctx.runner.emit(ctx.topics.national, b"NL", forward)
+        # Judged once per message, before any of it is applied: the first item of a province
+        # marks it with this offset, and the mark must still close that province's days.
+        subjects = {i.province for i in message.items}
+        if message.mark is not None:
+            subjects.update(self._codes(provinces, partition))
+        handled = {code for code in subjects if _handled(provinces, code, record)}
+        if message.items:
+            # As of the marks before this message: its own mark comes after its items (after
+            # a crash the log may hold it already).
+            reached, hold = await self._reached(mark_log.as_of(record.offset - 1))
+            for item in message.items:
+                if item.province in handled:
+                    continue
+                stored: engine.AggregateRecord | None = provinces.get(item.province)
+                current = stored if stored is not None else engine.AggregateRecord(item.province)
+                await self._close_province(
+                    partition,
+                    provinces,
+                    engine.on_contribution(current, item),
+                    reached,
+                    record,
+                    hold=hold,
+                )
+        if message.mark is None:
             return
-        found = mark_log.as_of(record.offset)
-        reached, hold = await self._reached(found)
-        # Judged once per message: the first item of a bundle marks its province with this offset.
-        handled = {i.province for i in message.items if _handled(provinces, i.province, record)}
-        for item in message.items:
-            if item.province in handled:
-                continue
-            stored: engine.AggregateRecord | None = provinces.get(item.province)
-            current = stored if stored is not None else engine.AggregateRecord(item.province)
-            await self._close_province(
-                partition,
-                provinces,
-                engine.on_contribution(current, item),
-                reached,
-                record,
-                hold=hold,
-            )
+        mark = message.mark
+        previous, _ = await self._reached(mark_log.as_of(record.offset - 1))
+        mark_log = self._add_mark(marks, key, mark_log, record, mark.source, mark.date)
+        reached, hold = await self._reached(mark_log.as_of(record.offset))
+        for code in self._codes(provinces, partition):
+            stored_record: engine.AggregateRecord | None = provinces.get(code)
+            if stored_record is not None and code not in handled:
+                await self._close_province(
+                    partition, provinces, stored_record, reached, record, hold=hold
+                )
+        if reached is not None and reached != previous:
+            # After this partition's province days: the nation reads them in this order. Only
+            # when the partition's progress moved: a mark of a source that was not the slowest
+            # leaves it where it was, and the nation keeps each partition's highest mark, so the
+            # same date again would change nothing there (three of every four marks).
+            forward = encode_national_message(Mark(partition, reached))
+            await ctx.runner.emit(ctx.topics.national, b"NL", forward)
 
     async def _close_province(
         self,

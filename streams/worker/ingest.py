@@ -13,7 +13,6 @@ again after a restart is recognised by its offset and changes nothing (``reread`
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -40,21 +39,31 @@ Publish = Callable[[tuple[AlertEvent, ...], float | None], Awaitable[None]]
 
 
 class _Outbox:
-    """A batch's contributions, one message per province instead of one per report: the province
-    agent then reads a few hundred messages a day instead of one per location report. Within a
-    province the order is kept, and a mark goes out only after everything before it."""
+    """A batch's contributions, one message per province partition instead of one per report:
+    the province agent then reads a few messages per input partition and day instead of one per
+    location report. An input partition's mark travels in the same messages, after the
+    contributions read before it (one to every province partition), not as messages of its own
+    behind a bundle per province: four messages where there were up to sixteen. Within a
+    partition the order is kept, and a mark goes out only after everything before it."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.pending: dict[str, list[Contribution]] = {}
+        self.pending: dict[int, list[Contribution]] = {}
 
     def add(self, share: Contribution) -> None:
-        self.pending.setdefault(share.province, []).append(share)
+        partition = partition_of(share.province, self.ctx.settings.partitions)
+        self.pending.setdefault(partition, []).append(share)
 
-    async def flush(self) -> None:
-        for province, items in self.pending.items():
-            bundle = encode_province_message(ContributionBundle(tuple(items)))
-            await self.ctx.runner.emit(self.ctx.topics.province, province.encode(), bundle)
+    async def flush(self, mark: Mark | None = None) -> None:
+        """Send what is pending; with ``mark``, send it to every province partition, after the
+        contributions pending for that partition."""
+        ctx = self.ctx
+        targets = range(ctx.settings.partitions) if mark is not None else list(self.pending)
+        for partition in targets:
+            items = tuple(self.pending.get(partition, ()))
+            key = items[0].province.encode() if items else b"__mark__"
+            message = encode_province_message(ContributionBundle(items, mark))
+            await ctx.runner.emit(ctx.topics.province, key, message, partition)
         self.pending.clear()
 
 
@@ -164,8 +173,7 @@ class Ingest:
         )
         progress_rows.set(partition, key, state)
         if mark is not None:
-            await outbox.flush()
-            await self._broadcast_mark(partition, mark)
+            await outbox.flush(Mark(partition, mark))
 
     async def _intake_pending(self, partition: int, progress_rows: Overlay) -> bool:
         """Intake reports wait on this input partition and none has been read there yet
@@ -177,12 +185,6 @@ class Ingest:
         return intake_pending(
             intake, intake_waiting=await self.ctx.roster.intake_waiting(partition)
         )
-
-    async def _broadcast_mark(self, source: int, date: dt.date) -> None:
-        """Tell every province partition how far this input partition has been read."""
-        mark = encode_province_message(Mark(source, date))
-        for partition in range(self.ctx.settings.partitions):
-            await self.ctx.runner.emit(self.ctx.topics.province, b"__mark__", mark, partition)
 
 
 def register(app: faust.App, ctx: Context, publish: Publish) -> Ingest:

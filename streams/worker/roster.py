@@ -46,38 +46,42 @@ class InputRoster:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._reader = reader
-        self._topics = (occupancy, intake)
-        self._intake = intake
-        self._partitions = partitions
+        self._intake = tuple(TP(intake, p) for p in range(partitions))
+        self._every = frozenset(TP(t, p) for t in (occupancy, intake) for p in range(partitions))
         self._clock = clock
         #: Topic partitions found holding records: once found, always (see the module docstring).
         self._filled: set[TP] = set()
+        #: Their partition numbers, kept beside them: asked for once per province message.
+        self._numbers: frozenset[int] = frozenset()
         self._asked_at: float | None = None
 
     async def _refresh(self) -> None:
-        every = {TP(t, p) for t in self._topics for p in range(self._partitions)}
-        now = self._clock()
-        if self._filled >= every or (
-            self._asked_at is not None and now - self._asked_at < REFRESH_SECONDS
-        ):
+        # Asked on every report and province message: the cheap questions first.
+        if self._asked_at is not None and self._clock() - self._asked_at < REFRESH_SECONDS:
             return
-        self._asked_at = now
-        unknown = sorted(every - self._filled)
+        if len(self._filled) == len(self._every):
+            return
+        self._asked_at = self._clock()
+        unknown = sorted(self._every - self._filled)
         try:
             ends = await self._reader.ends(unknown)
             starts = await self._reader.beginnings(unknown)
         except Exception as exc:  # the broker did not answer: the partitions known so far
             log.warning("input partitions not readable", error=str(exc)[:300])
             return
-        self._filled.update(tp for tp in unknown if ends.get(tp, 0) > starts.get(tp, 0))
+        found = {tp for tp in unknown if ends.get(tp, 0) > starts.get(tp, 0)}
+        if found:
+            self._filled |= found
+            self._numbers = frozenset(tp.partition for tp in self._filled)
 
-    async def filled(self) -> set[int]:
+    async def filled(self) -> frozenset[int]:
         """Input partition numbers whose occupancy or intake partition holds records."""
         await self._refresh()
-        return {tp.partition for tp in self._filled}
+        return self._numbers
 
     async def intake_waiting(self, partition: int) -> bool:
         """Whether the intake partition ``partition`` holds records."""
-        if TP(self._intake, partition) not in self._filled:
+        tp = self._intake[partition]
+        if tp not in self._filled:
             await self._refresh()
-        return TP(self._intake, partition) in self._filled
+        return tp in self._filled

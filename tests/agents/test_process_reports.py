@@ -20,7 +20,10 @@ from fakes.worker import Recorder, RecordingTopic, a_worker
 
 from alerts.capacity.totals import Contribution
 from alerts.config import AlertingConfig
-from streams.messages import ContributionBundle, encode_province_message
+from streams.messages import ContributionBundle, Mark, encode_province_message
+from streams.records import encode
+from streams.settings import Settings
+from streams.state.progress import partition_of
 from streams.worker.app import Worker
 
 TER_APEL = a_location(cap_source="afspraak")
@@ -64,21 +67,36 @@ async def test_cap_exceeded_fires_and_resolves(
     assert (
         alerts[0]["summary"] == "Ter Apel: 2.040 personen, 40 boven de afgesproken grens van 2.000"
     )
-    # Every applied report moves the province picture; keyed by province for repartitioning.
-    # Between them go the input marks: how far this partition has been read.
-    # Contributions go in bundles, one message per province and batch of reports.
-    sent = topics["province"].sent
-    shares = [item for key, value in sent if key == b"GR" for item in value["items"]]
-    marks = [value for key, value in sent if key == b"__mark__"]
+    # Every applied report moves the province picture. Contributions go in bundles, one
+    # message per province partition, and the input marks (how far this partition has been
+    # read) ride in them after their items, or alone when nothing is pending; each mark goes to
+    # every province partition.
+    province = topics["province"]
+    every = worker.ctx.settings.partitions
+    # Per province partition, what its agent applies, in order.
+    applied: dict[int, list[tuple[str, dict[str, Any]]]] = {p: [] for p in range(every)}
+    for (_, value), partition in zip(province.sent, province.partitions, strict=True):
+        assert partition is not None
+        applied[partition].extend(("item", item) for item in value.get("items", ()))
+        mark = value if value["type"] == "mark" else value.get("mark")
+        if mark is not None:
+            applied[partition].append(("mark", mark))
+    flat = [entry for partition in range(every) for entry in applied[partition]]
+    shares = [item for kind, item in flat if kind == "item" and item["province"] == "GR"]
     assert len(shares) == 4
     assert shares[-1]["occupancy"] == 1990
-    assert [m["date"] for m in marks][-1] == "2022-08-21"
+    dates = ["2022-08-18", "2022-08-19", "2022-08-20", "2022-08-21"]
+    for partition in range(every):
+        assert [m["date"] for kind, m in applied[partition] if kind == "mark"] == dates
+    # A mark shares its message with the items before it: one message per partition and mark.
+    assert len(province.sent) == every * len(dates)
     # A mark promises the province that everything up to its date is in: no contribution of
-    # such a date may come after it.
-    for index, (key, value) in enumerate(sent):
-        if key == b"__mark__":
-            later = [i for k, v in sent[index + 1 :] if k == b"GR" for i in v["items"]]
-            assert all(i["date"] > value["date"] for i in later), (value, later)
+    # such a date may come after it on its partition.
+    for entries in applied.values():
+        for index, (kind, value) in enumerate(entries):
+            if kind == "mark":
+                later = [i for k, i in entries[index + 1 :] if k == "item"]
+                assert all(i["date"] > value["date"] for i in later), (value, later)
     # Each alert change is written to the audit trail with the event itself.
     changes = [e["event"] for _, e in topics["audit"].sent if e["type"] == "change"]
     assert changes == [value for _, value in topics["alerts"].sent]
@@ -254,3 +272,127 @@ def events(worker: Worker, topic: str) -> dict[str, float]:
 
 def cap_exceeded(topics: dict[str, RecordingTopic]) -> list[str]:
     return [a["status"] for _, a in topics["alerts"].sent if a["rule"] == "cap_exceeded"]
+
+
+async def test_a_mark_in_a_bundle_does_what_the_bundle_then_the_mark_did() -> None:
+    """The report agent puts an input mark in the same message as the contributions before it
+    (one message per province partition instead of a bundle per province and a mark). The
+    province agent must come to exactly what the two messages gave: the same province records,
+    national shares and alert changes; and the combined message read again changes nothing."""
+    topic_name = Settings().topic("internal.province-contributions")
+    partition = partition_of("GR", Settings().partitions)
+    days = range(1, 11)
+
+    def shares(day: int) -> tuple[Contribution, ...]:
+        # Full on some days and "c" silent for a while, so the province rules have something
+        # to say.
+        crowded = 200 if day % 3 == 0 else 100
+        names = ("a", "b") if 4 <= day <= 7 else ("a", "b", "c")
+        return tuple(
+            Contribution(name, "GR", dt.date(2022, 8, day), crowded, 200, name=name)
+            for name in names
+        )
+
+    def mark(day: int) -> Mark:
+        return Mark(0, dt.date(2022, 8, day))
+
+    separate = [
+        encode_province_message(message)
+        for day in days
+        for message in (ContributionBundle(shares(day)), mark(day))
+    ]
+    combined = [encode_province_message(ContributionBundle(shares(day), mark(day))) for day in days]
+
+    async def run(values: list[bytes]) -> tuple[Worker, Recorder]:
+        worker, recorder = a_worker()
+        stage, runner = worker.aggregation, worker.ctx.runner
+        events = [_event(topic_name, offset, v, partition) for offset, v in enumerate(values)]
+        for start in range(0, len(events), 3):  # a few batches
+            await runner.run_batch(
+                stage.provinces_cursor, events[start : start + 3], stage.aggregate_provinces
+            )
+        return worker, recorder
+
+    old, old_sent = await run(separate)
+    new, new_sent = await run(combined)
+    national = [value for _, value in new_sent.other.sent]
+    assert any(value.get("type") != "mark" for value in national), national  # shares went out
+    assert national == [value for _, value in old_sent.other.sent]
+    assert new_sent.topics["alerts"].sent == old_sent.topics["alerts"].sent
+    assert new_sent.topics["alerts"].sent, "the crowded days raised no province alert"
+    assert new.ctx.tables.provinces.get("GR") == old.ctx.tables.provinces.get("GR")
+
+    # Read again from offset 0, as after a crash before the commit: nothing changes. (The
+    # marks are forwarded to the nation again, as they always were: it keeps the highest.)
+    before = new.ctx.tables.provinces.get("GR")
+    sent_before = len(new_sent.topics["alerts"].sent)
+    national_before = len(new_sent.other.sent)
+    stage = new.aggregation
+    stage.provinces_cursor.reset()
+    events = [_event(topic_name, offset, v, partition) for offset, v in enumerate(combined)]
+    await new.ctx.runner.run_batch(stage.provinces_cursor, events, stage.aggregate_provinces)
+    assert new.ctx.tables.provinces.get("GR") == before
+    assert len(new_sent.topics["alerts"].sent) == sent_before
+    again = [value for _, value in new_sent.other.sent[national_before:]]
+    assert again and all(value.get("type") == "mark" for value in again), again
+
+
+async def test_a_province_partition_forwards_its_progress_only_when_it_moves() -> None:
+    """With two input partitions, a province partition's progress (the lower of their marks)
+    moves on every other mark; the marks that leave it where it was are not forwarded to the
+    nation. The nation, fed what was forwarded, ends exactly where it ends when it is also fed a
+    repeat of every forward (what the province used to send)."""
+    settings = Settings()
+    province_topic = settings.topic("internal.province-contributions")
+    national_topic = settings.topic("internal.national-contributions")
+    partition = partition_of("GR", settings.partitions)
+    values = []
+    for day in range(1, 11):
+        full = 200 if day % 3 == 0 else 100
+        items = tuple(
+            Contribution(name, "GR", dt.date(2022, 8, day), full, 200, name=name)
+            for name in ("a", "b")
+        )
+        values.append(ContributionBundle(items, Mark(0, dt.date(2022, 8, day))))
+        values.append(Mark(1, dt.date(2022, 8, day)))
+    worker, recorder = a_worker()
+    stage = worker.aggregation
+    events = [
+        _event(province_topic, offset, encode_province_message(v), partition)
+        for offset, v in enumerate(values)
+    ]
+    await worker.ctx.runner.run_batch(stage.provinces_cursor, events, stage.aggregate_provinces)
+    national = [value for _, value in recorder.other.sent]
+    forwarded = [v["date"] for v in national if v.get("type") == "mark"]
+    assert forwarded == [f"2022-08-{day:02d}" for day in range(1, 11)]  # one per day, not two
+
+    async def nation(messages: list[dict[str, Any]]) -> tuple[Any, list[Any]]:
+        worker, recorder = a_worker()
+        stage = worker.aggregation
+        # Every province partition must have marked before the nation closes a day: the
+        # others say they are at the newest day.
+        others = [
+            _event(national_topic, n, encode(_mark_of(p, "2022-08-10")), 0)
+            for n, p in enumerate(p for p in range(settings.partitions) if p != partition)
+        ]
+        tail = [
+            _event(national_topic, len(others) + n, encode(value), 0)
+            for n, value in enumerate(messages)
+        ]
+        await worker.ctx.runner.run_batch(
+            stage.nation_cursor, others + tail, stage.aggregate_national
+        )
+        return worker.ctx.tables.nation.get("NL"), recorder.topics["alerts"].sent
+
+    repeated = [
+        copy
+        for value in national
+        for copy in ([value, value] if value.get("type") == "mark" else [value])
+    ]
+    record, alerts = await nation(national)
+    assert record is not None and record.closed is not None
+    assert (record, alerts) == await nation(repeated)
+
+
+def _mark_of(source: int, date: str) -> dict[str, Any]:
+    return {"type": "mark", "source": source, "date": date}

@@ -110,6 +110,12 @@ ROUND_TRIPS: list[Any] = [
         id="province-mark",
     ),
     pytest.param(
+        m.encode_province_message,
+        m.decode_province_message,
+        m.ContributionBundle((LOCATION_SHARE,), m.Mark(1, dt.date(2026, 3, 2))),
+        id="province-bundle-and-mark",
+    ),
+    pytest.param(
         m.encode_national_message, m.decode_national_message, PROVINCE_SHARE, id="national-share"
     ),
     pytest.param(
@@ -297,6 +303,26 @@ def test_the_encoders_write_what_the_agents_always_wrote() -> None:
     assert m.encode_alert_event(ALERT) == encode(ALERT.to_dict())
 
 
+def test_a_bundle_with_only_a_mark_is_written_as_the_bare_mark() -> None:
+    """Workers before 2026-12-05 read a bundle's items and ignore its mark; a mark with nothing
+    before it goes in the form they read."""
+    mark = m.Mark(2, dt.date(2026, 3, 2))
+    assert m.encode_province_message(m.ContributionBundle((), mark)) == encode(
+        {"type": "mark", "source": 2, "date": "2026-03-02"}
+    )
+    assert (
+        m.decode_province_message(m.encode_province_message(m.ContributionBundle((), mark))) == mark
+    )
+    both = m.ContributionBundle((LOCATION_SHARE,), mark)
+    assert m.encode_province_message(both) == encode(
+        {
+            "type": "contributions",
+            "items": [LOCATION_SHARE.to_dict()],
+            "mark": {"source": 2, "date": "2026-03-02"},
+        }
+    )
+
+
 def test_a_bare_contribution_from_an_older_worker_is_a_bundle_of_one() -> None:
     raw = encode(LOCATION_SHARE.to_dict())
     assert m.decode_province_message(raw) == m.ContributionBundle((LOCATION_SHARE,))
@@ -370,6 +396,8 @@ BAD: list[Any] = [
     # the province topic
     (m.decode_province_message, {"type": "contributions"}),  # KeyError
     (m.decode_province_message, {"type": "contributions", "items": None}),  # TypeError
+    (m.decode_province_message, {"type": "contributions", "items": [], "mark": "2026-03-02"}),
+    (m.decode_province_message, {"type": "contributions", "items": [], "mark": {"source": 0}}),
     (m.decode_province_message, {"type": "contributions", "items": [1]}),  # TypeError
     (m.decode_province_message, {"type": "contributions", "items": [_share(members=5)]}),
     (m.decode_province_message, {"type": "contributions", "items": [_share(members=[7])]}),

@@ -23,10 +23,15 @@ __all__ = ["Recorder", "RecordingTopic", "a_worker"]
 class RecordingTopic:
     def __init__(self) -> None:
         self.sent: list[tuple[bytes | None, dict[str, Any]]] = []
+        #: The partition each of ``sent`` was sent to (None: left to the partitioner).
+        self.partitions: list[int | None] = []
 
-    async def __call__(self, key: bytes | None = None, value: Any = None, **_: Any) -> None:
+    async def __call__(
+        self, key: bytes | None = None, value: Any = None, partition: int | None = None
+    ) -> None:
         if isinstance(value, bytes):
             self.sent.append((key, json.loads(value)))
+            self.partitions.append(partition)
 
 
 class Recorder:
@@ -47,7 +52,7 @@ class Recorder:
         self, topic: Any, key: bytes | None, value: bytes | None, partition: int | None
     ) -> None:
         name = self.by_name.get(topic.get_topic_name())
-        await (self.topics[name] if name else self.other)(key=key, value=value)
+        await (self.topics[name] if name else self.other)(key=key, value=value, partition=partition)
 
 
 class NoHoles:
