@@ -3,8 +3,8 @@ province contributions out.
 
 Per batch of reports: decode each (``streams.records``), look its location up, hand it to the
 core (``alerts.engine.on_occupancy`` / ``on_intake``), publish the alert changes (the router),
-collect the contributions in one bundle per province, and note how far each input partition has
-been read (the marks that let provinces close a day).
+collect the contributions in one bundle per province partition, and note how far each input
+partition has been read (the marks that let provinces close a day, sent in those bundles).
 
 What ``kill -9`` does: the batch's outputs, the location heads (which carry the input offset
 they reflect) and the progress rows are written before its offsets are committed; a report read
