@@ -202,8 +202,12 @@ def _mark(obj: Mapping[str, Any]) -> Mark:
     return Mark(source or 0, iso_date(obj, "date"))
 
 
+def _mark_fields(mark: Mark) -> dict[str, Any]:
+    return {"source": mark.source, "date": mark.date.isoformat()}
+
+
 def _mark_dict(mark: Mark) -> dict[str, Any]:
-    return {"type": "mark", "source": mark.source, "date": mark.date.isoformat()}
+    return {"type": "mark", **_mark_fields(mark)}
 
 
 def decode_province_message(raw: bytes | None) -> ProvinceMessage:
@@ -231,7 +235,7 @@ def decode_province_message(raw: bytes | None) -> ProvinceMessage:
 def encode_province_message(message: ProvinceMessage) -> bytes:
     """A bundle without items is written as its bare mark: the form workers before 2026-12-05
     read too (they ignore a bundle's ``mark``: docs/architecture.md, "Mixed versions")."""
-    if isinstance(message, ContributionBundle) and not message.items and message.mark:
+    if isinstance(message, ContributionBundle) and not message.items and message.mark is not None:
         message = message.mark
     if isinstance(message, Mark):
         return encode(_mark_dict(message))
@@ -240,7 +244,7 @@ def encode_province_message(message: ProvinceMessage) -> bytes:
         "items": [c.to_dict() for c in message.items],
     }
     if message.mark is not None:
-        value["mark"] = {"source": message.mark.source, "date": message.mark.date.isoformat()}
+        value["mark"] = _mark_fields(message.mark)
     return encode(value)
 
 

@@ -113,27 +113,25 @@ class Aggregation:
         if message.mark is not None:
             subjects.update(self._codes(provinces, partition))
         handled = {code for code in subjects if _handled(provinces, code, record)}
-        if message.items:
-            # As of the marks before this message: its own mark comes after its items (after
-            # a crash the log may hold it already).
-            reached, hold = await self._reached(mark_log.as_of(record.offset - 1))
-            for item in message.items:
-                if item.province in handled:
-                    continue
-                stored: engine.AggregateRecord | None = provinces.get(item.province)
-                current = stored if stored is not None else engine.AggregateRecord(item.province)
-                await self._close_province(
-                    partition,
-                    provinces,
-                    engine.on_contribution(current, item),
-                    reached,
-                    record,
-                    hold=hold,
-                )
+        # The progress as of the marks before this message: its own mark comes after its items
+        # (after a crash the log may hold it already).
+        before, held = await self._reached(mark_log.as_of(record.offset - 1))
+        for item in message.items:
+            if item.province in handled:
+                continue
+            stored: engine.AggregateRecord | None = provinces.get(item.province)
+            current = stored if stored is not None else engine.AggregateRecord(item.province)
+            await self._close_province(
+                partition,
+                provinces,
+                engine.on_contribution(current, item),
+                before,
+                record,
+                hold=held,
+            )
         if message.mark is None:
             return
         mark = message.mark
-        previous, _ = await self._reached(mark_log.as_of(record.offset - 1))
         mark_log = self._add_mark(marks, key, mark_log, record, mark.source, mark.date)
         reached, hold = await self._reached(mark_log.as_of(record.offset))
         for code in self._codes(provinces, partition):
@@ -142,7 +140,7 @@ class Aggregation:
                 await self._close_province(
                     partition, provinces, stored_record, reached, record, hold=hold
                 )
-        if reached is not None and reached != previous:
+        if reached is not None and reached != before:
             # After this partition's province days: the nation reads them in this order. Only
             # when the partition's progress moved: a mark of a source that was not the slowest
             # leaves it where it was, and the nation keeps each partition's highest mark, so the
