@@ -16,9 +16,8 @@ import re
 import uuid
 from collections.abc import Iterable
 
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.topics import create_topic
 from streams.settings import Settings
 
 #: A prefix as the tests make them: ``f"page-{uuid.uuid4().hex[:8]}."``.
@@ -41,7 +40,12 @@ async def fresh_topic(bootstrap: str, name: str, partitions: int) -> str:
     prefix = f"{name}-{uuid.uuid4().hex[:8]}."
     remember(bootstrap, prefix)
     topic = prefix + "reports"
-    await create_topic(bootstrap, topic, partitions)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()
     return topic
 
 
