@@ -9,6 +9,7 @@ Imports no Kafka or Faust.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -59,7 +60,7 @@ CONTRIBUTION_FIELDS: Final = frozenset(
 
 def _member(obj: Mapping[str, Any]) -> MemberStatus:
     location_id = _text(obj, "location_id")
-    date = iso_date(obj, "date")
+    date = _date(obj, "date")
     name = _optional_text(obj, "name", "")
     return MemberStatus(location_id, name or "", _optional_text(obj, "municipality_code"), date)
 
@@ -86,6 +87,25 @@ def _optional_text(obj: Mapping[str, Any], name: str, default: str | None = None
     return optional_text(obj, name, default=default)
 
 
+#: Date strings that passed :func:`streams.wire.iso_date`, and their dates: a worker writes the
+#: same few dozen days over and over. Emptied when full, so it stays small whatever comes in.
+_DATES: dict[str, dt.date] = {}
+_DATES_KEPT: Final = 4096
+
+
+def _date(obj: Mapping[str, Any], name: str) -> dt.date:
+    value = obj.get(name)
+    if type(value) is str:
+        known = _DATES.get(value)
+        if known is not None:
+            return known
+    date = iso_date(obj, name)  # a bad value raises here, so only good ones are kept
+    if len(_DATES) >= _DATES_KEPT:
+        _DATES.clear()
+    _DATES[value] = date
+    return date
+
+
 def _total(obj: Mapping[str, Any], name: str) -> int:
     value = obj.get(name)
     if type(value) is int and 0 <= value <= MAX_TOTAL:
@@ -108,14 +128,81 @@ def _flag(obj: Mapping[str, Any], name: str, default: bool) -> bool:
     return boolean(obj, name, default=default)
 
 
+def _plain(obj: Mapping[str, Any]) -> Contribution | None:
+    """The value a worker writes for a location, checked in one pass without a call per field:
+    every field of the right type and in range, no members. None for anything else, which
+    :func:`contribution_from_dict` then checks field by field (and accepts or refuses as ever);
+    what this accepts, that would accept with the same result."""
+    get = obj.get
+    location_id = get("location_id")
+    province = get("province")
+    date = _DATES.get(get("date"))  # type: ignore[arg-type]  # unhashable: TypeError, below
+    name = get("name", "")
+    code = get("municipality_code")
+    counts = (
+        get("occupancy"),
+        get("capacity"),
+        get("without_bed", 0),
+        get("slept_outside", 0),
+        get("locations", 1),
+        get("arrivals_7d", 0),
+        get("transfers_out_7d", 0),
+        get("departures_7d", 0),
+        get("flow_days", 0),
+    )
+    active = get("active", True)
+    asylum = get("asylum", True)
+    final = get("final", True)
+    if (
+        date is None
+        or type(location_id) is not str
+        or not 0 < len(location_id) <= MAX_TEXT
+        or province not in PROVINCES
+        or type(name) is not str
+        or len(name) > MAX_TEXT
+        or (code is not None and (type(code) is not str or len(code) > MAX_TEXT))
+        or ("members" in obj and obj["members"] != [])
+        or (active is not True and active is not False)
+        or (asylum is not True and asylum is not False)
+        or (final is not True and final is not False)
+    ):
+        return None
+    for value in counts:
+        if type(value) is not int or not 0 <= value <= MAX_TOTAL:
+            return None
+    occupancy, capacity, without_bed, slept_outside, locations, *flows = counts
+    return Contribution(
+        location_id,
+        province,
+        date,
+        occupancy,
+        capacity,
+        name,
+        code,
+        without_bed,
+        slept_outside,
+        active,
+        asylum,
+        locations,
+        *flows,
+        final,
+    )
+
+
 def contribution_from_dict(obj: Mapping[str, Any]) -> Contribution:
     """A Contribution from its dict, every field checked, in the order of the fields (the first
     bad one gives the reason), and fields it does not know ignored."""
+    try:
+        plain = _plain(obj)
+    except TypeError:  # an unhashable date or province
+        plain = None
+    if plain is not None:
+        return plain
     location_id = _text(obj, "location_id")
     province = _text(obj, "province")
     if province not in PROVINCES:
         raise InvalidReport("schema", f"'province' must be one of {' '.join(PROVINCES)}")
-    date = iso_date(obj, "date")
+    date = _date(obj, "date")
     occupancy = _total(obj, "occupancy")
     capacity = _total(obj, "capacity")
     without_bed = _count(obj, "without_bed", 0)

@@ -176,7 +176,10 @@ def test_to_dict_writes_what_it_wrote(contribution: Contribution) -> None:
 @given(obj=spoiled())
 @FEW
 def test_the_decoder_accepts_and_refuses_what_it_did(obj: dict[str, Any]) -> None:
-    assert _outcome(m.contribution_from_dict, obj) == _outcome(reference_from_dict, obj)
+    expected = _outcome(reference_from_dict, obj)
+    assert _outcome(m.contribution_from_dict, obj) == expected
+    # Once more: a date seen before is known now, and the plain value takes the quick way.
+    assert _outcome(m.contribution_from_dict, obj) == expected
 
 
 def test_the_defaults_left_out_are_the_dataclass_defaults() -> None:
@@ -186,3 +189,42 @@ def test_the_defaults_left_out_are_the_dataclass_defaults() -> None:
     assert set(_CONTRIBUTION_DEFAULTS) == set(_DEFAULTS) - {
         "location_id", "province", "date", "occupancy", "capacity"
     }  # fmt: skip
+
+
+_ODD_VALUES = [
+    None,
+    True,
+    False,
+    -1,
+    10**12 + 1,
+    2.0,
+    2.5,
+    "",
+    "x" * 501,
+    "2026-02-30",
+    [],
+    [1],
+    {},
+]
+
+
+def test_a_value_that_looks_usual_but_one_field_is_odd_is_checked_fully() -> None:
+    """Every field of a usual value (the quick way's) in turn made odd, after that value has been
+    decoded once (so its date is known): the same value or the same reason as the code as it
+    was, field by field."""
+    usual = Contribution(
+        "loc-1", "GR", dt.date(2026, 3, 1), 500, 600, "AZC", "GM0014", arrivals_7d=4, flow_days=7
+    ).to_dict()
+    assert m.contribution_from_dict(usual) == reference_from_dict(usual)
+    checked = 0
+    for name in sorted(m.CONTRIBUTION_FIELDS):
+        for odd in _ODD_VALUES:
+            obj = {**usual, name: odd}
+            assert _outcome(m.contribution_from_dict, obj) == _outcome(reference_from_dict, obj), (
+                name,
+                odd,
+            )
+            checked += 1
+        obj = {key: value for key, value in usual.items() if key != name}
+        assert _outcome(m.contribution_from_dict, obj) == _outcome(reference_from_dict, obj), name
+    assert checked == len(m.CONTRIBUTION_FIELDS) * len(_ODD_VALUES)
