@@ -8,15 +8,52 @@ just created, a leader moving), which it retries by itself, are lowered to debug
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import logging.config
 import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
-__all__ = ["TransientKafkaNoise", "configure_logging", "logging_dict_config"]
+__all__ = [
+    "TransientKafkaNoise",
+    "configure_logging",
+    "handling_report",
+    "logging_dict_config",
+    "merge_report",
+    "report_done",
+]
+
+#: The report being handled: (event_id, location_id), or None between reports.
+_REPORT: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
+    "opvang_report", default=None
+)
+
+
+def handling_report(event_id: str, location_id: str) -> contextvars.Token[tuple[str, str] | None]:
+    """Every line logged from here until :func:`report_done` names this report. One variable
+    set per report: structlog's ``bind_contextvars`` costs a variable and a token per field, and
+    the report agent does this for every report (issue 12)."""
+    return _REPORT.set((event_id, location_id))
+
+
+def report_done(token: contextvars.Token[tuple[str, str] | None]) -> None:
+    """Lines logged after this no longer name the report (the next record's lines must not)."""
+    _REPORT.reset(token)
+
+
+def merge_report(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Any:
+    """The processor that adds the report being handled (``event_id``, ``location_id``) to a line,
+    unless the line names its own."""
+    report = _REPORT.get()
+    if report is not None:
+        event.setdefault("event_id", report[0])
+        event.setdefault("location_id", report[1])
+    return event
+
 
 #: What aiokafka logs, at warning or error, while a partition is still getting its leader: it
 #: retries or waits for the metadata by itself, and a real failure still ends in an exception.
@@ -47,6 +84,7 @@ class TransientKafkaNoise(logging.Filter):
 def _shared_processors() -> list[Any]:
     return [
         structlog.contextvars.merge_contextvars,
+        merge_report,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import faust
-import structlog
 
 from alerts import engine
 from alerts.capacity.location import Applied
@@ -25,6 +24,7 @@ from alerts.capacity.totals import Contribution
 from alerts.errors import InvalidReport
 from alerts.model import AlertEvent, IntakeReport, Location, OccupancyReport
 from alerts.watermark import intake_pending
+from streams.logging import handling_report, report_done
 from streams.messages import ContributionBundle, Mark, encode_province_message
 from streams.records import intake_to_domain, occupancy_to_domain
 from streams.state.batch import Overlay, batches
@@ -108,16 +108,13 @@ class Ingest:
         except InvalidReport as exc:
             await ctx.runner.reject(record, exc)
             return
-        # The report's fields on every line logged while it is handled; reset, not unbound, so
-        # a line about the next record never carries them (cheaper than ``bound_contextvars``,
-        # which copies the whole context to save what it overwrites).
-        tokens = structlog.contextvars.bind_contextvars(
-            event_id=report.event_id, location_id=report.location_id
-        )
+        # The report's fields on every line logged while it is handled; reset, so a line about
+        # the next record never carries them.
+        token = handling_report(report.event_id, report.location_id)
         try:
             await self._apply(record, kind, report, location, locations, progress_rows, outbox)
         finally:
-            structlog.contextvars.reset_contextvars(**tokens)
+            report_done(token)
 
     async def _apply(
         self,

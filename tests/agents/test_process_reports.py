@@ -20,6 +20,7 @@ from fakes.worker import Recorder, RecordingTopic, a_worker
 
 from alerts.capacity.totals import Contribution
 from alerts.config import AlertingConfig
+from streams.logging import merge_report
 from streams.messages import ContributionBundle, Mark, encode_province_message
 from streams.records import encode
 from streams.settings import Settings
@@ -128,11 +129,9 @@ async def test_bad_input_goes_to_dead_letter_and_the_agent_goes_on(
 
 async def test_log_lines_written_while_a_report_is_handled_name_it(worker: Worker) -> None:
     """A line logged while a report is handled (here: the alert it fires) carries the report's
-    event_id and location_id from structlog's context; a line about the next record, one that
-    cannot be read, carries neither."""
-    with structlog.testing.capture_logs(
-        processors=[structlog.contextvars.merge_contextvars]
-    ) as logs:
+    event_id and location_id (the worker's processor chain adds them: streams.logging); a line
+    about the next record, one that cannot be read, carries neither."""
+    with structlog.testing.capture_logs(processors=[merge_report]) as logs:
         async with worker.ingest.agent.test_context() as agent:
             await agent.put(occupancy("e-fires", "2022-08-19", 2100), key=b"ter-apel")
             await agent.put(b"{not json", key=b"ter-apel")
@@ -142,7 +141,9 @@ async def test_log_lines_written_while_a_report_is_handled_name_it(worker: Worke
     dead = [line for line in logs if line["event"] == "dead letter"]
     assert len(dead) == 1
     assert "event_id" not in dead[0] and "location_id" not in dead[0]
-    assert "event_id" not in structlog.contextvars.get_contextvars()
+    after: dict[str, object] = {}
+    merge_report(None, "info", after)
+    assert after == {}
 
 
 async def test_a_repeated_event_id_changes_nothing(
