@@ -7,6 +7,7 @@ sensors hear of every send and its delivery as they do from Faust. Only its cost
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -15,6 +16,10 @@ import pytest
 import run_topics
 from aiokafka import AIOKafkaConsumer
 
+from alerts.capacity.totals import Contribution
+from streams.state import codecs
+from streams.state.aggregates import MemberRow
+from streams.state.split import VersionedRows, Versions
 from streams.worker.faust_patches import DirectTopic
 
 pytestmark = pytest.mark.integration
@@ -36,12 +41,26 @@ class CountingSensor(faust.Sensor):  # type: ignore[misc]  # faust's Sensor is u
         self.completed += 1
 
 
+_SHARES = tuple(
+    Contribution("ter-apel", "GR", dt.date(2022, 8, day), 1900, 2000, "Ter Apel", flow_days=7)
+    for day in (1, 2)
+)
+
 # (key, value, partition, key serializer, value serializer): raw outputs, a changelog key in
-# JSON with a value through JSON, a delete (no value), no key at all.
+# JSON with a value through JSON, a member row through the worker's record codec, a text key
+# through the raw codec, a delete (no value), no key at all.
 SENDS: list[tuple[Any, Any, int | None, str, str]] = [
     (b"ter-apel", b'{"rule":"cap_exceeded"}', 0, "raw", "raw"),
     (b"ter-apel", b"\x00\xffbytes", None, "raw", "raw"),
     ("ter-apel|week-of-2025-01-06", {"seq": 3, "row": {"d": [[1, 2]]}}, 1, "json", "json"),
+    (
+        "GR|ter-apel",
+        Versions(4, MemberRow(_SHARES), 3, MemberRow(_SHARES[:1])),
+        1,
+        "json",
+        codecs.serializer(VersionedRows(MemberRow)),
+    ),
+    ("ter-apel", b"text key", 0, "raw", "raw"),
     ("ter-apel|week-of-2025-01-06", None, 1, "json", "raw"),
     (None, b"no key", 2, "raw", "raw"),
 ]
