@@ -41,32 +41,29 @@ __all__ = [
     "SplitStore",
     "VersionedRows",
     "Versions",
-    "send_changelog",
+    "send_changelog_many",
 ]
 
 R = TypeVar("R")  # the whole record
 H = TypeVar("H")  # its head
 
 
-async def send_changelog(table: Any, partition: int, key: Any, value: Any) -> Any:
-    """Send a table value (a delete for None) to its changelog partition, given instead of taken
-    from the event being processed (a batch spans several); returns the send's delivery future,
-    instead of leaving it in Faust's producer buffer. The table in memory was changed when the
-    write was staged (``Changes``)."""
-    if value is None:
-        return await table.changelog_topic.send(
-            key=key,
-            value=None,
-            partition=partition,
+async def send_changelog_many(
+    table: Any, partition: int, messages: list[tuple[Any, Any]]
+) -> list[Any]:
+    """A table's values (None: a delete, sent as a tombstone) to one of its changelog partitions,
+    in order, through the table's codecs; the partition is given instead of taken from the event
+    being processed (a batch spans several). The worker's topics send them as one batch of the
+    producer (``streams.worker.faust_patches.DirectTopic.send_many``). Returns the delivery
+    futures, instead of leaving the messages in Faust's producer buffer. The table in memory was
+    changed when the writes were staged (``Changes``)."""
+    return list(
+        await table.changelog_topic.send_many(
+            partition,
+            messages,
             key_serializer=table.key_serializer,
-            value_serializer="raw",
+            value_serializer=table.value_serializer,
         )
-    return await table.changelog_topic.send(
-        key=key,
-        value=value,
-        partition=partition,
-        key_serializer=table.key_serializer,
-        value_serializer=table.value_serializer,
     )
 
 
@@ -106,7 +103,18 @@ class Changes:
 
     @staticmethod
     async def send(writes: list[tuple[Any, int, Any, Any]]) -> list[Any]:
-        return [await send_changelog(*write) for write in writes]
+        """Send ``writes`` to their changelogs, those of one table and partition together, in
+        the order given (``send_changelog_many``); returns the delivery futures."""
+        groups: dict[tuple[int, int], tuple[Any, int, list[tuple[Any, Any]]]] = {}
+        for table, partition, key, value in writes:
+            group = groups.get((id(table), partition))
+            if group is None:
+                group = groups[(id(table), partition)] = (table, partition, [])
+            group[2].append((key, value))
+        futures: list[Any] = []
+        for table, partition, messages in groups.values():
+            futures.extend(await send_changelog_many(table, partition, messages))
+        return futures
 
     @staticmethod
     async def settle(futures: Iterable[Any]) -> None:

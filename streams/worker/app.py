@@ -441,7 +441,7 @@ def _state_table(
         # restarted worker's peak after the year (docs/performance.md, 2026-12-04 night).
         table.value_serializer = "raw"
         table.changelog_topic = table._new_changelog_topic()
-        # Writes go through the record codec (``streams.state.split.send_changelog``).
+        # Writes go through the record codec (``streams.state.split.send_changelog_many``).
         table.value_serializer = codecs.serializer(kind)
         table._to_value = codecs.from_changelog(kind)
     apply_all = table.apply_changelog_batch

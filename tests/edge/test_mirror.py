@@ -33,9 +33,13 @@ class Table:
         self.messages: list[tuple[bytes, bytes | None]] = []
         self.changelog_topic = self
 
-    async def send(self, key: Any, value: Any, partition: int | None, **_: Any) -> None:
-        encoded = None if value is None else orjson.dumps(value.to_dict())
-        self.messages.append((orjson.dumps(key), encoded))
+    async def send_many(
+        self, partition: int, messages: list[tuple[Any, Any]], **_: Any
+    ) -> list[Any]:
+        for key, value in messages:
+            encoded = None if value is None else orjson.dumps(value.to_dict())
+            self.messages.append((orjson.dumps(key), encoded))
+        return []
 
     def get(self, key: Any) -> Any:
         return self.data.get(key)

@@ -40,8 +40,11 @@ class FakeChangelog:
     def __init__(self, table: FakeTable) -> None:
         self.table = table
 
-    async def send(self, key: Any, value: Any, partition: int | None, **_: Any) -> None:
-        self.table.changelog.append((partition, key, value))
+    async def send_many(
+        self, partition: int, messages: list[tuple[Any, Any]], **_: Any
+    ) -> list[Any]:
+        self.table.changelog.extend((partition, key, value) for key, value in messages)
+        return []
 
 
 class FakeTable:
