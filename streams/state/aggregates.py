@@ -73,19 +73,15 @@ class MemberRow:
         return cls(tuple(Contribution.from_dict(c) for c in data.get("contributions", ())))
 
     # ---- the version a row replaced, as its difference to this row (``streams.state.split``)
-
-    def delta_of(self, before: MemberRow) -> dict[str, Any]:
-        """``before`` in order, each contribution it shares with this row (the very same object)
-        told as its position here, the others in full. A member's row usually differs from the
-        version it replaced by its newest contribution, so this is a few bytes where the whole
-        previous row was hundreds (written for every contribution a province takes)."""
-        index = {id(c): i for i, c in enumerate(self.contributions)}
-        return {
-            "c": [index[id(c)] if id(c) in index else c.to_dict() for c in before.contributions]
-        }
+    #
+    # Read, not written yet. A later version may write a member row's replaced version as
+    # ``{"c": [...]}``: in order, each contribution it shares with the new row as its position
+    # there, the others in full (a few bytes where the whole row is hundreds). Reading comes one
+    # version before writing, so that going back one version never meets a row it cannot read
+    # (docs/architecture.md, "Mixed versions"). Until then ``Versions`` writes the whole row.
 
     def undo(self, delta: Mapping[str, Any]) -> MemberRow:
-        """The row ``delta`` (:meth:`delta_of`) describes."""
+        """The row ``delta`` (the form above) describes."""
         own = self.contributions
         return MemberRow(
             tuple(
