@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from alerts.capacity.totals import Contribution, MemberStatus
 from alerts.errors import InvalidReport
@@ -102,7 +102,7 @@ def _date(obj: Mapping[str, Any], name: str) -> dt.date:
     date = iso_date(obj, name)  # a bad value raises here, so only good ones are kept
     if len(_DATES) >= _DATES_KEPT:
         _DATES.clear()
-    _DATES[value] = date
+    _DATES[cast(str, value)] = date  # iso_date took it: a string
     return date
 
 
@@ -133,23 +133,21 @@ def _plain(obj: Mapping[str, Any]) -> Contribution | None:
     every field of the right type and in range, no members. None for anything else, which
     :func:`contribution_from_dict` then checks field by field (and accepts or refuses as ever);
     what this accepts, that would accept with the same result."""
-    get = obj.get
+    get: Any = obj.get  # each value is checked below
     location_id = get("location_id")
     province = get("province")
-    date = _DATES.get(get("date"))  # type: ignore[arg-type]  # unhashable: TypeError, below
+    date = _DATES.get(get("date"))  # an unhashable value: TypeError, caught by the caller
     name = get("name", "")
     code = get("municipality_code")
-    counts = (
-        get("occupancy"),
-        get("capacity"),
-        get("without_bed", 0),
-        get("slept_outside", 0),
-        get("locations", 1),
-        get("arrivals_7d", 0),
-        get("transfers_out_7d", 0),
-        get("departures_7d", 0),
-        get("flow_days", 0),
-    )
+    occupancy = get("occupancy")
+    capacity = get("capacity")
+    without_bed = get("without_bed", 0)
+    slept_outside = get("slept_outside", 0)
+    locations = get("locations", 1)
+    arrivals = get("arrivals_7d", 0)
+    transfers_out = get("transfers_out_7d", 0)
+    departures = get("departures_7d", 0)
+    flow_days = get("flow_days", 0)
     active = get("active", True)
     asylum = get("asylum", True)
     final = get("final", True)
@@ -167,10 +165,19 @@ def _plain(obj: Mapping[str, Any]) -> Contribution | None:
         or (final is not True and final is not False)
     ):
         return None
-    for value in counts:
+    for value in (
+        occupancy,
+        capacity,
+        without_bed,
+        slept_outside,
+        locations,
+        arrivals,
+        transfers_out,
+        departures,
+        flow_days,
+    ):
         if type(value) is not int or not 0 <= value <= MAX_TOTAL:
             return None
-    occupancy, capacity, without_bed, slept_outside, locations, *flows = counts
     return Contribution(
         location_id,
         province,
@@ -184,7 +191,10 @@ def _plain(obj: Mapping[str, Any]) -> Contribution | None:
         active,
         asylum,
         locations,
-        *flows,
+        arrivals,
+        transfers_out,
+        departures,
+        flow_days,
         final,
     )
 

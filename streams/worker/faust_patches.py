@@ -333,10 +333,11 @@ class DirectTopic(faust.Topic):
                 )
                 for key, value in messages
             ]
-        kafka = producer._ensure_producer()
+        faust_producer: Any = producer  # the aiokafka driver's Producer, not Faust's interface
+        kafka = faust_producer._ensure_producer()
         topic = self.get_topic_name()
         sensors = app.sensors
-        announce = producer._send_on_produce_message
+        announce = faust_producer._send_on_produce_message
         deliveries: list[Any] = []
         states: list[Any] = []
         batch = kafka.create_batch()
