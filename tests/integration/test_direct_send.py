@@ -181,3 +181,44 @@ async def test_direct_sends_are_the_bytes_faust_sends(kafka_bootstrap: str) -> N
     ]
     assert [t for t, _, _ in by_direct.initiated] == [direct_topic] * (len(SENDS) + 1)
     assert by_direct.completed == by_faust.completed == len(SENDS) + 1
+
+
+async def test_more_than_a_batch_holds_goes_out_in_several_in_order(kafka_bootstrap: str) -> None:
+    """A partition's messages beyond the producer's batch size start a new batch each time one
+    is full: every message arrives, in the order given, and each batch has its delivery."""
+    prefix = f"direct-{uuid.uuid4().hex[:8]}."
+    run_topics.remember(kafka_bootstrap, prefix)
+    app = faust.App(
+        f"direct-many-{uuid.uuid4().hex[:8]}",
+        broker=f"kafka://{kafka_bootstrap}",
+        store="memory://",
+        Topic=DirectTopic,
+        producer_acks=-1,
+        producer_max_batch_size=600,
+    )
+    topic = app.topic(prefix + "many", partitions=1)
+    messages = [(f"key-{n}".encode(), bytes([65 + n % 26]) * 100) for n in range(20)]
+    await app.maybe_start_producer()
+    try:
+        await topic.maybe_declare()
+        deliveries = await topic.send_many(
+            0, messages, key_serializer="raw", value_serializer="raw"
+        )
+        await asyncio.gather(*deliveries)
+    finally:
+        await app.producer.stop()
+    assert len(deliveries) >= 4  # 20 messages of about 110 bytes, batches of 600 bytes
+    consumer = AIOKafkaConsumer(
+        prefix + "many", bootstrap_servers=kafka_bootstrap, group_id=None,
+        auto_offset_reset="earliest",
+    )  # fmt: skip
+    await consumer.start()
+    found: list[tuple[bytes | None, bytes | None]] = []
+    try:
+        async with asyncio.timeout(30):
+            while len(found) < len(messages):
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    found.extend((r.key, r.value) for r in records)
+    finally:
+        await consumer.stop()
+    assert found == messages
