@@ -286,14 +286,7 @@ class DirectTopic(faust.Topic):
             )
         topic = self.get_topic_name()
         sensors = app.sensors
-        state = sensors.on_send_initiated(
-            producer,
-            topic,
-            # No PendingMessage is made (the point); Faust's sensors do not read it.
-            message=cast(Any, None),
-            keysize=len(payload_key) if payload_key is not None else 0,
-            valsize=len(payload_value) if payload_value is not None else 0,
-        )
+        state = _initiated(sensors, producer, topic, payload_key, payload_value)
         delivery = cast(
             asyncio.Future[Any],
             await producer.send(topic, payload_key, payload_value, partition, None, open_headers),
@@ -359,15 +352,7 @@ class DirectTopic(faust.Topic):
                 )
                 batch, states = kafka.create_batch(), []
                 batch.append(key=payload_key, value=payload_value, timestamp=None)
-            states.append(
-                sensors.on_send_initiated(
-                    producer,
-                    topic,
-                    message=cast(Any, None),
-                    keysize=len(payload_key) if payload_key is not None else 0,
-                    valsize=len(payload_value) if payload_value is not None else 0,
-                )
-            )
+            states.append(_initiated(sensors, producer, topic, payload_key, payload_value))
         if states:
             deliveries.append(
                 await _ship(kafka, batch, topic, partition, sensors, producer, states)
@@ -408,6 +393,19 @@ def _payload(value: Any, serializer: Any) -> Any:
     if codec is None:
         codec = _CODECS[serializer] = codecs.get_codec(serializer)
     return codec.dumps(value)
+
+
+def _initiated(sensors: Any, producer: Any, topic: str, key: Any, value: Any) -> Any:
+    """The sensors hear a send begin, as from ``Topic._on_published``'s caller; returns their
+    state for the delivery."""
+    return sensors.on_send_initiated(
+        producer,
+        topic,
+        # No PendingMessage is made (the point); Faust's sensors do not read it.
+        message=cast(Any, None),
+        keysize=len(key) if key is not None else 0,
+        valsize=len(value) if value is not None else 0,
+    )
 
 
 async def _ship(

@@ -77,16 +77,22 @@ MANY: list[tuple[int, str, str, list[tuple[Any, Any]]]] = [
 ]
 
 
-async def _send_all(
-    bootstrap: str, topic_class: Any, topic_name: str, *, many: bool = False
-) -> CountingSensor:
-    app = faust.App(
+def _app(bootstrap: str, topic_class: Any, **settings: Any) -> faust.App:
+    """An app of its own for a test's sends, every send acknowledged by all replicas."""
+    return faust.App(
         f"direct-send-{uuid.uuid4().hex[:8]}",
         broker=f"kafka://{bootstrap}",
         store="memory://",
         Topic=topic_class,
         producer_acks=-1,
+        **settings,
     )
+
+
+async def _send_all(
+    bootstrap: str, topic_class: Any, topic_name: str, *, many: bool = False
+) -> CountingSensor:
+    app = _app(bootstrap, topic_class)
     sensor = CountingSensor()
     app.sensors.add(sensor)
     topic = app.topic(topic_name, partitions=3)
@@ -188,14 +194,7 @@ async def test_more_than_a_batch_holds_goes_out_in_several_in_order(kafka_bootst
     is full: every message arrives, in the order given, and each batch has its delivery."""
     prefix = f"direct-{uuid.uuid4().hex[:8]}."
     run_topics.remember(kafka_bootstrap, prefix)
-    app = faust.App(
-        f"direct-many-{uuid.uuid4().hex[:8]}",
-        broker=f"kafka://{kafka_bootstrap}",
-        store="memory://",
-        Topic=DirectTopic,
-        producer_acks=-1,
-        producer_max_batch_size=600,
-    )
+    app = _app(kafka_bootstrap, DirectTopic, producer_max_batch_size=600)
     topic = app.topic(prefix + "many", partitions=1)
     messages = [(f"key-{n}".encode(), bytes([65 + n % 26]) * 100) for n in range(20)]
     await app.maybe_start_producer()
